@@ -1,0 +1,2 @@
+"""Shared primitives: jit policy, counters, XArray emulation, swap device and allocator,
+swap-table entry encoding, metadata sizes and the verb registry."""

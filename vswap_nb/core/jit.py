@@ -1,0 +1,137 @@
+"""One jit policy for the whole package.
+
+Every kernel in vswap_nb is compiled through :func:`njit` from this module:
+
+* ``cache=True`` by default, switched off with the environment variable
+  ``VSWAP_NB_CACHE=0``.  Compiled code goes to an on-disk cache directory keyed by a
+  hash of the package's source files (``VSWAP_NB_CACHE_DIR`` or
+  ``~/.cache/vswap_nb/numba-<version>-<hash>``).  Numba's own cache only notices edits
+  to the file a kernel lives in; our kernels inline verbs from other modules (the design
+  verbs are dispatched statically, see :mod:`vswap_nb.core.verbs`), so a change anywhere
+  in the package must start a fresh cache.  Keying the directory by the source hash does
+  exactly that, and lets dask workers on one machine share one cache.
+* ``nogil=True`` so kernels can run in threads (dask's threaded workers).
+* no ``fastmath``: counters are integers and the float cost model must be reproducible.
+* no ``parallel``: each run is sequential by nature (the kernel's operations happen in
+  order); parallelism comes from running many runs at once (:func:`vswap_nb.sweep`).
+* one compiled version per argument *type*: Numba normally specialises a jitted callee
+  on literal arguments (``op=OP_ALLOC`` and ``op=OP_FREE`` would be two compilations,
+  ``True`` and ``False`` two more); our dispatchers drop the literal types first, which
+  cut the first-call compile of the allocator path by more than half.
+* tiny helpers (entry encoding, list links) use ``inline="always"`` so they are not
+  compiled, linked and optimised as functions of their own.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+import shutil
+import time
+
+import numba
+from numba.core import config as _numba_config
+from numba.core import types as _types
+from numba.core.registry import CPUDispatcher as _CPUDispatcher
+
+__all__ = ["njit", "CACHE_ENABLED", "cache_dir"]
+
+_PKG_ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+CACHE_ENABLED = os.environ.get("VSWAP_NB_CACHE", "1").strip().lower() not in (
+    "0",
+    "false",
+    "no",
+    "off",
+)
+
+
+def _source_hash() -> str:
+    h = hashlib.sha1()
+    h.update(numba.__version__.encode())
+    for path in sorted(_PKG_ROOT.rglob("*.py")):
+        h.update(str(path.relative_to(_PKG_ROOT)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _base_cache_dir() -> pathlib.Path:
+    explicit = os.environ.get("VSWAP_NB_CACHE_DIR")
+    if explicit:
+        return pathlib.Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    root = pathlib.Path(xdg) if xdg else pathlib.Path.home() / ".cache"
+    return root / "vswap_nb"
+
+
+def _prune(base: pathlib.Path, keep: pathlib.Path, max_age_days: float = 14.0) -> None:
+    """Remove cache directories of other source versions unused for two weeks."""
+    cutoff = time.time() - max_age_days * 86400
+    try:
+        for child in base.iterdir():
+            if child == keep or not child.name.startswith("numba-"):
+                continue
+            try:
+                if child.stat().st_mtime < cutoff:
+                    shutil.rmtree(child, ignore_errors=True)
+            except OSError:
+                pass
+    except OSError:
+        pass
+
+
+def _make_cache_dir() -> str | None:
+    if not CACHE_ENABLED:
+        return None
+    base = _base_cache_dir()
+    d = base / f"numba-{_source_hash()}"
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        os.utime(d)
+    except OSError:
+        return None
+    _prune(base, d)
+    return str(d)
+
+
+_CACHE_DIR = _make_cache_dir()
+
+
+def cache_dir() -> str | None:
+    """The directory compiled kernels are cached in (None when caching is off)."""
+    return _CACHE_DIR
+
+
+class _UnliteralDispatcher(_CPUDispatcher):
+    """A CPU dispatcher that compiles callees for argument types, not literal values."""
+
+    def get_call_template(self, args, kws):
+        args = tuple(_types.unliteral(a) for a in args)
+        kws = {k: _types.unliteral(v) for k, v in kws.items()}
+        return super().get_call_template(args, kws)
+
+
+def njit(fn=None, **options):
+    """``numba.njit`` with the package policy (see the module docstring)."""
+    options.setdefault("nogil", True)
+    options.setdefault("cache", _CACHE_DIR is not None)
+
+    def _jit(f):
+        disp = numba.njit(**options)(f)
+        if isinstance(disp, _CPUDispatcher) and options.get("inline", "never") == "never":
+            disp.__class__ = _UnliteralDispatcher
+        return disp
+
+    def decorate(f):
+        if not options["cache"]:
+            return _jit(f)
+        saved = _numba_config.CACHE_DIR
+        _numba_config.CACHE_DIR = _CACHE_DIR
+        try:
+            return _jit(f)
+        finally:
+            _numba_config.CACHE_DIR = saved
+
+    if fn is None:
+        return decorate
+    return decorate(fn)

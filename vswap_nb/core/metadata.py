@@ -1,0 +1,94 @@
+"""Metadata byte accounting: the structures a design keeps and their sizes.
+
+Each design's ``metadata_bytes`` verb fills an ``int64[N_STRUCTURES]`` array with the
+bytes each structure occupies in its current state, counted from what the state has
+really allocated (tables of populated clusters, XArray nodes in the pool, entries
+stored), never from a formula of the usage.  The sizes (x86-64, 4 KiB pages, no debug
+options) and where they come from:
+
+===================  ======================  ===================================================
+structure            size                    source
+===================  ======================  ===================================================
+swap_map             1 B per slot, static    6.19 ``si->swap_map`` (count | HAS_CACHE | CONT)
+swap_cgroup          2 B per slot, static    6.19 swap_cgroup ids (two u16 per atomic_t)
+zeromap              1 bit per slot, static  6.19 ``si->zeromap`` (bitmap_zalloc: whole longs)
+cluster_info         per cluster, static     P4 cover letter: 48 B; 6.19 struct: lock, count,
+                                             flags, order, table pointer, list = 32 B [I]
+swap_table           4096 B per populated    512 x 8 B ``atomic_long_t`` entries: one page
+                     cluster                 (SWP_TABLE_USE_PAGE)
+memcg_table          1024 B per populated    P4 ``struct swap_memcg_table`` (u16 id[512]),
+                     cluster                 kzalloc'd with the table
+extend_table         2048 B per cluster      P3/P4 ``extend_table`` (u32[512]) while any slot
+                     with an overflow        of the cluster has count > 14
+zswap_trees          16 B per 64 MiB         ``struct xarray`` heads of ``zswap_trees[type]``
+                     of swap, static         (one per SWAP_ADDRESS_SPACE_PAGES = 16384 slots)
+zswap_xa_nodes       576 B per node          ``radix_tree_node`` slab objects of those trees
+zswap_entry          56 B per entry          ``struct zswap_entry``: swpentry 8, length 4,
+                                             referenced 1 (+3 pad), pool 8, handle 8, objcg 8,
+                                             lru 16 (mm/zswap.c)
+===================  ======================  ===================================================
+
+Not counted: ``swap_info_struct`` and per-CPU structures (a few hundred bytes per
+device or CPU, the same in every design), the compressed data itself, page tables.
+"""
+from __future__ import annotations
+
+PAGE_SIZE = 4096
+PAGE_SHIFT = 12
+
+STRUCTURES = (
+    "swap_map",
+    "swap_cgroup",
+    "zeromap",
+    "cluster_info",
+    "swap_table",
+    "memcg_table",
+    "extend_table",
+    "zswap_trees",
+    "zswap_xa_nodes",
+    "zswap_entry",
+)
+
+S_SWAP_MAP = 0
+S_SWAP_CGROUP = 1
+S_ZEROMAP = 2
+S_CLUSTER_INFO = 3
+S_SWAP_TABLE = 4
+S_MEMCG_TABLE = 5
+S_EXTEND_TABLE = 6
+S_ZSWAP_TREES = 7
+S_ZSWAP_XA_NODES = 8
+S_ZSWAP_ENTRY = 9
+N_STRUCTURES = 10
+
+STRUCTURE_DESCRIPTIONS = {
+    "swap_map": "static swap_map, 1 byte per slot (6.19)",
+    "swap_cgroup": "static swap_cgroup ids, 2 bytes per slot (6.19)",
+    "zeromap": "static zeromap bitmap, 1 bit per slot (6.19)",
+    "cluster_info": "static struct swap_cluster_info, one per cluster",
+    "swap_table": "dynamic swap table, 4 KiB per populated cluster",
+    "memcg_table": "dynamic memcg table, 1 KiB per populated cluster (P4)",
+    "extend_table": "dynamic extend table, 2 KiB per cluster with an overflowed count",
+    "zswap_trees": "static zswap XArray heads, 16 bytes per 64 MiB of swap",
+    "zswap_xa_nodes": "XArray nodes of the zswap trees, 576 bytes each",
+    "zswap_entry": "struct zswap_entry, 56 bytes per compressed page",
+}
+
+SWAP_TABLE_ENTRY_BYTES = 8
+MEMCG_ID_BYTES = 2
+EXTEND_ENTRY_BYTES = 4
+CLUSTER_INFO_P4_BYTES = 48
+CLUSTER_INFO_619_BYTES = 32
+XARRAY_HEAD_BYTES = 16
+ZSWAP_ENTRY_BYTES = 56
+ZSWAP_TREE_SHIFT = 14  # SWAP_ADDRESS_SPACE_SHIFT / ZSWAP_ADDRESS_SPACE_SHIFT: 64 MiB
+
+
+def zswap_tree_count(nslots: int) -> int:
+    """Number of zswap trees zswap_swapon() allocates for a device of ``nslots``."""
+    return -(-int(nslots) // (1 << ZSWAP_TREE_SHIFT))
+
+
+def bitmap_bytes(nbits: int) -> int:
+    """bitmap_zalloc(nbits): whole unsigned longs."""
+    return -(-int(nbits) // 64) * 8

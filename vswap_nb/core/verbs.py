@@ -1,0 +1,347 @@
+"""The verb set every design implements, dispatched statically on the design's state.
+
+A design is a state namedtuple plus njit functions (its verbs).  It registers them
+here with :func:`register`; kernels anywhere in the package then call the generic verb
+(``verbs.alloc(dst, ctx, ...)``) and Numba resolves it at compile time to the design's
+implementation from the type of ``dst`` (an ``@overload`` keyed on the state's
+namedtuple class).  One engine kernel therefore serves every design, each compiled
+once per design, and all of it caches to disk (a design passed as a function argument
+would not: Numba keys such signatures on object identity).
+
+The same names are callable from Python (they look the design up by ``type(dst)``),
+which the tests use to drive a design verb by verb.
+
+Conventions
+-----------
+* ``dst`` is the design state, ``ctx`` the run context (:class:`Ctx`: counters and the
+  folio side).  ``op`` is the counter row the work is charged to.
+* Entries are ``int64`` swap entry values, never 0.  Folios are ``int64`` ids
+  (the model's PFNs).  Functions return negative errno values on failure, never raise.
+
+Verbs
+-----
+alloc(dst, ctx, cpu, order, folio, memcg) -> entry or -errno
+    folio_alloc_swap(): allocate 2**order slots, add the folio to the swap cache with
+    count 0, record the memcg.
+dup(dst, ctx, op, entry, nr) -> 0 or -errno
+    swap count +1 on each of ``nr`` entries (folio_dup_swap / swap_dup_entry_direct).
+put(dst, ctx, op, entry, nr, reclaim_cache) -> number of slots freed
+    swap count -1 on each of ``nr`` consecutive entries, freeing what drops to zero
+    (swap_put_entries_direct; folio_put_swap with reclaim_cache=False).
+cache_lookup(dst, ctx, op, entry) -> folio or -1
+cache_add(dst, ctx, op, entry, nr, folio) -> 0 or -errno  (swap-in's cache insert)
+cache_del(dst, ctx, op, entry, nr) -> 0  (folio leaves the cache after writeout)
+cache_free(dst, ctx, op, entry, nr) -> 1 if freed else 0  (folio_free_swap)
+try_reclaim(dst, ctx, op, entry, flags) -> +nr reclaimed, -nr kept, 0 no folio
+writeout(dst, ctx, op, entry, nr, backend) -> backend used or -errno
+    swap_writeout() of a cached folio whose PTEs hold the entries: BACKEND_ZERO for a
+    zero-filled folio, BACKEND_ZSWAP when zswap takes it, BACKEND_DISK otherwise (the
+    mm decides which); BACKEND_NONE when no PTE references it any more and the folio
+    was simply dropped from the cache.
+read_backend(dst, ctx, op, entry) -> backend the data is read from
+zswap_writeback(dst, ctx, op, entry, folio) -> 0 or -errno
+    zswap_writeback_entry(): read the compressed page into ``folio`` through the swap
+    cache, write it to the device, drop the zswap entry and the folio.
+reclaim_full(dst, ctx, force) -> slots reclaimed by a full-cluster scan
+swap_count(dst, entry) -> count (-1 if not allocated), no counters touched
+metadata_bytes(dst, out) -> fills ``out[structure]`` with bytes in use
+
+Physical-allocator hooks (called by :mod:`vswap_nb.core.device` while scanning)
+phys_slot_scan(dst, ctx, op, dev, off) -> SLOT_FREE / SLOT_CACHE_ONLY / SLOT_BUSY
+phys_slot_reclaim(dst, ctx, op, dev, off) -> +nr reclaimed, -nr kept, 0 no folio
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+from numba.core.errors import TypingError
+from numba.extending import overload
+
+
+def _overload(func):
+    """@overload with the dispatch shim inlined (no extra compiled function)."""
+    return overload(func, inline="always")
+
+from .counters import new_counters
+
+__all__ = ["Ctx", "new_ctx", "register", "registered"]
+
+# --------------------------------------------------------------------------- context
+
+Ctx = namedtuple("Ctx", ["counters", "folio", "meta"])
+Ctx.__doc__ = """Run context shared by every verb of one run.
+
+counters  int64[N_OPS, N_PRIMITIVES]  what each operation touched
+folio     int64[nfolios, 3]  the folio side of the swap cache, one row per folio:
+          F_SWAP   folio->swap, the first swap entry while the folio is in the swap
+                   cache, 0 otherwise (designs set and clear it, as the kernel's swap
+                   cache add/delete do)
+          F_ORDER  folio_order() (designs set it when they add the folio)
+          F_FLAGS  folio state owned by the mm (FOLIO_MAPPED, ...)
+meta      int64[N_CTX_META]  run-wide statistics
+"""
+
+F_SWAP = 0
+F_ORDER = 1
+F_FLAGS = 2
+
+FOLIO_MAPPED = 1
+FOLIO_DIRTY = 2
+
+C_CACHE_DROPS = 0  # folios a design dropped from the swap cache on its own (reclaim)
+N_CTX_META = 8
+
+
+def new_ctx(nfolios: int) -> Ctx:
+    return Ctx(
+        counters=new_counters(),
+        folio=np.zeros((max(int(nfolios), 1), 3), dtype=np.int64),
+        meta=np.zeros(N_CTX_META, dtype=np.int64),
+    )
+
+
+# backends for writeout/read_backend
+BACKEND_NONE = 0
+BACKEND_ZERO = 1
+BACKEND_ZSWAP = 2
+BACKEND_DISK = 3
+BACKEND_FOLIO = 4
+
+# phys_slot_scan answers
+SLOT_FREE = 0
+SLOT_CACHE_ONLY = 1
+SLOT_BUSY = 2
+
+# __try_to_reclaim_swap flags
+TTRS_ANYWAY = 1
+TTRS_UNMAPPED = 2
+TTRS_FULL = 4
+
+# errno values returned by verbs
+EINVAL = -22
+ENOMEM = -12
+ENOENT = -2
+EEXIST = -17
+EBUSY = -16
+ENOSPC = -28
+
+# --------------------------------------------------------------------------- registry
+
+_REGISTRY: dict = {}
+
+VERB_NAMES = (
+    "alloc",
+    "dup",
+    "put",
+    "cache_lookup",
+    "cache_add",
+    "cache_del",
+    "cache_free",
+    "try_reclaim",
+    "writeout",
+    "read_backend",
+    "zswap_writeback",
+    "reclaim_full",
+    "swap_count",
+    "metadata_bytes",
+    "phys_slot_scan",
+    "phys_slot_reclaim",
+)
+
+
+def register(state_cls, **impls) -> None:
+    """Register a design's verb implementations for states of type ``state_cls``."""
+    unknown = set(impls) - set(VERB_NAMES)
+    if unknown:
+        raise ValueError(f"unknown verb names {sorted(unknown)}; valid: {VERB_NAMES}")
+    _REGISTRY.setdefault(state_cls, {}).update(impls)
+
+
+def registered(state_cls) -> dict:
+    return dict(_REGISTRY.get(state_cls, {}))
+
+
+def _impl_for_type(dst_type, name):
+    cls = getattr(dst_type, "instance_class", None)
+    impl = _REGISTRY.get(cls, {}).get(name)
+    if impl is None:
+        raise TypingError(
+            f"verb {name!r} is not implemented for design state {dst_type}; "
+            f"register it with vswap_nb.core.verbs.register()"
+        )
+    return impl
+
+
+def _impl_for_value(dst, name):
+    impl = _REGISTRY.get(type(dst), {}).get(name)
+    if impl is None:
+        raise TypeError(
+            f"verb {name!r} is not implemented for {type(dst).__name__}; "
+            f"register it with vswap_nb.core.verbs.register()"
+        )
+    return impl
+
+
+# Each verb is a plain function (Python dispatch by type) with an @overload (compile-time
+# dispatch by type) of the same signature.
+
+
+def alloc(dst, ctx, cpu, order, folio, memcg):
+    return _impl_for_value(dst, "alloc")(dst, ctx, cpu, order, folio, memcg)
+
+
+@_overload(alloc)
+def _ol_alloc(dst, ctx, cpu, order, folio, memcg):
+    impl = _impl_for_type(dst, "alloc")
+    return lambda dst, ctx, cpu, order, folio, memcg: impl(dst, ctx, cpu, order, folio, memcg)
+
+
+def dup(dst, ctx, op, entry, nr):
+    return _impl_for_value(dst, "dup")(dst, ctx, op, entry, nr)
+
+
+@_overload(dup)
+def _ol_dup(dst, ctx, op, entry, nr):
+    impl = _impl_for_type(dst, "dup")
+    return lambda dst, ctx, op, entry, nr: impl(dst, ctx, op, entry, nr)
+
+
+def put(dst, ctx, op, entry, nr, reclaim_cache):
+    return _impl_for_value(dst, "put")(dst, ctx, op, entry, nr, reclaim_cache)
+
+
+@_overload(put)
+def _ol_put(dst, ctx, op, entry, nr, reclaim_cache):
+    impl = _impl_for_type(dst, "put")
+    return lambda dst, ctx, op, entry, nr, reclaim_cache: impl(dst, ctx, op, entry, nr, reclaim_cache)
+
+
+def cache_lookup(dst, ctx, op, entry):
+    return _impl_for_value(dst, "cache_lookup")(dst, ctx, op, entry)
+
+
+@_overload(cache_lookup)
+def _ol_cache_lookup(dst, ctx, op, entry):
+    impl = _impl_for_type(dst, "cache_lookup")
+    return lambda dst, ctx, op, entry: impl(dst, ctx, op, entry)
+
+
+def cache_add(dst, ctx, op, entry, nr, folio):
+    return _impl_for_value(dst, "cache_add")(dst, ctx, op, entry, nr, folio)
+
+
+@_overload(cache_add)
+def _ol_cache_add(dst, ctx, op, entry, nr, folio):
+    impl = _impl_for_type(dst, "cache_add")
+    return lambda dst, ctx, op, entry, nr, folio: impl(dst, ctx, op, entry, nr, folio)
+
+
+def cache_del(dst, ctx, op, entry, nr):
+    return _impl_for_value(dst, "cache_del")(dst, ctx, op, entry, nr)
+
+
+@_overload(cache_del)
+def _ol_cache_del(dst, ctx, op, entry, nr):
+    impl = _impl_for_type(dst, "cache_del")
+    return lambda dst, ctx, op, entry, nr: impl(dst, ctx, op, entry, nr)
+
+
+def cache_free(dst, ctx, op, entry, nr):
+    return _impl_for_value(dst, "cache_free")(dst, ctx, op, entry, nr)
+
+
+@_overload(cache_free)
+def _ol_cache_free(dst, ctx, op, entry, nr):
+    impl = _impl_for_type(dst, "cache_free")
+    return lambda dst, ctx, op, entry, nr: impl(dst, ctx, op, entry, nr)
+
+
+def try_reclaim(dst, ctx, op, entry, flags):
+    return _impl_for_value(dst, "try_reclaim")(dst, ctx, op, entry, flags)
+
+
+@_overload(try_reclaim)
+def _ol_try_reclaim(dst, ctx, op, entry, flags):
+    impl = _impl_for_type(dst, "try_reclaim")
+    return lambda dst, ctx, op, entry, flags: impl(dst, ctx, op, entry, flags)
+
+
+def writeout(dst, ctx, op, entry, nr, backend):
+    return _impl_for_value(dst, "writeout")(dst, ctx, op, entry, nr, backend)
+
+
+@_overload(writeout)
+def _ol_writeout(dst, ctx, op, entry, nr, backend):
+    impl = _impl_for_type(dst, "writeout")
+    return lambda dst, ctx, op, entry, nr, backend: impl(dst, ctx, op, entry, nr, backend)
+
+
+def read_backend(dst, ctx, op, entry):
+    return _impl_for_value(dst, "read_backend")(dst, ctx, op, entry)
+
+
+@_overload(read_backend)
+def _ol_read_backend(dst, ctx, op, entry):
+    impl = _impl_for_type(dst, "read_backend")
+    return lambda dst, ctx, op, entry: impl(dst, ctx, op, entry)
+
+
+def zswap_writeback(dst, ctx, op, entry, folio):
+    return _impl_for_value(dst, "zswap_writeback")(dst, ctx, op, entry, folio)
+
+
+@_overload(zswap_writeback)
+def _ol_zswap_writeback(dst, ctx, op, entry, folio):
+    impl = _impl_for_type(dst, "zswap_writeback")
+    return lambda dst, ctx, op, entry, folio: impl(dst, ctx, op, entry, folio)
+
+
+def reclaim_full(dst, ctx, force):
+    return _impl_for_value(dst, "reclaim_full")(dst, ctx, force)
+
+
+@_overload(reclaim_full)
+def _ol_reclaim_full(dst, ctx, force):
+    impl = _impl_for_type(dst, "reclaim_full")
+    return lambda dst, ctx, force: impl(dst, ctx, force)
+
+
+def swap_count(dst, entry):
+    return _impl_for_value(dst, "swap_count")(dst, entry)
+
+
+@_overload(swap_count)
+def _ol_swap_count(dst, entry):
+    impl = _impl_for_type(dst, "swap_count")
+    return lambda dst, entry: impl(dst, entry)
+
+
+def metadata_bytes(dst, out):
+    return _impl_for_value(dst, "metadata_bytes")(dst, out)
+
+
+@_overload(metadata_bytes)
+def _ol_metadata_bytes(dst, out):
+    impl = _impl_for_type(dst, "metadata_bytes")
+    return lambda dst, out: impl(dst, out)
+
+
+def phys_slot_scan(dst, ctx, op, dev, off):
+    return _impl_for_value(dst, "phys_slot_scan")(dst, ctx, op, dev, off)
+
+
+@_overload(phys_slot_scan)
+def _ol_phys_slot_scan(dst, ctx, op, dev, off):
+    impl = _impl_for_type(dst, "phys_slot_scan")
+    return lambda dst, ctx, op, dev, off: impl(dst, ctx, op, dev, off)
+
+
+def phys_slot_reclaim(dst, ctx, op, dev, off):
+    return _impl_for_value(dst, "phys_slot_reclaim")(dst, ctx, op, dev, off)
+
+
+@_overload(phys_slot_reclaim)
+def _ol_phys_slot_reclaim(dst, ctx, op, dev, off):
+    impl = _impl_for_type(dst, "phys_slot_reclaim")
+    return lambda dst, ctx, op, dev, off: impl(dst, ctx, op, dev, off)

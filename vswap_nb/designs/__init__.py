@@ -1,0 +1,28 @@
+"""Metadata designs.  Each module defines ``NAME``, ``SUMMARY``, ``OPTIONS`` (switch
+name -> default), ``new_state(nslots, *, ncpu, cluster_size, ..., **options)`` and
+registers its verbs with :mod:`vswap_nb.core.verbs`."""
+from __future__ import annotations
+
+from . import swap_table
+
+_MODULES = {m.NAME: m for m in (swap_table,)}
+
+
+def design_names() -> tuple:
+    """Names of the designs that work so far, in the order results list them."""
+    return tuple(_MODULES)
+
+
+def get_design(name):
+    """The module of design ``name``; ValueError listing the valid names otherwise."""
+    if not isinstance(name, str):
+        raise TypeError(
+            f"design must be a design name (str), got {type(name).__name__} {name!r}; "
+            f"valid names: {', '.join(_MODULES)}"
+        )
+    try:
+        return _MODULES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown design {name!r}; valid names: {', '.join(_MODULES)}"
+        ) from None
