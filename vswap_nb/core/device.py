@@ -543,36 +543,42 @@ def _reclaim_full_clusters(dev, dst, ctx, force):
 
 SCAN_ALL = 1 << 16
 STEP_RECLAIM_FULL = -1
-MAX_STEPS = 4 + 2 * N_ORDERS
+STEP_END = -2
 
 
 @njit(inline="always")
-def _slow_plan(flags, order, plan):
-    """The steps of cluster_alloc_swap_entry() after the rotational global cluster, in
-    the kernel's order: a list id (``| SCAN_ALL`` to try every cluster on it) or
-    STEP_RECLAIM_FULL.  Returns the number of steps."""
-    n = 0
-    discard = (flags & SWP_PAGE_DISCARD) != 0
+def _slow_step(discard, order, i):
+    """Step ``i`` of cluster_alloc_swap_entry() after the rotational global cluster, in
+    the kernel's order: a list id (``| SCAN_ALL`` to try every cluster on it),
+    STEP_RECLAIM_FULL, or STEP_END after the last step."""
+    k = 0
     if discard:
-        plan[n] = L_FREE
-        n += 1
+        if i == k:
+            return L_FREE
+        k += 1
     if order < PMD_ORDER:
-        plan[n] = (L_NONFULL + order) | SCAN_ALL
-        n += 1
+        if i == k:
+            return (L_NONFULL + order) | SCAN_ALL
+        k += 1
     if not discard:
-        plan[n] = L_FREE
-        n += 1
-    plan[n] = STEP_RECLAIM_FULL
-    n += 1
+        if i == k:
+            return L_FREE
+        k += 1
+    if i == k:
+        return STEP_RECLAIM_FULL
+    k += 1
     if order < PMD_ORDER:
-        plan[n] = L_FRAG + order
-        n += 1
+        if i == k:
+            return L_FRAG + order
+        k += 1
     if order == 0:
-        for o in range(1, N_ORDERS):
-            plan[n] = (L_FRAG + o) | SCAN_ALL
-            plan[n + 1] = (L_NONFULL + o) | SCAN_ALL
-            n += 2
-    return n
+        j = i - k
+        if j < 2 * (N_ORDERS - 1):
+            o = 1 + j // 2
+            if j % 2 == 0:
+                return (L_FRAG + o) | SCAN_ALL
+            return (L_NONFULL + o) | SCAN_ALL
+    return STEP_END
 
 
 @njit
@@ -596,10 +602,13 @@ def _cluster_alloc_swap_entry(dev, dst, ctx, op, cpu, order):
                 found = _scan_cluster(dev, dst, ctx, op, row, c, off, order)
                 if found:
                     return found
-    plan = np.empty(MAX_STEPS, dtype=np.int64)
-    nsteps = _slow_plan(flags, order, plan)
-    for i in range(nsteps):
-        step = plan[i]
+    discard = (flags & SWP_PAGE_DISCARD) != 0
+    i = 0
+    while True:
+        step = _slow_step(discard, order, i)
+        i += 1
+        if step == STEP_END:
+            return 0
         if step == STEP_RECLAIM_FULL:
             if vm_swap_full(dev):
                 _reclaim_full_clusters(dev, dst, ctx, False)
@@ -607,7 +616,6 @@ def _cluster_alloc_swap_entry(dev, dst, ctx, op, cpu, order):
         found = _scan_list(dev, dst, ctx, op, row, step & (SCAN_ALL - 1), order, (step & SCAN_ALL) != 0)
         if found:
             return found
-    return 0
 
 
 @njit(inline="always")

@@ -20,6 +20,12 @@ Every kernel in vswap_nb is compiled through :func:`njit` from this module:
   cut the first-call compile of the allocator path by more than half.
 * tiny helpers (entry encoding, list links) use ``inline="always"`` so they are not
   compiled, linked and optimised as functions of their own.
+* no Numba runtime (``_nrt=False``): kernels never allocate; every array is made by a
+  Python constructor and passed in.  With the runtime on, each call between kernels
+  increments and decrements the reference count of every array in the state
+  namedtuples (a dozen atomic operations through function pointers per call), which
+  made a swap-count increment cost ~200 ns instead of ~5 ns.  A kernel that really
+  must allocate can ask for ``njit(nrt=True)``.
 """
 from __future__ import annotations
 
@@ -115,6 +121,7 @@ def njit(fn=None, **options):
     """``numba.njit`` with the package policy (see the module docstring)."""
     options.setdefault("nogil", True)
     options.setdefault("cache", _CACHE_DIR is not None)
+    options["_nrt"] = bool(options.pop("nrt", False))
 
     def _jit(f):
         disp = numba.njit(**options)(f)

@@ -464,13 +464,11 @@ def xa_height(xa, tree):
 
 
 @njit
-def xa_reachable_nodes(xa, tree):
-    """Count the nodes reachable from a tree's head (for consistency checks)."""
+def _reachable_nodes(xa, tree, stack):
     head = xa.aux[N_META + tree]
     if not _is_node(head):
         return 0
     chunk = 1 << xa.aux[M_CHUNK_SHIFT]
-    stack = np.empty(xa.nodes.shape[0] + 1, dtype=np.int64)
     top = 0
     stack[top] = _node_id(head)
     top += 1
@@ -487,6 +485,12 @@ def xa_reachable_nodes(xa, tree):
                 stack[top] = _node_id(e)
                 top += 1
     return count
+
+
+def xa_reachable_nodes(xa: XAPool, tree: int = 0) -> int:
+    """Count the nodes reachable from a tree's head (for consistency checks)."""
+    stack = np.empty(xa.nodes.shape[0] + 1, dtype=np.int64)
+    return int(_reachable_nodes(xa, int(tree), stack))
 
 
 # batch kernels used by the public class and the benchmarks

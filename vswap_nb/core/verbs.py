@@ -90,6 +90,7 @@ FOLIO_MAPPED = 1
 FOLIO_DIRTY = 2
 
 C_CACHE_DROPS = 0  # folios a design dropped from the swap cache on its own (reclaim)
+C_ZSWAP_ENABLED = 1  # zswap has been enabled (zswap_never_enabled() is false)
 N_CTX_META = 8
 
 

@@ -74,15 +74,14 @@ from ..core.device import (
     vm_swap_full,
 )
 from ..core.jit import njit
-from ..core.radix import (
-    M_NR_NODES,
-    M_NTREES,
-    xa_capacity_bound,
-    xa_empty,
-    xa_erase_counted,
-    xa_load_counted,
-    xa_new,
-    xa_store_counted,
+from ..core.radix import M_NR_NODES, M_NTREES
+from ..core.zswap import (
+    new_zswap_trees,
+    zswap_entries,
+    zswap_invalidate,
+    zswap_load,
+    zswap_present,
+    zswap_store,
 )
 from ..core.verbs import (
     BACKEND_DISK,
@@ -114,11 +113,8 @@ SUMMARY = (
 )
 OPTIONS: dict = {}
 
-ZSWAP_TREE_SHIFT = md.ZSWAP_TREE_SHIFT
-
 # meta words
 T_EXT_TABLES = 0
-T_ZSWAP_ENTRIES = 1
 N_TMETA = 4
 
 SwapTableState = namedtuple(
@@ -131,19 +127,8 @@ ext        uint32[max]    extend-table storage (meaningful where the cluster's
                           ``dev.ci[c, CI_EXT]`` word says the table is allocated)
 memcg      uint16[max]    memcg-table storage (allocated with the cluster's table)
 zswap      XAPool         one zswap XArray per 64 MiB of swap, sharing a node pool
-meta       int64[N_TMETA] extend tables allocated, zswap entries stored
+meta       int64[N_TMETA] extend tables allocated
 """
-
-
-def zswap_pool_for(nslots: int):
-    """A node pool with one zswap tree per 64 MiB of ``nslots``, big enough to hold an
-    entry for every slot at once."""
-    ntrees = md.zswap_tree_count(nslots)
-    span = 1 << ZSWAP_TREE_SHIFT
-    cap = 0
-    for t in range(ntrees):
-        cap += xa_capacity_bound(t * span, min((t + 1) * span, nslots))
-    return xa_new(ntrees, cap)
 
 
 def new_state(
@@ -172,7 +157,7 @@ def new_state(
         dev=dev,
         ext=np.zeros(n, dtype=np.uint32),
         memcg=np.zeros(n, dtype=np.uint16),
-        zswap=zswap_pool_for(nslots),
+        zswap=new_zswap_trees(nslots),
         meta=np.zeros(N_TMETA, dtype=np.int64),
     )
 
@@ -183,11 +168,6 @@ def new_state(
 @njit(inline="always")
 def _cluster(dst, off):
     return off >> dst.dev.meta[D_CLUSTER_SHIFT]
-
-
-@njit(inline="always")
-def _zswap_tree(off):
-    return off >> ZSWAP_TREE_SHIFT
 
 
 @njit(inline="always")
@@ -259,17 +239,6 @@ def _dup_one(dst, ctx, op, s):
     return 0
 
 
-@njit(inline="always")
-def _zswap_invalidate(dst, ctx, op, s):
-    """zswap_invalidate(): skip an empty tree, else erase the slot's entry."""
-    t = _zswap_tree(s)
-    if xa_empty(dst.zswap, t):
-        return
-    if xa_erase_counted(dst.zswap, t, s, ctx.counters, op) >= 0:
-        ctx.counters[op, MEM_FREE] += 1
-        dst.meta[T_ZSWAP_ENTRIES] -= 1
-
-
 @njit
 def _free_entries(dst, ctx, op, start, n):
     """__swap_cluster_free_entries() for ``n`` slots of one cluster (lock held)."""
@@ -292,7 +261,7 @@ def _free_entries(dst, ctx, op, start, n):
         ctx.counters[op, MEMCG_UNCHARGE] += 1
     # swap_range_free()
     for s in range(start, start + n):
-        _zswap_invalidate(dst, ctx, op, s)
+        zswap_invalidate(dst.zswap, ctx, op, s)
         ctx.counters[op, SLOT_FREE_NOTIFY] += 1
     dev_free_range(dst.dev, ctx, op, start, n)
 
@@ -576,10 +545,8 @@ def st_writeout(dst, ctx, op, entry, nr, backend):
         return BACKEND_ZERO
     if backend == BACKEND_ZSWAP:
         for s in range(entry, entry + nr):
-            ctx.counters[op, MEM_ALLOC] += 1  # zswap_entry
-            if xa_store_counted(dst.zswap, _zswap_tree(s), s, 1, ctx.counters, op) != 0:
+            if zswap_store(dst.zswap, ctx, op, s) != 0:
                 return ENOMEM
-            dst.meta[T_ZSWAP_ENTRIES] += 1
         return BACKEND_ZSWAP
     return BACKEND_DISK
 
@@ -591,13 +558,8 @@ def st_read_backend(dst, ctx, op, entry):
     ctx.counters[op, TABLE_READ] += 1
     if swp_tb.tb_is_zero(dst.dev.table[entry]):
         return BACKEND_ZERO
-    t = _zswap_tree(entry)
-    if not xa_empty(dst.zswap, t):
-        if xa_load_counted(dst.zswap, t, entry, ctx.counters, op) >= 0:
-            xa_erase_counted(dst.zswap, t, entry, ctx.counters, op)
-            ctx.counters[op, MEM_FREE] += 1
-            dst.meta[T_ZSWAP_ENTRIES] -= 1
-            return BACKEND_ZSWAP
+    if zswap_load(dst.zswap, ctx, op, entry):
+        return BACKEND_ZSWAP
     return BACKEND_DISK
 
 
@@ -607,13 +569,10 @@ def st_zswap_writeback(dst, ctx, op, entry, folio):
     err = st_cache_add(dst, ctx, op, entry, 1, folio)
     if err != 0:
         return err
-    t = _zswap_tree(entry)
-    if xa_load_counted(dst.zswap, t, entry, ctx.counters, op) < 0:
+    if not zswap_present(dst.zswap, ctx, op, entry):
         st_cache_del(dst, ctx, op, entry, 1)
         return ENOENT
-    xa_erase_counted(dst.zswap, t, entry, ctx.counters, op)
-    ctx.counters[op, MEM_FREE] += 1
-    dst.meta[T_ZSWAP_ENTRIES] -= 1
+    zswap_invalidate(dst.zswap, ctx, op, entry)  # xa_erase + zswap_entry_free
     # __swap_writepage() to the owned slot; the written folio is then reclaimed
     st_cache_del(dst, ctx, OP_CACHE_DEL, entry, 1)
     return 0
@@ -646,8 +605,8 @@ def st_metadata_bytes(dst, out):
     out[md.S_MEMCG_TABLE] = dev.meta[D_TABLES] * csize * md.MEMCG_ID_BYTES
     out[md.S_EXTEND_TABLE] = dst.meta[T_EXT_TABLES] * csize * md.EXTEND_ENTRY_BYTES
     out[md.S_ZSWAP_TREES] = dst.zswap.aux[M_NTREES] * md.XARRAY_HEAD_BYTES
-    out[md.S_ZSWAP_XA_NODES] = dst.zswap.aux[M_NR_NODES] * 576
-    out[md.S_ZSWAP_ENTRY] = dst.meta[T_ZSWAP_ENTRIES] * md.ZSWAP_ENTRY_BYTES
+    out[md.S_ZSWAP_XA_NODES] = dst.zswap.aux[M_NR_NODES] * md.XA_NODE_BYTES
+    out[md.S_ZSWAP_ENTRY] = zswap_entries(dst.zswap) * md.ZSWAP_ENTRY_BYTES
 
 
 @njit

@@ -1,0 +1,1001 @@
+"""Slow, obviously correct reference model of the ``swap_table`` design (swap table P4).
+
+Plain Python: a list with one object per slot, one object per cluster, Python lists for
+the cluster lists, dicts for the folio side, and one ``NaiveXArray`` per 64 MiB zswap
+tree.  It is written from the kernel (mm/swapfile.c at linux-mm 000bd100, mm/swap_state.c
+and mm/zswap.c at 008bbb62, mm/page_io.c, mm/swap_table.h), not from the Numba code; only
+the counter conventions (which primitive a step is charged as, and to which row) are
+taken from the Numba design, because those are the model's own definitions.
+
+State
+-----
+* ``slots[off]``: ``None`` for a free slot (NULL entry), ``BAD`` for the header and the
+  tail of the last cluster, else a :class:`Slot` with the *true* swap count, the cached
+  folio (``None`` = a shadow entry) and the zero flag.  The table word's inline COUNT is
+  ``min(count, 15)`` and the cluster's extend table holds ``count`` while it is >= 15
+  (``inline_count`` / ``ext_value``), which is exactly what __swap_cluster_dup_entry and
+  __swap_cluster_put_entry maintain.
+* ``clusters[c]``: count (bad slots included), flags, order, the list it is on, whether
+  its table (+ memcg table) and its extend table are allocated.
+* ``lists``: ``"free"``, ``"full"``, ``"discard"``, ``("nonfull", o)``, ``("frag", o)``;
+  ``append`` adds at the tail, ``pop(0)`` isolates the head (no contention modelled).
+* ``pcpu[(row, order)]``: the next offset per CPU and order; row ``"global"`` is the
+  rotational device's ``si->global_cluster->next[order]``.
+* ``memcg[off]``: the memcg id recorded for the slot (absent = 0).
+* ``trees[t]``: zswap tree ``t`` (one per 16384 slots, indexed by the unmasked offset).
+* folio side: ``folio_swap``, ``folio_order``, ``folio_flags`` (dicts, default 0), the
+  same fields ``Ctx.folio`` holds; ``cache_drops`` and ``zswap_enabled`` mirror
+  ``Ctx.meta``.
+
+Counter conventions (shared with the Numba design, see its module docstrings)
+----------------------------------------------------------------------------
+* every cluster spin_lock is one ``cluster_lock``; every ``si->lock`` (list move,
+  isolation) and the rotational ``global_cluster_lock`` is one ``si_lock``; each
+  ``swap_alloc_fast`` attempt is one ``pcpu_access``;
+* every 8-byte table word read / written is one ``table_read`` / ``table_write``
+  (the zero flag test of an already-read word is not a second read);
+* extend-table words: ``ext_read`` / ``ext_write``; ``swap_extend_table_try_free``
+  reads all ``cluster_size`` words of an allocated extend table;
+* memcg ids: ``memcg_read`` / ``memcg_write`` (a clear writes only a non-zero id);
+  ``memcg_charge`` for the swap charge at allocation (only when a memcg is given) and
+  for ``mem_cgroup_swapin_charge_folio`` at every successful cache add; one
+  ``memcg_uncharge`` per run of equal non-zero ids in ``__swap_cluster_free_entries``;
+* table + memcg table of a populated cluster: ``mem_alloc`` / ``mem_free`` 2;
+  extend table and zswap entry: 1 each;
+* zswap trees: ``xa_lookup`` / ``xa_store`` / ``xa_erase`` per call, ``xa_node_visit``
+  for the nodes a load, store or erase walk visits, ``xa_node_alloc`` / ``xa_node_free``;
+* one ``slot_free_notify`` per freed slot.
+
+Undocumented conventions found in the Numba code and followed here (noted in the report):
+* the memcg record at allocation takes one extra ``cluster_lock`` (only with a memcg);
+* ``cluster_reclaim_range`` charges one ``cluster_lock`` for the relock; the full-cluster
+  reclaim one per relock after each ``__try_to_reclaim_swap``;
+* full-cluster reclaim (slow-path step or ``reclaim_work``) is charged to
+  ``reclaim_scan``; reclaim inside ``cluster_reclaim_range`` to the allocating op;
+* pending discards run at the start of the next allocation, charged to ``alloc``
+  (``si_lock`` + ``cluster_lock`` per discarded cluster, plus the move);
+* zswap writeback's final removal of the written folio from the cache is charged to
+  ``cache_del``;
+* ``try_reclaim`` counts ``mem_cgroup_swap_full`` as ``vm_swap_full``.
+
+Kernel behaviours the Numba design does not (yet) have are switched on with
+``strict={...}`` (names in :data:`STRICT_OPTIONS`); without them the model follows the
+Numba design there, so the random tests check everything else.
+"""
+from __future__ import annotations
+
+from naive_xarray import NaiveXArray
+
+from vswap_nb.core.counters import OPS, PRIMITIVES
+
+# cluster flags, enum swap_cluster_flags order
+NONE, FREE, NONFULL, FRAG, FULL, DISCARD = range(6)
+USABLE = FRAG
+
+N_ORDERS = 10  # SWAP_NR_ORDERS on x86-64
+PMD_ORDER = 9
+COUNT_MAX = 15  # 4-bit inline COUNT; 15 marks an overflow into the extend table
+ZSWAP_SHIFT = 14  # one zswap tree per 64 MiB = 16384 slots
+XA_CHUNK_SHIFT = 6
+
+TTRS_ANYWAY, TTRS_UNMAPPED, TTRS_FULL = 1, 2, 4
+FOLIO_MAPPED = 1
+BACKEND_NONE, BACKEND_ZERO, BACKEND_ZSWAP, BACKEND_DISK = 0, 1, 2, 3
+EINVAL, ENOMEM, ENOENT, EEXIST, EBUSY = -22, -12, -2, -17, -16
+
+STRUCTURES = (
+    "swap_map", "swap_cgroup", "zeromap", "cluster_info", "swap_table",
+    "memcg_table", "extend_table", "zswap_trees", "zswap_xa_nodes", "zswap_entry",
+)
+
+STRICT_OPTIONS = frozenset({
+    # zswap_store() that does not store (zswap off, reject, or the page goes to disk)
+    # invalidates the folio's stale entries: zswap_invalidate(type, offset, nr).
+    "disk_writeout_invalidates_zswap",
+    # zswap_store_page(): xa_store() replacing an old entry frees it (zswap_entry_free).
+    "zswap_store_frees_old_entry",
+    # swap_range_alloc(): vm_swap_full() is checked before nr_swap_pages is reduced by
+    # the allocation that filled the device.
+    "reclaim_work_checks_before_sub",
+    # __swap_cache_alloc(): a large folio over a range with zswap entries is rejected
+    # (zswap_is_present) with -EBUSY after being added and removed again.
+    "large_swapin_rejects_zswap",
+})
+
+
+class _Bad:
+    def __repr__(self):
+        return "BAD"
+
+
+BAD = _Bad()
+
+
+class Slot:
+    """An allocated slot: a shadow entry (folio None) or a cached one (PFN entry)."""
+
+    __slots__ = ("count", "folio", "zero")
+
+    def __init__(self, count=0, folio=None, zero=False):
+        self.count = count
+        self.folio = folio
+        self.zero = zero
+
+    def __repr__(self):
+        kind = "shadow" if self.folio is None else f"folio={self.folio}"
+        return f"Slot(count={self.count}, {kind}, zero={self.zero})"
+
+
+class Cluster:
+    __slots__ = ("count", "flags", "order", "on_list", "has_table", "has_ext")
+
+    def __init__(self):
+        self.count = 0
+        self.flags = NONE
+        self.order = 0
+        self.on_list = None
+        self.has_table = False
+        self.has_ext = False
+
+
+def inline_count(count):
+    """The 4-bit COUNT field of the table word for a slot whose real count is ``count``."""
+    return count if count < COUNT_MAX else COUNT_MAX
+
+
+def ext_value(count):
+    """The extend-table word for a slot whose real count is ``count``."""
+    return count if count >= COUNT_MAX else 0
+
+
+class NaiveSwapTable:
+    def __init__(self, nslots, *, ncpu=1, cluster_size=512, solidstate=True,
+                 discard=False, blkdev=True, strict=()):
+        unknown = set(strict) - STRICT_OPTIONS
+        if unknown:
+            raise ValueError(f"unknown strict options {sorted(unknown)}")
+        self.strict = frozenset(strict)
+        self.csize = cluster_size
+        self.max = nslots
+        self.pages = nslots - 1  # si->pages: the header is not a page
+        self.ncl = -(-nslots // cluster_size)
+        self.ncpu = ncpu
+        self.solidstate = solidstate
+        self.discard = discard
+        self.blkdev = blkdev
+        self.writeok = True
+
+        self.inuse = 0
+        self.avail = True  # on swap_avail_head
+        self.reclaim_pending = False
+        self.discard_pending = False
+        self.alloc_fail = 0
+        self.tables = 0
+        self.peak_tables = 0
+
+        self.counters = {}
+        self.clusters = [Cluster() for _ in range(self.ncl)]
+        self.lists = {"free": [], "full": [], "discard": []}
+        for o in range(N_ORDERS):
+            self.lists[("nonfull", o)] = []
+            self.lists[("frag", o)] = []
+        rows = ["global"] + list(range(ncpu))
+        self.pcpu = {(r, o): 0 for r in rows for o in range(N_ORDERS)}
+        self.slots = [None] * (self.ncl * cluster_size)
+        self.memcg = {}
+
+        self.ntrees = -(-nslots // (1 << ZSWAP_SHIFT))
+        self.trees = [NaiveXArray(XA_CHUNK_SHIFT) for _ in range(self.ntrees)]
+
+        self.folio_swap = {}
+        self.folio_order = {}
+        self.folio_flags = {}
+        self.cache_drops = 0
+        self.zswap_enabled = False
+
+        # setup_swap_clusters_info(): the header and the tail past si->max are bad
+        # slots, each counted in its cluster (whose table is allocated for it); clusters
+        # holding bad slots start on nonfull[0], the others on the free list.
+        for off in [0] + list(range(nslots, self.ncl * cluster_size)):
+            cl = self.clusters[off // cluster_size]
+            if cl.count == 0 and not cl.has_table:
+                self._table_alloc_bookkeeping(cl)
+            self.slots[off] = BAD
+            cl.count += 1
+        for c, cl in enumerate(self.clusters):
+            key = ("nonfull", 0) if cl.count else "free"
+            cl.flags = NONFULL if cl.count else FREE
+            cl.on_list = key
+            self.lists[key].append(c)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _c(self, op, prim, n=1):
+        """Charge ``n`` ``prim`` to row ``op`` (an int row index or a row name)."""
+        if n == 0:
+            return
+        opname = OPS[op] if isinstance(op, int) else op
+        assert prim in PRIMITIVES, prim
+        key = (opname, prim)
+        self.counters[key] = self.counters.get(key, 0) + n
+
+    def counter_matrix(self):
+        """The counters as a list of rows, like ``Ctx.counters``."""
+        return [[self.counters.get((o, p), 0) for p in PRIMITIVES] for o in OPS]
+
+    def cluster_of(self, off):
+        return off // self.csize
+
+    def vm_swap_full(self, pending_alloc=0):
+        """More than half of swap used: nr_swap_pages * 2 < total_swap_pages.
+        ``pending_alloc`` slots are counted as still free (not yet subtracted)."""
+        free = self.pages - self.inuse + pending_alloc
+        return free * 2 < self.pages
+
+    def _table_alloc_bookkeeping(self, cl):
+        cl.has_table = True
+        self.tables += 1
+        self.peak_tables = max(self.peak_tables, self.tables)
+
+    def slot_kind(self, off):
+        s = self.slots[off]
+        if s is None:
+            return "null"
+        if s is BAD:
+            return "bad"
+        return "shadow" if s.folio is None else "folio"
+
+    def cached_folios(self):
+        return {f: (start, self.folio_order[f]) for f, start in self.folio_swap.items() if start}
+
+    def zswap_has(self, off):
+        return off in self.trees[off >> ZSWAP_SHIFT].d
+
+    def ext_tables(self):
+        return sum(1 for cl in self.clusters if cl.has_ext)
+
+    def zswap_entries(self):
+        return sum(len(t.d) for t in self.trees)
+
+    # ------------------------------------------------------------------ cluster lists
+
+    def _move(self, op, c, key, flags):
+        """move_cluster(): under si->lock, (re)append ``c`` at the tail of ``key``."""
+        self._c(op, "si_lock")
+        cl = self.clusters[c]
+        if cl.on_list is not None:
+            self.lists[cl.on_list].remove(c)
+        self.lists[key].append(c)
+        cl.on_list = key
+        cl.flags = flags
+
+    def _free_cluster(self, op, c):
+        """free_cluster(): to the discard list on discard devices, else __free_cluster."""
+        if self.writeok and self.discard:
+            self._move(op, c, "discard", DISCARD)
+            self.discard_pending = True
+            return
+        self._free_cluster_now(op, c)
+
+    def _free_cluster_now(self, op, c):
+        """__free_cluster(): the table goes, the cluster joins the free list."""
+        cl = self.clusters[c]
+        if cl.has_table:
+            self._c(op, "mem_free", 2)
+            cl.has_table = False
+            self.tables -= 1
+        self._move(op, c, "free", FREE)
+        cl.order = 0
+
+    def _partial_free_cluster(self, op, c):
+        cl = self.clusters[c]
+        if cl.flags != NONFULL:
+            self._move(op, c, ("nonfull", cl.order), NONFULL)
+
+    def _relocate(self, op, c):
+        """relocate_cluster() after an allocation attempt."""
+        cl = self.clusters[c]
+        if cl.flags == DISCARD:
+            return
+        if cl.count == 0:
+            if cl.flags != FREE:
+                self._free_cluster(op, c)
+        elif cl.count < self.csize:
+            if cl.flags != FRAG:
+                self._move(op, c, ("frag", cl.order), FRAG)
+        elif cl.flags != FULL:
+            self._move(op, c, "full", FULL)
+
+    def _isolate(self, op, key):
+        """isolate_lock_cluster(): take the head of ``key`` (trylock always wins),
+        clear its flags, populate the table of a free cluster."""
+        self._c(op, "si_lock")
+        lst = self.lists[key]
+        if not lst:
+            return None
+        self._c(op, "cluster_lock")
+        c = lst.pop(0)
+        cl = self.clusters[c]
+        cl.on_list = None
+        was = cl.flags
+        cl.flags = NONE
+        if was == FREE:
+            self._c(op, "mem_alloc", 2)  # swap table page + memcg table
+            self._table_alloc_bookkeeping(cl)
+        return c
+
+    def _do_scheduled_discard(self, op):
+        """swap_do_scheduled_discard(), run at the next allocation."""
+        while self.lists["discard"]:
+            self._c(op, "si_lock")
+            c = self.lists["discard"].pop(0)
+            cl = self.clusters[c]
+            cl.on_list = None
+            self._c(op, "cluster_lock")
+            cl.flags = NONE
+            self._free_cluster_now(op, c)
+        self.discard_pending = False
+
+    def _usable(self, c, order):
+        """cluster_is_usable()."""
+        cl = self.clusters[c]
+        if cl.flags > USABLE or not cl.has_table:
+            return False
+        return order == 0 or cl.count == 0 or cl.order == order
+
+    # ------------------------------------------------------------------ allocator
+
+    def _probe(self, op, off):
+        """One table read while scanning: 'free', 'cache_only' or 'busy'."""
+        self._c(op, "table_read")
+        s = self.slots[off]
+        if s is None:
+            return "free"
+        if s is not BAD and s.folio is not None and s.count == 0:
+            return "cache_only"
+        return "busy"
+
+    def _scan_range(self, op, off, nr):
+        """cluster_scan_range() -> (ok, need_reclaim)."""
+        need_reclaim = False
+        for x in range(off, off + nr):
+            kind = self._probe(op, x)
+            if kind == "free":
+                continue
+            if kind == "cache_only" and self.vm_swap_full():
+                need_reclaim = True
+                continue
+            return False, False
+        return True, need_reclaim
+
+    def _reclaim_range(self, op, c, start, order):
+        """cluster_reclaim_range() -> (range free now, cluster still usable)."""
+        for x in range(start, start + (1 << order)):
+            kind = self._probe(op, x)
+            if kind == "busy":
+                break
+            if kind == "cache_only" and self.try_reclaim(op, x, TTRS_ANYWAY) < 0:
+                break
+        self._c(op, "cluster_lock")  # spin_lock(&ci->lock) again
+        if not self._usable(c, order):
+            return False, False
+        if self.clusters[c].count == 0:
+            return True, True
+        for x in range(start, start + (1 << order)):
+            if self._probe(op, x) != "free":
+                return False, True
+        return True, True
+
+    def _claim(self, c, order):
+        """The bookkeeping of __swap_cluster_alloc_entries() + swap_range_alloc()."""
+        nr = 1 << order
+        cl = self.clusters[c]
+        if cl.count == 0:
+            cl.order = order
+        cl.count += nr
+        self.inuse += nr
+        if self.inuse == self.pages:
+            self.avail = False  # del_from_avail_list
+            pending = nr if "reclaim_work_checks_before_sub" in self.strict else 0
+            if self.vm_swap_full(pending_alloc=pending):
+                self.reclaim_pending = True  # schedule_work(&si->reclaim_work)
+
+    def _scan_cluster(self, op, row, c, offset, order):
+        """alloc_swap_scan_cluster(): the allocated offset or 0."""
+        nr = 1 << order
+        start = c * self.csize
+        last = start + self.csize - nr
+        cl = self.clusters[c]
+        found = 0
+        nxt = 0
+        if cl.count + nr <= self.csize:
+            off = offset
+            while off <= last:
+                ok, need_reclaim = self._scan_range(op, off, nr)
+                if not ok:
+                    off += nr
+                    continue
+                if need_reclaim:
+                    ret, usable = self._reclaim_range(op, c, off, order)
+                    if not usable:
+                        break
+                    if cl.count == 0:
+                        off = start
+                    if not ret:
+                        off += nr
+                        continue
+                if not self.writeok:
+                    break
+                self._claim(c, order)
+                found = off
+                off += nr
+                if cl.count < self.csize and off <= last:
+                    nxt = off
+                break
+        self._relocate(op, c)
+        self.pcpu[(row, order)] = nxt
+        return found
+
+    def _scan_list(self, op, row, key, order, scan_all):
+        """alloc_swap_scan_list()."""
+        while True:
+            c = self._isolate(op, key)
+            if c is None:
+                return 0
+            found = self._scan_cluster(op, row, c, c * self.csize, order)
+            if found or not scan_all:
+                return found
+
+    def _alloc_fast(self, op, cpu, order):
+        """swap_alloc_fast(): the per-CPU cluster of this order."""
+        self._c(op, "pcpu_access")
+        if not self.solidstate:
+            return 0  # rotational devices never fill the per-CPU cache
+        off = self.pcpu[(cpu, order)]
+        if not off:
+            return 0
+        c = self.cluster_of(off)
+        self._c(op, "cluster_lock")
+        if not self._usable(c, order):
+            return 0
+        if self.clusters[c].count == 0:
+            off = c * self.csize
+        return self._scan_cluster(op, cpu, c, off, order)
+
+    def _cluster_alloc_swap_entry(self, op, cpu, order):
+        """cluster_alloc_swap_entry(): the slow path."""
+        if order > 0 and not self.blkdev:
+            return 0
+        row = cpu
+        if not self.solidstate:
+            row = "global"
+            self._c(op, "si_lock")  # global_cluster_lock
+            off = self.pcpu[(row, order)]
+            if off:
+                c = self.cluster_of(off)
+                self._c(op, "cluster_lock")
+                if self._usable(c, order):
+                    if self.clusters[c].count == 0:
+                        off = c * self.csize
+                    found = self._scan_cluster(op, row, c, off, order)
+                    if found:
+                        return found
+        if self.discard:
+            found = self._scan_list(op, row, "free", order, False)
+            if found:
+                return found
+        if order < PMD_ORDER:
+            found = self._scan_list(op, row, ("nonfull", order), order, True)
+            if found:
+                return found
+        if not self.discard:
+            found = self._scan_list(op, row, "free", order, False)
+            if found:
+                return found
+        if self.vm_swap_full():
+            self.reclaim_full(False)
+        if order < PMD_ORDER:
+            found = self._scan_list(op, row, ("frag", order), order, False)
+            if found:
+                return found
+        if order:
+            return 0
+        for o in range(1, N_ORDERS):
+            found = self._scan_list(op, row, ("frag", o), order, True)
+            if found:
+                return found
+            found = self._scan_list(op, row, ("nonfull", o), order, True)
+            if found:
+                return found
+        return 0
+
+    def _dev_alloc(self, op, cpu, order):
+        if self.discard_pending:
+            self._do_scheduled_discard(op)
+        if (1 << order) > self.csize:
+            return 0
+        while True:
+            found = self._alloc_fast(op, cpu, order)
+            if found:
+                return found
+            if self.avail:
+                found = self._cluster_alloc_swap_entry(op, cpu, order)
+                if found:
+                    return found
+            # folio_alloc_swap(): an order-0 failure syncs pending discards and retries
+            if order == 0 and self.discard and self.lists["discard"]:
+                self._do_scheduled_discard(op)
+                continue
+            self.alloc_fail += 1
+            return 0
+
+    def reclaim_full(self, force):
+        """swap_reclaim_full_clusters(): look for cache-only slots in full clusters."""
+        op = "reclaim_scan"
+        to_scan = self.inuse // self.csize if force else 1
+        reclaimed = 0
+        while True:
+            c = self._isolate(op, "full")
+            if c is None:
+                break
+            off = c * self.csize
+            end = min(self.max, off + self.csize)
+            to_scan -= 1
+            while off < end:
+                if self._probe(op, off) == "cache_only":
+                    n = self.try_reclaim(op, off, TTRS_ANYWAY)
+                    self._c(op, "cluster_lock")  # relock
+                    if n:
+                        reclaimed += max(n, 0)
+                        off += abs(n)
+                        continue
+                off += 1
+            if self.clusters[c].flags == NONE:
+                self._relocate(op, c)
+            if to_scan <= 0:
+                break
+        return reclaimed
+
+    # ------------------------------------------------------------------ zswap trees
+
+    @staticmethod
+    def _walk_visits(xa, index):
+        """Nodes an xas_load walk of ``index`` visits (NaiveXArray's load rule)."""
+        h = xa.height()
+        if not h:
+            return 0
+        if (index >> (xa.cs * (h - 1))) > (1 << xa.cs) - 1:
+            return 0
+        nodes = xa.nodes()
+        visits = 0
+        for level in range(h - 1, -1, -1):
+            if (level, index >> (xa.cs * (level + 1))) not in nodes:
+                break
+            visits += 1
+        return visits
+
+    def _tree(self, off):
+        return self.trees[off >> ZSWAP_SHIFT]
+
+    def _xa_load(self, op, off):
+        xa = self._tree(off)
+        self._c(op, "xa_lookup")
+        self._c(op, "xa_node_visit", self._walk_visits(xa, off))
+        return off in xa.d
+
+    def _xa_store(self, op, off):
+        """xa_store(): a store walks every level of the (grown) tree."""
+        xa = self._tree(off)
+        before = len(xa.nodes())
+        old = off in xa.d
+        xa.store(off, 1)
+        self._c(op, "xa_store")
+        self._c(op, "xa_node_visit", xa.height())
+        self._c(op, "xa_node_alloc", len(xa.nodes()) - before)
+        return old
+
+    def _xa_erase(self, op, off):
+        xa = self._tree(off)
+        visits = self._walk_visits(xa, off)
+        before = len(xa.nodes())
+        old = xa.erase(off)
+        self._c(op, "xa_erase")
+        self._c(op, "xa_node_visit", visits)
+        self._c(op, "xa_node_free", before - len(xa.nodes()))
+        return old is not None
+
+    def _zswap_invalidate(self, op, off):
+        """zswap_invalidate() of one slot: skip an empty tree, else erase + free."""
+        if not self._tree(off).d:
+            return
+        if self._xa_erase(op, off):
+            self._c(op, "mem_free")  # zswap_entry_free
+
+    def _zswap_store(self, op, off):
+        """zswap_store_page(): allocate an entry and xa_store it."""
+        self.zswap_enabled = True
+        self._c(op, "mem_alloc")  # zswap_entry_cache_alloc
+        if self._xa_store(op, off) and "zswap_store_frees_old_entry" in self.strict:
+            self._c(op, "mem_free")  # the stale entry it replaced
+
+    def _zswap_load(self, op, off):
+        """zswap_load() into the swap cache: found -> erase and free the entry."""
+        if not self.zswap_enabled:
+            return False  # zswap_never_enabled()
+        if not self._xa_load(op, off):
+            return False
+        self._xa_erase(op, off)
+        self._c(op, "mem_free")
+        return True
+
+    # ------------------------------------------------------------------ table internals
+
+    def _free_entries(self, op, start, n):
+        """__swap_cluster_free_entries() + swap_range_free() for n slots of one cluster."""
+        batch_id = 0
+        for x in range(start, start + n):
+            self._c(op, "table_read")
+            self._c(op, "table_write")
+            self.slots[x] = None  # NULL also drops COUNT and Z
+            self._c(op, "memcg_read")
+            cur = self.memcg.pop(x, 0)
+            if cur:
+                self._c(op, "memcg_write")
+            if cur != batch_id:
+                if batch_id:
+                    self._c(op, "memcg_uncharge")
+                batch_id = cur
+        if batch_id:
+            self._c(op, "memcg_uncharge")
+        for x in range(start, start + n):
+            self._zswap_invalidate(op, x)
+            self._c(op, "slot_free_notify")
+        c = self.cluster_of(start)
+        cl = self.clusters[c]
+        cl.count -= n
+        self.inuse -= n
+        if self.inuse < self.pages:
+            self.avail = True
+        if cl.count == 0:
+            self._free_cluster(op, c)
+        else:
+            self._partial_free_cluster(op, c)
+
+    def _cache_del_locked(self, op, start, nr):
+        """__swap_cache_do_del_folio(): PFN entries become shadows; slots no PTE counts
+        are freed (all at once when none is counted, else one by one)."""
+        folio = self.slots[start].folio
+        swapped = False
+        need_free = False
+        for x in range(start, start + nr):
+            self._c(op, "table_read")
+            self._c(op, "table_write")
+            s = self.slots[x]
+            if s.count:
+                swapped = True
+            else:
+                need_free = True
+            s.folio = None
+        self.folio_swap[folio] = 0
+        if not swapped:
+            self._free_entries(op, start, nr)
+        elif need_free:
+            for x in range(start, start + nr):
+                self._c(op, "table_read")
+                if self.slots[x].count == 0:
+                    self._free_entries(op, x, 1)
+
+    def _ext_try_free(self, op, c):
+        """swap_extend_table_try_free(): scan the whole extend table."""
+        cl = self.clusters[c]
+        if not cl.has_ext:
+            return
+        self._c(op, "ext_read", self.csize)
+        start = c * self.csize
+        for x in range(start, start + self.csize):
+            s = self.slots[x]
+            if isinstance(s, Slot) and ext_value(s.count):
+                return
+        cl.has_ext = False
+        self._c(op, "mem_free")
+
+    def _put_one(self, op, x):
+        """__swap_cluster_put_entry(): count - 1, the slot stays allocated."""
+        s = self.slots[x]
+        self._c(op, "table_read")
+        if inline_count(s.count) == COUNT_MAX:
+            self._c(op, "ext_read")
+            self._c(op, "ext_write")
+            s.count -= 1
+            if s.count == COUNT_MAX - 1:
+                self._c(op, "table_write")  # back to an inline count
+        else:
+            s.count -= 1
+            self._c(op, "table_write")
+        if s.count in (COUNT_MAX - 2, COUNT_MAX - 1):
+            self._ext_try_free(op, self.cluster_of(x))
+
+    def _dup_one(self, op, x):
+        """__swap_cluster_dup_entry(): 0, or an errno (ENOMEM = extend table needed)."""
+        s = self.slots[x]
+        self._c(op, "table_read")
+        if s is BAD:
+            return EINVAL
+        if s is None or (s.count == 0 and s.folio is None):
+            return ENOENT
+        if s.count < COUNT_MAX - 1:
+            self._c(op, "table_write")
+        elif s.count == COUNT_MAX - 1:
+            if not self.clusters[self.cluster_of(x)].has_ext:
+                return ENOMEM
+            self._c(op, "ext_write")
+            self._c(op, "table_write")
+        else:
+            self._c(op, "ext_read")
+            self._c(op, "ext_write")
+        s.count += 1
+        return 0
+
+    # ------------------------------------------------------------------ verbs
+
+    def alloc(self, cpu, order, folio, memcg):
+        """folio_alloc_swap()."""
+        op = "alloc"
+        off = self._dev_alloc(op, cpu, order)
+        if not off:
+            return ENOMEM
+        nr = 1 << order
+        for x in range(off, off + nr):
+            self._c(op, "table_read")
+            self._c(op, "table_write")
+            self.slots[x] = Slot(count=0, folio=folio, zero=False)
+        self.folio_swap[folio] = off
+        self.folio_order[folio] = order
+        if memcg:
+            # mem_cgroup_try_charge_swap(): charge, record the id under the lock
+            self._c(op, "memcg_charge")
+            self._c(op, "cluster_lock")
+            for x in range(off, off + nr):
+                self._c(op, "memcg_write")
+                self.memcg[x] = memcg
+        if self.reclaim_pending:
+            self.reclaim_pending = False
+            self.reclaim_full(True)  # reclaim_work
+        return off
+
+    def dup(self, op, entry, nr):
+        """swap_dup_entries_cluster() per cluster chunk."""
+        off, end = entry, entry + nr
+        while off < end:
+            cend = min((off // self.csize + 1) * self.csize, end)
+            self._c(op, "cluster_lock")
+            x = off
+            while x < cend:
+                err = self._dup_one(op, x)
+                if err == ENOMEM:
+                    # swap_extend_table_alloc(): unlock, kzalloc, lock + install,
+                    # unlock, relock, restart at this slot
+                    self._c(op, "mem_alloc")
+                    self._c(op, "cluster_lock", 2)
+                    self.clusters[self.cluster_of(x)].has_ext = True
+                    continue
+                if err:
+                    while x > off:
+                        x -= 1
+                        self._put_one(op, x)
+                    self._ext_try_free(op, self.cluster_of(off))
+                    return err
+                x += 1
+            off = cend
+        return 0
+
+    def try_reclaim(self, op, entry, flags):
+        """__try_to_reclaim_swap(): +nr reclaimed, -nr kept, 0 no folio."""
+        self._c(op, "table_read")  # swap_cache_get_folio
+        s = self.slots[entry]
+        if s is None or s is BAD or s.folio is None:
+            return 0
+        folio = s.folio
+        start = self.folio_swap[folio]
+        nr = 1 << self.folio_order[folio]
+        need = bool(flags & TTRS_ANYWAY)
+        if not need and flags & TTRS_UNMAPPED and not self.folio_flags.get(folio, 0) & FOLIO_MAPPED:
+            need = True
+        if not need and flags & TTRS_FULL and self.vm_swap_full():
+            need = True
+        if not need:
+            return -nr
+        self._c(op, "cluster_lock")  # swap_only_has_cache
+        for x in range(start, start + nr):
+            self._c(op, "table_read")
+            if self.slots[x].count:
+                return -nr
+        self._c(op, "cluster_lock")  # swap_cache_del_folio
+        self._cache_del_locked(op, start, nr)
+        self.cache_drops += 1
+        return nr
+
+    def put(self, op, entry, nr, reclaim_cache):
+        """swap_put_entries_direct() (reclaim_cache) / folio_put_swap(): number of slots
+        freed by the put itself (not by the cache reclaim afterwards)."""
+        freed = 0
+        off, end = entry, entry + nr
+        while off < end:
+            cend = min((off // self.csize + 1) * self.csize, end)
+            freed += self._put_cluster(op, off, cend, reclaim_cache)
+            off = cend
+        return freed
+
+    def _put_cluster(self, op, off, end, reclaim_cache):
+        """swap_put_entries_cluster()."""
+        self._c(op, "cluster_lock")
+        batch = None
+        need_reclaim = False
+        freed = 0
+        for x in range(off, end):
+            self._c(op, "table_read")
+            s = self.slots[x]
+            if s.count == 1:
+                if s.folio is None:
+                    if batch is None:
+                        batch = x
+                    continue
+                need_reclaim = True
+            self._put_one(op, x)
+            if batch is not None:
+                self._free_entries(op, batch, x - batch)
+                freed += x - batch
+                batch = None
+        if batch is not None:
+            self._free_entries(op, batch, end - batch)
+            freed += end - batch
+        if need_reclaim and reclaim_cache:
+            x = off
+            while x < end:
+                r = self.try_reclaim(op, x, TTRS_UNMAPPED | TTRS_FULL)
+                x += 1
+                if r:
+                    step = abs(r)
+                    x = -(-x // step) * step
+        return freed
+
+    def cache_lookup(self, op, entry):
+        self._c(op, "table_read")
+        s = self.slots[entry]
+        if isinstance(s, Slot) and s.folio is not None:
+            return s.folio
+        return -1
+
+    def _add_check(self, op, entry, nr, with_memcg):
+        """__swap_cache_add_check()."""
+        if not self.clusters[self.cluster_of(entry)].has_table:
+            return ENOENT
+        self._c(op, "table_read")
+        s = self.slots[entry]
+        if isinstance(s, Slot) and s.folio is not None:
+            return EEXIST
+        if not isinstance(s, Slot) or s.count == 0:
+            return ENOENT
+        memcg = 0
+        if with_memcg:
+            self._c(op, "memcg_read")
+            memcg = self.memcg.get(entry, 0)
+        if nr == 1:
+            return 0
+        start = entry // nr * nr
+        for x in range(start, start + nr):
+            self._c(op, "table_read")
+            t = self.slots[x]
+            if not isinstance(t, Slot) or t.folio is not None or t.count == 0 or t.zero != s.zero:
+                return EBUSY
+            if with_memcg:
+                self._c(op, "memcg_read")
+                if self.memcg.get(x, 0) != memcg:
+                    return EBUSY
+        return 0
+
+    def cache_add(self, op, entry, nr, folio):
+        """__swap_cache_alloc() for one order: check, allocate the folio, recheck, add."""
+        self._c(op, "cluster_lock")
+        err = self._add_check(op, entry, nr, False)
+        if err:
+            return err
+        self._c(op, "cluster_lock")
+        err = self._add_check(op, entry, nr, True)
+        if err:
+            return err
+        start = entry // nr * nr
+        for x in range(start, start + nr):
+            self._c(op, "table_read")
+            self._c(op, "table_write")
+            self.slots[x].folio = folio
+        self.folio_swap[folio] = start
+        self.folio_order[folio] = nr.bit_length() - 1
+        if nr > 1 and "large_swapin_rejects_zswap" in self.strict:
+            if any(self.zswap_has(x) for x in range(start, start + nr)):
+                self._c(op, "cluster_lock")
+                for x in range(start, start + nr):
+                    self._c(op, "table_read")
+                    self._c(op, "table_write")
+                    self.slots[x].folio = None
+                self.folio_swap[folio] = 0
+                return EBUSY
+        self._c(op, "memcg_charge")  # mem_cgroup_swapin_charge_folio
+        return 0
+
+    def cache_del(self, op, entry, nr):
+        """swap_cache_del_folio()."""
+        self._c(op, "cluster_lock")
+        self._cache_del_locked(op, entry, nr)
+        return 0
+
+    def cache_free(self, op, entry, nr):
+        """folio_free_swap(): drop the folio if no slot of it is counted."""
+        for x in range(entry, entry + nr):
+            self._c(op, "table_read")  # folio_maybe_swapped
+            if self.slots[x].count:
+                return 0
+        self.cache_del(op, entry, nr)
+        return 1
+
+    def writeout(self, op, entry, nr, backend):
+        """swap_writeout()."""
+        if self.cache_free(op, entry, nr):
+            return BACKEND_NONE
+        self._c(op, "cluster_lock")  # swap_zeromap_folio_set / _clear
+        for x in range(entry, entry + nr):
+            self._c(op, "table_read")
+            self._c(op, "table_write")
+            self.slots[x].zero = backend == BACKEND_ZERO
+        if backend == BACKEND_ZERO:
+            return BACKEND_ZERO
+        if backend == BACKEND_ZSWAP:
+            for x in range(entry, entry + nr):
+                self._zswap_store(op, x)
+            return BACKEND_ZSWAP
+        if "disk_writeout_invalidates_zswap" in self.strict and self.zswap_enabled:
+            for x in range(entry, entry + nr):
+                self._zswap_invalidate(op, x)
+        return BACKEND_DISK
+
+    def read_backend(self, op, entry):
+        """swap_read_folio(): the zero flag, then zswap, else the device."""
+        self._c(op, "table_read")
+        if self.slots[entry].zero:
+            return BACKEND_ZERO
+        if self._zswap_load(op, entry):
+            return BACKEND_ZSWAP
+        return BACKEND_DISK
+
+    def zswap_writeback(self, op, entry, folio):
+        """zswap_writeback_entry()."""
+        err = self.cache_add(op, entry, 1, folio)
+        if err:
+            return err
+        if not self._xa_load(op, entry):
+            self.cache_del(op, entry, 1)
+            return ENOENT
+        self._zswap_invalidate(op, entry)  # xa_erase + zswap_entry_free
+        self.cache_del("cache_del", entry, 1)  # the written folio is reclaimed
+        return 0
+
+    def swap_count(self, entry):
+        s = self.slots[entry]
+        if s is None or s is BAD:
+            return -1
+        return s.count
+
+    def metadata_bytes(self):
+        nodes = sum(len(t.nodes()) for t in self.trees)
+        return {
+            "swap_map": 0,
+            "swap_cgroup": 0,
+            "zeromap": 0,
+            "cluster_info": self.ncl * 48,
+            "swap_table": self.tables * self.csize * 8,
+            "memcg_table": self.tables * self.csize * 2,
+            "extend_table": self.ext_tables() * self.csize * 4,
+            "zswap_trees": self.ntrees * 16,
+            "zswap_xa_nodes": nodes * 576,
+            "zswap_entry": self.zswap_entries() * 56,
+        }

@@ -1,0 +1,58 @@
+"""Sizes as users write them: ``"32G"``, ``"512M"``, ``"4k"``, ``"1.5G"`` or a number of
+bytes.  Suffixes are binary (K = 1024), as in usemem's memparse and ``swapon``."""
+from __future__ import annotations
+
+from fractions import Fraction
+import numbers
+import re
+
+__all__ = ["parse_size", "format_size", "PAGE_SIZE"]
+
+PAGE_SIZE = 4096
+_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
+_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([kKmMgGtTpP]?)(?:i?[bB])?\s*$")
+
+
+def parse_size(value, name: str = "size") -> int:
+    """Bytes in ``value`` (int, float of whole bytes, or a string like "32G").
+
+    Raises TypeError/ValueError naming ``name`` when the value is not a size.
+    """
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a size like '32G', '512M' or a number of bytes, got {value!r}")
+    if isinstance(value, numbers.Integral):
+        n = int(value)
+    elif isinstance(value, numbers.Real):
+        if value != value or value in (float("inf"), float("-inf")) or value != int(value):
+            raise ValueError(f"{name} must be a whole number of bytes, got {value!r}")
+        n = int(value)
+    elif isinstance(value, str):
+        m = _RE.match(value)
+        if not m:
+            raise ValueError(
+                f"{name}={value!r} is not a size; write it like '32G', '512M', '4K' or "
+                f"a number of bytes (suffixes K, M, G, T, P are powers of 1024)"
+            )
+        number, unit = m.groups()
+        exact = Fraction(number) * _UNITS[unit.upper()]
+        if exact.denominator != 1:
+            raise ValueError(f"{name}={value!r} is not a whole number of bytes")
+        n = int(exact)
+    else:
+        raise TypeError(
+            f"{name} must be a size like '32G', '512M' or a number of bytes, "
+            f"got {type(value).__name__} {value!r}"
+        )
+    if n < 0:
+        raise ValueError(f"{name} must not be negative, got {value!r}")
+    return n
+
+
+def format_size(nbytes: int) -> str:
+    """``34359738368`` -> ``'32G'`` (exact binary units when possible)."""
+    n = int(nbytes)
+    for unit in ("P", "T", "G", "M", "K"):
+        f = _UNITS[unit]
+        if n >= f and n % f == 0:
+            return f"{n // f}{unit}"
+    return f"{n}B"

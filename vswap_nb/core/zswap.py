@@ -1,0 +1,98 @@
+"""zswap's per-device trees before virtual swap (mm/zswap.c, 6.19 and swap table P4).
+
+``zswap_swapon`` allocates one ``struct xarray`` per 64 MiB of swap
+(``ZSWAP_ADDRESS_SPACE_SHIFT`` 14, so 16384 slots each); an entry lives in the tree of
+its slot, indexed by the *unmasked* slot offset, so a tree's height follows the absolute
+offset (``reference/xarray.md`` 1.11).  The trees of one device share one emulated node
+pool here; the number of stored entries is the pool's entry count, and each entry is a
+56-byte ``struct zswap_entry``.
+
+* store (``zswap_store`` of one page): allocate the entry, ``xa_store`` it.  A store
+  also marks zswap as enabled in the run (``ctx.meta[C_ZSWAP_ENABLED]``); the mm sets
+  the flag up front when the system has zswap.
+* load (``zswap_load`` into the swap cache): nothing while zswap was never enabled
+  (``zswap_never_enabled()``), else ``xa_load``, and because the swap cache now owns
+  the data, ``xa_erase`` + free the entry.
+* present (the check in ``zswap_writeback_entry``): ``xa_load``.
+* invalidate (``zswap_invalidate`` on every freed slot): nothing if the tree is empty
+  (``xa_empty``), else ``xa_erase`` and free the entry if one was there.
+"""
+from __future__ import annotations
+
+from .counters import MEM_ALLOC, MEM_FREE
+from .verbs import C_ZSWAP_ENABLED
+from .jit import njit
+from .metadata import ZSWAP_TREE_SHIFT, zswap_tree_count
+from .radix import (
+    M_ENTRIES,
+    xa_capacity_bound,
+    xa_empty,
+    xa_erase_counted,
+    xa_load_counted,
+    xa_new,
+    xa_store_counted,
+)
+
+__all__ = ["new_zswap_trees", "zswap_store", "zswap_load", "zswap_invalidate", "zswap_entries"]
+
+
+def new_zswap_trees(nslots: int):
+    """A node pool with one tree per 64 MiB of ``nslots``, big enough for an entry in
+    every slot at once."""
+    ntrees = zswap_tree_count(nslots)
+    span = 1 << ZSWAP_TREE_SHIFT
+    cap = 0
+    for t in range(ntrees):
+        cap += xa_capacity_bound(t * span, min((t + 1) * span, nslots))
+    return xa_new(ntrees, cap)
+
+
+@njit(inline="always")
+def _tree(slot):
+    return slot >> ZSWAP_TREE_SHIFT
+
+
+@njit
+def zswap_store(zs, ctx, op, slot):
+    """zswap_store() of one page at ``slot``: 0, or a negative errno."""
+    ctx.meta[C_ZSWAP_ENABLED] = 1
+    ctx.counters[op, MEM_ALLOC] += 1
+    return xa_store_counted(zs, _tree(slot), slot, 1, ctx.counters, op)
+
+
+@njit
+def zswap_load(zs, ctx, op, slot):
+    """zswap_load() into the swap cache: True if the page came from zswap (the entry
+    is then erased and freed)."""
+    if ctx.meta[C_ZSWAP_ENABLED] == 0:
+        return False
+    t = _tree(slot)
+    if xa_load_counted(zs, t, slot, ctx.counters, op) < 0:
+        return False
+    xa_erase_counted(zs, t, slot, ctx.counters, op)
+    ctx.counters[op, MEM_FREE] += 1
+    return True
+
+
+@njit
+def zswap_present(zs, ctx, op, slot):
+    """An ``xa_load`` of the slot's tree (the writeback's verification)."""
+    return xa_load_counted(zs, _tree(slot), slot, ctx.counters, op) >= 0
+
+
+@njit
+def zswap_invalidate(zs, ctx, op, slot):
+    """zswap_invalidate(): returns True if an entry was dropped."""
+    t = _tree(slot)
+    if xa_empty(zs, t):
+        return False
+    if xa_erase_counted(zs, t, slot, ctx.counters, op) >= 0:
+        ctx.counters[op, MEM_FREE] += 1
+        return True
+    return False
+
+
+@njit(inline="always")
+def zswap_entries(zs):
+    """Entries stored in all trees of the pool."""
+    return zs.aux[M_ENTRIES]
