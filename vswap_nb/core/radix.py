@@ -620,7 +620,7 @@ class XArray:
         while done < idx.size:
             done += _store_many(self._xa, 0, idx[done:], val[done:])
             if done < idx.size:
-                self._grow(extra=4 * (idx.size - done))
+                self._grow(extra=(idx.size - done) // 16 + 128)
 
     def load_many(self, indices) -> np.ndarray:
         """Values at ``indices`` as an int64 array, -1 where absent."""

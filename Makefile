@@ -1,0 +1,30 @@
+# vswap_nb: two commands for a fresh clone with only Python 3.11+ installed.
+#   make demo   set up .venv and print the metadata-overhead table (32 GiB device)
+#   make test   set up .venv and run the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+STAMP   = $(VENV)/.installed
+
+.PHONY: demo test bench-check bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m vswap_nb overhead --swap-size 32G
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench-check: $(STAMP)
+	$(VENV)/bin/asv check --python=same
+
+bench: $(STAMP)
+	$(VENV)/bin/asv run --python=same --quick --show-stderr
+
+clean:
+	rm -rf $(VENV) .asv .pytest_cache .hypothesis

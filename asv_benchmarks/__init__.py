@@ -1,0 +1,1 @@
+"""airspeed velocity benchmarks for vswap_nb (see asv.conf.json at the repository root)."""

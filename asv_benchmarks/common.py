@@ -1,0 +1,53 @@
+"""Seeded data builders and small driver kernels shared by the benchmarks."""
+import numpy as np
+
+from vswap_nb.core import verbs
+from vswap_nb.core.counters import OP_CACHE_DEL, OP_DUP, OP_FREE
+from vswap_nb.core.jit import njit
+
+SEED = 20261127
+
+
+def dense_keys(n, seed=SEED):
+    """0..n-1 in random order."""
+    return np.random.default_rng(seed).permutation(n).astype(np.int64)
+
+
+def sparse_keys(n, span=1 << 32, seed=SEED):
+    """n distinct keys spread over [0, span), in random order."""
+    rng = np.random.default_rng(seed)
+    keys = np.unique(rng.integers(0, span, size=int(n * 1.1)))[:n]
+    return rng.permutation(keys).astype(np.int64)
+
+
+def strided_keys(n, stride=512, seed=SEED):
+    """0, 512, 1024, ... (one key per virtual-swap cluster), in random order."""
+    return (dense_keys(n, seed) * stride).astype(np.int64)
+
+
+@njit
+def swap_out_all(dst, ctx, n, out):
+    """Allocate n order-0 slots on CPU 0, unmap each (count 1) and drop the folio from
+    the swap cache; entries go to ``out``.  Returns how many succeeded."""
+    nfolios = ctx.folio.shape[0]
+    for i in range(n):
+        e = verbs.alloc(dst, ctx, 0, 0, i % nfolios, 1)
+        if e < 0:
+            return i
+        out[i] = e
+        verbs.dup(dst, ctx, OP_DUP, e, 1)
+        verbs.cache_del(dst, ctx, OP_CACHE_DEL, e, 1)
+    return n
+
+
+@njit
+def free_in_batches(dst, ctx, entries, n, batch):
+    """Free entries[:n] with swap_put_entries_direct() in runs of consecutive
+    entries up to ``batch`` long, as a zap of contiguous PTEs does."""
+    i = 0
+    while i < n:
+        j = i + 1
+        while j < n and j - i < batch and entries[j] == entries[j - 1] + 1:
+            j += 1
+        verbs.put(dst, ctx, OP_FREE, entries[i], j - i, True)
+        i = j
