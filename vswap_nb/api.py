@@ -105,7 +105,8 @@ def _swap_out(dst, ctx, n, backend, memcg):
     """Swap out ``n`` order-0 pages the way reclaim does: allocate (the folio enters the
     swap cache), unmap its one PTE (dup), write it out to ``backend``, and drop the
     folio from the swap cache (it becomes a shadow).  Returns the pages swapped out
-    (fewer than ``n`` when the device fills)."""
+    (fewer than ``n`` when the device fills), or ``-1 - i`` if page ``i`` could not be
+    written out (a model error)."""
     nfolios = ctx.folio.shape[0]
     for i in range(n):
         folio = i % nfolios
@@ -113,7 +114,8 @@ def _swap_out(dst, ctx, n, backend, memcg):
         if e < 0:
             return i
         verbs.dup(dst, ctx, OP_DUP, e, 1)
-        verbs.writeout(dst, ctx, OP_WRITEOUT, e, 1, backend)
+        if verbs.writeout(dst, ctx, OP_WRITEOUT, e, 1, backend) != backend:
+            return -1 - i
         verbs.cache_del(dst, ctx, OP_CACHE_DEL, e, 1)
     return n
 
@@ -172,7 +174,13 @@ def metadata_overhead(
             for ui in order:
                 want = int(targets[ui]) - done
                 if want > 0:
-                    done += int(_swap_out(dst, ctx, want, _BACKEND_CODES[b], 1))
+                    got = int(_swap_out(dst, ctx, want, _BACKEND_CODES[b], 1))
+                    if got < 0:
+                        raise RuntimeError(
+                            f"{name}: writing page {done - got - 1} out to {b} failed; "
+                            f"this is a bug in vswap_nb, please report it"
+                        )
+                    done += got
                 _metadata_bytes(dst, by_struct[di, bi, ui])
                 used[di, bi, ui] = done
     return metadata_dataset(

@@ -34,6 +34,20 @@ Facts (mm/swapfile.c with swap table phase IV, read from the linux-mm tree; see
   slot is freed.  ``reclaim_work`` (a forced full-cluster reclaim of ``inuse / 512``
   clusters) is scheduled when an allocation fills the device while swap is full.
 
+Two generations of the allocator are modelled, chosen per device with ``kernel=``:
+``KERNEL_P4`` (swap table phase IV, read at linux-mm 000bd100) and ``KERNEL_619`` (the
+6.18/6.19 allocator with ``swap_map``, read at torvalds 07adc4cf).  They share
+everything above except:
+
+* 6.19 ``cluster_scan_range`` answers "free" for an empty cluster without reading a
+  slot, and ``alloc_swap_scan_cluster`` stops candidates at ``si->max``;
+* 6.19 ``cluster_reclaim_range`` walks the range, stepping over a reclaimed folio's
+  pages and stopping at the first slot it cannot free, then rechecks the whole range;
+  the caller tests ``cluster_is_usable`` afterwards;
+* 6.19's slow path runs pending discards and starts over when nothing else worked
+  (before order-0 stealing); P4 instead retries an order-0 ``folio_alloc_swap`` after
+  ``swap_sync_discard``.
+
 How slot contents are read is the design's business: the scan and the reclaim call the
 hooks ``verbs.phys_slot_scan`` and ``verbs.phys_slot_reclaim`` on the design state, so
 the swap table design reads its table entry, the 6.19 baseline its swap_map byte, and
@@ -114,7 +128,12 @@ D_TABLES = 11  # clusters whose table is allocated now
 D_PEAK_TABLES = 12
 D_ALLOC_FAIL = 13
 D_ID = 14
+D_KERNEL = 15  # which kernel's allocator: KERNEL_P4 or KERNEL_619
 N_DMETA = 16
+
+# allocator generations (see the module docstring)
+KERNEL_P4 = 0
+KERNEL_619 = 1
 
 # per-cluster words of ``ci`` (struct swap_cluster_info, one row per cluster)
 CI_COUNT = 0
@@ -159,6 +178,7 @@ def new_device(
     synchronous: bool = False,
     table_objs: int = 1,
     dev_id: int = 0,
+    kernel: int = KERNEL_P4,
 ) -> SwapDev:
     """A freshly swapon'd device of ``nslots`` slots (slot 0 is the header)."""
     if cluster_size & (cluster_size - 1) or not 2 <= cluster_size <= (1 << 20):
@@ -186,6 +206,7 @@ def new_device(
     meta[D_AVAIL] = 1
     meta[D_TABLE_OBJS] = table_objs
     meta[D_ID] = dev_id
+    meta[D_KERNEL] = kernel
     ci = np.zeros((nclusters, CI_WORDS), dtype=np.int64)
     ci[:, CI_LIST] = -1
     ci[:, CI_NEXT] = -1
@@ -398,8 +419,10 @@ def _do_scheduled_discard(dev, ctx, op):
 
 
 @njit(inline="always")
-def _scan_range(dev, dst, ctx, op, off, nr):
+def _scan_range(dev, dst, ctx, op, c, off, nr):
     """cluster_scan_range(): returns (ok, need_reclaim)."""
+    if dev.meta[D_KERNEL] == KERNEL_619 and dev.ci[c, CI_COUNT] == 0:
+        return True, False
     need_reclaim = False
     full = vm_swap_full(dev)
     for s in range(off, off + nr):
@@ -419,6 +442,26 @@ def _scan_range(dev, dst, ctx, op, off, nr):
 def _reclaim_range(dev, dst, ctx, op, c, start, order):
     """cluster_reclaim_range(): returns (range now free, cluster still usable)."""
     nr = 1 << order
+    if dev.meta[D_KERNEL] == KERNEL_619:
+        s = start
+        while s < start + nr:
+            st = verbs.phys_slot_scan(dst, ctx, op, dev, s)
+            if st == SLOT_FREE:
+                s += 1
+            elif st == SLOT_CACHE_ONLY:
+                n = verbs.phys_slot_reclaim(dst, ctx, op, dev, s)
+                if n <= 0:
+                    break
+                s += n
+            else:
+                break
+        ctx.counters[op, CLUSTER_LOCK] += 1  # relock after dropping ci->lock
+        ret = True
+        for s in range(start, start + nr):
+            if verbs.phys_slot_scan(dst, ctx, op, dev, s) != SLOT_FREE:
+                ret = False
+                break
+        return ret, _cluster_is_usable(dev, c, order)
     for s in range(start, start + nr):
         st = verbs.phys_slot_scan(dst, ctx, op, dev, s)
         if st == SLOT_BUSY:
@@ -457,6 +500,8 @@ def _scan_cluster(dev, dst, ctx, op, row, c, offset, order):
     csize = dev_cluster_size(dev)
     start = c * csize
     end = start + csize
+    if dev.meta[D_KERNEL] == KERNEL_619:
+        end = min(end, dev.meta[D_MAX])
     nr = 1 << order
     nxt = 0
     found = 0
@@ -464,7 +509,7 @@ def _scan_cluster(dev, dst, ctx, op, row, c, offset, order):
         last = end - nr
         off = offset
         while off <= last:
-            ok, need_reclaim = _scan_range(dev, dst, ctx, op, off, nr)
+            ok, need_reclaim = _scan_range(dev, dst, ctx, op, c, off, nr)
             if not ok:
                 off += nr
                 continue
@@ -544,13 +589,15 @@ def _reclaim_full_clusters(dev, dst, ctx, force):
 SCAN_ALL = 1 << 16
 STEP_RECLAIM_FULL = -1
 STEP_END = -2
+STEP_DISCARD_RESTART = -3
 
 
 @njit(inline="always")
-def _slow_step(discard, order, i):
+def _slow_step(discard, gen619, order, i):
     """Step ``i`` of cluster_alloc_swap_entry() after the rotational global cluster, in
     the kernel's order: a list id (``| SCAN_ALL`` to try every cluster on it),
-    STEP_RECLAIM_FULL, or STEP_END after the last step."""
+    STEP_RECLAIM_FULL, STEP_DISCARD_RESTART (6.19: run pending discards and start
+    over) or STEP_END after the last step."""
     k = 0
     if discard:
         if i == k:
@@ -570,6 +617,10 @@ def _slow_step(discard, order, i):
     if order < PMD_ORDER:
         if i == k:
             return L_FRAG + order
+        k += 1
+    if gen619 and discard:
+        if i == k:
+            return STEP_DISCARD_RESTART
         k += 1
     if order == 0:
         j = i - k
@@ -603,12 +654,17 @@ def _cluster_alloc_swap_entry(dev, dst, ctx, op, cpu, order):
                 if found:
                     return found
     discard = (flags & SWP_PAGE_DISCARD) != 0
+    gen619 = dev.meta[D_KERNEL] == KERNEL_619
     i = 0
     while True:
-        step = _slow_step(discard, order, i)
+        step = _slow_step(discard, gen619, order, i)
         i += 1
         if step == STEP_END:
             return 0
+        if step == STEP_DISCARD_RESTART:
+            if dev.lists[L_DISCARD, LS_HEAD] >= 0 and _do_scheduled_discard(dev, ctx, op):
+                i = 0
+            continue
         if step == STEP_RECLAIM_FULL:
             if vm_swap_full(dev):
                 _reclaim_full_clusters(dev, dst, ctx, False)
@@ -654,7 +710,13 @@ def dev_alloc(dev, dst, ctx, op, cpu, order):
             found = _cluster_alloc_swap_entry(dev, dst, ctx, op, cpu, order)
             if found:
                 return found
-        if order == 0 and (dev.meta[D_FLAGS] & SWP_PAGE_DISCARD) and dev.lists[L_DISCARD, LS_HEAD] >= 0:
+        if (
+            order == 0
+            and dev.meta[D_KERNEL] == KERNEL_P4
+            and (dev.meta[D_FLAGS] & SWP_PAGE_DISCARD)
+            and dev.lists[L_DISCARD, LS_HEAD] >= 0
+        ):
+            # swap_sync_discard() and retry
             _do_scheduled_discard(dev, ctx, op)
             continue
         dev.meta[D_ALLOC_FAIL] += 1

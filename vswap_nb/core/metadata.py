@@ -10,6 +10,9 @@ options) and where they come from:
 structure            size                    source
 ===================  ======================  ===================================================
 swap_map             1 B per slot, static    6.19 ``si->swap_map`` (count | HAS_CACHE | CONT)
+swap_map_continua-   4096 B per page and     6.19 ``add_swap_count_continuation``: one page per
+tion                 level, never freed      4096-slot page of swap_map per count "digit";
+                     before swapoff          freed only by swapoff
 swap_cgroup          2 B per slot, static    6.19 swap_cgroup ids (two u16 per atomic_t)
 zeromap              1 bit per slot, static  6.19 ``si->zeromap`` (bitmap_zalloc: whole longs)
 cluster_info         per cluster, static     P4 cover letter: 48 B; 6.19 struct: lock, count,
@@ -38,6 +41,7 @@ PAGE_SHIFT = 12
 
 STRUCTURES = (
     "swap_map",
+    "swap_map_continuation",
     "swap_cgroup",
     "zeromap",
     "cluster_info",
@@ -50,19 +54,21 @@ STRUCTURES = (
 )
 
 S_SWAP_MAP = 0
-S_SWAP_CGROUP = 1
-S_ZEROMAP = 2
-S_CLUSTER_INFO = 3
-S_SWAP_TABLE = 4
-S_MEMCG_TABLE = 5
-S_EXTEND_TABLE = 6
-S_ZSWAP_TREES = 7
-S_ZSWAP_XA_NODES = 8
-S_ZSWAP_ENTRY = 9
-N_STRUCTURES = 10
+S_SWAP_MAP_CONT = 1
+S_SWAP_CGROUP = 2
+S_ZEROMAP = 3
+S_CLUSTER_INFO = 4
+S_SWAP_TABLE = 5
+S_MEMCG_TABLE = 6
+S_EXTEND_TABLE = 7
+S_ZSWAP_TREES = 8
+S_ZSWAP_XA_NODES = 9
+S_ZSWAP_ENTRY = 10
+N_STRUCTURES = 11
 
 STRUCTURE_DESCRIPTIONS = {
     "swap_map": "static swap_map, 1 byte per slot (6.19)",
+    "swap_map_continuation": "swap count continuation pages, 4 KiB each, kept until swapoff (6.19)",
     "swap_cgroup": "static swap_cgroup ids, 2 bytes per slot (6.19)",
     "zeromap": "static zeromap bitmap, 1 bit per slot (6.19)",
     "cluster_info": "static struct swap_cluster_info, one per cluster",

@@ -25,6 +25,10 @@ alloc(dst, ctx, cpu, order, folio, memcg) -> entry or -errno
     count 0, record the memcg.
 dup(dst, ctx, op, entry, nr) -> 0 or -errno
     swap count +1 on each of ``nr`` entries (folio_dup_swap / swap_dup_entry_direct).
+pte_batch(dst, ctx, op, entry, nr) -> n <= nr
+    the design's part of swap_pte_batch(): ``nr`` PTEs hold consecutive entries from
+    ``entry``; returns how many of them may be put together (the 6.19 baseline stops
+    at a change of swap cgroup, reading each PTE's id; P4 reads nothing).
 put(dst, ctx, op, entry, nr, reclaim_cache) -> number of slots freed
     swap count -1 on each of ``nr`` consecutive entries, freeing what drops to zero
     (swap_put_entries_direct; folio_put_swap with reclaim_cache=False).
@@ -134,6 +138,7 @@ _REGISTRY: dict = {}
 VERB_NAMES = (
     "alloc",
     "dup",
+    "pte_batch",
     "put",
     "cache_lookup",
     "cache_add",
@@ -205,6 +210,16 @@ def dup(dst, ctx, op, entry, nr):
 @_overload(dup)
 def _ol_dup(dst, ctx, op, entry, nr):
     impl = _impl_for_type(dst, "dup")
+    return lambda dst, ctx, op, entry, nr: impl(dst, ctx, op, entry, nr)
+
+
+def pte_batch(dst, ctx, op, entry, nr):
+    return _impl_for_value(dst, "pte_batch")(dst, ctx, op, entry, nr)
+
+
+@_overload(pte_batch)
+def _ol_pte_batch(dst, ctx, op, entry, nr):
+    impl = _impl_for_type(dst, "pte_batch")
     return lambda dst, ctx, op, entry, nr: impl(dst, ctx, op, entry, nr)
 
 

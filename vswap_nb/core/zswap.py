@@ -44,7 +44,9 @@ def new_zswap_trees(nslots: int):
     cap = 0
     for t in range(ntrees):
         cap += xa_capacity_bound(t * span, min((t + 1) * span, nslots))
-    return xa_new(ntrees, cap)
+    # xa_store() wants room for a worst-case walk before it starts
+    levels = -(-max(int(nslots), 2).bit_length() // 6)
+    return xa_new(ntrees, cap + 2 * levels + 2)
 
 
 @njit(inline="always")

@@ -3,9 +3,9 @@ name -> default), ``new_state(nslots, *, ncpu, cluster_size, ..., **options)`` a
 registers its verbs with :mod:`vswap_nb.core.verbs`."""
 from __future__ import annotations
 
-from . import swap_table
+from . import classic, swap_table
 
-_MODULES = {m.NAME: m for m in (swap_table,)}
+_MODULES = {m.NAME: m for m in (classic, swap_table)}
 
 
 def design_names() -> tuple:

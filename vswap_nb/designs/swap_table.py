@@ -353,6 +353,12 @@ def st_dup(dst, ctx, op, entry, nr):
 
 
 @njit
+def st_pte_batch(dst, ctx, op, entry, nr):
+    """P4's swap_pte_batch() does no cgroup lookup: the whole run goes to one put."""
+    return nr
+
+
+@njit
 def st_try_reclaim(dst, ctx, op, entry, flags):
     """__try_to_reclaim_swap(): +nr if the folio left the cache, -nr if not, 0 if no
     folio is cached at ``entry``."""
@@ -629,6 +635,7 @@ verbs.register(
     SwapTableState,
     alloc=st_alloc,
     dup=st_dup,
+    pte_batch=st_pte_batch,
     put=st_put,
     cache_lookup=st_cache_lookup,
     cache_add=st_cache_add,
