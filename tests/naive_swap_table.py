@@ -23,8 +23,8 @@ State
   rotational device's ``si->global_cluster->next[order]``.
 * ``memcg[off]``: the memcg id recorded for the slot (absent = 0).
 * ``trees[t]``: zswap tree ``t`` (one per 16384 slots, indexed by the unmasked offset).
-* folio side: ``folio_swap``, ``folio_order``, ``folio_flags`` (dicts, default 0), the
-  same fields ``Ctx.folio`` holds; ``cache_drops`` and ``zswap_enabled`` mirror
+* folio side: ``folio_swap`` (cached folios only), ``folio_order``, ``folio_flags``
+  (dicts, default 0), the same fields ``Ctx.folio`` holds; ``cache_drops`` and ``zswap_enabled`` mirror
   ``Ctx.meta``.
 
 Counter conventions (shared with the Numba design, see its module docstrings)
@@ -53,14 +53,21 @@ Undocumented conventions found in the Numba code and followed here (noted in the
 * full-cluster reclaim (slow-path step or ``reclaim_work``) is charged to
   ``reclaim_scan``; reclaim inside ``cluster_reclaim_range`` to the allocating op;
 * pending discards run at the start of the next allocation, charged to ``alloc``
-  (``si_lock`` + ``cluster_lock`` per discarded cluster, plus the move);
+  (``si_lock`` once, then per discarded cluster ``cluster_lock``, the move and
+  ``si_lock`` again);
 * zswap writeback's final removal of the written folio from the cache is charged to
   ``cache_del``;
-* ``try_reclaim`` counts ``mem_cgroup_swap_full`` as ``vm_swap_full``.
+* ``try_reclaim`` counts ``mem_cgroup_swap_full`` as ``vm_swap_full``;
+* ``zswap_load`` does nothing until zswap was enabled (``zswap_never_enabled()``:
+  ``Ctx.meta[C_ZSWAP_ENABLED]``, set by the first store or up front by the mm).
 
-Kernel behaviours the Numba design does not (yet) have are switched on with
-``strict={...}`` (names in :data:`STRICT_OPTIONS`); without them the model follows the
-Numba design there, so the random tests check everything else.
+Kernel behaviours found by writing this model that the design first lacked, now in
+both: a disk writeout drops the folio's stale zswap entries (``check_old``); a zswap
+store frees the entry it replaces; ``swap_range_alloc`` tests ``vm_swap_full()`` before
+subtracting the allocation that filled the device; a large swap-in over zswap entries
+is refused with -EBUSY (``zswap_is_present``, counted as one ``xa_load`` per page
+until a hit [I]); the scheduled discard takes ``si->lock`` 2N+1 times; a failed
+writeback check returns -ENOMEM.
 """
 from __future__ import annotations
 
@@ -83,24 +90,6 @@ FOLIO_MAPPED = 1
 BACKEND_NONE, BACKEND_ZERO, BACKEND_ZSWAP, BACKEND_DISK = 0, 1, 2, 3
 EINVAL, ENOMEM, ENOENT, EEXIST, EBUSY = -22, -12, -2, -17, -16
 
-STRUCTURES = (
-    "swap_map", "swap_cgroup", "zeromap", "cluster_info", "swap_table",
-    "memcg_table", "extend_table", "zswap_trees", "zswap_xa_nodes", "zswap_entry",
-)
-
-STRICT_OPTIONS = frozenset({
-    # zswap_store() that does not store (zswap off, reject, or the page goes to disk)
-    # invalidates the folio's stale entries: zswap_invalidate(type, offset, nr).
-    "disk_writeout_invalidates_zswap",
-    # zswap_store_page(): xa_store() replacing an old entry frees it (zswap_entry_free).
-    "zswap_store_frees_old_entry",
-    # swap_range_alloc(): vm_swap_full() is checked before nr_swap_pages is reduced by
-    # the allocation that filled the device.
-    "reclaim_work_checks_before_sub",
-    # __swap_cache_alloc(): a large folio over a range with zswap entries is rejected
-    # (zswap_is_present) with -EBUSY after being added and removed again.
-    "large_swapin_rejects_zswap",
-})
 
 
 class _Bad:
@@ -127,7 +116,7 @@ class Slot:
 
 
 class Cluster:
-    __slots__ = ("count", "flags", "order", "on_list", "has_table", "has_ext")
+    __slots__ = ("count", "flags", "has_ext", "has_table", "on_list", "order")
 
     def __init__(self):
         self.count = 0
@@ -140,7 +129,7 @@ class Cluster:
 
 def inline_count(count):
     """The 4-bit COUNT field of the table word for a slot whose real count is ``count``."""
-    return count if count < COUNT_MAX else COUNT_MAX
+    return min(COUNT_MAX, count)
 
 
 def ext_value(count):
@@ -150,11 +139,7 @@ def ext_value(count):
 
 class NaiveSwapTable:
     def __init__(self, nslots, *, ncpu=1, cluster_size=512, solidstate=True,
-                 discard=False, blkdev=True, strict=()):
-        unknown = set(strict) - STRICT_OPTIONS
-        if unknown:
-            raise ValueError(f"unknown strict options {sorted(unknown)}")
-        self.strict = frozenset(strict)
+                 discard=False, blkdev=True):
         self.csize = cluster_size
         self.max = nslots
         self.pages = nslots - 1  # si->pages: the header is not a page
@@ -246,7 +231,8 @@ class NaiveSwapTable:
         return "shadow" if s.folio is None else "folio"
 
     def cached_folios(self):
-        return {f: (start, self.folio_order[f]) for f, start in self.folio_swap.items() if start}
+        """{folio: (first entry, order)} of the folios in the swap cache."""
+        return {f: (start, self.folio_order[f]) for f, start in self.folio_swap.items()}
 
     def zswap_has(self, off):
         return off in self.trees[off >> ZSWAP_SHIFT].d
@@ -326,14 +312,15 @@ class NaiveSwapTable:
 
     def _do_scheduled_discard(self, op):
         """swap_do_scheduled_discard(), run at the next allocation."""
+        self._c(op, "si_lock")
         while self.lists["discard"]:
-            self._c(op, "si_lock")
             c = self.lists["discard"].pop(0)
             cl = self.clusters[c]
             cl.on_list = None
             self._c(op, "cluster_lock")
             cl.flags = NONE
             self._free_cluster_now(op, c)
+            self._c(op, "si_lock")  # si->lock again before looking at the list
         self.discard_pending = False
 
     def _usable(self, c, order):
@@ -396,8 +383,8 @@ class NaiveSwapTable:
         self.inuse += nr
         if self.inuse == self.pages:
             self.avail = False  # del_from_avail_list
-            pending = nr if "reclaim_work_checks_before_sub" in self.strict else 0
-            if self.vm_swap_full(pending_alloc=pending):
+            # swap_range_alloc(): vm_swap_full() before nr_swap_pages drops by nr
+            if self.vm_swap_full(pending_alloc=nr):
                 self.reclaim_pending = True  # schedule_work(&si->reclaim_work)
 
     def _scan_cluster(self, op, row, c, offset, order):
@@ -615,8 +602,15 @@ class NaiveSwapTable:
         """zswap_store_page(): allocate an entry and xa_store it."""
         self.zswap_enabled = True
         self._c(op, "mem_alloc")  # zswap_entry_cache_alloc
-        if self._xa_store(op, off) and "zswap_store_frees_old_entry" in self.strict:
+        if self._xa_store(op, off):
             self._c(op, "mem_free")  # the stale entry it replaced
+
+    def _zswap_is_present(self, op, start, nr):
+        """zswap_is_present(): an xa_load per page until one is found (nothing while
+        zswap was never enabled)."""
+        if not self.zswap_enabled:
+            return False
+        return any(self._xa_load(op, x) for x in range(start, start + nr))
 
     def _zswap_load(self, op, off):
         """zswap_load() into the swap cache: found -> erase and free the entry."""
@@ -676,7 +670,7 @@ class NaiveSwapTable:
             else:
                 need_free = True
             s.folio = None
-        self.folio_swap[folio] = 0
+        del self.folio_swap[folio]  # folio->swap = 0: the dict holds cached folios only
         if not swapped:
             self._free_entries(op, start, nr)
         elif need_free:
@@ -788,6 +782,10 @@ class NaiveSwapTable:
                 x += 1
             off = cend
         return 0
+
+    def pte_batch(self, op, entry, nr):
+        """swap_pte_batch() in P4: no per-PTE cgroup lookup, the whole run is one batch."""
+        return nr
 
     def try_reclaim(self, op, entry, flags):
         """__try_to_reclaim_swap(): +nr reclaimed, -nr kept, 0 no folio."""
@@ -911,15 +909,16 @@ class NaiveSwapTable:
             self.slots[x].folio = folio
         self.folio_swap[folio] = start
         self.folio_order[folio] = nr.bit_length() - 1
-        if nr > 1 and "large_swapin_rejects_zswap" in self.strict:
-            if any(self.zswap_has(x) for x in range(start, start + nr)):
-                self._c(op, "cluster_lock")
-                for x in range(start, start + nr):
-                    self._c(op, "table_read")
-                    self._c(op, "table_write")
-                    self.slots[x].folio = None
-                self.folio_swap[folio] = 0
-                return EBUSY
+        if nr > 1 and self._zswap_is_present(op, start, nr):
+            # zswap_is_present(): undo the add under the lock (__swap_cache_do_del_folio
+            # of a folio whose slots all keep their counts), -EBUSY
+            self._c(op, "cluster_lock")
+            for x in range(start, start + nr):
+                self._c(op, "table_read")
+                self._c(op, "table_write")
+                self.slots[x].folio = None
+            del self.folio_swap[folio]
+            return EBUSY
         self._c(op, "memcg_charge")  # mem_cgroup_swapin_charge_folio
         return 0
 
@@ -953,7 +952,7 @@ class NaiveSwapTable:
             for x in range(entry, entry + nr):
                 self._zswap_store(op, x)
             return BACKEND_ZSWAP
-        if "disk_writeout_invalidates_zswap" in self.strict and self.zswap_enabled:
+        if self.zswap_enabled:  # zswap_store()'s check_old
             for x in range(entry, entry + nr):
                 self._zswap_invalidate(op, x)
         return BACKEND_DISK
@@ -974,7 +973,7 @@ class NaiveSwapTable:
             return err
         if not self._xa_load(op, entry):
             self.cache_del(op, entry, 1)
-            return ENOENT
+            return ENOMEM
         self._zswap_invalidate(op, entry)  # xa_erase + zswap_entry_free
         self.cache_del("cache_del", entry, 1)  # the written folio is reclaimed
         return 0

@@ -171,3 +171,16 @@ def test_large_folio_round_trip(order):
     assert all(verbs.swap_count(st, e + i) == 1 for i in range(nr))
     assert verbs.put(st, ctx, OP_FREE, e, nr, True) == nr
     assert st.dev.meta[2] == 0
+
+
+def test_python_verb_calls_check_the_ids_that_index_arrays():
+    st, ctx = fresh()
+    with pytest.raises(ValueError, match="folio"):
+        verbs.alloc(st, ctx, 0, 0, 10_000, 1)
+    with pytest.raises(ValueError, match="cpu"):
+        verbs.alloc(st, ctx, 1, 0, 1, 1)
+    with pytest.raises(ValueError, match="order"):
+        verbs.alloc(st, ctx, 0, 10, 1, 1)
+    with pytest.raises(ValueError, match="folio"):
+        verbs.cache_add(st, ctx, OP_SWAPIN, 1, 1, -1)
+    assert st.dev.meta[2] == 0  # nothing was allocated

@@ -403,13 +403,14 @@ def _isolate_lock_cluster(dev, ctx, op, lst):
 def _do_scheduled_discard(dev, ctx, op):
     """swap_do_scheduled_discard(): discarded clusters go back to the free list."""
     done = False
+    ctx.counters[op, SI_LOCK] += 1
     while dev.lists[L_DISCARD, LS_HEAD] >= 0:
-        ctx.counters[op, SI_LOCK] += 1
         c = dev.lists[L_DISCARD, LS_HEAD]
         _list_del(dev, c)
         ctx.counters[op, CLUSTER_LOCK] += 1
         dev.ci[c, CI_FLAGS] = CF_NONE
         _free_cluster_now(dev, ctx, op, c)
+        ctx.counters[op, SI_LOCK] += 1  # si->lock again for the next cluster
         done = True
     dev.meta[D_DISCARD_PENDING] = 0
     return done
@@ -490,7 +491,8 @@ def _claim(dev, c, order):
     dev.meta[D_INUSE] += nr
     if dev.meta[D_INUSE] == dev.meta[D_PAGES]:
         dev.meta[D_AVAIL] = 0
-        if vm_swap_full(dev):
+        # swap_range_alloc() tests vm_swap_full() before nr_swap_pages drops by nr
+        if (dev.meta[D_PAGES] - dev.meta[D_INUSE] + nr) * 2 < dev.meta[D_PAGES]:
             dev.meta[D_RECLAIM_PENDING] = 1
 
 

@@ -190,10 +190,30 @@ def _impl_for_value(dst, name):
 
 
 # Each verb is a plain function (Python dispatch by type) with an @overload (compile-time
-# dispatch by type) of the same signature.
+# dispatch by type) of the same signature.  Called from Python, the verbs first check
+# the ids that index arrays (a kernel does not bounds-check, so a bad folio id or CPU
+# would write outside the state).
+
+
+def _check_folio(ctx, folio):
+    n = ctx.folio.shape[0]
+    if not 0 <= int(folio) < n:
+        raise ValueError(f"folio must be in [0, {n}) for this context, got {folio}; make the context with new_ctx(nfolios) large enough")
+
+
+def _check_cpu_order(dst, cpu, order):
+    dev = getattr(dst, "dev", None)
+    if dev is not None:
+        ncpu = dev.pcpu.shape[0] - 1
+        if not 0 <= int(cpu) < ncpu:
+            raise ValueError(f"cpu must be in [0, {ncpu}) for this state, got {cpu}; build the state with ncpu={int(cpu) + 1} or more")
+    if not 0 <= int(order) <= 9:
+        raise ValueError(f"order must be in [0, 9] (up to a PMD folio), got {order}")
 
 
 def alloc(dst, ctx, cpu, order, folio, memcg):
+    _check_folio(ctx, folio)
+    _check_cpu_order(dst, cpu, order)
     return _impl_for_value(dst, "alloc")(dst, ctx, cpu, order, folio, memcg)
 
 
@@ -244,6 +264,7 @@ def _ol_cache_lookup(dst, ctx, op, entry):
 
 
 def cache_add(dst, ctx, op, entry, nr, folio):
+    _check_folio(ctx, folio)
     return _impl_for_value(dst, "cache_add")(dst, ctx, op, entry, nr, folio)
 
 
@@ -304,6 +325,7 @@ def _ol_read_backend(dst, ctx, op, entry):
 
 
 def zswap_writeback(dst, ctx, op, entry, folio):
+    _check_folio(ctx, folio)
     return _impl_for_value(dst, "zswap_writeback")(dst, ctx, op, entry, folio)
 
 

@@ -7,9 +7,16 @@ offset (``reference/xarray.md`` 1.11).  The trees of one device share one emulat
 pool here; the number of stored entries is the pool's entry count, and each entry is a
 56-byte ``struct zswap_entry``.
 
-* store (``zswap_store`` of one page): allocate the entry, ``xa_store`` it.  A store
-  also marks zswap as enabled in the run (``ctx.meta[C_ZSWAP_ENABLED]``); the mm sets
-  the flag up front when the system has zswap.
+* store (``zswap_store_page``): allocate the entry, ``xa_store`` it, and free the
+  entry it replaced, if any (a redirtied folio written out again).  A store also
+  marks zswap as enabled in the run (``ctx.meta[C_ZSWAP_ENABLED]``); the mm sets the
+  flag up front when the system has zswap.
+* stale entries (``zswap_store``'s ``check_old`` when a folio goes to disk instead):
+  per page an ``xa_erase`` (P4 goes through ``zswap_invalidate`` and checks
+  ``xa_empty`` first), freeing an entry that was there.  Skipped while zswap was never
+  enabled [I].
+* present (``zswap_is_present`` before a large swap-in): an ``xa_load`` per page
+  until one is found, nothing while zswap was never enabled [I: one lookup per page].
 * load (``zswap_load`` into the swap cache): nothing while zswap was never enabled
   (``zswap_never_enabled()``), else ``xa_load``, and because the swap cache now owns
   the data, ``xa_erase`` + free the entry.
@@ -59,7 +66,11 @@ def zswap_store(zs, ctx, op, slot):
     """zswap_store() of one page at ``slot``: 0, or a negative errno."""
     ctx.meta[C_ZSWAP_ENABLED] = 1
     ctx.counters[op, MEM_ALLOC] += 1
-    return xa_store_counted(zs, _tree(slot), slot, 1, ctx.counters, op)
+    before = zs.aux[M_ENTRIES]
+    err = xa_store_counted(zs, _tree(slot), slot, 1, ctx.counters, op)
+    if err == 0 and zs.aux[M_ENTRIES] == before:
+        ctx.counters[op, MEM_FREE] += 1  # zswap_entry_free(old)
+    return err
 
 
 @njit
@@ -80,6 +91,30 @@ def zswap_load(zs, ctx, op, slot):
 def zswap_present(zs, ctx, op, slot):
     """An ``xa_load`` of the slot's tree (the writeback's verification)."""
     return xa_load_counted(zs, _tree(slot), slot, ctx.counters, op) >= 0
+
+
+@njit
+def zswap_drop_stale(zs, ctx, op, slot, check_empty):
+    """``check_old`` of zswap_store() for a page that went elsewhere."""
+    if ctx.meta[C_ZSWAP_ENABLED] == 0:
+        return False
+    if check_empty:
+        return zswap_invalidate(zs, ctx, op, slot)
+    if xa_erase_counted(zs, _tree(slot), slot, ctx.counters, op) >= 0:
+        ctx.counters[op, MEM_FREE] += 1
+        return True
+    return False
+
+
+@njit
+def zswap_any_present(zs, ctx, op, start, nr):
+    """zswap_is_present() over ``[start, start + nr)``."""
+    if ctx.meta[C_ZSWAP_ENABLED] == 0:
+        return False
+    for s in range(start, start + nr):
+        if xa_load_counted(zs, _tree(s), s, ctx.counters, op) >= 0:
+            return True
+    return False
 
 
 @njit

@@ -111,6 +111,7 @@ from ..core.verbs import (
 )
 from ..core.zswap import (
     new_zswap_trees,
+    zswap_drop_stale,
     zswap_entries,
     zswap_invalidate,
     zswap_load,
@@ -590,6 +591,8 @@ def cl_writeout(dst, ctx, op, entry, nr, backend):
             if zswap_store(dst.zswap, ctx, op, s) != 0:
                 return ENOMEM
         return BACKEND_ZSWAP
+    for s in range(entry, entry + nr):  # zswap_store()'s check_old
+        zswap_drop_stale(dst.zswap, ctx, op, s, False)
     return BACKEND_DISK
 
 
@@ -613,7 +616,7 @@ def cl_zswap_writeback(dst, ctx, op, entry, folio):
         return err
     if not zswap_present(dst.zswap, ctx, op, entry):
         cl_cache_del(dst, ctx, op, entry, 1)
-        return ENOENT
+        return ENOMEM
     zswap_invalidate(dst.zswap, ctx, op, entry)
     cl_cache_del(dst, ctx, OP_CACHE_DEL, entry, 1)
     return 0

@@ -77,6 +77,8 @@ from ..core.jit import njit
 from ..core.radix import M_NR_NODES, M_NTREES
 from ..core.zswap import (
     new_zswap_trees,
+    zswap_any_present,
+    zswap_drop_stale,
     zswap_entries,
     zswap_invalidate,
     zswap_load,
@@ -503,6 +505,11 @@ def st_cache_add(dst, ctx, op, entry, nr, folio):
     while (1 << order) < nr:
         order += 1
     ctx.folio[folio, F_ORDER] = order
+    if nr > 1 and zswap_any_present(dst.zswap, ctx, op, start, nr):
+        # a large folio may not cover per-page zswap entries: undo the add
+        ctx.counters[op, CLUSTER_LOCK] += 1
+        _cache_del_locked(dst, ctx, op, start, nr)
+        return EBUSY
     ctx.counters[op, MEMCG_CHARGE] += 1  # mem_cgroup_swapin_charge_folio()
     return 0
 
@@ -554,6 +561,8 @@ def st_writeout(dst, ctx, op, entry, nr, backend):
             if zswap_store(dst.zswap, ctx, op, s) != 0:
                 return ENOMEM
         return BACKEND_ZSWAP
+    for s in range(entry, entry + nr):  # zswap_store()'s check_old
+        zswap_drop_stale(dst.zswap, ctx, op, s, True)
     return BACKEND_DISK
 
 
@@ -577,7 +586,7 @@ def st_zswap_writeback(dst, ctx, op, entry, folio):
         return err
     if not zswap_present(dst.zswap, ctx, op, entry):
         st_cache_del(dst, ctx, op, entry, 1)
-        return ENOENT
+        return ENOMEM
     zswap_invalidate(dst.zswap, ctx, op, entry)  # xa_erase + zswap_entry_free
     # __swap_writepage() to the owned slot; the written folio is then reclaimed
     st_cache_del(dst, ctx, OP_CACHE_DEL, entry, 1)
