@@ -50,9 +50,13 @@ reclaim_full(dst, ctx, force) -> slots reclaimed by a full-cluster scan
 swap_count(dst, entry) -> count (-1 if not allocated), no counters touched
 metadata_bytes(dst, out) -> fills ``out[structure]`` with bytes in use
 
-Physical-allocator hooks (called by :mod:`vswap_nb.core.device` while scanning)
+Hooks (called by shared code while it works on a design's state)
 phys_slot_scan(dst, ctx, op, dev, off) -> SLOT_FREE / SLOT_CACHE_ONLY / SLOT_BUSY
+    how the physical allocator sees a slot (:mod:`vswap_nb.core.device`)
 phys_slot_reclaim(dst, ctx, op, dev, off) -> +nr reclaimed, -nr kept, 0 no folio
+    __try_to_reclaim_swap(TTRS_ANYWAY) of a cache-only physical slot
+only_has_cache(dst, ctx, op, start, nr) -> True if no slot of the range is counted
+    swap_only_has_cache() under the cluster lock (:mod:`vswap_nb.designs._table_cache`)
 """
 from __future__ import annotations
 
@@ -62,12 +66,8 @@ import numpy as np
 from numba.core.errors import TypingError
 from numba.extending import overload
 
-
-def _overload(func):
-    """@overload with the dispatch shim inlined (no extra compiled function)."""
-    return overload(func, inline="always")
-
 from .counters import new_counters
+from .jit import njit
 
 __all__ = ["Ctx", "new_ctx", "register", "registered"]
 
@@ -106,6 +106,16 @@ def new_ctx(nfolios: int) -> Ctx:
     )
 
 
+@njit(inline="always")
+def folio_add_swap(ctx, folio, start, nr):
+    """The folio side of a swap-cache add: folio->swap = start, order from nr."""
+    order = 0
+    while (1 << order) < nr:
+        order += 1
+    ctx.folio[folio, F_SWAP] = start
+    ctx.folio[folio, F_ORDER] = order
+
+
 # backends for writeout/read_backend
 BACKEND_NONE = 0
 BACKEND_ZERO = 1
@@ -135,25 +145,30 @@ ENOSPC = -28
 
 _REGISTRY: dict = {}
 
-VERB_NAMES = (
-    "alloc",
-    "dup",
-    "pte_batch",
-    "put",
-    "cache_lookup",
-    "cache_add",
-    "cache_del",
-    "cache_free",
-    "try_reclaim",
-    "writeout",
-    "read_backend",
-    "zswap_writeback",
-    "reclaim_full",
-    "swap_count",
-    "metadata_bytes",
-    "phys_slot_scan",
-    "phys_slot_reclaim",
-)
+# name -> argument list; each verb is generated below as a plain function (Python
+# dispatch on ``type(dst)``) plus an ``@overload`` of the same signature (compile-time
+# dispatch on the state's namedtuple class), so kernels and Python call the same name.
+VERB_SIGNATURES = {
+    "alloc": "dst, ctx, cpu, order, folio, memcg",
+    "dup": "dst, ctx, op, entry, nr",
+    "pte_batch": "dst, ctx, op, entry, nr",
+    "put": "dst, ctx, op, entry, nr, reclaim_cache",
+    "cache_lookup": "dst, ctx, op, entry",
+    "cache_add": "dst, ctx, op, entry, nr, folio",
+    "cache_del": "dst, ctx, op, entry, nr",
+    "cache_free": "dst, ctx, op, entry, nr",
+    "try_reclaim": "dst, ctx, op, entry, flags",
+    "writeout": "dst, ctx, op, entry, nr, backend",
+    "read_backend": "dst, ctx, op, entry",
+    "zswap_writeback": "dst, ctx, op, entry, folio",
+    "reclaim_full": "dst, ctx, force",
+    "swap_count": "dst, entry",
+    "metadata_bytes": "dst, out",
+    "phys_slot_scan": "dst, ctx, op, dev, off",
+    "phys_slot_reclaim": "dst, ctx, op, dev, off",
+    "only_has_cache": "dst, ctx, op, start, nr",
+}
+VERB_NAMES = tuple(VERB_SIGNATURES)
 
 
 def register(state_cls, **impls) -> None:
@@ -189,16 +204,17 @@ def _impl_for_value(dst, name):
     return impl
 
 
-# Each verb is a plain function (Python dispatch by type) with an @overload (compile-time
-# dispatch by type) of the same signature.  Called from Python, the verbs first check
-# the ids that index arrays (a kernel does not bounds-check, so a bad folio id or CPU
-# would write outside the state).
+# Called from Python, the verbs first check the ids that index arrays: a kernel does not
+# bounds-check, so a bad folio id or CPU would write outside the state.
 
 
 def _check_folio(ctx, folio):
     n = ctx.folio.shape[0]
     if not 0 <= int(folio) < n:
-        raise ValueError(f"folio must be in [0, {n}) for this context, got {folio}; make the context with new_ctx(nfolios) large enough")
+        raise ValueError(
+            f"folio must be in [0, {n}) for this context, got {folio}; "
+            f"make the context with new_ctx(nfolios) large enough"
+        )
 
 
 def _check_cpu_order(dst, cpu, order):
@@ -206,180 +222,40 @@ def _check_cpu_order(dst, cpu, order):
     if dev is not None:
         ncpu = dev.pcpu.shape[0] - 1
         if not 0 <= int(cpu) < ncpu:
-            raise ValueError(f"cpu must be in [0, {ncpu}) for this state, got {cpu}; build the state with ncpu={int(cpu) + 1} or more")
+            raise ValueError(
+                f"cpu must be in [0, {ncpu}) for this state, got {cpu}; "
+                f"build the state with ncpu={int(cpu) + 1} or more"
+            )
     if not 0 <= int(order) <= 9:
         raise ValueError(f"order must be in [0, 9] (up to a PMD folio), got {order}")
 
 
-def alloc(dst, ctx, cpu, order, folio, memcg):
-    _check_folio(ctx, folio)
-    _check_cpu_order(dst, cpu, order)
-    return _impl_for_value(dst, "alloc")(dst, ctx, cpu, order, folio, memcg)
-
-
-@_overload(alloc)
-def _ol_alloc(dst, ctx, cpu, order, folio, memcg):
-    impl = _impl_for_type(dst, "alloc")
-    return lambda dst, ctx, cpu, order, folio, memcg: impl(dst, ctx, cpu, order, folio, memcg)
-
-
-def dup(dst, ctx, op, entry, nr):
-    return _impl_for_value(dst, "dup")(dst, ctx, op, entry, nr)
-
-
-@_overload(dup)
-def _ol_dup(dst, ctx, op, entry, nr):
-    impl = _impl_for_type(dst, "dup")
-    return lambda dst, ctx, op, entry, nr: impl(dst, ctx, op, entry, nr)
-
-
-def pte_batch(dst, ctx, op, entry, nr):
-    return _impl_for_value(dst, "pte_batch")(dst, ctx, op, entry, nr)
-
-
-@_overload(pte_batch)
-def _ol_pte_batch(dst, ctx, op, entry, nr):
-    impl = _impl_for_type(dst, "pte_batch")
-    return lambda dst, ctx, op, entry, nr: impl(dst, ctx, op, entry, nr)
-
-
-def put(dst, ctx, op, entry, nr, reclaim_cache):
-    return _impl_for_value(dst, "put")(dst, ctx, op, entry, nr, reclaim_cache)
-
-
-@_overload(put)
-def _ol_put(dst, ctx, op, entry, nr, reclaim_cache):
-    impl = _impl_for_type(dst, "put")
-    return lambda dst, ctx, op, entry, nr, reclaim_cache: impl(dst, ctx, op, entry, nr, reclaim_cache)
-
-
-def cache_lookup(dst, ctx, op, entry):
-    return _impl_for_value(dst, "cache_lookup")(dst, ctx, op, entry)
-
-
-@_overload(cache_lookup)
-def _ol_cache_lookup(dst, ctx, op, entry):
-    impl = _impl_for_type(dst, "cache_lookup")
-    return lambda dst, ctx, op, entry: impl(dst, ctx, op, entry)
-
-
-def cache_add(dst, ctx, op, entry, nr, folio):
-    _check_folio(ctx, folio)
-    return _impl_for_value(dst, "cache_add")(dst, ctx, op, entry, nr, folio)
-
-
-@_overload(cache_add)
-def _ol_cache_add(dst, ctx, op, entry, nr, folio):
-    impl = _impl_for_type(dst, "cache_add")
-    return lambda dst, ctx, op, entry, nr, folio: impl(dst, ctx, op, entry, nr, folio)
-
-
-def cache_del(dst, ctx, op, entry, nr):
-    return _impl_for_value(dst, "cache_del")(dst, ctx, op, entry, nr)
-
-
-@_overload(cache_del)
-def _ol_cache_del(dst, ctx, op, entry, nr):
-    impl = _impl_for_type(dst, "cache_del")
-    return lambda dst, ctx, op, entry, nr: impl(dst, ctx, op, entry, nr)
-
-
-def cache_free(dst, ctx, op, entry, nr):
-    return _impl_for_value(dst, "cache_free")(dst, ctx, op, entry, nr)
-
-
-@_overload(cache_free)
-def _ol_cache_free(dst, ctx, op, entry, nr):
-    impl = _impl_for_type(dst, "cache_free")
-    return lambda dst, ctx, op, entry, nr: impl(dst, ctx, op, entry, nr)
-
-
-def try_reclaim(dst, ctx, op, entry, flags):
-    return _impl_for_value(dst, "try_reclaim")(dst, ctx, op, entry, flags)
-
-
-@_overload(try_reclaim)
-def _ol_try_reclaim(dst, ctx, op, entry, flags):
-    impl = _impl_for_type(dst, "try_reclaim")
-    return lambda dst, ctx, op, entry, flags: impl(dst, ctx, op, entry, flags)
-
-
-def writeout(dst, ctx, op, entry, nr, backend):
-    return _impl_for_value(dst, "writeout")(dst, ctx, op, entry, nr, backend)
-
-
-@_overload(writeout)
-def _ol_writeout(dst, ctx, op, entry, nr, backend):
-    impl = _impl_for_type(dst, "writeout")
-    return lambda dst, ctx, op, entry, nr, backend: impl(dst, ctx, op, entry, nr, backend)
-
-
-def read_backend(dst, ctx, op, entry):
-    return _impl_for_value(dst, "read_backend")(dst, ctx, op, entry)
-
-
-@_overload(read_backend)
-def _ol_read_backend(dst, ctx, op, entry):
-    impl = _impl_for_type(dst, "read_backend")
-    return lambda dst, ctx, op, entry: impl(dst, ctx, op, entry)
-
-
-def zswap_writeback(dst, ctx, op, entry, folio):
-    _check_folio(ctx, folio)
-    return _impl_for_value(dst, "zswap_writeback")(dst, ctx, op, entry, folio)
-
-
-@_overload(zswap_writeback)
-def _ol_zswap_writeback(dst, ctx, op, entry, folio):
-    impl = _impl_for_type(dst, "zswap_writeback")
-    return lambda dst, ctx, op, entry, folio: impl(dst, ctx, op, entry, folio)
-
-
-def reclaim_full(dst, ctx, force):
-    return _impl_for_value(dst, "reclaim_full")(dst, ctx, force)
-
-
-@_overload(reclaim_full)
-def _ol_reclaim_full(dst, ctx, force):
-    impl = _impl_for_type(dst, "reclaim_full")
-    return lambda dst, ctx, force: impl(dst, ctx, force)
-
-
-def swap_count(dst, entry):
-    return _impl_for_value(dst, "swap_count")(dst, entry)
-
-
-@_overload(swap_count)
-def _ol_swap_count(dst, entry):
-    impl = _impl_for_type(dst, "swap_count")
-    return lambda dst, entry: impl(dst, entry)
-
-
-def metadata_bytes(dst, out):
-    return _impl_for_value(dst, "metadata_bytes")(dst, out)
-
-
-@_overload(metadata_bytes)
-def _ol_metadata_bytes(dst, out):
-    impl = _impl_for_type(dst, "metadata_bytes")
-    return lambda dst, out: impl(dst, out)
-
-
-def phys_slot_scan(dst, ctx, op, dev, off):
-    return _impl_for_value(dst, "phys_slot_scan")(dst, ctx, op, dev, off)
-
-
-@_overload(phys_slot_scan)
-def _ol_phys_slot_scan(dst, ctx, op, dev, off):
-    impl = _impl_for_type(dst, "phys_slot_scan")
-    return lambda dst, ctx, op, dev, off: impl(dst, ctx, op, dev, off)
-
-
-def phys_slot_reclaim(dst, ctx, op, dev, off):
-    return _impl_for_value(dst, "phys_slot_reclaim")(dst, ctx, op, dev, off)
-
-
-@_overload(phys_slot_reclaim)
-def _ol_phys_slot_reclaim(dst, ctx, op, dev, off):
-    impl = _impl_for_type(dst, "phys_slot_reclaim")
-    return lambda dst, ctx, op, dev, off: impl(dst, ctx, op, dev, off)
+_PYTHON_CHECKS = {
+    "alloc": lambda a: (_check_folio(a["ctx"], a["folio"]), _check_cpu_order(a["dst"], a["cpu"], a["order"])),
+    "cache_add": lambda a: _check_folio(a["ctx"], a["folio"]),
+    "zswap_writeback": lambda a: _check_folio(a["ctx"], a["folio"]),
+}
+
+_TEMPLATE = """
+def {name}({args}):
+    check = _PYTHON_CHECKS.get({name!r})
+    if check is not None:
+        check(dict({kwargs}))
+    return _impl_for_value(dst, {name!r})({args})
+
+
+def _ol_{name}({args}):
+    impl = _impl_for_type(dst, {name!r})
+    return lambda {args}: impl({args})
+"""
+
+
+def _make_verbs(namespace):
+    for name, args in VERB_SIGNATURES.items():
+        kwargs = ", ".join(f"{a}={a}" for a in args.split(", "))
+        exec(_TEMPLATE.format(name=name, args=args, kwargs=kwargs), namespace)
+        namespace[name].__doc__ = f"The ``{name}`` verb of the design ``dst`` (see the module docstring)."
+        overload(namespace[name], inline="always")(namespace[f"_ol_{name}"])
+
+
+_make_verbs(globals())

@@ -26,12 +26,15 @@ pool here; the number of stored entries is the pool's entry count, and each entr
 """
 from __future__ import annotations
 
+from . import metadata as md
 from .counters import MEM_ALLOC, MEM_FREE
 from .verbs import C_ZSWAP_ENABLED
 from .jit import njit
 from .metadata import ZSWAP_TREE_SHIFT, zswap_tree_count
 from .radix import (
     M_ENTRIES,
+    M_NR_NODES,
+    M_NTREES,
     xa_capacity_bound,
     xa_empty,
     xa_erase_counted,
@@ -107,6 +110,22 @@ def zswap_drop_stale(zs, ctx, op, slot, check_empty):
 
 
 @njit
+def zswap_store_folio(zs, ctx, op, start, nr):
+    """zswap_store() of a folio: one entry per page; 0 or a negative errno."""
+    for s in range(start, start + nr):
+        err = zswap_store(zs, ctx, op, s)
+        if err != 0:
+            return err
+    return 0
+
+
+@njit
+def zswap_drop_stale_folio(zs, ctx, op, start, nr, check_empty):
+    for s in range(start, start + nr):
+        zswap_drop_stale(zs, ctx, op, s, check_empty)
+
+
+@njit
 def zswap_any_present(zs, ctx, op, start, nr):
     """zswap_is_present() over ``[start, start + nr)``."""
     if ctx.meta[C_ZSWAP_ENABLED] == 0:
@@ -133,3 +152,11 @@ def zswap_invalidate(zs, ctx, op, slot):
 def zswap_entries(zs):
     """Entries stored in all trees of the pool."""
     return zs.aux[M_ENTRIES]
+
+
+@njit
+def zswap_metadata_bytes(zs, out):
+    """The zswap structures' bytes: tree heads, XArray nodes, entries."""
+    out[md.S_ZSWAP_TREES] = zs.aux[M_NTREES] * md.XARRAY_HEAD_BYTES
+    out[md.S_ZSWAP_XA_NODES] = zs.aux[M_NR_NODES] * md.XA_NODE_BYTES
+    out[md.S_ZSWAP_ENTRY] = zswap_entries(zs) * md.ZSWAP_ENTRY_BYTES

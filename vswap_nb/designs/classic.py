@@ -65,7 +65,6 @@ from ..core.counters import (
     MEMCG_UNCHARGE,
     MEMCG_WRITE,
     OP_ALLOC,
-    OP_CACHE_DEL,
     SLOT_FREE_NOTIFY,
     TABLE_READ,
     TABLE_WRITE,
@@ -82,41 +81,40 @@ from ..core.device import (
     dev_alloc,
     dev_deferred_work,
     dev_free_range,
-    dev_reclaim_full,
     new_device,
-    vm_swap_full,
 )
 from ..core.jit import njit
-from ..core.radix import M_NR_NODES, M_NTREES
 from ..core.verbs import (
+    folio_add_swap,
     BACKEND_DISK,
     BACKEND_NONE,
     BACKEND_ZERO,
     BACKEND_ZSWAP,
-    C_CACHE_DROPS,
     EEXIST,
     EINVAL,
     ENOENT,
     ENOMEM,
-    F_FLAGS,
-    F_ORDER,
     F_SWAP,
-    FOLIO_MAPPED,
     SLOT_BUSY,
     SLOT_CACHE_ONLY,
     SLOT_FREE,
-    TTRS_ANYWAY,
     TTRS_FULL,
     TTRS_UNMAPPED,
 )
+from ._table_cache import (
+    owned_slot_zswap_writeback,
+    phys_reclaim_full,
+    phys_slot_reclaim,
+    table_cache_lookup,
+    table_try_reclaim,
+)
 from ..core.zswap import (
+    zswap_drop_stale_folio,
+    zswap_store_folio,
+    zswap_metadata_bytes,
     new_zswap_trees,
-    zswap_drop_stale,
-    zswap_entries,
     zswap_invalidate,
     zswap_load,
-    zswap_present,
-    zswap_store,
 )
 
 NAME = "classic"
@@ -283,8 +281,9 @@ def _put_locked(dst, ctx, op, s, usage):
     return usage
 
 
-@njit(inline="always")
-def _only_has_cache(dst, ctx, op, start, nr):
+@njit
+def cl_only_has_cache(dst, ctx, op, start, nr):
+    """swap_only_has_cache(): every slot holds exactly SWAP_HAS_CACHE."""
     for s in range(start, start + nr):
         ctx.counters[op, MAP_READ] += 1
         if dst.swap_map[s] != SWAP_HAS_CACHE:
@@ -296,7 +295,7 @@ def _only_has_cache(dst, ctx, op, start, nr):
 def _put_cache(dst, ctx, op, start, nr):
     """swap_entries_put_cache() (put_swap_folio): drop the cache pin of a folio's slots."""
     ctx.counters[op, CLUSTER_LOCK] += 1
-    if _only_has_cache(dst, ctx, op, start, nr):
+    if cl_only_has_cache(dst, ctx, op, start, nr):
         _entries_free(dst, ctx, op, start, nr)
     else:
         for s in range(start, start + nr):
@@ -380,8 +379,7 @@ def cl_alloc(dst, ctx, cpu, order, folio, memcg):
         ctx.counters[op, TABLE_READ] += 1
         ctx.counters[op, TABLE_WRITE] += 1
         table[s] = swp_tb.tb_mk_pfn(folio, 0)
-    ctx.folio[folio, F_SWAP] = off
-    ctx.folio[folio, F_ORDER] = order
+    folio_add_swap(ctx, folio, off, nr)
     dev_deferred_work(dev, dst, ctx)
     return off
 
@@ -460,33 +458,6 @@ def cl_pte_batch(dst, ctx, op, entry, nr):
 
 
 @njit
-def cl_try_reclaim(dst, ctx, op, entry, flags):
-    """__try_to_reclaim_swap()."""
-    table = dst.dev.table
-    ctx.counters[op, TABLE_READ] += 1
-    tb = table[entry]
-    if not swp_tb.tb_is_folio(tb):
-        return 0
-    folio = swp_tb.tb_pfn(tb)
-    start = ctx.folio[folio, F_SWAP]
-    nr = np.int64(1) << ctx.folio[folio, F_ORDER]
-    need = (flags & TTRS_ANYWAY) != 0
-    if not need and (flags & TTRS_UNMAPPED) and (ctx.folio[folio, F_FLAGS] & FOLIO_MAPPED) == 0:
-        need = True
-    if not need and (flags & TTRS_FULL) and vm_swap_full(dst.dev):
-        need = True
-    if not need:
-        return -nr
-    ctx.counters[op, CLUSTER_LOCK] += 1
-    if not _only_has_cache(dst, ctx, op, start, nr):
-        return -nr
-    ctx.counters[op, CLUSTER_LOCK] += 1  # swap_cache_del_folio()
-    _cache_del_locked(dst, ctx, op, start, nr)
-    ctx.meta[C_CACHE_DROPS] += 1
-    return nr
-
-
-@njit
 def cl_put(dst, ctx, op, entry, nr, reclaim_cache):
     """free_swap_and_cache_nr(), or swap_free_nr() when ``reclaim_cache`` is False."""
     csize = np.int64(1) << dst.dev.meta[D_CLUSTER_SHIFT]
@@ -505,7 +476,7 @@ def cl_put(dst, ctx, op, entry, nr, reclaim_cache):
             step = 1
             ctx.counters[op, MAP_READ] += 1
             if dst.swap_map[off] == SWAP_HAS_CACHE:
-                r = cl_try_reclaim(dst, ctx, op, off, TTRS_UNMAPPED | TTRS_FULL)
+                r = table_try_reclaim(dst, ctx, op, off, TTRS_UNMAPPED | TTRS_FULL)
                 if r == 0:
                     r = 1
                 elif r < 0:
@@ -513,15 +484,6 @@ def cl_put(dst, ctx, op, entry, nr, reclaim_cache):
                 step = ((off + r) // r) * r - off
             off += step
     return inuse_before - dst.dev.meta[D_INUSE]
-
-
-@njit
-def cl_cache_lookup(dst, ctx, op, entry):
-    ctx.counters[op, TABLE_READ] += 1
-    tb = dst.dev.table[entry]
-    if swp_tb.tb_is_folio(tb):
-        return swp_tb.tb_pfn(tb)
-    return -1
 
 
 @njit
@@ -540,11 +502,7 @@ def cl_cache_add(dst, ctx, op, entry, nr, folio):
         ctx.counters[op, TABLE_READ] += 1
         ctx.counters[op, TABLE_WRITE] += 1
         table[s] = swp_tb.tb_mk_pfn(folio, 0)
-    ctx.folio[folio, F_SWAP] = start
-    order = 0
-    while (1 << order) < nr:
-        order += 1
-    ctx.folio[folio, F_ORDER] = order
+    folio_add_swap(ctx, folio, start, nr)
     return 0
 
 
@@ -587,12 +545,10 @@ def cl_writeout(dst, ctx, op, entry, nr, backend):
     if backend == BACKEND_ZERO:
         return BACKEND_ZERO
     if backend == BACKEND_ZSWAP:
-        for s in range(entry, entry + nr):
-            if zswap_store(dst.zswap, ctx, op, s) != 0:
-                return ENOMEM
+        if zswap_store_folio(dst.zswap, ctx, op, entry, nr) != 0:
+            return ENOMEM
         return BACKEND_ZSWAP
-    for s in range(entry, entry + nr):  # zswap_store()'s check_old
-        zswap_drop_stale(dst.zswap, ctx, op, s, False)
+    zswap_drop_stale_folio(dst.zswap, ctx, op, entry, nr, False)  # zswap_store()'s check_old
     return BACKEND_DISK
 
 
@@ -605,26 +561,6 @@ def cl_read_backend(dst, ctx, op, entry):
     if zswap_load(dst.zswap, ctx, op, entry):
         return BACKEND_ZSWAP
     return BACKEND_DISK
-
-
-@njit
-def cl_zswap_writeback(dst, ctx, op, entry, folio):
-    """zswap_writeback_entry(): read into the swap cache, verify, drop the zswap entry,
-    write to the slot the entry already owns; the written folio is then reclaimed."""
-    err = cl_cache_add(dst, ctx, op, entry, 1, folio)
-    if err != 0:
-        return err
-    if not zswap_present(dst.zswap, ctx, op, entry):
-        cl_cache_del(dst, ctx, op, entry, 1)
-        return ENOMEM
-    zswap_invalidate(dst.zswap, ctx, op, entry)
-    cl_cache_del(dst, ctx, OP_CACHE_DEL, entry, 1)
-    return 0
-
-
-@njit
-def cl_reclaim_full(dst, ctx, force):
-    return dev_reclaim_full(dst.dev, dst, ctx, force)
 
 
 @njit
@@ -650,9 +586,7 @@ def cl_metadata_bytes(dst, out):
     out[md.S_CLUSTER_INFO] = dev.meta[D_NCLUSTERS] * md.CLUSTER_INFO_619_BYTES
     csize = np.int64(1) << dev.meta[D_CLUSTER_SHIFT]
     out[md.S_SWAP_TABLE] = dev.meta[D_TABLES] * csize * md.SWAP_TABLE_ENTRY_BYTES
-    out[md.S_ZSWAP_TREES] = dst.zswap.aux[M_NTREES] * md.XARRAY_HEAD_BYTES
-    out[md.S_ZSWAP_XA_NODES] = dst.zswap.aux[M_NR_NODES] * md.XA_NODE_BYTES
-    out[md.S_ZSWAP_ENTRY] = zswap_entries(dst.zswap) * md.ZSWAP_ENTRY_BYTES
+    zswap_metadata_bytes(dst.zswap, out)
 
 
 @njit
@@ -666,28 +600,24 @@ def cl_phys_slot_scan(dst, ctx, op, dev, off):
     return SLOT_BUSY
 
 
-@njit
-def cl_phys_slot_reclaim(dst, ctx, op, dev, off):
-    return cl_try_reclaim(dst, ctx, op, off, TTRS_ANYWAY)
-
-
 verbs.register(
     ClassicState,
     alloc=cl_alloc,
     dup=cl_dup,
     pte_batch=cl_pte_batch,
     put=cl_put,
-    cache_lookup=cl_cache_lookup,
+    cache_lookup=table_cache_lookup,
     cache_add=cl_cache_add,
     cache_del=cl_cache_del,
     cache_free=cl_cache_free,
-    try_reclaim=cl_try_reclaim,
+    try_reclaim=table_try_reclaim,
     writeout=cl_writeout,
     read_backend=cl_read_backend,
-    zswap_writeback=cl_zswap_writeback,
-    reclaim_full=cl_reclaim_full,
+    zswap_writeback=owned_slot_zswap_writeback,
+    reclaim_full=phys_reclaim_full,
     swap_count=cl_swap_count,
     metadata_bytes=cl_metadata_bytes,
     phys_slot_scan=cl_phys_slot_scan,
-    phys_slot_reclaim=cl_phys_slot_reclaim,
+    phys_slot_reclaim=phys_slot_reclaim,
+    only_has_cache=cl_only_has_cache,
 )

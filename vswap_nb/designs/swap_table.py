@@ -55,7 +55,6 @@ from ..core.counters import (
     MEMCG_UNCHARGE,
     MEMCG_WRITE,
     OP_ALLOC,
-    OP_CACHE_DEL,
     SLOT_FREE_NOTIFY,
     TABLE_READ,
     TABLE_WRITE,
@@ -69,23 +68,27 @@ from ..core.device import (
     dev_alloc,
     dev_deferred_work,
     dev_free_range,
-    dev_reclaim_full,
     new_device,
-    vm_swap_full,
 )
 from ..core.jit import njit
-from ..core.radix import M_NR_NODES, M_NTREES
+from ._table_cache import (
+    owned_slot_zswap_writeback,
+    phys_reclaim_full,
+    phys_slot_reclaim,
+    table_cache_lookup,
+    table_try_reclaim,
+)
 from ..core.zswap import (
+    zswap_drop_stale_folio,
+    zswap_store_folio,
+    zswap_metadata_bytes,
     new_zswap_trees,
     zswap_any_present,
-    zswap_drop_stale,
-    zswap_entries,
     zswap_invalidate,
     zswap_load,
-    zswap_present,
-    zswap_store,
 )
 from ..core.verbs import (
+    folio_add_swap,
     BACKEND_DISK,
     BACKEND_NONE,
     BACKEND_ZERO,
@@ -95,17 +98,12 @@ from ..core.verbs import (
     EINVAL,
     ENOENT,
     ENOMEM,
-    F_FLAGS,
-    F_ORDER,
     F_SWAP,
-    FOLIO_MAPPED,
     SLOT_BUSY,
     SLOT_CACHE_ONLY,
     SLOT_FREE,
-    TTRS_ANYWAY,
     TTRS_FULL,
     TTRS_UNMAPPED,
-    C_CACHE_DROPS,
 )
 
 NAME = "swap_table"
@@ -310,8 +308,7 @@ def st_alloc(dst, ctx, cpu, order, folio, memcg):
         ctx.counters[op, TABLE_READ] += 1
         ctx.counters[op, TABLE_WRITE] += 1
         table[s] = swp_tb.tb_mk_pfn(folio, swp_tb.tb_flags(table[s]))
-    ctx.folio[folio, F_SWAP] = off
-    ctx.folio[folio, F_ORDER] = order
+    folio_add_swap(ctx, folio, off, nr)
     if memcg != 0:
         # mem_cgroup_try_charge_swap(): charge, then record the id under the lock
         ctx.counters[op, MEMCG_CHARGE] += 1
@@ -360,36 +357,6 @@ def st_pte_batch(dst, ctx, op, entry, nr):
     return nr
 
 
-@njit
-def st_try_reclaim(dst, ctx, op, entry, flags):
-    """__try_to_reclaim_swap(): +nr if the folio left the cache, -nr if not, 0 if no
-    folio is cached at ``entry``."""
-    table = dst.dev.table
-    ctx.counters[op, TABLE_READ] += 1
-    tb = table[entry]
-    if not swp_tb.tb_is_folio(tb):
-        return 0
-    folio = swp_tb.tb_pfn(tb)
-    start = ctx.folio[folio, F_SWAP]
-    nr = np.int64(1) << ctx.folio[folio, F_ORDER]
-    need = (flags & TTRS_ANYWAY) != 0
-    if not need and (flags & TTRS_UNMAPPED) and (ctx.folio[folio, F_FLAGS] & FOLIO_MAPPED) == 0:
-        need = True
-    if not need and (flags & TTRS_FULL) and vm_swap_full(dst.dev):
-        need = True
-    if not need:
-        return -nr
-    ctx.counters[op, CLUSTER_LOCK] += 1
-    for s in range(start, start + nr):
-        ctx.counters[op, TABLE_READ] += 1
-        if swp_tb.tb_count(table[s]) != 0:
-            return -nr
-    ctx.counters[op, CLUSTER_LOCK] += 1
-    _cache_del_locked(dst, ctx, op, start, nr)
-    ctx.meta[C_CACHE_DROPS] += 1
-    return nr
-
-
 @njit(inline="always")
 def _put_cluster(dst, ctx, op, off, n, reclaim_cache):
     """swap_put_entries_cluster()."""
@@ -419,7 +386,7 @@ def _put_cluster(dst, ctx, op, off, n, reclaim_cache):
     if need_reclaim and reclaim_cache:
         s = off
         while s < end:
-            r = st_try_reclaim(dst, ctx, op, s, TTRS_UNMAPPED | TTRS_FULL)
+            r = table_try_reclaim(dst, ctx, op, s, TTRS_UNMAPPED | TTRS_FULL)
             s += 1
             if r != 0:
                 step = abs(r)
@@ -439,16 +406,6 @@ def st_put(dst, ctx, op, entry, nr, reclaim_cache):
         freed += _put_cluster(dst, ctx, op, off, cend - off, reclaim_cache)
         off = cend
     return freed
-
-
-@njit
-def st_cache_lookup(dst, ctx, op, entry):
-    """swap_cache_get_folio(): one RCU table read."""
-    ctx.counters[op, TABLE_READ] += 1
-    tb = dst.dev.table[entry]
-    if swp_tb.tb_is_folio(tb):
-        return swp_tb.tb_pfn(tb)
-    return -1
 
 
 @njit(inline="always")
@@ -500,11 +457,7 @@ def st_cache_add(dst, ctx, op, entry, nr, folio):
         ctx.counters[op, TABLE_READ] += 1
         ctx.counters[op, TABLE_WRITE] += 1
         table[s] = swp_tb.tb_mk_pfn(folio, swp_tb.tb_flags(table[s]))
-    ctx.folio[folio, F_SWAP] = start
-    order = 0
-    while (1 << order) < nr:
-        order += 1
-    ctx.folio[folio, F_ORDER] = order
+    folio_add_swap(ctx, folio, start, nr)
     if nr > 1 and zswap_any_present(dst.zswap, ctx, op, start, nr):
         # a large folio may not cover per-page zswap entries: undo the add
         ctx.counters[op, CLUSTER_LOCK] += 1
@@ -522,19 +475,10 @@ def st_cache_del(dst, ctx, op, entry, nr):
     return 0
 
 
-@njit(inline="always")
-def _folio_maybe_swapped(dst, ctx, op, entry, nr):
-    for s in range(entry, entry + nr):
-        ctx.counters[op, TABLE_READ] += 1
-        if swp_tb.tb_count(dst.dev.table[s]) != 0:
-            return True
-    return False
-
-
 @njit
 def st_cache_free(dst, ctx, op, entry, nr):
     """folio_free_swap(): drop the folio from the cache if no PTE counts its slots."""
-    if _folio_maybe_swapped(dst, ctx, op, entry, nr):
+    if not st_only_has_cache(dst, ctx, op, entry, nr):  # folio_maybe_swapped()
         return 0
     st_cache_del(dst, ctx, op, entry, nr)
     return 1
@@ -557,12 +501,10 @@ def st_writeout(dst, ctx, op, entry, nr, backend):
     if backend == BACKEND_ZERO:
         return BACKEND_ZERO
     if backend == BACKEND_ZSWAP:
-        for s in range(entry, entry + nr):
-            if zswap_store(dst.zswap, ctx, op, s) != 0:
-                return ENOMEM
+        if zswap_store_folio(dst.zswap, ctx, op, entry, nr) != 0:
+            return ENOMEM
         return BACKEND_ZSWAP
-    for s in range(entry, entry + nr):  # zswap_store()'s check_old
-        zswap_drop_stale(dst.zswap, ctx, op, s, True)
+    zswap_drop_stale_folio(dst.zswap, ctx, op, entry, nr, True)  # zswap_store()'s check_old
     return BACKEND_DISK
 
 
@@ -576,26 +518,6 @@ def st_read_backend(dst, ctx, op, entry):
     if zswap_load(dst.zswap, ctx, op, entry):
         return BACKEND_ZSWAP
     return BACKEND_DISK
-
-
-@njit
-def st_zswap_writeback(dst, ctx, op, entry, folio):
-    """zswap_writeback_entry(): the slot is already owned, no allocation."""
-    err = st_cache_add(dst, ctx, op, entry, 1, folio)
-    if err != 0:
-        return err
-    if not zswap_present(dst.zswap, ctx, op, entry):
-        st_cache_del(dst, ctx, op, entry, 1)
-        return ENOMEM
-    zswap_invalidate(dst.zswap, ctx, op, entry)  # xa_erase + zswap_entry_free
-    # __swap_writepage() to the owned slot; the written folio is then reclaimed
-    st_cache_del(dst, ctx, OP_CACHE_DEL, entry, 1)
-    return 0
-
-
-@njit
-def st_reclaim_full(dst, ctx, force):
-    return dev_reclaim_full(dst.dev, dst, ctx, force)
 
 
 @njit
@@ -619,9 +541,17 @@ def st_metadata_bytes(dst, out):
     out[md.S_SWAP_TABLE] = dev.meta[D_TABLES] * csize * md.SWAP_TABLE_ENTRY_BYTES
     out[md.S_MEMCG_TABLE] = dev.meta[D_TABLES] * csize * md.MEMCG_ID_BYTES
     out[md.S_EXTEND_TABLE] = dst.meta[T_EXT_TABLES] * csize * md.EXTEND_ENTRY_BYTES
-    out[md.S_ZSWAP_TREES] = dst.zswap.aux[M_NTREES] * md.XARRAY_HEAD_BYTES
-    out[md.S_ZSWAP_XA_NODES] = dst.zswap.aux[M_NR_NODES] * md.XA_NODE_BYTES
-    out[md.S_ZSWAP_ENTRY] = zswap_entries(dst.zswap) * md.ZSWAP_ENTRY_BYTES
+    zswap_metadata_bytes(dst.zswap, out)
+
+
+@njit
+def st_only_has_cache(dst, ctx, op, start, nr):
+    """swap_only_has_cache(): every slot of the folio has count 0."""
+    for s in range(start, start + nr):
+        ctx.counters[op, TABLE_READ] += 1
+        if swp_tb.tb_count(dst.dev.table[s]) != 0:
+            return False
+    return True
 
 
 @njit
@@ -635,28 +565,24 @@ def st_phys_slot_scan(dst, ctx, op, dev, off):
     return SLOT_BUSY
 
 
-@njit
-def st_phys_slot_reclaim(dst, ctx, op, dev, off):
-    return st_try_reclaim(dst, ctx, op, off, TTRS_ANYWAY)
-
-
 verbs.register(
     SwapTableState,
     alloc=st_alloc,
     dup=st_dup,
     pte_batch=st_pte_batch,
     put=st_put,
-    cache_lookup=st_cache_lookup,
+    cache_lookup=table_cache_lookup,
     cache_add=st_cache_add,
     cache_del=st_cache_del,
     cache_free=st_cache_free,
-    try_reclaim=st_try_reclaim,
+    try_reclaim=table_try_reclaim,
     writeout=st_writeout,
     read_backend=st_read_backend,
-    zswap_writeback=st_zswap_writeback,
-    reclaim_full=st_reclaim_full,
+    zswap_writeback=owned_slot_zswap_writeback,
+    reclaim_full=phys_reclaim_full,
     swap_count=st_swap_count,
     metadata_bytes=st_metadata_bytes,
     phys_slot_scan=st_phys_slot_scan,
-    phys_slot_reclaim=st_phys_slot_reclaim,
+    phys_slot_reclaim=phys_slot_reclaim,
+    only_has_cache=st_only_has_cache,
 )
