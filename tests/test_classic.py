@@ -20,6 +20,7 @@ from vswap_nb.core.counters import (
     XA_STORE,
     ZEROMAP_WRITE,
 )
+from vswap_nb.core import metadata as md
 from vswap_nb.designs import classic
 from vswap_nb.designs.classic import COUNT_CONTINUED, SWAP_HAS_CACHE
 
@@ -103,9 +104,9 @@ def test_count_continuation_beyond_62():
         verbs.put(st, ctx, OP_FREE, e, 1, True)
     assert verbs.swap_count(st, e) == -1 and st.swap_map[e] == 0
     # continuation pages are only freed by swapoff
-    out = np.zeros(11, np.int64)
+    out = np.zeros(md.N_STRUCTURES, np.int64)
     verbs.metadata_bytes(st, out)
-    assert out[1] == 4096
+    assert out[md.S_SWAP_MAP_CONT] == 4096
 
 
 def test_swapin_then_free_the_cache():

@@ -31,6 +31,24 @@ zswap_entry          56 B per entry          ``struct zswap_entry``: swpentry 8,
                                              lru 16 (mm/zswap.c)
 ===================  ======================  ===================================================
 
+Virtual swap (v5/v6, Swap Table Edition, ghost) adds:
+
+===================  ======================  ===================================================
+phys_bitmaps         2 bits per physical     v3+: swap_map replaced by "allocated" and "bad"
+                     slot, static            bitmaps
+rmap_table           4096 B per populated    the physical swap table holding the reverse map
+                     physical cluster        (virtual entry per physical slot)
+vswap_cluster        per live cluster        v6: struct vswap_cluster (lock, rcu/list, id,
+                                             count/order/flags, refcount, bitmap[512], pointer)
+                                             = 112 B; v5: the same with descriptors embedded,
+                                             12392 B, in a 16 KiB slab object [I: slab rounding]
+vswap_desc           24 B per slot of a      struct swp_desc (pahole: 24 B); v6 vzalloc's
+                     live cluster            512 x 24 B = 12 KiB per cluster
+cluster_map_nodes    576 B per node          the vswap_cluster_map XArray
+virtual_table        8 B per slot of a       STE: kcalloc(512, 8) per vswap cluster
+                     live vswap cluster
+===================  ======================  ===================================================
+
 Not counted: ``swap_info_struct`` and per-CPU structures (a few hundred bytes per
 device or CPU, the same in every design), the compressed data itself, page tables.
 """
@@ -51,6 +69,12 @@ STRUCTURES = (
     "zswap_trees",
     "zswap_xa_nodes",
     "zswap_entry",
+    "phys_bitmaps",
+    "rmap_table",
+    "vswap_cluster",
+    "vswap_desc",
+    "cluster_map_nodes",
+    "virtual_table",
 )
 
 S_SWAP_MAP = 0
@@ -64,7 +88,13 @@ S_EXTEND_TABLE = 7
 S_ZSWAP_TREES = 8
 S_ZSWAP_XA_NODES = 9
 S_ZSWAP_ENTRY = 10
-N_STRUCTURES = 11
+S_PHYS_BITMAPS = 11
+S_RMAP_TABLE = 12
+S_VSWAP_CLUSTER = 13
+S_VSWAP_DESC = 14
+S_CLUSTER_MAP_NODES = 15
+S_VIRTUAL_TABLE = 16
+N_STRUCTURES = 17
 
 STRUCTURE_DESCRIPTIONS = {
     "swap_map": "static swap_map, 1 byte per slot (6.19)",
@@ -78,6 +108,12 @@ STRUCTURE_DESCRIPTIONS = {
     "zswap_trees": "static zswap XArray heads, 16 bytes per 64 MiB of swap",
     "zswap_xa_nodes": "XArray nodes of the zswap trees, 576 bytes each",
     "zswap_entry": "struct zswap_entry, 56 bytes per compressed page",
+    "phys_bitmaps": "static allocated + bad bitmaps of a physical device under virtual swap, 2 bits per slot",
+    "rmap_table": "dynamic physical swap table used as the reverse map, 4 KiB per populated cluster",
+    "vswap_cluster": "virtual swap cluster headers (v5: with the embedded descriptors' slab rounding)",
+    "vswap_desc": "virtual swap descriptors, 24 bytes per slot of each live virtual cluster",
+    "cluster_map_nodes": "XArray nodes of the virtual cluster map, 576 bytes each",
+    "virtual_table": "Swap Table Edition virtual_table, 8 bytes per slot of each live vswap cluster",
 }
 
 SWAP_TABLE_ENTRY_BYTES = 8
@@ -89,6 +125,9 @@ XARRAY_HEAD_BYTES = 16
 XA_NODE_BYTES = 576
 ZSWAP_ENTRY_BYTES = 56
 ZSWAP_TREE_SHIFT = 14  # SWAP_ADDRESS_SPACE_SHIFT / ZSWAP_ADDRESS_SPACE_SHIFT: 64 MiB
+SWP_DESC_BYTES = 24
+VSWAP_CLUSTER_V6_BYTES = 112
+VSWAP_CLUSTER_V5_SLAB_BYTES = 16384
 
 
 def zswap_tree_count(nslots: int) -> int:

@@ -83,7 +83,8 @@ folio     int64[nfolios, 3]  the folio side of the swap cache, one row per folio
                    cache add/delete do)
           F_ORDER  folio_order() (designs set it when they add the folio)
           F_FLAGS  folio state owned by the mm (FOLIO_MAPPED, ...)
-meta      int64[N_CTX_META]  run-wide statistics
+meta      int64[N_CTX_META]  run-wide switches and statistics (C_*), among them the CPU
+          the current operation runs on, which the caller sets (``C_CPU``)
 """
 
 F_SWAP = 0
@@ -95,6 +96,7 @@ FOLIO_DIRTY = 2
 
 C_CACHE_DROPS = 0  # folios a design dropped from the swap cache on its own (reclaim)
 C_ZSWAP_ENABLED = 1  # zswap has been enabled (zswap_never_enabled() is false)
+C_CPU = 2  # the CPU the current operation runs on (per-CPU caches of non-alloc verbs)
 N_CTX_META = 8
 
 
@@ -230,7 +232,15 @@ def _check_cpu_order(dst, cpu, order):
         raise ValueError(f"order must be in [0, 9] (up to a PMD folio), got {order}")
 
 
+def _check_out(out):
+    from .metadata import N_STRUCTURES
+
+    if out.ndim != 1 or out.shape[0] < N_STRUCTURES or out.dtype.kind != "i":
+        raise ValueError(f"out must be an int64 array of at least {N_STRUCTURES} structures, got {out.dtype}{out.shape}")
+
+
 _PYTHON_CHECKS = {
+    "metadata_bytes": lambda a: _check_out(a["out"]),
     "alloc": lambda a: (_check_folio(a["ctx"], a["folio"]), _check_cpu_order(a["dst"], a["cpu"], a["order"])),
     "cache_add": lambda a: _check_folio(a["ctx"], a["folio"]),
     "zswap_writeback": lambda a: _check_folio(a["ctx"], a["folio"]),

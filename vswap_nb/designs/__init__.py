@@ -3,9 +3,9 @@ name -> default), ``new_state(nslots, *, ncpu, cluster_size, ..., **options)`` a
 registers its verbs with :mod:`vswap_nb.core.verbs`."""
 from __future__ import annotations
 
-from . import classic, swap_table
+from . import classic, swap_table, vswap
 
-_MODULES = {m.NAME: m for m in (classic, swap_table)}
+_MODULES = {m.NAME: m for m in (classic, swap_table, vswap.V5, vswap.V6)}
 
 
 def design_names() -> tuple:
