@@ -25,7 +25,7 @@ def by(ds, design, backend, usage):
 
 
 def test_designs_lists_what_works():
-    assert vswap_nb.designs() == ("classic", "swap_table")
+    assert vswap_nb.designs() == ("classic", "swap_table", "vswap_v5", "vswap_v6", "vswap_ste", "ghost")
 
 
 def test_swap_table_bytes_by_structure(ds64):

@@ -168,7 +168,7 @@ def metadata_overhead(
     for di, name in enumerate(names):
         module = get_design(name)
         for bi, b in enumerate(backends):
-            dst = module.new_state(nslots, cluster_size=int(cluster_size))
+            dst = module.new_state(nslots, cluster_size=int(cluster_size), zswap_enabled=(b == "zswap"))
             ctx = verbs.new_ctx(64)
             done = 0
             for ui in order:

@@ -144,7 +144,8 @@ CI_NEXT = 4  # intrusive list links, -1 terminates
 CI_PREV = 5
 CI_TABLE = 6  # 1 while the cluster's swap table is allocated
 CI_EXT = 7  # design word (swap_table: extend table allocated)
-CI_WORDS = 8
+CI_AUX = 8  # a second design word (ghost: forward table allocated)
+CI_WORDS = 9
 
 # list words of ``lists``
 LS_HEAD = 0
@@ -327,8 +328,9 @@ def _cluster_is_usable(dev, c, order):
 
 
 @njit(inline="always")
-def _alloc_table(dev, ctx, op, c):
+def _alloc_table(dev, dst, ctx, op, c):
     ctx.counters[op, MEM_ALLOC] += dev.meta[D_TABLE_OBJS]
+    verbs.cluster_populated(dst, ctx, op, dev, c, True)
     dev.ci[c, CI_TABLE] = 1
     dev.meta[D_TABLES] += 1
     if dev.meta[D_TABLES] > dev.meta[D_PEAK_TABLES]:
@@ -336,44 +338,45 @@ def _alloc_table(dev, ctx, op, c):
 
 
 @njit(inline="always")
-def _free_table(dev, ctx, op, c):
+def _free_table(dev, dst, ctx, op, c):
     if dev.ci[c, CI_TABLE]:
         ctx.counters[op, MEM_FREE] += dev.meta[D_TABLE_OBJS]
+        verbs.cluster_populated(dst, ctx, op, dev, c, False)
         dev.ci[c, CI_TABLE] = 0
         dev.meta[D_TABLES] -= 1
 
 
 @njit(inline="always")
-def _free_cluster_now(dev, ctx, op, c):
+def _free_cluster_now(dev, dst, ctx, op, c):
     """__free_cluster(): drop the table, back on the free list, order 0."""
-    _free_table(dev, ctx, op, c)
+    _free_table(dev, dst, ctx, op, c)
     _move_cluster(dev, ctx, op, c, L_FREE, CF_FREE)
     dev.ci[c, CI_ORDER] = 0
 
 
 @njit(inline="always")
-def _free_cluster(dev, ctx, op, c):
+def _free_cluster(dev, dst, ctx, op, c):
     if (dev.meta[D_FLAGS] & (SWP_WRITEOK | SWP_PAGE_DISCARD)) == (SWP_WRITEOK | SWP_PAGE_DISCARD):
         _move_cluster(dev, ctx, op, c, L_DISCARD, CF_DISCARD)
         dev.meta[D_DISCARD_PENDING] = 1
         return
-    _free_cluster_now(dev, ctx, op, c)
+    _free_cluster_now(dev, dst, ctx, op, c)
 
 
 @njit(inline="always")
-def _partial_free_cluster(dev, ctx, op, c):
+def _partial_free_cluster(dev, dst, ctx, op, c):
     if dev.ci[c, CI_FLAGS] != CF_NONFULL:
         _move_cluster(dev, ctx, op, c, L_NONFULL + dev.ci[c, CI_ORDER], CF_NONFULL)
 
 
 @njit(inline="always")
-def _relocate_cluster(dev, ctx, op, c):
+def _relocate_cluster(dev, dst, ctx, op, c):
     if dev.ci[c, CI_FLAGS] == CF_DISCARD:
         return
     cnt = dev.ci[c, CI_COUNT]
     if cnt == 0:
         if dev.ci[c, CI_FLAGS] != CF_FREE:
-            _free_cluster(dev, ctx, op, c)
+            _free_cluster(dev, dst, ctx, op, c)
     elif cnt != dev_cluster_size(dev):
         if dev.ci[c, CI_FLAGS] != CF_FRAG:
             _move_cluster(dev, ctx, op, c, L_FRAG + dev.ci[c, CI_ORDER], CF_FRAG)
@@ -383,7 +386,7 @@ def _relocate_cluster(dev, ctx, op, c):
 
 
 @njit(inline="always")
-def _isolate_lock_cluster(dev, ctx, op, lst):
+def _isolate_lock_cluster(dev, dst, ctx, op, lst):
     """Take the first cluster off ``lst`` (flags NONE, cluster locked); populate a
     FREE cluster's table.  Returns -1 when the list is empty."""
     ctx.counters[op, SI_LOCK] += 1
@@ -395,12 +398,12 @@ def _isolate_lock_cluster(dev, ctx, op, lst):
     _list_del(dev, c)
     dev.ci[c, CI_FLAGS] = CF_NONE
     if flags == CF_FREE:
-        _alloc_table(dev, ctx, op, c)
+        _alloc_table(dev, dst, ctx, op, c)
     return c
 
 
 @njit
-def _do_scheduled_discard(dev, ctx, op):
+def _do_scheduled_discard(dev, dst, ctx, op):
     """swap_do_scheduled_discard(): discarded clusters go back to the free list."""
     done = False
     ctx.counters[op, SI_LOCK] += 1
@@ -409,7 +412,7 @@ def _do_scheduled_discard(dev, ctx, op):
         _list_del(dev, c)
         ctx.counters[op, CLUSTER_LOCK] += 1
         dev.ci[c, CI_FLAGS] = CF_NONE
-        _free_cluster_now(dev, ctx, op, c)
+        _free_cluster_now(dev, dst, ctx, op, c)
         ctx.counters[op, SI_LOCK] += 1  # si->lock again for the next cluster
         done = True
     dev.meta[D_DISCARD_PENDING] = 0
@@ -532,7 +535,7 @@ def _scan_cluster(dev, dst, ctx, op, row, c, offset, order):
             if dev.ci[c, CI_COUNT] < csize and off <= last:
                 nxt = off
             break
-    _relocate_cluster(dev, ctx, op, c)
+    _relocate_cluster(dev, dst, ctx, op, c)
     dev.pcpu[row, order] = nxt
     return found
 
@@ -544,7 +547,7 @@ def _scan_list(dev, dst, ctx, op, row, lst, order, scan_all):
     guard = dev.meta[D_NCLUSTERS] + 1
     while guard > 0:
         guard -= 1
-        c = _isolate_lock_cluster(dev, ctx, op, lst)
+        c = _isolate_lock_cluster(dev, dst, ctx, op, lst)
         if c < 0:
             break
         found = _scan_cluster(dev, dst, ctx, op, row, c, c * dev_cluster_size(dev), order)
@@ -565,7 +568,7 @@ def _reclaim_full_clusters(dev, dst, ctx, force):
     guard = dev.meta[D_NCLUSTERS] + 1
     while guard > 0:
         guard -= 1
-        c = _isolate_lock_cluster(dev, ctx, op, L_FULL)
+        c = _isolate_lock_cluster(dev, dst, ctx, op, L_FULL)
         if c < 0:
             break
         off = c * csize
@@ -582,7 +585,7 @@ def _reclaim_full_clusters(dev, dst, ctx, force):
                     continue
             off += 1
         if dev.ci[c, CI_FLAGS] == CF_NONE:
-            _relocate_cluster(dev, ctx, op, c)
+            _relocate_cluster(dev, dst, ctx, op, c)
         if to_scan <= 0:
             break
     return reclaimed
@@ -648,6 +651,7 @@ def _cluster_alloc_swap_entry(dev, dst, ctx, op, cpu, order):
         off = dev.pcpu[row, order]
         if off != 0:
             c = off // csize
+            verbs.cluster_lookup(dst, ctx, op, dev, off)
             ctx.counters[op, CLUSTER_LOCK] += 1
             if _cluster_is_usable(dev, c, order):
                 if dev.ci[c, CI_COUNT] == 0:
@@ -664,7 +668,7 @@ def _cluster_alloc_swap_entry(dev, dst, ctx, op, cpu, order):
         if step == STEP_END:
             return 0
         if step == STEP_DISCARD_RESTART:
-            if dev.lists[L_DISCARD, LS_HEAD] >= 0 and _do_scheduled_discard(dev, ctx, op):
+            if dev.lists[L_DISCARD, LS_HEAD] >= 0 and _do_scheduled_discard(dev, dst, ctx, op):
                 i = 0
             continue
         if step == STEP_RECLAIM_FULL:
@@ -687,6 +691,7 @@ def _alloc_fast(dev, dst, ctx, op, cpu, order):
         return 0
     csize = dev_cluster_size(dev)
     c = off // csize
+    verbs.cluster_lookup(dst, ctx, op, dev, off)
     ctx.counters[op, CLUSTER_LOCK] += 1
     if not _cluster_is_usable(dev, c, order):
         return 0
@@ -701,7 +706,7 @@ def dev_alloc(dev, dst, ctx, op, cpu, order):
     ``2**order`` free, aligned slots, or 0 when the device cannot provide them.  The
     caller writes its entries for the range and then calls :func:`dev_deferred_work`."""
     if dev.meta[D_DISCARD_PENDING]:
-        _do_scheduled_discard(dev, ctx, op)
+        _do_scheduled_discard(dev, dst, ctx, op)
     if (1 << order) > dev_cluster_size(dev):
         return 0
     while True:
@@ -719,7 +724,7 @@ def dev_alloc(dev, dst, ctx, op, cpu, order):
             and dev.lists[L_DISCARD, LS_HEAD] >= 0
         ):
             # swap_sync_discard() and retry
-            _do_scheduled_discard(dev, ctx, op)
+            _do_scheduled_discard(dev, dst, ctx, op)
             continue
         dev.meta[D_ALLOC_FAIL] += 1
         return 0
@@ -740,7 +745,7 @@ def dev_reclaim_full(dev, dst, ctx, force):
 
 
 @njit
-def dev_free_range(dev, ctx, op, start, nr):
+def dev_free_range(dev, dst, ctx, op, start, nr):
     """The cluster and device bookkeeping of __swap_cluster_free_entries() for ``nr``
     slots of one cluster whose entries the design has already cleared."""
     c = start >> dev.meta[D_CLUSTER_SHIFT]
@@ -749,6 +754,6 @@ def dev_free_range(dev, ctx, op, start, nr):
     if dev.meta[D_INUSE] < dev.meta[D_PAGES]:
         dev.meta[D_AVAIL] = 1
     if dev.ci[c, CI_COUNT] == 0:
-        _free_cluster(dev, ctx, op, c)
+        _free_cluster(dev, dst, ctx, op, c)
     else:
-        _partial_free_cluster(dev, ctx, op, c)
+        _partial_free_cluster(dev, dst, ctx, op, c)

@@ -19,7 +19,10 @@ Every kernel in vswap_nb is compiled through :func:`njit` from this module:
   ``True`` and ``False`` two more); our dispatchers drop the literal types first, which
   cut the first-call compile of the allocator path by more than half.
 * tiny helpers (entry encoding, list links) use ``inline="always"`` so they are not
-  compiled, linked and optimised as functions of their own.
+  compiled, linked and optimised as functions of their own.  ``@overload(...,
+  inline="always")`` is *not* used: inlining the verb dispatch shims at the IR level
+  miscompiled an inlined function that followed one (Numba 0.68; an early return taken
+  wrongly), which the reference-model tests caught.
 * no Numba runtime (``_nrt=False``): kernels never allocate; every array is made by a
   Python constructor and passed in.  With the runtime on, each call between kernels
   increments and decrements the reference count of every array in the state

@@ -57,6 +57,21 @@ phys_slot_reclaim(dst, ctx, op, dev, off) -> +nr reclaimed, -nr kept, 0 no folio
     __try_to_reclaim_swap(TTRS_ANYWAY) of a cache-only physical slot
 only_has_cache(dst, ctx, op, start, nr) -> True if no slot of the range is counted
     swap_only_has_cache() under the cluster lock (:mod:`vswap_nb.designs._table_cache`)
+slot_release(dst, ctx, op, start, n)
+    the per-slot work of swap_range_free() beyond the table (zswap invalidation, the
+    Swap Table Edition's release of the virtual entry's backing, the free hooks)
+range_has_zswap(dst, ctx, op, start, nr) -> True if any page of the range is in zswap
+    (zswap_is_present before a large swap-in)
+
+Hooks with a default (a design registers its own only where it differs):
+cluster_lookup(dst, ctx, op, dev, off)   finding the cluster of ``off`` before locking
+    it: array arithmetic (default, no cost) or an XArray walk for a device whose
+    clusters are dynamic
+cluster_populated(dst, ctx, op, dev, c, on)   a cluster's table was allocated (on) or
+    freed: no extra cost by default; a dynamic device adds or erases the cluster in its
+    XArray
+slot_cache_only(dst, ctx, op, slot, on)   a cached slot's count went 1 -> 0 (on) or
+    0 -> 1 (off): nothing by default; the Swap Table Edition marks the physical rmap
 """
 from __future__ import annotations
 
@@ -169,6 +184,11 @@ VERB_SIGNATURES = {
     "phys_slot_scan": "dst, ctx, op, dev, off",
     "phys_slot_reclaim": "dst, ctx, op, dev, off",
     "only_has_cache": "dst, ctx, op, start, nr",
+    "slot_release": "dst, ctx, op, start, n",
+    "range_has_zswap": "dst, ctx, op, start, nr",
+    "cluster_lookup": "dst, ctx, op, dev, off",
+    "cluster_populated": "dst, ctx, op, dev, c, on",
+    "slot_cache_only": "dst, ctx, op, slot, on",
 }
 VERB_NAMES = tuple(VERB_SIGNATURES)
 
@@ -185,9 +205,12 @@ def registered(state_cls) -> dict:
     return dict(_REGISTRY.get(state_cls, {}))
 
 
+_DEFAULTS: dict = {}
+
+
 def _impl_for_type(dst_type, name):
     cls = getattr(dst_type, "instance_class", None)
-    impl = _REGISTRY.get(cls, {}).get(name)
+    impl = _REGISTRY.get(cls, {}).get(name, _DEFAULTS.get(name))
     if impl is None:
         raise TypingError(
             f"verb {name!r} is not implemented for design state {dst_type}; "
@@ -197,7 +220,7 @@ def _impl_for_type(dst_type, name):
 
 
 def _impl_for_value(dst, name):
-    impl = _REGISTRY.get(type(dst), {}).get(name)
+    impl = _REGISTRY.get(type(dst), {}).get(name, _DEFAULTS.get(name))
     if impl is None:
         raise TypeError(
             f"verb {name!r} is not implemented for {type(dst).__name__}; "
@@ -265,7 +288,32 @@ def _make_verbs(namespace):
         kwargs = ", ".join(f"{a}={a}" for a in args.split(", "))
         exec(_TEMPLATE.format(name=name, args=args, kwargs=kwargs), namespace)
         namespace[name].__doc__ = f"The ``{name}`` verb of the design ``dst`` (see the module docstring)."
-        overload(namespace[name], inline="always")(namespace[f"_ol_{name}"])
+        # not inline="always": inlining these shims at the Numba IR level miscompiled
+        # an inlined callee that followed them (a wrong early return); LLVM inlines
+        # the tiny compiled shims anyway
+        overload(namespace[name])(namespace[f"_ol_{name}"])
 
 
 _make_verbs(globals())
+
+
+@njit(inline="always")
+def _no_cluster_lookup(dst, ctx, op, dev, off):
+    return 0
+
+
+@njit(inline="always")
+def _no_cluster_populated(dst, ctx, op, dev, c, on):
+    return 0
+
+
+@njit(inline="always")
+def _no_slot_cache_only(dst, ctx, op, slot, on):
+    return 0
+
+
+_DEFAULTS.update(
+    cluster_lookup=_no_cluster_lookup,
+    cluster_populated=_no_cluster_populated,
+    slot_cache_only=_no_slot_cache_only,
+)

@@ -1,11 +1,14 @@
-"""Metadata designs.  Each module defines ``NAME``, ``SUMMARY``, ``OPTIONS`` (switch
-name -> default), ``new_state(nslots, *, ncpu, cluster_size, ..., **options)`` and
-registers its verbs with :mod:`vswap_nb.core.verbs`."""
+"""Metadata designs.  Each design (a module, or an object for designs sharing a module)
+has ``NAME``, ``SUMMARY``, ``OPTIONS`` (switch name -> default) and
+``new_state(nslots, *, ncpu, cluster_size, solidstate, discard, blkdev, synchronous,
+zswap_enabled, **switches)``; its module registers the verbs with
+:mod:`vswap_nb.core.verbs`.  ``zswap_enabled`` describes the system (only ``ghost``
+changes its structure with it)."""
 from __future__ import annotations
 
-from . import classic, swap_table, vswap
+from . import classic, ste, swap_table, vswap
 
-_MODULES = {m.NAME: m for m in (classic, swap_table, vswap.V5, vswap.V6)}
+_MODULES = {m.NAME: m for m in (classic, swap_table, vswap.V5, vswap.V6, ste.STE, ste.GHOST)}
 
 
 def design_names() -> tuple:

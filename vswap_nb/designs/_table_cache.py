@@ -35,6 +35,7 @@ from ..core.zswap import zswap_invalidate, zswap_present
 @njit
 def table_cache_lookup(dst, ctx, op, entry):
     """swap_cache_get_folio(): one RCU table read; the folio or -1."""
+    verbs.cluster_lookup(dst, ctx, op, dst.dev, entry)
     ctx.counters[op, TABLE_READ] += 1
     tb = dst.dev.table[entry]
     if swp_tb.tb_is_folio(tb):
@@ -47,6 +48,7 @@ def table_try_reclaim(dst, ctx, op, entry, flags):
     """__try_to_reclaim_swap(): +nr if the folio left the cache, -nr if it stays, 0 if
     no folio is cached at ``entry``.  ``mem_cgroup_swap_full()`` is taken to be
     ``vm_swap_full()`` [I]."""
+    verbs.cluster_lookup(dst, ctx, op, dst.dev, entry)
     ctx.counters[op, TABLE_READ] += 1
     tb = dst.dev.table[entry]
     if not swp_tb.tb_is_folio(tb):
@@ -61,6 +63,7 @@ def table_try_reclaim(dst, ctx, op, entry, flags):
         need = True
     if not need:
         return -nr
+    verbs.cluster_lookup(dst, ctx, op, dst.dev, start)
     ctx.counters[op, CLUSTER_LOCK] += 1
     if not verbs.only_has_cache(dst, ctx, op, start, nr):
         return -nr

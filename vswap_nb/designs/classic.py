@@ -162,6 +162,7 @@ def new_state(
     discard: bool = False,
     blkdev: bool = True,
     synchronous: bool = False,
+    zswap_enabled: bool = False,
 ) -> ClassicState:
     """A classic design over a fresh device of ``nslots`` slots."""
     dev = new_device(
@@ -245,7 +246,7 @@ def _entries_free(dst, ctx, op, start, n):
     for s in range(start, start + n):
         ctx.counters[op, TABLE_WRITE] += 1
         table[s] = swp_tb.NULL
-    dev_free_range(dst.dev, ctx, op, start, n)
+    dev_free_range(dst.dev, dst, ctx, op, start, n)
 
 
 @njit

@@ -60,6 +60,7 @@ from ..core.counters import (
     TABLE_WRITE,
 )
 from ..core.device import (
+    D_ID,
     CI_EXT,
     CI_TABLE,
     D_CLUSTER_SHIFT,
@@ -140,6 +141,7 @@ def new_state(
     discard: bool = False,
     blkdev: bool = True,
     synchronous: bool = False,
+    zswap_enabled: bool = False,
 ) -> SwapTableState:
     """A swap_table design over a fresh device of ``nslots`` slots."""
     dev = new_device(
@@ -222,6 +224,8 @@ def _dup_one(dst, ctx, op, s):
     count = swp_tb.tb_count(tb)
     if count == 0 and not swp_tb.tb_is_folio(tb):
         return ENOENT
+    if count == 0:
+        verbs.slot_cache_only(dst, ctx, op, s, False)
     if count < swp_tb.COUNT_MAX - 1:
         ctx.counters[op, TABLE_WRITE] += 1
         table[s] = swp_tb.tb_set_count(tb, count + 1)
@@ -259,11 +263,8 @@ def _free_entries(dst, ctx, op, start, n):
             batch_id = cur
     if batch_id != 0:
         ctx.counters[op, MEMCG_UNCHARGE] += 1
-    # swap_range_free()
-    for s in range(start, start + n):
-        zswap_invalidate(dst.zswap, ctx, op, s)
-        ctx.counters[op, SLOT_FREE_NOTIFY] += 1
-    dev_free_range(dst.dev, ctx, op, start, n)
+    verbs.slot_release(dst, ctx, op, start, n)  # swap_range_free()'s per-slot work
+    dev_free_range(dst.dev, dst, ctx, op, start, n)
 
 
 @njit
@@ -310,8 +311,11 @@ def st_alloc(dst, ctx, cpu, order, folio, memcg):
         table[s] = swp_tb.tb_mk_pfn(folio, swp_tb.tb_flags(table[s]))
     folio_add_swap(ctx, folio, off, nr)
     if memcg != 0:
-        # mem_cgroup_try_charge_swap(): charge, then record the id under the lock
-        ctx.counters[op, MEMCG_CHARGE] += 1
+        # mem_cgroup_try_charge_swap(): charge (physical slots only), then record the
+        # id under the lock
+        if dev.meta[D_ID] == 0:
+            ctx.counters[op, MEMCG_CHARGE] += 1
+        verbs.cluster_lookup(dst, ctx, op, dev, off)
         ctx.counters[op, CLUSTER_LOCK] += 1
         for s in range(off, off + nr):
             ctx.counters[op, MEMCG_WRITE] += 1
@@ -328,6 +332,7 @@ def st_dup(dst, ctx, op, entry, nr):
     end = entry + nr
     while off < end:
         cend = min((off // csize + 1) * csize, end)
+        verbs.cluster_lookup(dst, ctx, op, dst.dev, off)
         ctx.counters[op, CLUSTER_LOCK] += 1
         s = off
         while s < cend:
@@ -361,6 +366,7 @@ def st_pte_batch(dst, ctx, op, entry, nr):
 def _put_cluster(dst, ctx, op, off, n, reclaim_cache):
     """swap_put_entries_cluster()."""
     table = dst.dev.table
+    verbs.cluster_lookup(dst, ctx, op, dst.dev, off)
     ctx.counters[op, CLUSTER_LOCK] += 1
     batch = -1
     need_reclaim = False
@@ -375,6 +381,7 @@ def _put_cluster(dst, ctx, op, off, n, reclaim_cache):
                     batch = s
                 continue
             need_reclaim = True
+            verbs.slot_cache_only(dst, ctx, op, s, True)
         _put_one(dst, ctx, op, s)
         if batch != -1:
             _free_entries(dst, ctx, op, batch, s - batch)
@@ -443,6 +450,7 @@ def _add_check(dst, ctx, op, entry, nr, with_memcg):
 @njit
 def st_cache_add(dst, ctx, op, entry, nr, folio):
     """__swap_cache_alloc(): check, (allocate the folio), recheck, add."""
+    verbs.cluster_lookup(dst, ctx, op, dst.dev, entry)
     ctx.counters[op, CLUSTER_LOCK] += 1
     err = _add_check(dst, ctx, op, entry, nr, False)
     if err != 0:
@@ -458,7 +466,7 @@ def st_cache_add(dst, ctx, op, entry, nr, folio):
         ctx.counters[op, TABLE_WRITE] += 1
         table[s] = swp_tb.tb_mk_pfn(folio, swp_tb.tb_flags(table[s]))
     folio_add_swap(ctx, folio, start, nr)
-    if nr > 1 and zswap_any_present(dst.zswap, ctx, op, start, nr):
+    if nr > 1 and verbs.range_has_zswap(dst, ctx, op, start, nr):
         # a large folio may not cover per-page zswap entries: undo the add
         ctx.counters[op, CLUSTER_LOCK] += 1
         _cache_del_locked(dst, ctx, op, start, nr)
@@ -470,6 +478,7 @@ def st_cache_add(dst, ctx, op, entry, nr, folio):
 @njit
 def st_cache_del(dst, ctx, op, entry, nr):
     """swap_cache_del_folio(): lock, PFN -> shadow, free uncounted slots."""
+    verbs.cluster_lookup(dst, ctx, op, dst.dev, entry)
     ctx.counters[op, CLUSTER_LOCK] += 1
     _cache_del_locked(dst, ctx, op, entry, nr)
     return 0
@@ -478,6 +487,7 @@ def st_cache_del(dst, ctx, op, entry, nr):
 @njit
 def st_cache_free(dst, ctx, op, entry, nr):
     """folio_free_swap(): drop the folio from the cache if no PTE counts its slots."""
+    verbs.cluster_lookup(dst, ctx, op, dst.dev, entry)
     if not st_only_has_cache(dst, ctx, op, entry, nr):  # folio_maybe_swapped()
         return 0
     st_cache_del(dst, ctx, op, entry, nr)
@@ -489,15 +499,7 @@ def st_writeout(dst, ctx, op, entry, nr, backend):
     """swap_writeout() of a cached, unmapped folio."""
     if st_cache_free(dst, ctx, op, entry, nr):
         return BACKEND_NONE
-    table = dst.dev.table
-    ctx.counters[op, CLUSTER_LOCK] += 1
-    for s in range(entry, entry + nr):
-        ctx.counters[op, TABLE_READ] += 1
-        ctx.counters[op, TABLE_WRITE] += 1
-        if backend == BACKEND_ZERO:
-            table[s] = table[s] | swp_tb.ZERO_FLAG
-        else:
-            table[s] = table[s] & ~swp_tb.ZERO_FLAG
+    _set_zero(dst, ctx, op, entry, nr, backend == BACKEND_ZERO)
     if backend == BACKEND_ZERO:
         return BACKEND_ZERO
     if backend == BACKEND_ZSWAP:
@@ -506,6 +508,21 @@ def st_writeout(dst, ctx, op, entry, nr, backend):
         return BACKEND_ZSWAP
     zswap_drop_stale_folio(dst.zswap, ctx, op, entry, nr, True)  # zswap_store()'s check_old
     return BACKEND_DISK
+
+
+@njit
+def _set_zero(dst, ctx, op, entry, nr, on):
+    """swap_zeromap_folio_set() / _clear(): the Z flag of each slot, under the lock."""
+    table = dst.dev.table
+    verbs.cluster_lookup(dst, ctx, op, dst.dev, entry)
+    ctx.counters[op, CLUSTER_LOCK] += 1
+    for s in range(entry, entry + nr):
+        ctx.counters[op, TABLE_READ] += 1
+        ctx.counters[op, TABLE_WRITE] += 1
+        if on:
+            table[s] = table[s] | swp_tb.ZERO_FLAG
+        else:
+            table[s] = table[s] & ~swp_tb.ZERO_FLAG
 
 
 @njit
@@ -555,6 +572,19 @@ def st_only_has_cache(dst, ctx, op, start, nr):
 
 
 @njit
+def st_slot_release(dst, ctx, op, start, n):
+    """swap_range_free() per slot: zswap_invalidate and the free hooks."""
+    for s in range(start, start + n):
+        zswap_invalidate(dst.zswap, ctx, op, s)
+        ctx.counters[op, SLOT_FREE_NOTIFY] += 1
+
+
+@njit
+def st_range_has_zswap(dst, ctx, op, start, nr):
+    return zswap_any_present(dst.zswap, ctx, op, start, nr)
+
+
+@njit
 def st_phys_slot_scan(dst, ctx, op, dev, off):
     ctx.counters[op, TABLE_READ] += 1
     tb = dev.table[off]
@@ -585,4 +615,6 @@ verbs.register(
     phys_slot_scan=st_phys_slot_scan,
     phys_slot_reclaim=phys_slot_reclaim,
     only_has_cache=st_only_has_cache,
+    slot_release=st_slot_release,
+    range_has_zswap=st_range_has_zswap,
 )

@@ -237,6 +237,7 @@ def new_state(
     discard: bool = False,
     blkdev: bool = True,
     synchronous: bool = False,
+    zswap_enabled: bool = False,
     virtual_slots: int | None = None,
     virtual_cluster_size: int = 512,
     rmap_cache_only_bit: bool = False,
@@ -598,7 +599,7 @@ def _phys_free(dst, ctx, op, start, n):
         dst.dev.table[s] = swp_tb.NULL
         ctx.counters[op, MAP_WRITE] += 1
         ctx.counters[op, SLOT_FREE_NOTIFY] += 1
-    dev_free_range(dst.dev, ctx, op, start, n)
+    dev_free_range(dst.dev, dst, ctx, op, start, n)
 
 
 @njit

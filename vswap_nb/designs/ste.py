@@ -1,0 +1,600 @@
+"""``vswap_ste`` (the Swap Table Edition RFC v2) and ``ghost`` (the optional route).
+
+``vswap_ste`` — Nhat Pham's "Virtual Swap Space (Swap Table Edition)", RFC v2
+(2026-06-12), on mm-unstable with swap table P4 (``reference/swap-designs.md`` 2.5, 3.7,
+4; [S22]-[S24], [S31]):
+
+* A vswap device whose clusters are dynamic: held in an XArray (``cluster_info_pool``,
+  index from 1), so every cluster lookup on a vswap entry is an ``xa_load`` (no per-CPU
+  lookup cache yet), allocation included.  Each vswap cluster has the usual swap table
+  (PFN / shadow, count, Z flag, extend table on overflow) and memcg table, plus an
+  8-byte ``virtual_table`` word per slot: NONE, PHYS (physical entry) or ZSWAP (the
+  zswap entry).  A zero page is the Z flag; a cached folio is the PFN entry.
+* The vswap device reuses the swap table's allocator, lists and verbs (this module
+  registers the swap_table layer's verbs for it, with the hooks below) and has its own
+  per-CPU cluster offsets.  A new vswap cluster costs four allocations
+  (``swap_cluster_info_dynamic``, table page, memcg table, virtual_table) and an
+  ``xa_alloc``.
+* Lazy physical backing (``folio_realloc_swap``): at writeout to disk, or at zswap
+  writeback, a physical slot is allocated through the physical allocator and its table
+  entry becomes a reverse-map Pointer (vswap offset, bit 63 = cache-only).
+  ``vswap_mark_cache_only`` sets the bit when a cached PHYS-backed vswap slot's count
+  drops to 0 (and clears it on dup).  The physical allocator reads the Pointer and its
+  bit only; reclaiming such a slot (``try_to_reclaim_vswap_backing``) moves the backing
+  back to the folio and frees the physical slot, leaving the vswap entry cached.
+* memcg: vswap slots are recorded but not charged to swap; a physical slot backing a
+  vswap entry is charged but does not record the memcg in the physical memcg table,
+  whose allocation is deferred to the first directly mapped slot — so physical clusters
+  here carry only their table page.
+* Free (``swap_put_entries_direct`` on the vswap device): the swap table layer's batch
+  free with ``vswap_release_backing`` per freed slot (virtual_table read and reset;
+  physical runs freed under one physical cluster lock; zswap entries freed).
+
+``ghost`` — Kairui Song's proposal to make the virtual layer optional: swap table P4 for
+physical swap, and a dynamic "ghost" swap device only for entries that have no physical
+slot (zswap, zero), with a reverse map only for entries that later get one.  The
+published facts stop at the proposal and the ghost-swapfile RFC's dynamic clusters
+(which STE adapted), so this module takes the simplest reading:
+
+* without zswap in the system the ghost design *is* ``swap_table`` (no virtual layer, no
+  cost): ``new_state(..., zswap_enabled=False)`` returns a swap_table state;
+* with zswap, swap-outs go to the ghost device, which is the STE vswap device above with
+  one difference: a ghost cluster's forward table (the 8-byte-per-slot virtual_table)
+  is allocated only when one of its entries first gets a physical slot, and freed with
+  the cluster.
+
+Choices [I]: the vswap/ghost device is sized for ``virtual_slots`` entries (default
+twice the physical device) and never reaches ``vm_swap_full``; vswap cluster ids are
+reused in free-list order rather than lowest-free order; ``swap_cluster_info_dynamic``
+(80 bytes) is a 96-byte kmalloc object; zswap storing over a PHYS backing frees the
+physical slot; a zero page keeps an existing PHYS backing; the RCU delay of freed vswap
+clusters is not modelled; if the vswap device runs out, allocation fails instead of
+falling back to the physical device.  Left out: swapoff, multiple physical devices.
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from . import swap_table
+from ..core import metadata as md
+from ..core import swp_tb
+from ..core import verbs
+from ..core.counters import (
+    CLUSTER_LOCK,
+    MEM_ALLOC,
+    MEM_FREE,
+    MEMCG_CHARGE,
+    OP_CACHE_DEL,
+    RMAP_READ,
+    RMAP_WRITE,
+    SLOT_FREE_NOTIFY,
+    TABLE_READ,
+    VT_READ,
+    VT_WRITE,
+    XA_NODE_VISIT,
+)
+from ..core.device import (
+    CI_AUX,
+    CI_TABLE,
+    D_CLUSTER_SHIFT,
+    D_ID,
+    D_NCLUSTERS,
+    D_TABLES,
+    KERNEL_P4,
+    dev_alloc,
+    dev_deferred_work,
+    dev_free_range,
+    dev_reclaim_full,
+    new_device,
+)
+from ..core.jit import njit
+from ..core.radix import (
+    M_NR_NODES,
+    xa_erase_counted,
+    xa_height,
+    xa_load_counted,
+    xa_new,
+    xa_store,
+    xa_store_counted,
+)
+from ..core.verbs import (
+    BACKEND_DISK,
+    BACKEND_FOLIO,
+    BACKEND_NONE,
+    BACKEND_ZERO,
+    BACKEND_ZSWAP,
+    C_CPU,
+    ENOMEM,
+    SLOT_BUSY,
+    SLOT_CACHE_ONLY,
+    SLOT_FREE,
+)
+from ._table_cache import phys_slot_reclaim as _vswap_slot_reclaim
+from ._table_cache import table_cache_lookup, table_try_reclaim
+
+# virtual_table words (RFC v2 tags in the low 3 bits)
+VT_NONE = 0
+VT_PHYS = 1
+VT_ZSWAP = 2
+
+# meta words (word 0 is the swap table layer's extend-table count)
+E_EXT_TABLES = 0
+E_ZSWAP_ENTRIES = 1
+E_LAZY_VT = 2  # ghost: forward tables allocated on first physical backing
+E_VTABLES = 3  # forward tables allocated now
+E_NEXT_ZSWAP = 4
+N_EMETA = 8
+
+VSWAP_DEV = 1
+CI_DYN_BYTES = 96  # swap_cluster_info_dynamic: 80 bytes in a 96-byte kmalloc object [I]
+
+SteState = namedtuple("SteState", ["dev", "ext", "memcg", "vt", "cmap", "pdev", "meta"])
+SteState.__doc__ = """State of the vswap_ste / ghost design (with zswap).
+
+dev    SwapDev          the vswap (ghost) device: dynamic clusters, P4 swap table
+ext    uint32[vmax]     its extend-table storage
+memcg  uint16[vmax]     its memcg tables
+vt     int64[vmax]      the virtual_table: NONE, PHYS | offset << 3, ZSWAP | id << 3
+cmap   XAPool           cluster_info_pool: vswap cluster index (from 1) -> cluster
+pdev   SwapDev          the physical device; its table holds reverse-map Pointers
+meta   int64[N_EMETA]   extend tables, zswap entries, forward tables, ghost flag
+"""
+
+
+def _new(nslots, *, ncpu, cluster_size, solidstate, discard, blkdev, synchronous, virtual_slots, virtual_cluster_size, lazy_vt):
+    if virtual_cluster_size & (virtual_cluster_size - 1) or not 2 <= virtual_cluster_size <= (1 << 20):
+        raise ValueError(f"virtual_cluster_size must be a power of two, got {virtual_cluster_size}")
+    pdev = new_device(
+        nslots,
+        cluster_size=cluster_size,
+        ncpu=ncpu,
+        solidstate=solidstate,
+        discard=discard,
+        blkdev=blkdev,
+        synchronous=synchronous,
+        table_objs=1,  # the memcg table is deferred to directly mapped slots
+        kernel=KERNEL_P4,
+    )
+    if virtual_slots is None:
+        virtual_slots = 2 * int(nslots)
+    vslots = max(int(virtual_slots), 2 * int(virtual_cluster_size))
+    vdev = new_device(
+        vslots,
+        cluster_size=virtual_cluster_size,
+        ncpu=ncpu,
+        solidstate=True,
+        blkdev=True,
+        table_objs=3 if lazy_vt else 4,
+        dev_id=VSWAP_DEV,
+        kernel=KERNEL_P4,
+    )
+    n = vdev.table.shape[0]
+    nclusters = vdev.ci.shape[0]
+    levels = max(1, -(-max(nclusters + 1, 2).bit_length() // 6))
+    meta = np.zeros(N_EMETA, dtype=np.int64)
+    meta[E_LAZY_VT] = bool(lazy_vt)
+    state = SteState(
+        dev=vdev,
+        ext=np.zeros(n, dtype=np.uint32),
+        memcg=np.zeros(n, dtype=np.uint16),
+        vt=np.zeros(n, dtype=np.int64),
+        cmap=xa_new(1, nclusters + 2 * levels + 8),
+        pdev=pdev,
+        meta=meta,
+    )
+    # clusters populated at swapon (the header slot) are in the cluster pool too
+    for c in np.flatnonzero(vdev.ci[:, CI_TABLE]):
+        xa_store(state.cmap, 0, int(c) + 1, int(c))
+        if not lazy_vt:
+            meta[E_VTABLES] += 1
+    return state
+
+
+# --------------------------------------------------------------------------- hooks
+
+
+@njit
+def ste_cluster_lookup(dst, ctx, op, dev, off):
+    """__swap_offset_to_cluster(): an xa_load for the vswap device, arithmetic for the
+    physical one."""
+    if dev.meta[D_ID] == VSWAP_DEV:
+        xa_load_counted(dst.cmap, 0, (off >> dev.meta[D_CLUSTER_SHIFT]) + 1, ctx.counters, op)
+    return 0
+
+
+@njit
+def ste_cluster_populated(dst, ctx, op, dev, c, on):
+    """A vswap cluster comes (xa_alloc) or goes (xa_erase); its forward table goes with
+    it where it was allocated lazily (ghost)."""
+    if dev.meta[D_ID] != VSWAP_DEV:
+        return 0
+    if on:
+        ctx.counters[op, XA_NODE_VISIT] += xa_height(dst.cmap, 0)  # find the free index
+        xa_store_counted(dst.cmap, 0, c + 1, c, ctx.counters, op)
+        if dst.meta[E_LAZY_VT] == 0:
+            dst.meta[E_VTABLES] += 1
+    else:
+        xa_erase_counted(dst.cmap, 0, c + 1, ctx.counters, op)
+        if dst.meta[E_LAZY_VT] == 0:
+            dst.meta[E_VTABLES] -= 1
+        elif dev.ci[c, CI_AUX]:
+            dev.ci[c, CI_AUX] = 0
+            dst.meta[E_VTABLES] -= 1
+            ctx.counters[op, MEM_FREE] += 1
+    return 0
+
+
+@njit
+def _vt_ensure(dst, ctx, op, slot):
+    """ghost: allocate the cluster's forward table on its first physical backing."""
+    if dst.meta[E_LAZY_VT] == 0:
+        return
+    c = slot >> dst.dev.meta[D_CLUSTER_SHIFT]
+    if dst.dev.ci[c, CI_AUX] == 0:
+        dst.dev.ci[c, CI_AUX] = 1
+        dst.meta[E_VTABLES] += 1
+        ctx.counters[op, MEM_ALLOC] += 1
+
+
+@njit
+def _vt_readable(dst, slot):
+    """Whether the slot's forward word exists (always in STE; ghost: once allocated)."""
+    if dst.meta[E_LAZY_VT] == 0:
+        return True
+    return dst.dev.ci[slot >> dst.dev.meta[D_CLUSTER_SHIFT], CI_AUX] != 0
+
+
+@njit
+def _vt_read(dst, ctx, op, slot):
+    """Read a forward word (counted only where the table exists)."""
+    if not _vt_readable(dst, slot):
+        return VT_NONE
+    ctx.counters[op, VT_READ] += 1
+    return dst.vt[slot]
+
+
+@njit
+def _vlock(dst, ctx, op, slot):
+    """Look the vswap cluster up and lock it."""
+    ste_cluster_lookup(dst, ctx, op, dst.dev, slot)
+    ctx.counters[op, CLUSTER_LOCK] += 1
+
+
+@njit
+def _phys_release(dst, ctx, op, p, n):
+    """__swap_cluster_free_phys_backing(): one physical cluster lock for the run, the
+    Pointer words cleared, the physical swap_range_free()."""
+    ctx.counters[op, CLUSTER_LOCK] += 1
+    for s in range(p, p + n):
+        ctx.counters[op, RMAP_WRITE] += 1
+        dst.pdev.table[s] = swp_tb.NULL
+        ctx.counters[op, SLOT_FREE_NOTIFY] += 1
+    dev_free_range(dst.pdev, dst, ctx, op, p, n)
+
+
+@njit
+def ste_slot_release(dst, ctx, op, start, n):
+    """vswap_release_backing(): read and reset each forward word; contiguous physical
+    backing freed per run within a physical cluster; zswap entries freed."""
+    pshift = dst.pdev.meta[D_CLUSTER_SHIFT]
+    pstart = -1
+    plen = 0
+    for s in range(start, start + n):
+        w = _vt_read(dst, ctx, op, s)
+        tag = w & 7
+        if tag == VT_PHYS:
+            p = w >> 3
+            if pstart >= 0 and p == pstart + plen and (p >> pshift) == (pstart >> pshift):
+                plen += 1
+            else:
+                if pstart >= 0:
+                    _phys_release(dst, ctx, op, pstart, plen)
+                pstart = p
+                plen = 1
+        elif tag == VT_ZSWAP:
+            ctx.counters[op, MEM_FREE] += 1
+            dst.meta[E_ZSWAP_ENTRIES] -= 1
+        if _vt_readable(dst, s):
+            ctx.counters[op, VT_WRITE] += 1
+            dst.vt[s] = VT_NONE
+    if pstart >= 0:
+        _phys_release(dst, ctx, op, pstart, plen)
+
+
+@njit
+def ste_slot_cache_only(dst, ctx, op, slot, on):
+    """vswap_mark_cache_only(): a PHYS-backed slot's rmap C bit follows its count."""
+    w = _vt_read(dst, ctx, op, slot)
+    if (w & 7) == VT_PHYS:
+        p = w >> 3
+        ctx.counters[op, RMAP_WRITE] += 1
+        dst.pdev.table[p] = swp_tb.tb_mk_pointer(slot, on)
+    return 0
+
+
+@njit
+def ste_range_has_zswap(dst, ctx, op, start, nr):
+    _vlock(dst, ctx, op, start)
+    for s in range(start, start + nr):
+        if (_vt_read(dst, ctx, op, s) & 7) == VT_ZSWAP:
+            return True
+    return False
+
+
+@njit
+def ste_phys_slot_scan(dst, ctx, op, dev, off):
+    """The vswap device's own allocator sees swap-table words; the physical one sees
+    Pointer words and their cache-only bit."""
+    if dev.meta[D_ID] == VSWAP_DEV:
+        return swap_table.st_phys_slot_scan(dst, ctx, op, dev, off)
+    ctx.counters[op, RMAP_READ] += 1
+    tb = dev.table[off]
+    if tb == swp_tb.NULL:
+        return SLOT_FREE
+    if swp_tb.tb_is_pointer(tb) and swp_tb.tb_pointer_cache_only(tb):
+        return SLOT_CACHE_ONLY
+    return SLOT_BUSY
+
+
+@njit
+def ste_phys_slot_reclaim(dst, ctx, op, dev, off):
+    """Physical slot whose vswap entry is cache-only: try_to_reclaim_vswap_backing()
+    moves the backing to the folio and frees the slot; the vswap entry stays cached."""
+    if dev.meta[D_ID] == VSWAP_DEV:
+        return _vswap_slot_reclaim(dst, ctx, op, dev, off)
+    ctx.counters[op, CLUSTER_LOCK] += 1
+    ctx.counters[op, RMAP_READ] += 1
+    tb = dev.table[off]
+    if not (swp_tb.tb_is_pointer(tb) and swp_tb.tb_pointer_cache_only(tb)):
+        return 0
+    v = swp_tb.tb_pointer_offset(tb)
+    folio = table_cache_lookup(dst, ctx, op, v)  # swap_cache_get_folio(vswap entry)
+    if folio < 0:
+        return 0
+    start = v
+    nr = np.int64(1)
+    _vlock(dst, ctx, op, v)  # vswap_to_phys(): verify the backing
+    w = _vt_read(dst, ctx, op, v)
+    if (w & 7) != VT_PHYS or (w >> 3) != off:
+        return -nr
+    _vlock(dst, ctx, op, v)  # vswap_store_folio(): PHYS -> NONE, free the slot
+    ctx.counters[op, VT_WRITE] += 1
+    dst.vt[start] = VT_NONE
+    _phys_release(dst, ctx, op, off, 1)
+    return nr
+
+
+@njit
+def _realloc_phys(dst, ctx, op, entry, nr):
+    """folio_realloc_swap(): vswap_to_phys, a physical allocation writing Pointer
+    words, then the forward words become PHYS.  Returns the physical slot or
+    -ENOMEM."""
+    _vlock(dst, ctx, op, entry)
+    w = _vt_read(dst, ctx, op, entry)
+    if (w & 7) == VT_PHYS:
+        return w >> 3
+    order = 0
+    while (1 << order) < nr:
+        order += 1
+    p = dev_alloc(dst.pdev, dst, ctx, op, ctx.meta[C_CPU], order)
+    if p == 0:
+        return ENOMEM
+    for i in range(nr):
+        ctx.counters[op, RMAP_WRITE] += 1
+        dst.pdev.table[p + i] = swp_tb.tb_mk_pointer(entry + i, False)
+    ctx.counters[op, MEMCG_CHARGE] += 1
+    dev_deferred_work(dst.pdev, dst, ctx)
+    _vlock(dst, ctx, op, entry)
+    for i in range(nr):
+        _vt_ensure(dst, ctx, op, entry + i)
+        ctx.counters[op, VT_WRITE] += 1
+        dst.vt[entry + i] = (np.int64(p + i) << 3) | VT_PHYS
+    return p
+
+
+# --------------------------------------------------------------------------- verbs
+
+
+@njit
+def ste_writeout(dst, ctx, op, entry, nr, backend):
+    """swap_writeout() of a cached vswap folio: vswap_prepare_writeout (drop a stale
+    zswap backing, keep a physical one), the Z flag, then zswap store or the physical
+    backing."""
+    if swap_table.st_cache_free(dst, ctx, op, entry, nr):
+        return BACKEND_NONE
+    _vlock(dst, ctx, op, entry)
+    for s in range(entry, entry + nr):
+        w = _vt_read(dst, ctx, op, s)
+        if (w & 7) == VT_ZSWAP:
+            ctx.counters[op, MEM_FREE] += 1
+            dst.meta[E_ZSWAP_ENTRIES] -= 1
+            ctx.counters[op, VT_WRITE] += 1
+            dst.vt[s] = VT_NONE
+    swap_table._set_zero(dst, ctx, op, entry, nr, backend == BACKEND_ZERO)
+    if backend == BACKEND_ZERO:
+        return BACKEND_ZERO
+    if backend == BACKEND_ZSWAP:
+        for s in range(entry, entry + nr):
+            ctx.counters[op, MEM_ALLOC] += 1  # zswap_entry
+            _vlock(dst, ctx, op, s)  # vswap_zswap_store()
+            w = _vt_read(dst, ctx, op, s)
+            if (w & 7) == VT_PHYS:
+                ctx.counters[op, VT_WRITE] += 1
+                dst.vt[s] = VT_NONE
+                _phys_release(dst, ctx, op, w >> 3, 1)
+            _vt_write_zswap(dst, ctx, op, s)
+        return BACKEND_ZSWAP
+    if _realloc_phys(dst, ctx, op, entry, nr) < 0:
+        return ENOMEM
+    return BACKEND_DISK
+
+
+@njit
+def _vt_write_zswap(dst, ctx, op, s):
+    dst.meta[E_NEXT_ZSWAP] += 1
+    dst.meta[E_ZSWAP_ENTRIES] += 1
+    if _vt_readable(dst, s):
+        ctx.counters[op, VT_WRITE] += 1
+        dst.vt[s] = (dst.meta[E_NEXT_ZSWAP] << 3) | VT_ZSWAP
+    else:
+        # ghost without a forward table: the zswap entry is found by zswap itself
+        dst.vt[s] = (dst.meta[E_NEXT_ZSWAP] << 3) | VT_ZSWAP
+
+
+@njit
+def ste_read_backend(dst, ctx, op, entry):
+    """swap_read_folio(): the Z flag (an RCU table read), vswap_zswap_load, then
+    vswap_to_phys; each a vswap cluster lookup."""
+    ste_cluster_lookup(dst, ctx, op, dst.dev, entry)
+    ctx.counters[op, TABLE_READ] += 1
+    if swp_tb.tb_is_zero(dst.dev.table[entry]):
+        return BACKEND_ZERO
+    _vlock(dst, ctx, op, entry)
+    w = dst.vt[entry]
+    if _vt_readable(dst, entry):
+        ctx.counters[op, VT_READ] += 1
+    if (w & 7) == VT_ZSWAP:
+        ctx.counters[op, MEM_FREE] += 1
+        dst.meta[E_ZSWAP_ENTRIES] -= 1
+        if _vt_readable(dst, entry):
+            ctx.counters[op, VT_WRITE] += 1
+        dst.vt[entry] = VT_NONE
+        return BACKEND_ZSWAP
+    _vlock(dst, ctx, op, entry)
+    if (_vt_read(dst, ctx, op, entry) & 7) == VT_PHYS:
+        return BACKEND_DISK
+    return BACKEND_FOLIO
+
+
+@njit
+def ste_zswap_writeback(dst, ctx, op, entry, folio):
+    """zswap writeback: the folio through the swap cache, verify the ZSWAP tag, a
+    physical slot (folio_realloc_swap), write, free the zswap entry, reclaim."""
+    err = swap_table.st_cache_add(dst, ctx, op, entry, 1, folio)
+    if err != 0:
+        return err
+    _vlock(dst, ctx, op, entry)  # vswap_zswap_load() verify
+    w = dst.vt[entry]
+    if _vt_readable(dst, entry):
+        ctx.counters[op, VT_READ] += 1
+    if (w & 7) != VT_ZSWAP:
+        swap_table.st_cache_del(dst, ctx, op, entry, 1)
+        return ENOMEM
+    dst.vt[entry] = VT_NONE  # the tag is replaced by PHYS below
+    if _realloc_phys(dst, ctx, op, entry, 1) < 0:
+        dst.vt[entry] = w  # vswap_zswap_store() restores the ZSWAP tag
+        swap_table.st_cache_del(dst, ctx, op, entry, 1)
+        return ENOMEM
+    ctx.counters[op, MEM_FREE] += 1  # zswap_entry_free()
+    dst.meta[E_ZSWAP_ENTRIES] -= 1
+    swap_table.st_cache_del(dst, ctx, OP_CACHE_DEL, entry, 1)
+    return 0
+
+
+@njit
+def ste_reclaim_full(dst, ctx, force):
+    """Full-cluster reclaim runs where swap can fill: the physical device."""
+    return dev_reclaim_full(dst.pdev, dst, ctx, force)
+
+
+@njit
+def ste_metadata_bytes(dst, out):
+    out[:] = 0
+    vdev = dst.dev
+    pdev = dst.pdev
+    vsize = np.int64(1) << vdev.meta[D_CLUSTER_SHIFT]
+    live = vdev.meta[D_TABLES]
+    out[md.S_CLUSTER_INFO] = live * CI_DYN_BYTES + pdev.meta[D_NCLUSTERS] * md.CLUSTER_INFO_P4_BYTES
+    out[md.S_SWAP_TABLE] = live * vsize * md.SWAP_TABLE_ENTRY_BYTES
+    out[md.S_MEMCG_TABLE] = live * vsize * md.MEMCG_ID_BYTES
+    out[md.S_EXTEND_TABLE] = dst.meta[E_EXT_TABLES] * vsize * md.EXTEND_ENTRY_BYTES
+    out[md.S_VIRTUAL_TABLE] = dst.meta[E_VTABLES] * vsize * md.SWAP_TABLE_ENTRY_BYTES
+    out[md.S_CLUSTER_MAP_NODES] = dst.cmap.aux[M_NR_NODES] * md.XA_NODE_BYTES
+    pcsize = np.int64(1) << pdev.meta[D_CLUSTER_SHIFT]
+    out[md.S_RMAP_TABLE] = pdev.meta[D_TABLES] * pcsize * md.SWAP_TABLE_ENTRY_BYTES
+    out[md.S_ZSWAP_ENTRY] = dst.meta[E_ZSWAP_ENTRIES] * md.ZSWAP_ENTRY_BYTES
+
+
+verbs.register(
+    SteState,
+    alloc=swap_table.st_alloc,
+    dup=swap_table.st_dup,
+    pte_batch=swap_table.st_pte_batch,
+    put=swap_table.st_put,
+    cache_lookup=table_cache_lookup,
+    cache_add=swap_table.st_cache_add,
+    cache_del=swap_table.st_cache_del,
+    cache_free=swap_table.st_cache_free,
+    try_reclaim=table_try_reclaim,
+    only_has_cache=swap_table.st_only_has_cache,
+    swap_count=swap_table.st_swap_count,
+    writeout=ste_writeout,
+    read_backend=ste_read_backend,
+    zswap_writeback=ste_zswap_writeback,
+    reclaim_full=ste_reclaim_full,
+    metadata_bytes=ste_metadata_bytes,
+    phys_slot_scan=ste_phys_slot_scan,
+    phys_slot_reclaim=ste_phys_slot_reclaim,
+    slot_release=ste_slot_release,
+    range_has_zswap=ste_range_has_zswap,
+    cluster_lookup=ste_cluster_lookup,
+    cluster_populated=ste_cluster_populated,
+    slot_cache_only=ste_slot_cache_only,
+)
+
+
+class _Design:
+    def __init__(self, name, summary, ghost):
+        self.NAME = name
+        self.SUMMARY = summary
+        self.OPTIONS: dict = {}
+        self._ghost = ghost
+
+    def new_state(
+        self,
+        nslots,
+        *,
+        ncpu=1,
+        cluster_size=512,
+        solidstate=True,
+        discard=False,
+        blkdev=True,
+        synchronous=False,
+        zswap_enabled=False,
+        virtual_slots=None,
+        virtual_cluster_size=512,
+    ):
+        dev = dict(
+            ncpu=ncpu,
+            cluster_size=cluster_size,
+            solidstate=solidstate,
+            discard=discard,
+            blkdev=blkdev,
+            synchronous=synchronous,
+        )
+        if self._ghost and not zswap_enabled:
+            return swap_table.new_state(nslots, **dev)
+        return _new(
+            nslots,
+            **dev,
+            virtual_slots=virtual_slots,
+            virtual_cluster_size=virtual_cluster_size,
+            lazy_vt=self._ghost,
+        )
+
+
+STE = _Design(
+    "vswap_ste",
+    "the Swap Table Edition RFC v2: a vswap device reusing swap-table clusters held in an "
+    "XArray, an 8-byte virtual_table per slot, Pointer rmap with the cache-only bit",
+    ghost=False,
+)
+GHOST = _Design(
+    "ghost",
+    "the optional route: swap table P4 for physical swap; with zswap, a dynamic ghost "
+    "device for zswap/zero entries whose forward table is allocated only when an entry "
+    "gets a physical slot",
+    ghost=True,
+)
