@@ -40,8 +40,9 @@ published facts stop at the proposal and the ghost-swapfile RFC's dynamic cluste
   cost): ``new_state(..., zswap_enabled=False)`` returns a swap_table state;
 * with zswap, swap-outs go to the ghost device, which is the STE vswap device above with
   one difference: a ghost cluster's forward table (the 8-byte-per-slot virtual_table)
-  is allocated only when one of its entries first gets a physical slot, and freed with
-  the cluster.
+  exists only while at least one of its entries has a physical slot (allocated when
+  the first gets one, freed when the last gives it up); zswap finds its entries by
+  itself, without the table [I].
 
 Choices [I]: the vswap/ghost device is sized for ``virtual_slots`` entries (default
 twice the physical device) and never reaches ``vm_swap_full``; vswap cluster ids are
@@ -122,7 +123,7 @@ VT_ZSWAP = 2
 # meta words (word 0 is the swap table layer's extend-table count)
 E_EXT_TABLES = 0
 E_ZSWAP_ENTRIES = 1
-E_LAZY_VT = 2  # ghost: forward tables allocated on first physical backing
+E_LAZY_VT = 2  # ghost: a cluster's forward table exists while an entry is PHYS
 E_VTABLES = 3  # forward tables allocated now
 E_NEXT_ZSWAP = 4
 N_EMETA = 8
@@ -206,8 +207,7 @@ def ste_cluster_lookup(dst, ctx, op, dev, off):
 
 @njit
 def ste_cluster_populated(dst, ctx, op, dev, c, on):
-    """A vswap cluster comes (xa_alloc) or goes (xa_erase); its forward table goes with
-    it where it was allocated lazily (ghost)."""
+    """A vswap cluster comes (xa_alloc) or goes (xa_erase)."""
     if dev.meta[D_ID] != VSWAP_DEV:
         return 0
     if on:
@@ -219,40 +219,49 @@ def ste_cluster_populated(dst, ctx, op, dev, c, on):
         xa_erase_counted(dst.cmap, 0, c + 1, ctx.counters, op)
         if dst.meta[E_LAZY_VT] == 0:
             dst.meta[E_VTABLES] -= 1
-        elif dev.ci[c, CI_AUX]:
-            dev.ci[c, CI_AUX] = 0
-            dst.meta[E_VTABLES] -= 1
-            ctx.counters[op, MEM_FREE] += 1
     return 0
 
 
-@njit
-def _vt_ensure(dst, ctx, op, slot):
-    """ghost: allocate the cluster's forward table on its first physical backing."""
-    if dst.meta[E_LAZY_VT] == 0:
-        return
-    c = slot >> dst.dev.meta[D_CLUSTER_SHIFT]
-    if dst.dev.ci[c, CI_AUX] == 0:
-        dst.dev.ci[c, CI_AUX] = 1
-        dst.meta[E_VTABLES] += 1
-        ctx.counters[op, MEM_ALLOC] += 1
-
-
-@njit
-def _vt_readable(dst, slot):
-    """Whether the slot's forward word exists (always in STE; ghost: once allocated)."""
+@njit(inline="always")
+def _fw_present(dst, slot):
+    """Whether the slot's cluster has its forward table: always in STE; in ghost only
+    while some entry of the cluster has a physical slot (``CI_AUX`` counts them)."""
     if dst.meta[E_LAZY_VT] == 0:
         return True
-    return dst.dev.ci[slot >> dst.dev.meta[D_CLUSTER_SHIFT], CI_AUX] != 0
+    return dst.dev.ci[slot >> dst.dev.meta[D_CLUSTER_SHIFT], CI_AUX] > 0
 
 
 @njit
-def _vt_read(dst, ctx, op, slot):
-    """Read a forward word (counted only where the table exists)."""
-    if not _vt_readable(dst, slot):
-        return VT_NONE
-    ctx.counters[op, VT_READ] += 1
+def _fw_read(dst, ctx, op, slot):
+    """The slot's backend word; a virtual_table read where the table exists (ghost
+    finds zswap entries through zswap itself [I])."""
+    if _fw_present(dst, slot):
+        ctx.counters[op, VT_READ] += 1
     return dst.vt[slot]
+
+
+@njit
+def _fw_write(dst, ctx, op, slot, word):
+    """Set the slot's backend word, keeping ghost's per-cluster forward table: it is
+    allocated when an entry of the cluster first becomes PHYS and freed when the last
+    one stops being PHYS."""
+    old = dst.vt[slot]
+    if dst.meta[E_LAZY_VT]:
+        c = slot >> dst.dev.meta[D_CLUSTER_SHIFT]
+        if (word & 7) == VT_PHYS and (old & 7) != VT_PHYS:
+            if dst.dev.ci[c, CI_AUX] == 0:
+                ctx.counters[op, MEM_ALLOC] += 1
+                dst.meta[E_VTABLES] += 1
+            dst.dev.ci[c, CI_AUX] += 1
+    if _fw_present(dst, slot):
+        ctx.counters[op, VT_WRITE] += 1
+    dst.vt[slot] = word
+    if dst.meta[E_LAZY_VT] and (old & 7) == VT_PHYS and (word & 7) != VT_PHYS:
+        c = slot >> dst.dev.meta[D_CLUSTER_SHIFT]
+        dst.dev.ci[c, CI_AUX] -= 1
+        if dst.dev.ci[c, CI_AUX] == 0:
+            ctx.counters[op, MEM_FREE] += 1
+            dst.meta[E_VTABLES] -= 1
 
 
 @njit
@@ -275,14 +284,27 @@ def _phys_release(dst, ctx, op, p, n):
 
 
 @njit
+def _zswap_new(dst):
+    dst.meta[E_NEXT_ZSWAP] += 1
+    dst.meta[E_ZSWAP_ENTRIES] += 1
+    return (dst.meta[E_NEXT_ZSWAP] << 3) | VT_ZSWAP
+
+
+@njit
+def _zswap_free(dst, ctx, op):
+    ctx.counters[op, MEM_FREE] += 1
+    dst.meta[E_ZSWAP_ENTRIES] -= 1
+
+
+@njit
 def ste_slot_release(dst, ctx, op, start, n):
-    """vswap_release_backing(): read and reset each forward word; contiguous physical
+    """vswap_release_backing(): read and reset each backend word; contiguous physical
     backing freed per run within a physical cluster; zswap entries freed."""
     pshift = dst.pdev.meta[D_CLUSTER_SHIFT]
     pstart = -1
     plen = 0
     for s in range(start, start + n):
-        w = _vt_read(dst, ctx, op, s)
+        w = _fw_read(dst, ctx, op, s)
         tag = w & 7
         if tag == VT_PHYS:
             p = w >> 3
@@ -294,11 +316,8 @@ def ste_slot_release(dst, ctx, op, start, n):
                 pstart = p
                 plen = 1
         elif tag == VT_ZSWAP:
-            ctx.counters[op, MEM_FREE] += 1
-            dst.meta[E_ZSWAP_ENTRIES] -= 1
-        if _vt_readable(dst, s):
-            ctx.counters[op, VT_WRITE] += 1
-            dst.vt[s] = VT_NONE
+            _zswap_free(dst, ctx, op)
+        _fw_write(dst, ctx, op, s, VT_NONE)
     if pstart >= 0:
         _phys_release(dst, ctx, op, pstart, plen)
 
@@ -306,11 +325,10 @@ def ste_slot_release(dst, ctx, op, start, n):
 @njit
 def ste_slot_cache_only(dst, ctx, op, slot, on):
     """vswap_mark_cache_only(): a PHYS-backed slot's rmap C bit follows its count."""
-    w = _vt_read(dst, ctx, op, slot)
+    w = _fw_read(dst, ctx, op, slot)
     if (w & 7) == VT_PHYS:
-        p = w >> 3
         ctx.counters[op, RMAP_WRITE] += 1
-        dst.pdev.table[p] = swp_tb.tb_mk_pointer(slot, on)
+        dst.pdev.table[w >> 3] = swp_tb.tb_mk_pointer(slot, on)
     return 0
 
 
@@ -318,7 +336,7 @@ def ste_slot_cache_only(dst, ctx, op, slot, on):
 def ste_range_has_zswap(dst, ctx, op, start, nr):
     _vlock(dst, ctx, op, start)
     for s in range(start, start + nr):
-        if (_vt_read(dst, ctx, op, s) & 7) == VT_ZSWAP:
+        if (_fw_read(dst, ctx, op, s) & 7) == VT_ZSWAP:
             return True
     return False
 
@@ -350,29 +368,25 @@ def ste_phys_slot_reclaim(dst, ctx, op, dev, off):
     if not (swp_tb.tb_is_pointer(tb) and swp_tb.tb_pointer_cache_only(tb)):
         return 0
     v = swp_tb.tb_pointer_offset(tb)
-    folio = table_cache_lookup(dst, ctx, op, v)  # swap_cache_get_folio(vswap entry)
-    if folio < 0:
+    if table_cache_lookup(dst, ctx, op, v) < 0:  # swap_cache_get_folio(vswap entry)
         return 0
-    start = v
-    nr = np.int64(1)
     _vlock(dst, ctx, op, v)  # vswap_to_phys(): verify the backing
-    w = _vt_read(dst, ctx, op, v)
+    w = _fw_read(dst, ctx, op, v)
     if (w & 7) != VT_PHYS or (w >> 3) != off:
-        return -nr
-    _vlock(dst, ctx, op, v)  # vswap_store_folio(): PHYS -> NONE, free the slot
-    ctx.counters[op, VT_WRITE] += 1
-    dst.vt[start] = VT_NONE
+        return -1
+    _vlock(dst, ctx, op, v)  # vswap_store_folio(): the folio is the backend now
+    _fw_write(dst, ctx, op, v, VT_NONE)
     _phys_release(dst, ctx, op, off, 1)
-    return nr
+    return 1
 
 
 @njit
 def _realloc_phys(dst, ctx, op, entry, nr):
     """folio_realloc_swap(): vswap_to_phys, a physical allocation writing Pointer
-    words, then the forward words become PHYS.  Returns the physical slot or
+    words, then the backend words become PHYS.  Returns the physical slot or
     -ENOMEM."""
     _vlock(dst, ctx, op, entry)
-    w = _vt_read(dst, ctx, op, entry)
+    w = _fw_read(dst, ctx, op, entry)
     if (w & 7) == VT_PHYS:
         return w >> 3
     order = 0
@@ -388,9 +402,7 @@ def _realloc_phys(dst, ctx, op, entry, nr):
     dev_deferred_work(dst.pdev, dst, ctx)
     _vlock(dst, ctx, op, entry)
     for i in range(nr):
-        _vt_ensure(dst, ctx, op, entry + i)
-        ctx.counters[op, VT_WRITE] += 1
-        dst.vt[entry + i] = (np.int64(p + i) << 3) | VT_PHYS
+        _fw_write(dst, ctx, op, entry + i, (np.int64(p + i) << 3) | VT_PHYS)
     return p
 
 
@@ -406,12 +418,9 @@ def ste_writeout(dst, ctx, op, entry, nr, backend):
         return BACKEND_NONE
     _vlock(dst, ctx, op, entry)
     for s in range(entry, entry + nr):
-        w = _vt_read(dst, ctx, op, s)
-        if (w & 7) == VT_ZSWAP:
-            ctx.counters[op, MEM_FREE] += 1
-            dst.meta[E_ZSWAP_ENTRIES] -= 1
-            ctx.counters[op, VT_WRITE] += 1
-            dst.vt[s] = VT_NONE
+        if (_fw_read(dst, ctx, op, s) & 7) == VT_ZSWAP:
+            _zswap_free(dst, ctx, op)
+            _fw_write(dst, ctx, op, s, VT_NONE)
     swap_table._set_zero(dst, ctx, op, entry, nr, backend == BACKEND_ZERO)
     if backend == BACKEND_ZERO:
         return BACKEND_ZERO
@@ -419,12 +428,10 @@ def ste_writeout(dst, ctx, op, entry, nr, backend):
         for s in range(entry, entry + nr):
             ctx.counters[op, MEM_ALLOC] += 1  # zswap_entry
             _vlock(dst, ctx, op, s)  # vswap_zswap_store()
-            w = _vt_read(dst, ctx, op, s)
+            w = _fw_read(dst, ctx, op, s)
+            _fw_write(dst, ctx, op, s, _zswap_new(dst))
             if (w & 7) == VT_PHYS:
-                ctx.counters[op, VT_WRITE] += 1
-                dst.vt[s] = VT_NONE
                 _phys_release(dst, ctx, op, w >> 3, 1)
-            _vt_write_zswap(dst, ctx, op, s)
         return BACKEND_ZSWAP
     if _realloc_phys(dst, ctx, op, entry, nr) < 0:
         return ENOMEM
@@ -432,38 +439,20 @@ def ste_writeout(dst, ctx, op, entry, nr, backend):
 
 
 @njit
-def _vt_write_zswap(dst, ctx, op, s):
-    dst.meta[E_NEXT_ZSWAP] += 1
-    dst.meta[E_ZSWAP_ENTRIES] += 1
-    if _vt_readable(dst, s):
-        ctx.counters[op, VT_WRITE] += 1
-        dst.vt[s] = (dst.meta[E_NEXT_ZSWAP] << 3) | VT_ZSWAP
-    else:
-        # ghost without a forward table: the zswap entry is found by zswap itself
-        dst.vt[s] = (dst.meta[E_NEXT_ZSWAP] << 3) | VT_ZSWAP
-
-
-@njit
 def ste_read_backend(dst, ctx, op, entry):
     """swap_read_folio(): the Z flag (an RCU table read), vswap_zswap_load, then
-    vswap_to_phys; each a vswap cluster lookup."""
+    vswap_to_phys; each a vswap cluster lookup.  A zswap load drops the entry."""
     ste_cluster_lookup(dst, ctx, op, dst.dev, entry)
     ctx.counters[op, TABLE_READ] += 1
     if swp_tb.tb_is_zero(dst.dev.table[entry]):
         return BACKEND_ZERO
     _vlock(dst, ctx, op, entry)
-    w = dst.vt[entry]
-    if _vt_readable(dst, entry):
-        ctx.counters[op, VT_READ] += 1
-    if (w & 7) == VT_ZSWAP:
-        ctx.counters[op, MEM_FREE] += 1
-        dst.meta[E_ZSWAP_ENTRIES] -= 1
-        if _vt_readable(dst, entry):
-            ctx.counters[op, VT_WRITE] += 1
-        dst.vt[entry] = VT_NONE
+    if (_fw_read(dst, ctx, op, entry) & 7) == VT_ZSWAP:
+        _zswap_free(dst, ctx, op)
+        _fw_write(dst, ctx, op, entry, VT_NONE)
         return BACKEND_ZSWAP
     _vlock(dst, ctx, op, entry)
-    if (_vt_read(dst, ctx, op, entry) & 7) == VT_PHYS:
+    if (_fw_read(dst, ctx, op, entry) & 7) == VT_PHYS:
         return BACKEND_DISK
     return BACKEND_FOLIO
 
@@ -476,19 +465,16 @@ def ste_zswap_writeback(dst, ctx, op, entry, folio):
     if err != 0:
         return err
     _vlock(dst, ctx, op, entry)  # vswap_zswap_load() verify
-    w = dst.vt[entry]
-    if _vt_readable(dst, entry):
-        ctx.counters[op, VT_READ] += 1
+    w = _fw_read(dst, ctx, op, entry)
     if (w & 7) != VT_ZSWAP:
         swap_table.st_cache_del(dst, ctx, op, entry, 1)
         return ENOMEM
-    dst.vt[entry] = VT_NONE  # the tag is replaced by PHYS below
+    dst.vt[entry] = VT_NONE  # folio_realloc_swap() replaces the tag with PHYS
     if _realloc_phys(dst, ctx, op, entry, 1) < 0:
         dst.vt[entry] = w  # vswap_zswap_store() restores the ZSWAP tag
         swap_table.st_cache_del(dst, ctx, op, entry, 1)
         return ENOMEM
-    ctx.counters[op, MEM_FREE] += 1  # zswap_entry_free()
-    dst.meta[E_ZSWAP_ENTRIES] -= 1
+    _zswap_free(dst, ctx, op)
     swap_table.st_cache_del(dst, ctx, OP_CACHE_DEL, entry, 1)
     return 0
 
