@@ -1,0 +1,150 @@
+"""The mechanics the linux-mm thread argued over, pinned at counter level on small
+hand-built sequences (issue 3): the per-PTE cgroup check on the free path, the
+cluster-map lookups of virtual swap and the fixes that remove them, the cache-only check
+in the physical allocator, and zero pages leaving the physical device alone."""
+import pytest
+
+from vswap_nb.core import verbs
+from vswap_nb.core.counters import (
+    DESC_READ,
+    MEMCG_READ,
+    OP_CACHE_DEL,
+    OP_DUP,
+    OP_FREE,
+    OP_WRITEOUT,
+    RMAP_READ,
+    XA_LOOKUP,
+)
+from vswap_nb.core.device import D_INUSE
+from vswap_nb.designs import get_design
+
+N = 32  # PTEs in the batch, all in one cluster
+
+
+def make(name, **kw):
+    dst = get_design(name).new_state(4096, cluster_size=64, zswap_enabled=True, **kw)
+    ctx = verbs.new_ctx(4 * N + 8)
+    return dst, ctx
+
+
+def swapped_batch(dst, ctx, backend):
+    """N consecutive order-0 entries, each unmapped once and written out."""
+    entries = []
+    for i in range(N):
+        e = verbs.alloc(dst, ctx, 0, 0, i + 1, 1)
+        verbs.dup(dst, ctx, OP_DUP, e, 1)
+        assert verbs.writeout(dst, ctx, OP_WRITEOUT, e, 1, backend) == backend
+        verbs.cache_del(dst, ctx, OP_CACHE_DEL, e, 1)
+        entries.append(e)
+    assert entries == list(range(entries[0], entries[0] + N))
+    return entries[0]
+
+
+def zap(dst, ctx, first):
+    """zap_pte_range(): swap_pte_batch() then one put of the batch.  Returns the free
+    row's counters; ``zap.batch`` keeps the swap_pte_batch() part."""
+    ctx.counters[:] = 0
+    n = verbs.pte_batch(dst, ctx, OP_FREE, first, N)
+    assert n == N
+    zap.batch = ctx.counters[OP_FREE].copy()
+    verbs.put(dst, ctx, OP_FREE, first, n, True)
+    return ctx.counters[OP_FREE]
+
+
+@pytest.mark.parametrize("backend", [verbs.BACKEND_DISK, verbs.BACKEND_ZERO])
+def test_batch_free_costs(backend):
+    dst, ctx = make("classic")
+    row = zap(dst, ctx, swapped_batch(dst, ctx, backend))
+    assert zap.batch[MEMCG_READ] == N  # lookup_swap_cgroup_id() of every PTE
+    assert row[XA_LOOKUP] == 0
+
+    dst, ctx = make("swap_table")
+    row = zap(dst, ctx, swapped_batch(dst, ctx, backend))
+    assert not zap.batch.any()  # P4: no cgroup lookup in swap_pte_batch()
+    assert row[XA_LOOKUP] == 0
+
+    dst, ctx = make("vswap_v5")
+    row = zap(dst, ctx, swapped_batch(dst, ctx, backend))
+    # one cluster-map lookup per PTE in swap_pte_batch(), and v5 frees entry by entry
+    assert zap.batch[XA_LOOKUP] == N
+    assert row[XA_LOOKUP] == 2 * N
+
+    dst, ctx = make("vswap_v6", rmap_cache_only_bit=False, batch_ops=False,
+                    defer_cgroup_check=True, cluster_lookup_cache=True)
+    row = zap(dst, ctx, swapped_batch(dst, ctx, backend))
+    assert not zap.batch.any()  # the cgroup check is deferred into the free loop
+    assert row[XA_LOOKUP] <= 1  # at most one per cluster touched
+
+    dst, ctx = make("vswap_v6")
+    row = zap(dst, ctx, swapped_batch(dst, ctx, backend))
+    assert row[XA_LOOKUP] <= 1
+
+
+def fill_then_rescan(name, **kw):
+    """Fill physical cluster 0 (16 slots, slot 0 is the header) with disk-backed
+    entries, free the last one, and write one more page out: the allocator takes
+    cluster 0 off nonfull[0] and scans it from the start, meeting 14 allocated slots.
+    Returns the writeout's counters minus the same writeout's on a fresh state."""
+    dst = get_design(name).new_state(64, cluster_size=16, **kw)
+    ctx = verbs.new_ctx(64)
+    entries = []
+    for i in range(15):
+        e = verbs.alloc(dst, ctx, 0, 0, i + 1, 1)
+        verbs.dup(dst, ctx, OP_DUP, e, 1)
+        assert verbs.writeout(dst, ctx, OP_WRITEOUT, e, 1, verbs.BACKEND_DISK) == verbs.BACKEND_DISK
+        verbs.cache_del(dst, ctx, OP_CACHE_DEL, e, 1)
+        entries.append(e)
+    verbs.put(dst, ctx, OP_FREE, entries[-1], 1, True)
+    ctx.counters[:] = 0
+    e = verbs.alloc(dst, ctx, 0, 0, 30, 1)
+    verbs.dup(dst, ctx, OP_DUP, e, 1)
+    assert verbs.writeout(dst, ctx, OP_WRITEOUT, e, 1, verbs.BACKEND_DISK) == verbs.BACKEND_DISK
+    return ctx.counters[OP_WRITEOUT].copy()
+
+
+def test_cache_only_check_in_the_physical_allocator():
+    v5 = fill_then_rescan("vswap_v5")
+    v6 = fill_then_rescan("vswap_v6", cluster_lookup_cache=False, defer_cgroup_check=False,
+                          batch_ops=False, rmap_cache_only_bit=True)
+    # both read the reverse-map word of the 14 allocated slots they meet
+    assert v5[RMAP_READ] == 14 and v6[RMAP_READ] == 14
+    # v5 then looks the virtual entry up for each (xa_load + lock + descriptor read);
+    # with the rmap bit v6 reads nothing more
+    assert v5[XA_LOOKUP] - v6[XA_LOOKUP] == 14
+    assert v5[DESC_READ] - v6[DESC_READ] == 14
+    # the Swap Table Edition reads the Pointer word and its bit only
+    ste = fill_then_rescan("vswap_ste")
+    assert ste[RMAP_READ] >= 14
+
+
+@pytest.mark.parametrize("name", ["vswap_v5", "vswap_v6", "vswap_ste", "ghost"])
+def test_zero_pages_take_no_physical_slot(name):
+    dst, ctx = make(name)
+    swapped_batch(dst, ctx, verbs.BACKEND_ZERO)
+    phys = dst.pdev if hasattr(dst, "pdev") else dst.dev
+    assert phys.meta[D_INUSE] == 0
+
+
+@pytest.mark.parametrize("name", ["classic", "swap_table"])
+def test_zero_pages_hold_a_slot_without_a_virtual_layer(name):
+    dst, ctx = make(name)
+    swapped_batch(dst, ctx, verbs.BACKEND_ZERO)
+    assert dst.dev.meta[D_INUSE] == N
+
+
+def test_v6_with_every_switch_off_counts_as_v5():
+    off = dict(rmap_cache_only_bit=False, defer_cgroup_check=False,
+               cluster_lookup_cache=False, batch_ops=False)
+    a, actx = make("vswap_v5")
+    b, bctx = make("vswap_v6", **off)
+    for dst, ctx in ((a, actx), (b, bctx)):
+        first = swapped_batch(dst, ctx, verbs.BACKEND_DISK)
+        zap(dst, ctx, first)
+    assert (actx.counters == bctx.counters).all()
+
+
+def test_v5_has_no_switches():
+    with pytest.raises(ValueError, match="vswap_v6"):
+        get_design("vswap_v5").new_state(4096, batch_ops=True)
+    with pytest.raises(TypeError, match="batch_ops"):
+        get_design("vswap_v6").new_state(4096, batch_ops="yes")
