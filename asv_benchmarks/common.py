@@ -2,7 +2,7 @@
 import numpy as np
 
 from vswap_nb.core import verbs
-from vswap_nb.core.counters import OP_CACHE_DEL, OP_DUP, OP_FREE
+from vswap_nb.core.counters import OP_CACHE_DEL, OP_DUP, OP_FREE, OP_SWAPIN
 from vswap_nb.core.jit import njit
 
 SEED = 20261127
@@ -51,3 +51,27 @@ def free_in_batches(dst, ctx, entries, n, batch):
             j += 1
         verbs.put(dst, ctx, OP_FREE, entries[i], j - i, True)
         i = j
+
+
+@njit
+def zap_in_batches(dst, ctx, entries, n, batch):
+    """zap_pte_range() over entries[:n]: runs of consecutive entries up to ``batch``
+    long, each through swap_pte_batch() and one put."""
+    i = 0
+    while i < n:
+        j = i + 1
+        while j < n and j - i < batch and entries[j] == entries[j - 1] + 1:
+            j += 1
+        k = verbs.pte_batch(dst, ctx, OP_FREE, entries[i], j - i)
+        verbs.put(dst, ctx, OP_FREE, entries[i], k, True)
+        i += k
+
+
+@njit
+def lookup_all(dst, ctx, entries, n):
+    """swap_cache_get_folio() of each entry (all swapped out: every lookup misses)."""
+    misses = 0
+    for i in range(n):
+        if verbs.cache_lookup(dst, ctx, OP_SWAPIN, entries[i]) < 0:
+            misses += 1
+    return misses
