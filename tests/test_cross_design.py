@@ -1,6 +1,7 @@
 """Designs differ in cost, never in meaning: one random page-level sequence replayed
 through every design leaves the same live swapped pages, keyed by the page that owns
-them (same swap reference count per page, same swap-cache state), and each design's
+them (same swap reference count per page, same swap-cache state, found by a fault's
+readahead probe), and each design's
 state returns to empty when every page is gone."""
 import numpy as np
 from hypothesis import given, settings, strategies as st
@@ -104,11 +105,13 @@ class Replay:
             self.backend[p] = verbs.BACKEND_DISK
 
     def live(self):
-        """page -> (swap count, in swap cache) as the design holds it."""
+        """page -> (swap count, in swap cache, a fault's readahead probe finds the
+        entry) as the design holds it."""
         out = {}
         for p, e in self.entry.items():
             cached = int(self.ctx.folio[self.folio(p), verbs.F_SWAP]) != 0
-            out[p] = (int(verbs.swap_count(self.dst, e)), cached)
+            found = verbs.ra_probe(self.dst, self.ctx, OP_SWAPIN, e) != verbs.ENOENT
+            out[p] = (int(verbs.swap_count(self.dst, e)), cached, found)
         return out
 
 
@@ -145,8 +148,9 @@ def test_every_design_keeps_the_same_live_pages(ops):
         for name, live in lives.items():
             assert live == first, (name, op, p, live, first)
         # the mm's own bookkeeping agrees with every design's
-        for p2, (count, cached) in first.items():
+        for p2, (count, cached, found) in first.items():
             assert count == runs["swap_table"].refs.get(p2, 0)
+            assert found
     # everything gone: no swap metadata left but the static parts
     out = np.zeros(N_STRUCTURES, dtype=np.int64)
     for name, r in runs.items():

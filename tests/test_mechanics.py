@@ -7,10 +7,12 @@ import pytest
 from vswap_nb.core import verbs
 from vswap_nb.core.counters import (
     DESC_READ,
+    MAP_READ,
     MEMCG_READ,
     OP_CACHE_DEL,
     OP_DUP,
     OP_FREE,
+    OP_SWAPIN,
     OP_WRITEOUT,
     RMAP_READ,
     XA_LOOKUP,
@@ -148,3 +150,60 @@ def test_v5_has_no_switches():
         get_design("vswap_v5").new_state(4096, batch_ops=True)
     with pytest.raises(TypeError, match="batch_ops"):
         get_design("vswap_v6").new_state(4096, batch_ops="yes")
+
+
+ALL = ("classic", "swap_table", "vswap_v5", "vswap_v6", "vswap_ste", "ghost")
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_readahead_on_a_synchronous_device(name):
+    """On zram (SWP_SYNCHRONOUS_IO) a fault on a page written to the device skips
+    readahead in every design; a zero-filled or zswap page skips it only where the
+    entry is the device's (classic, swap_table, ghost without zswap), while the
+    virtual designs send it through swapin_readahead() — the swap_ra rise on zram."""
+    virtual = name.startswith("vswap") or name == "ghost"
+    for backend in (verbs.BACKEND_DISK, verbs.BACKEND_ZERO, verbs.BACKEND_ZSWAP):
+        for zswap in (False, True):
+            if backend == verbs.BACKEND_ZSWAP and not zswap:
+                continue
+            dst = get_design(name).new_state(4096, cluster_size=64, synchronous=True,
+                                             zswap_enabled=zswap)
+            ctx = verbs.new_ctx(8)
+            e = verbs.alloc(dst, ctx, 0, 0, 1, 1)
+            verbs.dup(dst, ctx, OP_DUP, e, 1)
+            assert verbs.writeout(dst, ctx, OP_WRITEOUT, e, 1, backend) == backend
+            verbs.cache_del(dst, ctx, OP_CACHE_DEL, e, 1)
+            ctx.counters[:] = 0
+            got = verbs.ra_probe(dst, ctx, OP_SWAPIN, e)
+            has_layer = virtual and (zswap or name != "ghost")
+            want = verbs.RA_READAHEAD if has_layer and backend != verbs.BACKEND_DISK else verbs.RA_SYNC
+            assert got == want, (backend, zswap)
+            row = ctx.counters[OP_SWAPIN]
+            if name in ("vswap_v5", "vswap_ste") or (name == "ghost" and zswap):
+                assert row[XA_LOOKUP] == 1  # resolving the backend is a cluster-map lookup
+            if name == "classic":
+                assert row[MAP_READ] == 1  # 6.19 checks __swap_count(entry) == 1
+            if name == "swap_table" or (name == "ghost" and not zswap):
+                assert not row.any()  # only si->flags
+            # the entry stays swapped: the probe changes nothing
+            assert verbs.swap_count(dst, e) == 1
+            # a second reference sends 6.19 through readahead, not phase II designs
+            verbs.dup(dst, ctx, OP_DUP, e, 1)
+            shared = verbs.ra_probe(dst, ctx, OP_SWAPIN, e)
+            if name == "classic":
+                assert shared == verbs.RA_READAHEAD
+            else:
+                assert shared == want
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_readahead_probe_of_a_free_entry_or_slow_device(name):
+    dst = get_design(name).new_state(4096, cluster_size=64, zswap_enabled=True)
+    ctx = verbs.new_ctx(8)
+    e = verbs.alloc(dst, ctx, 0, 0, 1, 1)
+    verbs.dup(dst, ctx, OP_DUP, e, 1)
+    assert verbs.writeout(dst, ctx, OP_WRITEOUT, e, 1, verbs.BACKEND_DISK) == verbs.BACKEND_DISK
+    verbs.cache_del(dst, ctx, OP_CACHE_DEL, e, 1)
+    assert verbs.ra_probe(dst, ctx, OP_SWAPIN, e) == verbs.RA_READAHEAD  # an SSD
+    verbs.put(dst, ctx, OP_FREE, e, 1, True)
+    assert verbs.ra_probe(dst, ctx, OP_SWAPIN, e) == verbs.ENOENT

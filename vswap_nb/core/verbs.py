@@ -43,6 +43,15 @@ writeout(dst, ctx, op, entry, nr, backend) -> backend used or -errno
     mm decides which); BACKEND_NONE when no PTE references it any more and the folio
     was simply dropped from the cache.
 read_backend(dst, ctx, op, entry) -> backend the data is read from
+ra_probe(dst, ctx, op, entry) -> RA_SYNC, RA_READAHEAD or -errno
+    do_swap_page()'s choice after a swap-cache miss on a swapped ``entry``: RA_SYNC when
+    the entry's data sits on a SWP_SYNCHRONOUS_IO device (zram, pmem, brd: read it
+    directly, no readahead), RA_READAHEAD when the fault goes through
+    swapin_readahead().  The classic designs read the device's flag; a virtual design
+    resolves the entry's backend first (swap_entry_backend_has_flag()), and its zero,
+    zswap and unbacked entries always take readahead.  -ENOENT when the entry is not
+    allocated.  The per-entry work of the readahead window itself is cache_lookup
+    then cache_add and read_backend.
 zswap_writeback(dst, ctx, op, entry, folio) -> 0 or -errno
     zswap_writeback_entry(): read the compressed page into ``folio`` through the swap
     cache, write it to the device, drop the zswap entry and the folio.
@@ -140,6 +149,10 @@ BACKEND_ZSWAP = 2
 BACKEND_DISK = 3
 BACKEND_FOLIO = 4
 
+# ra_probe answers
+RA_READAHEAD = 0
+RA_SYNC = 1
+
 # phys_slot_scan answers
 SLOT_FREE = 0
 SLOT_CACHE_ONLY = 1
@@ -177,6 +190,7 @@ VERB_SIGNATURES = {
     "try_reclaim": "dst, ctx, op, entry, flags",
     "writeout": "dst, ctx, op, entry, nr, backend",
     "read_backend": "dst, ctx, op, entry",
+    "ra_probe": "dst, ctx, op, entry",
     "zswap_writeback": "dst, ctx, op, entry, folio",
     "reclaim_full": "dst, ctx, force",
     "swap_count": "dst, entry",

@@ -36,6 +36,8 @@ Verb by verb (counted as the functions named):
   else slot by slot), then a ``swap_map`` pass reclaiming slots left with only
   HAS_CACHE.  ``swap_entries_free`` clears ``swap_map``, the cgroup ids (one uncharge),
   the zeromap bits, zswap, the per-slot hooks and the table shadows.
+* ra_probe: the 6.19 fault takes the synchronous path (no readahead) on a
+  SWP_SYNCHRONOUS_IO device only for an entry whose ``__swap_count`` is 1.
 * cache_del: ``__remove_mapping`` = lock + table PFN -> shadow, then
   ``put_swap_folio`` (lock + HAS_CACHE dropped, slots freed when nothing else holds
   them).
@@ -73,11 +75,13 @@ from ..core.counters import (
 )
 from ..core.device import (
     D_CLUSTER_SHIFT,
+    D_FLAGS,
     D_INUSE,
     D_MAX,
     D_NCLUSTERS,
     D_TABLES,
     KERNEL_619,
+    SWP_SYNCHRONOUS_IO,
     dev_alloc,
     dev_deferred_work,
     dev_free_range,
@@ -95,6 +99,8 @@ from ..core.verbs import (
     ENOENT,
     ENOMEM,
     F_SWAP,
+    RA_READAHEAD,
+    RA_SYNC,
     SLOT_BUSY,
     SLOT_CACHE_ONLY,
     SLOT_FREE,
@@ -565,6 +571,22 @@ def cl_read_backend(dst, ctx, op, entry):
 
 
 @njit
+def cl_ra_probe(dst, ctx, op, entry):
+    """do_swap_page() after a cache miss, 6.19: the synchronous path only when the
+    device has SWP_SYNCHRONOUS_IO and ``__swap_count(entry) == 1`` (a swap_map read;
+    a shared entry, or one whose count continues, goes through readahead).  Phase II
+    of the swap table dropped the count test."""
+    if not 0 < entry < dst.swap_map.shape[0] or cl_swap_count(dst, entry) < 0:
+        return ENOENT
+    if (dst.dev.meta[D_FLAGS] & SWP_SYNCHRONOUS_IO) == 0:
+        return RA_READAHEAD
+    ctx.counters[op, MAP_READ] += 1
+    if (np.int64(dst.swap_map[entry]) & ~SWAP_HAS_CACHE) == 1:
+        return RA_SYNC
+    return RA_READAHEAD
+
+
+@njit
 def cl_swap_count(dst, entry):
     m = np.int64(dst.swap_map[entry])
     if m == 0 or (m & COUNT_MASK) == SWAP_MAP_BAD:
@@ -614,6 +636,7 @@ verbs.register(
     try_reclaim=table_try_reclaim,
     writeout=cl_writeout,
     read_backend=cl_read_backend,
+    ra_probe=cl_ra_probe,
     zswap_writeback=owned_slot_zswap_writeback,
     reclaim_full=phys_reclaim_full,
     swap_count=cl_swap_count,

@@ -50,7 +50,9 @@ reused in free-list order rather than lowest-free order; ``swap_cluster_info_dyn
 (80 bytes) is a 96-byte kmalloc object; zswap storing over a PHYS backing frees the
 physical slot; a zero page keeps an existing PHYS backing; the RCU delay of freed vswap
 clusters is not modelled; if the vswap device runs out, allocation fails instead of
-falling back to the physical device.  Left out: swapoff, multiple physical devices.
+falling back to the physical device; a ghost-device entry without a physical
+slot takes swapin_readahead() on a fault, as an STE vswap entry does (the ghost device
+is not SWP_SYNCHRONOUS_IO).  Left out: swapoff, multiple physical devices.
 """
 from __future__ import annotations
 
@@ -80,10 +82,12 @@ from ..core.device import (
     CI_AUX,
     CI_TABLE,
     D_CLUSTER_SHIFT,
+    D_FLAGS,
     D_ID,
     D_NCLUSTERS,
     D_TABLES,
     KERNEL_P4,
+    SWP_SYNCHRONOUS_IO,
     dev_alloc,
     dev_deferred_work,
     dev_free_range,
@@ -107,7 +111,10 @@ from ..core.verbs import (
     BACKEND_ZERO,
     BACKEND_ZSWAP,
     C_CPU,
+    ENOENT,
     ENOMEM,
+    RA_READAHEAD,
+    RA_SYNC,
     SLOT_BUSY,
     SLOT_CACHE_ONLY,
     SLOT_FREE,
@@ -458,6 +465,21 @@ def ste_read_backend(dst, ctx, op, entry):
 
 
 @njit
+def ste_ra_probe(dst, ctx, op, entry):
+    """do_swap_page() after a cache miss: ``swap_entry_backend_has_flag(si, entry,
+    SWP_SYNCHRONOUS_IO)`` = ``vswap_to_phys`` (cluster xa_load, lock, virtual_table
+    read) then the physical device's flag; zero, zswap and unbacked entries answer
+    false, so their faults take swapin_readahead()."""
+    if swap_table.st_ra_probe(dst, ctx, op, entry) < 0:  # nothing counted
+        return ENOENT
+    _vlock(dst, ctx, op, entry)
+    w = _fw_read(dst, ctx, op, entry)
+    if (w & 7) == VT_PHYS and (dst.pdev.meta[D_FLAGS] & SWP_SYNCHRONOUS_IO):
+        return RA_SYNC
+    return RA_READAHEAD
+
+
+@njit
 def ste_zswap_writeback(dst, ctx, op, entry, folio):
     """zswap writeback: the folio through the swap cache, verify the ZSWAP tag, a
     physical slot (folio_realloc_swap), write, free the zswap entry, reclaim."""
@@ -518,6 +540,7 @@ verbs.register(
     swap_count=swap_table.st_swap_count,
     writeout=ste_writeout,
     read_backend=ste_read_backend,
+    ra_probe=ste_ra_probe,
     zswap_writeback=ste_zswap_writeback,
     reclaim_full=ste_reclaim_full,
     metadata_bytes=ste_metadata_bytes,

@@ -64,8 +64,10 @@ from ..core.device import (
     CI_EXT,
     CI_TABLE,
     D_CLUSTER_SHIFT,
+    D_FLAGS,
     D_NCLUSTERS,
     D_TABLES,
+    SWP_SYNCHRONOUS_IO,
     dev_alloc,
     dev_deferred_work,
     dev_free_range,
@@ -100,6 +102,8 @@ from ..core.verbs import (
     ENOENT,
     ENOMEM,
     F_SWAP,
+    RA_READAHEAD,
+    RA_SYNC,
     SLOT_BUSY,
     SLOT_CACHE_ONLY,
     SLOT_FREE,
@@ -538,6 +542,17 @@ def st_read_backend(dst, ctx, op, entry):
 
 
 @njit
+def st_ra_probe(dst, ctx, op, entry):
+    """do_swap_page() after a cache miss, swap table phase II on: the device's
+    SWP_SYNCHRONOUS_IO flag alone decides (a ``si->flags`` read, nothing counted)."""
+    if not 0 < entry < dst.dev.table.shape[0] or st_swap_count(dst, entry) < 0:
+        return ENOENT
+    if dst.dev.meta[D_FLAGS] & SWP_SYNCHRONOUS_IO:
+        return RA_SYNC
+    return RA_READAHEAD
+
+
+@njit
 def st_swap_count(dst, entry):
     """Swap count of a slot: -1 when free (or bad), 0 when cache-only."""
     tb = dst.dev.table[entry]
@@ -608,6 +623,7 @@ verbs.register(
     try_reclaim=table_try_reclaim,
     writeout=st_writeout,
     read_backend=st_read_backend,
+    ra_probe=st_ra_probe,
     zswap_writeback=owned_slot_zswap_writeback,
     reclaim_full=phys_reclaim_full,
     swap_count=st_swap_count,

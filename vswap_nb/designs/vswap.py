@@ -82,11 +82,13 @@ from ..core.counters import (
 )
 from ..core.device import (
     D_CLUSTER_SHIFT,
+    D_FLAGS,
     D_MAX,
     D_NCLUSTERS,
     D_TABLES,
     KERNEL_619,
     N_ORDERS,
+    SWP_SYNCHRONOUS_IO,
     dev_alloc,
     dev_deferred_work,
     dev_free_range,
@@ -120,6 +122,8 @@ from ..core.verbs import (
     F_ORDER,
     F_SWAP,
     FOLIO_MAPPED,
+    RA_READAHEAD,
+    RA_SYNC,
     SLOT_BUSY,
     SLOT_CACHE_ONLY,
     SLOT_FREE,
@@ -1136,6 +1140,26 @@ def vs_read_backend(dst, ctx, op, entry):
 
 
 @njit
+def vs_ra_probe(dst, ctx, op, entry):
+    """do_swap_page() after a cache miss: the backend's SWP_SYNCHRONOUS_IO, found
+    through ``swp_entry_to_swp_slot()`` (a vswap lookup, the cluster lock, a
+    descriptor read).  Only an entry backed by a physical slot on a synchronous device
+    skips readahead; zero, zswap and folio-backed entries take swapin_readahead()
+    (the readahead rise on zram the thread measured)."""
+    if vs_swap_count(dst, entry) < 0:
+        return ENOENT
+    _rcu_tick(dst)
+    vsize = np.int64(1) << _vshift(dst)
+    row = _lookup_lock(dst, ctx, op, entry)
+    ctx.counters[op, DESC_READ] += 1
+    typ = _d_type(dst, row * vsize + (entry & (vsize - 1)))
+    _mru_settle(dst, ctx, op)
+    if typ == T_SWAPFILE and (dst.dev.meta[D_FLAGS] & SWP_SYNCHRONOUS_IO):
+        return RA_SYNC
+    return RA_READAHEAD
+
+
+@njit
 def vs_zswap_writeback(dst, ctx, op, entry, folio):
     """zswap writeback: the folio through the swap cache, verify the zswap backend, a
     physical slot now (vswap_alloc_swap_slot), write, drop the zswap entry, reclaim."""
@@ -1259,6 +1283,7 @@ verbs.register(
     try_reclaim=vs_try_reclaim,
     writeout=vs_writeout,
     read_backend=vs_read_backend,
+    ra_probe=vs_ra_probe,
     zswap_writeback=vs_zswap_writeback,
     reclaim_full=vs_reclaim_full,
     swap_count=vs_swap_count,
