@@ -128,6 +128,27 @@ ZSWAP_TREE_SHIFT = 14  # SWAP_ADDRESS_SPACE_SHIFT / ZSWAP_ADDRESS_SPACE_SHIFT: 6
 SWP_DESC_BYTES = 24
 VSWAP_CLUSTER_V6_BYTES = 112
 VSWAP_CLUSTER_V5_SLAB_BYTES = 16384
+VSWAP_CLUSTER_HEADER_BYTES = 40  # struct vswap_cluster without its bitmap
+
+
+def vswap_cluster_v5_bytes(nslots: int = 512) -> int:
+    """v5's cluster object: header, allocation bitmap and ``nslots`` embedded
+    descriptors (12392 B for 512 slots)."""
+    return VSWAP_CLUSTER_HEADER_BYTES + bitmap_bytes(nslots) + int(nslots) * SWP_DESC_BYTES
+
+
+def kmalloc_size(nbytes: int) -> int:
+    """The kmalloc size class an object of ``nbytes`` lands in: powers of two from 8,
+    plus 96 and 192."""
+    n = int(nbytes)
+    size = 8
+    while size < n:
+        if size == 64 and n <= 96:
+            return 96
+        if size == 128 and n <= 192:
+            return 192
+        size *= 2
+    return size
 
 
 def zswap_tree_count(nslots: int) -> int:

@@ -191,7 +191,9 @@ V_LIVE_ROWS = 11
 V_ZSWAP_ENTRIES = 12
 V_VSHIFT = 13  # log2 of the virtual cluster size
 V_NROWS = 14
-V_PARTIAL = 16  # + 2 * order: head, tail of partial[order]
+V_NEXT_ZSWAP = 15  # zswap entries stored so far (their ids)
+V_V5_OBJECT = 16  # v5: bytes of the slab object holding a cluster with its descriptors
+V_PARTIAL = 18  # + 2 * order: head, tail of partial[order]
 N_VMETA = V_PARTIAL + 2 * N_ORDERS
 
 VswapState = namedtuple("VswapState", ["dev", "vc", "vbits", "desc", "cmap", "vpcpu", "pool", "meta"])
@@ -287,6 +289,7 @@ def new_state(
     meta[V_LAYOUT_V6] = bool(layout_v6)
     meta[V_VSHIFT] = vshift
     meta[V_NROWS] = rows
+    meta[V_V5_OBJECT] = md.kmalloc_size(md.vswap_cluster_v5_bytes(vsize))
     meta[V_PARTIAL:] = -1
     pool = np.zeros((4, rows + 1), dtype=np.int64)
     pool[PL_ROWS, :rows] = np.arange(rows - 1, -1, -1)  # pop gives row 0 first
@@ -567,10 +570,14 @@ def _new_cluster(dst, ctx, op, order):
     dst.vbits[row, :] = 0
     base = row * vsize
     dst.desc[base : base + vsize, :] = 0
-    if cid == 0:  # entry 0 is invalid: cluster 0 reserves slot 0
-        _bit_set(dst, row, 0, True)
-        dst.vc[row, VC_COUNT] = 1
-        dst.vc[row, VC_REF] = 1
+    if cid == 0:
+        # entry 0 is invalid: cluster 0 reserves the first nr slots of its order (all
+        # of them for a whole-cluster order, which therefore cannot use cluster 0)
+        nr = min(np.int64(1) << order, vsize)
+        for i in range(nr):
+            _bit_set(dst, row, i, True)
+        dst.vc[row, VC_COUNT] = nr
+        dst.vc[row, VC_REF] = nr
     return row
 
 
@@ -692,9 +699,12 @@ def _rmap_mark(dst, ctx, op, d, on):
 
 
 @njit
-def _alloc_phys(dst, ctx, op, entry, nr):
+def _alloc_phys(dst, ctx, op, entry, nr, d0):
     """vswap_alloc_swap_slot() after the descriptor check: the physical allocator with
-    reverse-map writes, the memcg swap charge, the descriptors become SWAPFILE."""
+    reverse-map writes, the memcg swap charge, the descriptors become SWAPFILE.  With
+    ``rmap_cache_only_bit`` a slot backing an entry that is already cache-only (count
+    0: a large folio's unreferenced pages) gets the bit at once [I: taken from the
+    descriptor written in the same lock section, so not counted apart]."""
     cpu = ctx.meta[C_CPU]
     order = 0
     while (1 << order) < nr:
@@ -702,9 +712,11 @@ def _alloc_phys(dst, ctx, op, entry, nr):
     p = dev_alloc(dst.dev, dst, ctx, op, cpu, order)
     if p == 0:
         return ENOMEM
+    mark = dst.meta[V_RMAP_BIT] != 0
     for i in range(nr):
         ctx.counters[op, RMAP_WRITE] += 1
-        dst.dev.table[p + i] = swp_tb.tb_mk_pointer(entry + i, False)
+        cache_only = mark and _d_count(dst, d0 + i) == 0
+        dst.dev.table[p + i] = swp_tb.tb_mk_pointer(entry + i, cache_only)
         ctx.counters[op, MAP_WRITE] += 1  # the allocated bitmap
     ctx.counters[op, MEMCG_CHARGE] += 1
     dev_deferred_work(dst.dev, dst, ctx)
@@ -753,8 +765,7 @@ def vs_alloc(dst, ctx, cpu, order, folio, memcg):
                 return ENOMEM
             ctx.counters[op, CLUSTER_LOCK] += 1
             idx = _find_area(dst, ctx, op, row, nr)
-            if idx < 0:  # cluster 0 cannot serve a PMD folio: park it, take another
-                _partial_add(dst, ctx, op, row)
+            if idx < 0:  # cluster 0 cannot serve a whole-cluster folio: take another
                 row = _new_cluster(dst, ctx, op, order)
                 if row < 0:
                     return ENOMEM
@@ -779,9 +790,8 @@ def vs_alloc(dst, ctx, cpu, order, folio, memcg):
 
 
 @njit
-def vs_dup(dst, ctx, op, entry, nr):
+def _vs_dup(dst, ctx, op, entry, nr):
     """swap_duplicate(): per PTE a lookup, the lock, a descriptor read and write."""
-    _rcu_tick(dst)
     vsize = np.int64(1) << _vshift(dst)
     for e in range(entry, entry + nr):
         row = _lookup_lock(dst, ctx, op, e)
@@ -800,7 +810,7 @@ def vs_dup(dst, ctx, op, entry, nr):
 
 
 @njit
-def vs_pte_batch(dst, ctx, op, entry, nr):
+def _vs_pte_batch(dst, ctx, op, entry, nr):
     """swap_pte_batch(): without defer_cgroup_check, each PTE's cgroup through a vswap
     lookup + lock + descriptor read; the batch stops at a change."""
     if dst.meta[V_DEFER_CG]:
@@ -822,11 +832,10 @@ def vs_pte_batch(dst, ctx, op, entry, nr):
 
 
 @njit
-def vs_put(dst, ctx, op, entry, nr, reclaim_cache):
+def _vs_put(dst, ctx, op, entry, nr, reclaim_cache):
     """The free path: count - 1 on each entry; entries reaching 0 are freed (runs split
     at cluster and memcg changes), cached ones become cache-only and are reclaimed
     afterwards when ``reclaim_cache``."""
-    _rcu_tick(dst)
     vsize = np.int64(1) << _vshift(dst)
     batch = dst.meta[V_BATCH] != 0
     freed = 0
@@ -874,7 +883,7 @@ def vs_put(dst, ctx, op, entry, nr, reclaim_cache):
     if any_cache_only and reclaim_cache:
         e = entry
         while e < end:
-            r = vs_try_reclaim(dst, ctx, op, e, TTRS_UNMAPPED | TTRS_FULL)
+            r = _vs_try_reclaim(dst, ctx, op, e, TTRS_UNMAPPED | TTRS_FULL)
             e += 1
             if r != 0:
                 step = abs(r)
@@ -935,7 +944,7 @@ def _cache_del(dst, ctx, op, start, nr):
 
 
 @njit
-def vs_try_reclaim(dst, ctx, op, entry, flags):
+def _vs_try_reclaim(dst, ctx, op, entry, flags):
     """__try_to_reclaim_swap() on a virtual entry."""
     row, folio = _folio_of(dst, ctx, op, entry)
     if folio < 0:
@@ -957,18 +966,16 @@ def vs_try_reclaim(dst, ctx, op, entry, flags):
 
 
 @njit
-def vs_cache_lookup(dst, ctx, op, entry):
-    _rcu_tick(dst)
+def _vs_cache_lookup(dst, ctx, op, entry):
     row, folio = _folio_of(dst, ctx, op, entry)
     _mru_settle(dst, ctx, op)
     return folio
 
 
 @njit
-def vs_cache_add(dst, ctx, op, entry, nr, folio):
+def _vs_cache_add(dst, ctx, op, entry, nr, folio):
     """Swap-in's cache insert: check the range, then add the folio (one lookup for both
     with batch_ops, two without)."""
-    _rcu_tick(dst)
     vsize = np.int64(1) << _vshift(dst)
     start = (entry // nr) * nr
     row = _lookup_lock(dst, ctx, op, start)
@@ -1014,17 +1021,15 @@ def vs_cache_add(dst, ctx, op, entry, nr, folio):
 
 
 @njit
-def vs_cache_del(dst, ctx, op, entry, nr):
-    _rcu_tick(dst)
+def _vs_cache_del(dst, ctx, op, entry, nr):
     _cache_del(dst, ctx, op, entry, nr)
     _mru_settle(dst, ctx, op)
     return 0
 
 
 @njit
-def vs_cache_free(dst, ctx, op, entry, nr):
+def _vs_cache_free(dst, ctx, op, entry, nr):
     """folio_free_swap()."""
-    _rcu_tick(dst)
     if not _only_has_cache(dst, ctx, op, entry, nr):
         return 0
     _cache_del(dst, ctx, op, entry, nr)
@@ -1055,9 +1060,8 @@ def _drop_stale_backend(dst, ctx, op, base, i0, nr, keep_phys):
 
 
 @njit
-def vs_writeout(dst, ctx, op, entry, nr, backend):
+def _vs_writeout(dst, ctx, op, entry, nr, backend):
     """swap_writeout() of a cached folio whose PTEs hold the entries."""
-    _rcu_tick(dst)
     vsize = np.int64(1) << _vshift(dst)
     if _only_has_cache(dst, ctx, op, entry, nr):  # folio_free_swap()
         _cache_del(dst, ctx, op, entry, nr)
@@ -1085,13 +1089,14 @@ def vs_writeout(dst, ctx, op, entry, nr, backend):
             _lookup_lock(dst, ctx, op, entry)  # zswap_entry_store()
             ctx.counters[op, DESC_WRITE] += 1
             dst.meta[V_ZSWAP_ENTRIES] += 1
-            dst.desc[base + i, DW_BACKEND] = dst.meta[V_ZSWAP_ENTRIES]
+            dst.meta[V_NEXT_ZSWAP] += 1  # the zswap_entry's identity
+            dst.desc[base + i, DW_BACKEND] = dst.meta[V_NEXT_ZSWAP]
             _d_set_type(dst, base + i, T_ZSWAP)
     elif not phys_backed:
         # vswap_alloc_swap_slot(): read the first descriptor, then the allocator
         _lookup_lock(dst, ctx, op, entry)
         ctx.counters[op, DESC_READ] += 1
-        p = _alloc_phys(dst, ctx, op, entry, nr)
+        p = _alloc_phys(dst, ctx, op, entry, nr, base + i0)
         if p < 0:
             result = ENOMEM
         else:
@@ -1104,11 +1109,10 @@ def vs_writeout(dst, ctx, op, entry, nr, backend):
 
 
 @njit
-def vs_read_backend(dst, ctx, op, entry):
+def _vs_read_backend(dst, ctx, op, entry):
     """swap_read_folio(): v5 asks the zero check, zswap and the slot lookup in turn
     (a lookup each); with batch_ops one lookup reads the type.  A zswap load drops the
     compressed copy: the folio becomes the backend."""
-    _rcu_tick(dst)
     vsize = np.int64(1) << _vshift(dst)
     row = _lookup_lock(dst, ctx, op, entry)
     d = row * vsize + (entry & (vsize - 1))
@@ -1140,7 +1144,7 @@ def vs_read_backend(dst, ctx, op, entry):
 
 
 @njit
-def vs_ra_probe(dst, ctx, op, entry):
+def _vs_ra_probe(dst, ctx, op, entry):
     """do_swap_page() after a cache miss: the backend's SWP_SYNCHRONOUS_IO, found
     through ``swp_entry_to_swp_slot()`` (a vswap lookup, the cluster lock, a
     descriptor read).  Only an entry backed by a physical slot on a synchronous device
@@ -1148,7 +1152,6 @@ def vs_ra_probe(dst, ctx, op, entry):
     (the readahead rise on zram the thread measured)."""
     if vs_swap_count(dst, entry) < 0:
         return ENOENT
-    _rcu_tick(dst)
     vsize = np.int64(1) << _vshift(dst)
     row = _lookup_lock(dst, ctx, op, entry)
     ctx.counters[op, DESC_READ] += 1
@@ -1160,10 +1163,10 @@ def vs_ra_probe(dst, ctx, op, entry):
 
 
 @njit
-def vs_zswap_writeback(dst, ctx, op, entry, folio):
+def _vs_zswap_writeback(dst, ctx, op, entry, folio):
     """zswap writeback: the folio through the swap cache, verify the zswap backend, a
     physical slot now (vswap_alloc_swap_slot), write, drop the zswap entry, reclaim."""
-    err = vs_cache_add(dst, ctx, op, entry, 1, folio)
+    err = _vs_cache_add(dst, ctx, op, entry, 1, folio)
     if err != 0:
         return err
     vsize = np.int64(1) << _vshift(dst)
@@ -1175,7 +1178,7 @@ def vs_zswap_writeback(dst, ctx, op, entry, folio):
         return ENOMEM
     _lookup_lock(dst, ctx, op, entry)  # vswap_alloc_swap_slot()
     ctx.counters[op, DESC_READ] += 1
-    p = _alloc_phys(dst, ctx, op, entry, 1)
+    p = _alloc_phys(dst, ctx, op, entry, 1, d)
     if p < 0:
         _cache_del(dst, ctx, op, entry, 1)
         return ENOMEM
@@ -1191,7 +1194,10 @@ def vs_zswap_writeback(dst, ctx, op, entry, folio):
 
 @njit
 def vs_reclaim_full(dst, ctx, force):
-    return dev_reclaim_full(dst.dev, dst, ctx, force)
+    _rcu_tick(dst)
+    r = dev_reclaim_full(dst.dev, dst, ctx, force)
+    _mru_settle(dst, ctx, OP_RECLAIM_SCAN)
+    return r
 
 
 @njit
@@ -1232,7 +1238,7 @@ def vs_metadata_bytes(dst, out):
         # v5: header and descriptors in one slab object
         desc = rows * vsize * md.SWP_DESC_BYTES
         out[md.S_VSWAP_DESC] = desc
-        out[md.S_VSWAP_CLUSTER] = rows * md.VSWAP_CLUSTER_V5_SLAB_BYTES - desc
+        out[md.S_VSWAP_CLUSTER] = rows * dst.meta[V_V5_OBJECT] - desc
     out[md.S_CLUSTER_MAP_NODES] = dst.cmap.aux[M_NR_NODES] * md.XA_NODE_BYTES
     out[md.S_ZSWAP_ENTRY] = dst.meta[V_ZSWAP_ENTRIES] * md.ZSWAP_ENTRY_BYTES
 
@@ -1267,7 +1273,109 @@ def vs_phys_slot_scan(dst, ctx, op, dev, off):
 def vs_phys_slot_reclaim(dst, ctx, op, dev, off):
     ctx.counters[op, RMAP_READ] += 1
     v = swp_tb.tb_pointer_offset(dev.table[off])
-    return vs_try_reclaim(dst, ctx, op, v, TTRS_ANYWAY)
+    return _vs_try_reclaim(dst, ctx, op, v, TTRS_ANYWAY)
+
+
+
+# --------------------------------------------------------------------------- the verbs
+# Every verb is one tick of the RCU clock and ends by letting the lookup cache drop an
+# emptied cluster; the bodies above do the work.
+
+
+@njit
+def vs_dup(dst, ctx, op, entry, nr):
+    _rcu_tick(dst)
+    r = _vs_dup(dst, ctx, op, entry, nr)
+    _mru_settle(dst, ctx, op)
+    return r
+
+
+@njit
+def vs_pte_batch(dst, ctx, op, entry, nr):
+    _rcu_tick(dst)
+    r = _vs_pte_batch(dst, ctx, op, entry, nr)
+    _mru_settle(dst, ctx, op)
+    return r
+
+
+@njit
+def vs_put(dst, ctx, op, entry, nr, reclaim_cache):
+    _rcu_tick(dst)
+    r = _vs_put(dst, ctx, op, entry, nr, reclaim_cache)
+    _mru_settle(dst, ctx, op)
+    return r
+
+
+@njit
+def vs_cache_lookup(dst, ctx, op, entry):
+    _rcu_tick(dst)
+    r = _vs_cache_lookup(dst, ctx, op, entry)
+    _mru_settle(dst, ctx, op)
+    return r
+
+
+@njit
+def vs_cache_add(dst, ctx, op, entry, nr, folio):
+    _rcu_tick(dst)
+    r = _vs_cache_add(dst, ctx, op, entry, nr, folio)
+    _mru_settle(dst, ctx, op)
+    return r
+
+
+@njit
+def vs_cache_del(dst, ctx, op, entry, nr):
+    _rcu_tick(dst)
+    r = _vs_cache_del(dst, ctx, op, entry, nr)
+    _mru_settle(dst, ctx, op)
+    return r
+
+
+@njit
+def vs_cache_free(dst, ctx, op, entry, nr):
+    _rcu_tick(dst)
+    r = _vs_cache_free(dst, ctx, op, entry, nr)
+    _mru_settle(dst, ctx, op)
+    return r
+
+
+@njit
+def vs_try_reclaim(dst, ctx, op, entry, flags):
+    _rcu_tick(dst)
+    r = _vs_try_reclaim(dst, ctx, op, entry, flags)
+    _mru_settle(dst, ctx, op)
+    return r
+
+
+@njit
+def vs_writeout(dst, ctx, op, entry, nr, backend):
+    _rcu_tick(dst)
+    r = _vs_writeout(dst, ctx, op, entry, nr, backend)
+    _mru_settle(dst, ctx, op)
+    return r
+
+
+@njit
+def vs_read_backend(dst, ctx, op, entry):
+    _rcu_tick(dst)
+    r = _vs_read_backend(dst, ctx, op, entry)
+    _mru_settle(dst, ctx, op)
+    return r
+
+
+@njit
+def vs_ra_probe(dst, ctx, op, entry):
+    _rcu_tick(dst)
+    r = _vs_ra_probe(dst, ctx, op, entry)
+    _mru_settle(dst, ctx, op)
+    return r
+
+
+@njit
+def vs_zswap_writeback(dst, ctx, op, entry, folio):
+    _rcu_tick(dst)
+    r = _vs_zswap_writeback(dst, ctx, op, entry, folio)
+    _mru_settle(dst, ctx, op)
+    return r
 
 
 verbs.register(
