@@ -668,7 +668,8 @@ def _cluster_alloc_swap_entry(dev, dst, ctx, op, cpu, order):
         if step == STEP_END:
             return 0
         if step == STEP_DISCARD_RESTART:
-            if dev.lists[L_DISCARD, LS_HEAD] >= 0 and _do_scheduled_discard(dev, dst, ctx, op):
+            # swap_do_scheduled_discard() takes si->lock even with nothing pending
+            if _do_scheduled_discard(dev, dst, ctx, op):
                 i = 0
             continue
         if step == STEP_RECLAIM_FULL:

@@ -31,7 +31,9 @@ pte_batch(dst, ctx, op, entry, nr) -> n <= nr
     at a change of swap cgroup, reading each PTE's id; P4 reads nothing).
 put(dst, ctx, op, entry, nr, reclaim_cache) -> number of slots freed
     swap count -1 on each of ``nr`` consecutive entries, freeing what drops to zero
-    (swap_put_entries_direct; folio_put_swap with reclaim_cache=False).
+    (swap_put_entries_direct; folio_put_swap with reclaim_cache=False).  The count
+    returned is the slots the put itself freed; cached slots it left cache-only and
+    then reclaimed (``reclaim_cache``) are not in it.
 cache_lookup(dst, ctx, op, entry) -> folio or -1
 cache_add(dst, ctx, op, entry, nr, folio) -> 0 or -errno  (swap-in's cache insert)
 cache_del(dst, ctx, op, entry, nr) -> 0  (folio leaves the cache after writeout)

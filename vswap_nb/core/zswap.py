@@ -13,8 +13,8 @@ pool here; the number of stored entries is the pool's entry count, and each entr
   flag up front when the system has zswap.
 * stale entries (``zswap_store``'s ``check_old`` when a folio goes to disk instead):
   per page an ``xa_erase`` (P4 goes through ``zswap_invalidate`` and checks
-  ``xa_empty`` first), freeing an entry that was there.  Skipped while zswap was never
-  enabled [I].
+  ``xa_empty`` first), freeing an entry that was there; run even while zswap was never
+  enabled (``check_old`` has no such test).
 * present (``zswap_is_present`` before a large swap-in): an ``xa_load`` per page
   until one is found, nothing while zswap was never enabled [I: one lookup per page].
 * load (``zswap_load`` into the swap cache): nothing while zswap was never enabled
@@ -98,9 +98,8 @@ def zswap_present(zs, ctx, op, slot):
 
 @njit
 def zswap_drop_stale(zs, ctx, op, slot, check_empty):
-    """``check_old`` of zswap_store() for a page that went elsewhere."""
-    if ctx.meta[C_ZSWAP_ENABLED] == 0:
-        return False
+    """``check_old`` of zswap_store() for a page that went elsewhere (run whether or
+    not zswap was ever enabled)."""
     if check_empty:
         return zswap_invalidate(zs, ctx, op, slot)
     if xa_erase_counted(zs, _tree(slot), slot, ctx.counters, op) >= 0:

@@ -249,7 +249,8 @@ def _entries_free(dst, ctx, op, start, n):
         zswap_invalidate(dst.zswap, ctx, op, s)
         ctx.counters[op, SLOT_FREE_NOTIFY] += 1
     table = dst.dev.table
-    for s in range(start, start + n):
+    for s in range(start, start + n):  # __swap_cache_clear_shadow(): an exchange
+        ctx.counters[op, TABLE_READ] += 1
         ctx.counters[op, TABLE_WRITE] += 1
         table[s] = swp_tb.NULL
     dev_free_range(dst.dev, dst, ctx, op, start, n)
@@ -300,7 +301,9 @@ def cl_only_has_cache(dst, ctx, op, start, nr):
 
 @njit
 def _put_cache(dst, ctx, op, start, nr):
-    """swap_entries_put_cache() (put_swap_folio): drop the cache pin of a folio's slots."""
+    """put_swap_folio(): ``_swap_info_get()`` (a swap_map read), then
+    swap_entries_put_cache(): drop the cache pin of a folio's slots."""
+    ctx.counters[op, MAP_READ] += 1
     ctx.counters[op, CLUSTER_LOCK] += 1
     if cl_only_has_cache(dst, ctx, op, start, nr):
         _entries_free(dst, ctx, op, start, nr)
@@ -376,7 +379,8 @@ def cl_alloc(dst, ctx, cpu, order, folio, memcg):
     if memcg != 0:
         # mem_cgroup_try_charge_swap(): charge, swap_cgroup_record() (no cluster lock)
         ctx.counters[op, MEMCG_CHARGE] += 1
-        for s in range(off, off + nr):
+        for s in range(off, off + nr):  # an exchange of each id
+            ctx.counters[op, MEMCG_READ] += 1
             ctx.counters[op, MEMCG_WRITE] += 1
             dst.cgroup[s] = memcg
     # swap_cache_add_folio()
@@ -466,8 +470,12 @@ def cl_pte_batch(dst, ctx, op, entry, nr):
 
 @njit
 def cl_put(dst, ctx, op, entry, nr, reclaim_cache):
-    """free_swap_and_cache_nr(), or swap_free_nr() when ``reclaim_cache`` is False."""
+    """free_swap_and_cache_nr(), or swap_free_nr() (whose ``_swap_info_get()`` reads
+    the first slot's swap_map byte) when ``reclaim_cache`` is False.  Returns the slots
+    the put itself freed; those its cache reclaim frees afterwards are cache drops."""
     csize = np.int64(1) << dst.dev.meta[D_CLUSTER_SHIFT]
+    if not reclaim_cache:
+        ctx.counters[op, MAP_READ] += 1
     inuse_before = dst.dev.meta[D_INUSE]
     any_only_cache = False
     off = entry
@@ -477,6 +485,7 @@ def cl_put(dst, ctx, op, entry, nr, reclaim_cache):
         if _put_map(dst, ctx, op, off, cend - off):
             any_only_cache = True
         off = cend
+    freed = inuse_before - dst.dev.meta[D_INUSE]
     if any_only_cache and reclaim_cache:
         off = entry
         while off < end:
@@ -490,14 +499,23 @@ def cl_put(dst, ctx, op, entry, nr, reclaim_cache):
                     r = -r
                 step = ((off + r) // r) * r - off
             off += step
-    return inuse_before - dst.dev.meta[D_INUSE]
+    return freed
 
 
 @njit
 def cl_cache_add(dst, ctx, op, entry, nr, folio):
-    """Swap-in's cache insert: swapcache_prepare() (HAS_CACHE), the memcg id for the
-    charge, swap_cache_add_folio()."""
+    """Swap-in's cache insert (__read_swap_cache_async): swap_cache_get_folio() (a
+    table read), swap_entry_swapped() (lock + a swap_map read), swapcache_prepare()
+    (HAS_CACHE), the memcg id for the charge, swap_cache_add_folio()."""
     start = (entry // nr) * nr
+    if nr == 1:  # a large folio comes in through the synchronous path, without them
+        ctx.counters[op, TABLE_READ] += 1
+        if swp_tb.tb_is_folio(dst.dev.table[entry]):
+            return EEXIST
+        ctx.counters[op, CLUSTER_LOCK] += 1
+        ctx.counters[op, MAP_READ] += 1
+        if (np.int64(dst.swap_map[entry]) & ~SWAP_HAS_CACHE) == 0:
+            return ENOENT
     err = _duplicate(dst, ctx, op, start, nr, SWAP_HAS_CACHE)
     if err != 0:
         return err
@@ -523,7 +541,9 @@ def cl_cache_del(dst, ctx, op, entry, nr):
 
 @njit
 def _folio_swapped(dst, ctx, op, entry, nr):
-    """folio_swapped(): lock, any slot with a swap count."""
+    """folio_swapped(): ``_swap_info_get()`` (a swap_map read), then lock and any slot
+    with a swap count."""
+    ctx.counters[op, MAP_READ] += 1
     ctx.counters[op, CLUSTER_LOCK] += 1
     for s in range(entry, entry + nr):
         ctx.counters[op, MAP_READ] += 1
@@ -587,6 +607,16 @@ def cl_ra_probe(dst, ctx, op, entry):
 
 
 @njit
+def cl_zswap_writeback(dst, ctx, op, entry, folio):
+    """zswap_writeback_entry(): 6.19's __read_swap_cache_async() gives no folio for a
+    slot that is not swapped, which the caller reports as -ENOMEM."""
+    err = owned_slot_zswap_writeback(dst, ctx, op, entry, folio)
+    if err == ENOENT:
+        return ENOMEM
+    return err
+
+
+@njit
 def cl_swap_count(dst, entry):
     m = np.int64(dst.swap_map[entry])
     if m == 0 or (m & COUNT_MASK) == SWAP_MAP_BAD:
@@ -637,7 +667,7 @@ verbs.register(
     writeout=cl_writeout,
     read_backend=cl_read_backend,
     ra_probe=cl_ra_probe,
-    zswap_writeback=owned_slot_zswap_writeback,
+    zswap_writeback=cl_zswap_writeback,
     reclaim_full=phys_reclaim_full,
     swap_count=cl_swap_count,
     metadata_bytes=cl_metadata_bytes,
