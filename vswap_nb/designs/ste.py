@@ -19,13 +19,18 @@
   writeback, a physical slot is allocated through the physical allocator and its table
   entry becomes a reverse-map Pointer (vswap offset, bit 63 = cache-only).
   ``vswap_mark_cache_only`` sets the bit when a cached PHYS-backed vswap slot's count
-  drops to 0 (and clears it on dup).  The physical allocator reads the Pointer and its
-  bit only; reclaiming such a slot (``try_to_reclaim_vswap_backing``) moves the backing
-  back to the folio and frees the physical slot, leaving the vswap entry cached.
-* memcg: vswap slots are recorded but not charged to swap; a physical slot backing a
-  vswap entry is charged but does not record the memcg in the physical memcg table,
-  whose allocation is deferred to the first directly mapped slot — so physical clusters
-  here carry only their table page.
+  drops to 0 (and clears it on dup); a page already cache-only when it gets its slot
+  has the bit at once [I].  The physical allocator reads the Pointer and its bit only;
+  reclaiming such a slot (``try_to_reclaim_vswap_backing``) needs every page of the
+  cached folio cache-only, then moves the whole folio's backing back to the folio and
+  frees its physical slots, leaving the vswap entries cached.  A folio written out
+  again with only part of it still backed gives those slots back and is backed anew
+  as a whole [I].
+* memcg: vswap slots are recorded but not charged to swap (no uncharge when they are
+  freed); a physical slot backing a vswap entry is charged (when the entry has a memcg)
+  and uncharged when the backing goes, but does not record the memcg in the physical
+  memcg table, whose allocation is deferred to the first directly mapped slot — so
+  physical clusters here carry only their table page.
 * Free (``swap_put_entries_direct`` on the vswap device): the swap table layer's batch
   free with ``vswap_release_backing`` per freed slot (virtual_table read and reset;
   physical runs freed under one physical cluster lock; zswap entries freed).
@@ -69,6 +74,8 @@ from ..core.counters import (
     MEM_ALLOC,
     MEM_FREE,
     MEMCG_CHARGE,
+    MEMCG_READ,
+    MEMCG_UNCHARGE,
     OP_CACHE_DEL,
     RMAP_READ,
     RMAP_WRITE,
@@ -113,6 +120,8 @@ from ..core.verbs import (
     C_CPU,
     ENOENT,
     ENOMEM,
+    F_ORDER,
+    F_SWAP,
     RA_READAHEAD,
     RA_SYNC,
     SLOT_BUSY,
@@ -279,10 +288,14 @@ def _vlock(dst, ctx, op, slot):
 
 
 @njit
-def _phys_release(dst, ctx, op, p, n):
+def _phys_release(dst, ctx, op, p, n, memcg):
     """__swap_cluster_free_phys_backing(): one physical cluster lock for the run, the
-    Pointer words cleared, the physical swap_range_free()."""
+    Pointer words cleared, the physical swap_range_free(), and the swap uncharge of the
+    backing (its memcg is the vswap entry's: the physical memcg table does not record
+    it)."""
     ctx.counters[op, CLUSTER_LOCK] += 1
+    if memcg != 0:
+        ctx.counters[op, MEMCG_UNCHARGE] += 1
     for s in range(p, p + n):
         ctx.counters[op, RMAP_WRITE] += 1
         dst.pdev.table[s] = swp_tb.NULL
@@ -310,23 +323,26 @@ def ste_slot_release(dst, ctx, op, start, n):
     pshift = dst.pdev.meta[D_CLUSTER_SHIFT]
     pstart = -1
     plen = 0
+    pmemcg = 0
     for s in range(start, start + n):
         w = _fw_read(dst, ctx, op, s)
         tag = w & 7
         if tag == VT_PHYS:
             p = w >> 3
-            if pstart >= 0 and p == pstart + plen and (p >> pshift) == (pstart >> pshift):
+            m = np.int64(dst.memcg[s])
+            if pstart >= 0 and p == pstart + plen and (p >> pshift) == (pstart >> pshift) and m == pmemcg:
                 plen += 1
             else:
                 if pstart >= 0:
-                    _phys_release(dst, ctx, op, pstart, plen)
+                    _phys_release(dst, ctx, op, pstart, plen, pmemcg)
                 pstart = p
                 plen = 1
+                pmemcg = m
         elif tag == VT_ZSWAP:
             _zswap_free(dst, ctx, op)
         _fw_write(dst, ctx, op, s, VT_NONE)
     if pstart >= 0:
-        _phys_release(dst, ctx, op, pstart, plen)
+        _phys_release(dst, ctx, op, pstart, plen, pmemcg)
 
 
 @njit
@@ -366,7 +382,9 @@ def ste_phys_slot_scan(dst, ctx, op, dev, off):
 @njit
 def ste_phys_slot_reclaim(dst, ctx, op, dev, off):
     """Physical slot whose vswap entry is cache-only: try_to_reclaim_vswap_backing()
-    moves the backing to the folio and frees the slot; the vswap entry stays cached."""
+    finds the vswap folio, checks every page of it is cache-only, and
+    vswap_store_folio() makes the folio the backend of all its pages, freeing their
+    physical slots; the vswap entries stay cached.  +nr, -nr (kept) or 0."""
     if dev.meta[D_ID] == VSWAP_DEV:
         return _vswap_slot_reclaim(dst, ctx, op, dev, off)
     ctx.counters[op, CLUSTER_LOCK] += 1
@@ -375,16 +393,31 @@ def ste_phys_slot_reclaim(dst, ctx, op, dev, off):
     if not (swp_tb.tb_is_pointer(tb) and swp_tb.tb_pointer_cache_only(tb)):
         return 0
     v = swp_tb.tb_pointer_offset(tb)
-    if table_cache_lookup(dst, ctx, op, v) < 0:  # swap_cache_get_folio(vswap entry)
+    folio = table_cache_lookup(dst, ctx, op, v)  # swap_cache_get_folio(vswap entry)
+    if folio < 0:
         return 0
+    start = ctx.folio[folio, F_SWAP]
+    nr = np.int64(1) << ctx.folio[folio, F_ORDER]
     _vlock(dst, ctx, op, v)  # vswap_to_phys(): verify the backing
     w = _fw_read(dst, ctx, op, v)
     if (w & 7) != VT_PHYS or (w >> 3) != off:
-        return -1
-    _vlock(dst, ctx, op, v)  # vswap_store_folio(): the folio is the backend now
-    _fw_write(dst, ctx, op, v, VT_NONE)
-    _phys_release(dst, ctx, op, off, 1)
-    return 1
+        return -nr
+    if not swap_table.st_only_has_cache(dst, ctx, op, start, nr):
+        return -nr
+    _vlock(dst, ctx, op, start)  # vswap_store_folio(): the folio is the backend now
+    _drop_phys(dst, ctx, op, start, nr)
+    return nr
+
+
+@njit
+def _drop_phys(dst, ctx, op, start, nr):
+    """Reset the PHYS words of ``[start, start + nr)`` (vswap lock held), releasing
+    their physical slots run by run."""
+    for s in range(start, start + nr):
+        w = _fw_read(dst, ctx, op, s)
+        if (w & 7) == VT_PHYS:
+            _fw_write(dst, ctx, op, s, VT_NONE)
+            _phys_release(dst, ctx, op, w >> 3, 1, np.int64(dst.memcg[s]))
 
 
 @njit
@@ -393,9 +426,24 @@ def _realloc_phys(dst, ctx, op, entry, nr):
     words, then the backend words become PHYS.  Returns the physical slot or
     -ENOMEM."""
     _vlock(dst, ctx, op, entry)
-    w = _fw_read(dst, ctx, op, entry)
-    if (w & 7) == VT_PHYS:
-        return w >> 3
+    nphys = 0
+    first = -1
+    for i in range(nr):
+        w = _fw_read(dst, ctx, op, entry + i)
+        if (w & 7) == VT_PHYS:
+            nphys += 1
+            if i == 0:
+                first = w >> 3
+            elif first >= 0 and (w >> 3) != first + i:
+                first = -1
+        elif i == 0:
+            first = -1
+    if nphys == nr and first >= 0:
+        return first
+    if nphys > 0:
+        # part of the folio kept a slot (its other pages' backing was reclaimed):
+        # give those back and back the folio as a whole [I]
+        _drop_phys(dst, ctx, op, entry, nr)
     order = 0
     while (1 << order) < nr:
         order += 1
@@ -404,8 +452,12 @@ def _realloc_phys(dst, ctx, op, entry, nr):
         return ENOMEM
     for i in range(nr):
         ctx.counters[op, RMAP_WRITE] += 1
-        dst.pdev.table[p + i] = swp_tb.tb_mk_pointer(entry + i, False)
-    ctx.counters[op, MEMCG_CHARGE] += 1
+        # a page already cache-only (count 0) gets the bit at once [I]
+        cache_only = swp_tb.tb_count(dst.dev.table[entry + i]) == 0
+        dst.pdev.table[p + i] = swp_tb.tb_mk_pointer(entry + i, cache_only)
+    ctx.counters[op, MEMCG_READ] += 1
+    if dst.memcg[entry] != 0:
+        ctx.counters[op, MEMCG_CHARGE] += 1  # the backing is charged, the vswap slot not
     dev_deferred_work(dst.pdev, dst, ctx)
     _vlock(dst, ctx, op, entry)
     for i in range(nr):
@@ -438,7 +490,7 @@ def ste_writeout(dst, ctx, op, entry, nr, backend):
             w = _fw_read(dst, ctx, op, s)
             _fw_write(dst, ctx, op, s, _zswap_new(dst))
             if (w & 7) == VT_PHYS:
-                _phys_release(dst, ctx, op, w >> 3, 1)
+                _phys_release(dst, ctx, op, w >> 3, 1, np.int64(dst.memcg[s]))
         return BACKEND_ZSWAP
     if _realloc_phys(dst, ctx, op, entry, nr) < 0:
         return ENOMEM

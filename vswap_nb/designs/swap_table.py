@@ -249,7 +249,12 @@ def _dup_one(dst, ctx, op, s):
 
 @njit
 def _free_entries(dst, ctx, op, start, n):
-    """__swap_cluster_free_entries() for ``n`` slots of one cluster (lock held)."""
+    """__swap_cluster_free_entries() for ``n`` slots of one cluster (lock held): the
+    per-slot release of backing first (the Swap Table Edition's vswap_release_backing;
+    zswap and the free hooks here), then the table words and memcg ids, one swap
+    uncharge per memcg run on a physical device (vswap slots are not charged)."""
+    verbs.slot_release(dst, ctx, op, start, n)
+    charged = dst.dev.meta[D_ID] == 0
     table = dst.dev.table
     batch_id = 0
     for s in range(start, start + n):
@@ -262,12 +267,11 @@ def _free_entries(dst, ctx, op, start, n):
             ctx.counters[op, MEMCG_WRITE] += 1
             dst.memcg[s] = 0
         if cur != batch_id:
-            if batch_id != 0:
+            if batch_id != 0 and charged:
                 ctx.counters[op, MEMCG_UNCHARGE] += 1
             batch_id = cur
-    if batch_id != 0:
+    if batch_id != 0 and charged:
         ctx.counters[op, MEMCG_UNCHARGE] += 1
-    verbs.slot_release(dst, ctx, op, start, n)  # swap_range_free()'s per-slot work
     dev_free_range(dst.dev, dst, ctx, op, start, n)
 
 
