@@ -10,7 +10,8 @@ analysis [S28]):
   or shadow; 32-bit count; memcg id; in_swapcache bit; 2-bit type SWAPFILE / ZERO /
   ZSWAP / FOLIO).  Clusters are found through ``vswap_cluster_map``, an XArray with
   dense ids from ``xa_alloc`` (lowest free id), so every lookup of a virtual entry is an
-  ``xa_load`` walk; cluster 0 reserves its slot 0 (entry 0 is invalid).
+  ``xa_load`` walk; cluster 0 reserves the first ``nr`` slots of its order (entry 0 is
+  invalid), so a whole-cluster folio never uses it.
 * Allocation: the CPU's cached cluster for the order (no lookup), then
   ``partial_clusters_lists[order]`` under the XArray lock, then a new cluster
   (allocation + ``xa_alloc``).  The folio enters the swap cache with count 0.  Each
@@ -74,6 +75,7 @@ from ..core.counters import (
     MEMCG_UNCHARGE,
     OP_ALLOC,
     OP_CACHE_DEL,
+    OP_RECLAIM_SCAN,
     RMAP_READ,
     RMAP_WRITE,
     SI_LOCK,
@@ -153,7 +155,7 @@ INCACHE_BIT = 1 << 50
 
 # virtual cluster rows (vc[row, :])
 VC_ID = 0
-VC_COUNT = 1  # allocated slots (the reserved slot 0 of cluster 0 included)
+VC_COUNT = 1  # allocated slots (cluster 0's reserved slots included)
 VC_ORDER = 2
 VC_REF = 3  # allocated slots + per-CPU caches holding the cluster
 VC_FLAGS = 4
@@ -1215,8 +1217,10 @@ def vs_swap_count(dst, entry):
     vsize = np.int64(1) << _vshift(dst)
     row = _row_of(dst, entry >> _vshift(dst))
     i = entry & (vsize - 1)
-    if row < 0 or not _bit_test(dst, row, i) or (entry >> _vshift(dst) == 0 and i == 0):
+    if row < 0 or not _bit_test(dst, row, i):
         return -1
+    if entry >> _vshift(dst) == 0 and i < min(np.int64(1) << dst.vc[row, VC_ORDER], vsize):
+        return -1  # reserved with entry 0
     return _d_count(dst, row * vsize + i)
 
 
@@ -1278,8 +1282,9 @@ def vs_phys_slot_reclaim(dst, ctx, op, dev, off):
 
 
 # --------------------------------------------------------------------------- the verbs
-# Every verb is one tick of the RCU clock and ends by letting the lookup cache drop an
-# emptied cluster; the bodies above do the work.
+# Every verb is one tick of the RCU clock, and every verb that looks clusters up ends by
+# letting the lookup cache drop an emptied cluster (alloc does no lookup, so it does
+# not); the bodies above do the work.
 
 
 @njit

@@ -1,0 +1,1591 @@
+"""The ``vswap_v5`` / ``vswap_v6`` designs against the plain-Python reference ``NaiveVswap``.
+
+* Random operation sequences (hypothesis stateful tests) drive both models and compare,
+  after every verb call, the return value and the whole state: the counter matrix,
+  every live virtual cluster (id, count, order, refcount, partial flag, bitmap, every
+  descriptor), the partial lists in order, the per-CPU allocation clusters and lookup
+  cache, the cluster map (entries, node count, height), the RCU clock and slab objects,
+  the physical device (every table word with the C bit, cluster rows and lists,
+  per-CPU offsets, device words), the folio side of ``Ctx``, ``C_CPU`` and
+  ``metadata_bytes`` (in the long loops of a few rules, return values and counters
+  after every call and the rest at the end of the loop).  Designs: ``vswap_v5`` and ``vswap_v6`` with each switch drawn.
+* ``vswap_v6`` with every switch off against ``vswap_v5`` on the same sequences: the
+  same counters and state (only the metadata layout differs).
+* Hand-counted unit tests pin the mechanics the thread argued about and the verb frame
+  (one RCU tick per verb, the lookup cache's end-of-operation release, cluster 0's
+  reserved slots, the rmap C bit, zswap ids, v5's slab object).
+* Tests at the end of the file pin design bugs the model found (now fixed).
+
+Operations are kept valid the way the mm would: dup/put only live entries, cache
+operations on cached folios (entry = folio->swap, nr = folio_nr_pages), a folio leaves
+the cache without writeout only when it is clean (no entry whose only copy is the folio
+itself), distinct folio ids, ``C_CPU`` set before every non-alloc verb.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
+from naive_vswap import BAD, FOLIO, SWITCHES, ZSWAP, NaiveVswap
+
+from vswap_nb.core import device as D
+from vswap_nb.core import radix, verbs
+from vswap_nb.core.counters import (
+    OP_ALLOC,
+    OP_CACHE_DEL,
+    OP_DUP,
+    OP_FREE,
+    OP_READAHEAD,
+    OP_RECLAIM_SCAN,
+    OP_SWAPIN,
+    OP_WRITEOUT,
+    OP_ZSWAP_WB,
+    OPS,
+    PRIMITIVES,
+)
+from vswap_nb.core.metadata import N_STRUCTURES, STRUCTURES
+from vswap_nb.core.verbs import (
+    BACKEND_DISK,
+    BACKEND_ZERO,
+    BACKEND_ZSWAP,
+    C_CACHE_DROPS,
+    C_CPU,
+    F_FLAGS,
+    F_ORDER,
+    F_SWAP,
+    FOLIO_MAPPED,
+)
+from vswap_nb.designs import get_design
+from vswap_nb.designs import vswap as V
+
+NFOLIOS = 1024
+
+
+def _fresh(design="vswap_v6"):
+    return get_design(design).new_state(64, cluster_size=16, virtual_cluster_size=16), verbs.new_ctx(8)
+
+
+# --------------------------------------------------------------------------- the pair
+
+
+class Pair:
+    """The Numba design and the naive model driven together; every verb call is
+    followed by assert_same() unless ``check=False``.  With ``twin=True`` (only for
+    vswap_v6 with every switch off) a vswap_v5 state is driven too and must stay
+    identical to the v6 one, counters included."""
+
+    def __init__(self, nslots, *, csize, vsize, ncpu=1, solidstate=True, discard=False,
+                 blkdev=True, synchronous=False, design="vswap_v6", switches=None, virtual_slots=None,
+                 twin=False):
+        switches = dict(switches or {})
+        common = {"ncpu": ncpu, "cluster_size": csize, "solidstate": solidstate, "discard": discard,
+                  "blkdev": blkdev, "synchronous": synchronous, "virtual_cluster_size": vsize,
+                  "virtual_slots": virtual_slots}
+        if design == "vswap_v5":
+            assert not any(switches.values())
+            self.dst = get_design("vswap_v5").new_state(nslots, **common)
+        else:
+            self.dst = get_design("vswap_v6").new_state(
+                nslots, **common, **{k: bool(switches.get(k, False)) for k in SWITCHES})
+        self.ctx = verbs.new_ctx(NFOLIOS)
+        self.naive = NaiveVswap(
+            nslots, **common, layout_v6=design == "vswap_v6",
+            **{k: bool(switches.get(k, False)) for k in SWITCHES},
+        )
+        self.twin = None
+        if twin:
+            assert design == "vswap_v6" and not any(switches.values())
+            self.twin = get_design("vswap_v5").new_state(nslots, **common)
+            self.twin_ctx = verbs.new_ctx(NFOLIOS)
+        self.light = False  # see bulk()
+        self.total = self.dst.dev.table.shape[0]
+        self.csize = csize
+        self.vsize = vsize
+        self.ncpu = ncpu
+
+    def set_cpu(self, cpu):
+        """The mm runs the next operation on ``cpu`` (Ctx.meta[C_CPU])."""
+        self.ctx.meta[C_CPU] = cpu
+        self.naive.cpu = cpu
+        if self.twin is not None:
+            self.twin_ctx.meta[C_CPU] = cpu
+
+    def set_flags(self, folio, flags):
+        self.ctx.folio[folio, F_FLAGS] = flags
+        self.naive.folio_flags[folio] = flags
+        if self.twin is not None:
+            self.twin_ctx.folio[folio, F_FLAGS] = flags
+
+    def free_folios(self, limit=24):
+        cached = self.naive.folio_swap
+        out = []
+        for f in range(1, NFOLIOS):
+            if f not in cached:
+                out.append(f)
+                if len(out) == limit:
+                    break
+        return out
+
+    def _both(self, name, args, check=True, cpu=None):
+        if cpu is not None:
+            self.set_cpu(cpu)
+        got = int(getattr(verbs, name)(self.dst, self.ctx, *args))
+        want = getattr(self.naive, name)(*[OPS[a] if i == 0 and name not in ("alloc", "reclaim_full") else a
+                                           for i, a in enumerate(args)])
+        assert got == want, f"{name}{args}: numba returned {got}, naive {want}"
+        if self.twin is not None:
+            got5 = int(getattr(verbs, name)(self.twin, self.twin_ctx, *args))
+            assert got5 == got, f"{name}{args}: vswap_v5 returned {got5}, vswap_v6 (switches off) {got}"
+            assert_twins_same(self, f"after {name}{args}")
+        if check:
+            if self.light:
+                assert_counters(self, f"after {name}{args}")
+            else:
+                assert_same(self, f"after {name}{args}")
+        return want
+
+    @contextlib.contextmanager
+    def bulk(self, what):
+        """A long loop of verb calls: return values and counters are compared after
+        every call, the whole state once at the end (keeps the random tests fast)."""
+        self.light = True
+        try:
+            yield
+        finally:
+            self.light = False
+        assert_same(self, f"after {what}")
+
+    def alloc(self, cpu, order, folio, memcg, check=True):
+        return self._both("alloc", (cpu, order, folio, memcg), check)
+
+    def dup(self, op, entry, nr, check=True, cpu=None):
+        return self._both("dup", (op, entry, nr), check, cpu)
+
+    def pte_batch(self, op, entry, nr, check=True, cpu=None):
+        return self._both("pte_batch", (op, entry, nr), check, cpu)
+
+    def put(self, op, entry, nr, reclaim_cache, check=True, cpu=None):
+        return self._both("put", (op, entry, nr, bool(reclaim_cache)), check, cpu)
+
+    def cache_lookup(self, op, entry, check=True, cpu=None):
+        return self._both("cache_lookup", (op, entry), check, cpu)
+
+    def cache_add(self, op, entry, nr, folio, check=True, cpu=None):
+        return self._both("cache_add", (op, entry, nr, folio), check, cpu)
+
+    def cache_del(self, op, entry, nr, check=True, cpu=None):
+        return self._both("cache_del", (op, entry, nr), check, cpu)
+
+    def cache_free(self, op, entry, nr, check=True, cpu=None):
+        return self._both("cache_free", (op, entry, nr), check, cpu)
+
+    def try_reclaim(self, op, entry, flags, check=True, cpu=None):
+        return self._both("try_reclaim", (op, entry, flags), check, cpu)
+
+    def writeout(self, op, entry, nr, backend, check=True, cpu=None):
+        return self._both("writeout", (op, entry, nr, backend), check, cpu)
+
+    def read_backend(self, op, entry, check=True, cpu=None):
+        return self._both("read_backend", (op, entry), check, cpu)
+
+    def ra_probe(self, op, entry, check=True, cpu=None):
+        return self._both("ra_probe", (op, entry), check, cpu)
+
+    def zswap_writeback(self, op, entry, folio, check=True, cpu=None):
+        return self._both("zswap_writeback", (op, entry, folio), check, cpu)
+
+    def reclaim_full(self, force, check=True, cpu=None):
+        return self._both("reclaim_full", (bool(force),), check, cpu)
+
+    def swap_count(self, entry):
+        got = int(verbs.swap_count(self.dst, entry))
+        want = self.naive.swap_count(entry)
+        assert got == want, f"swap_count({entry}): numba {got}, naive {want}"
+        return want
+
+    def metadata(self):
+        out = np.zeros(N_STRUCTURES, dtype=np.int64)
+        verbs.metadata_bytes(self.dst, out)
+        return {name: int(out[i]) for i, name in enumerate(STRUCTURES)}
+
+
+# --------------------------------------------------------------------------- comparison
+
+_LIST_IDS = {"free": D.L_FREE, "full": D.L_FULL, "discard": D.L_DISCARD}
+for _o in range(D.N_ORDERS):
+    _LIST_IDS[("nonfull", _o)] = D.L_NONFULL + _o
+    _LIST_IDS[("frag", _o)] = D.L_FRAG + _o
+
+
+def counters_diff(got, want):
+    return {(OPS[i], PRIMITIVES[j]): (int(got[i, j]), int(want[i, j]))
+            for i, j in np.argwhere(got != want)}
+
+
+def _dev_list(dev, lid):
+    out = []
+    c = int(dev.lists[lid, D.LS_HEAD])
+    while c >= 0 and len(out) <= dev.ci.shape[0]:
+        out.append(c)
+        c = int(dev.ci[c, D.CI_NEXT])
+    return out
+
+
+def _partial_list(dst, order):
+    out = []
+    r = int(dst.meta[V.V_PARTIAL + 2 * order])
+    while r >= 0 and len(out) <= dst.vc.shape[0]:
+        out.append(r)
+        r = int(dst.vc[r, V.VC_NEXT])
+    return out
+
+
+def _rmap_word(s):
+    if s is None:
+        return 0
+    if s is BAD:
+        return -8
+    w = (s.entry << 3) | 4
+    if s.cache_only:
+        w -= 1 << 63  # bit 63 of the signed word
+    return w
+
+
+_MS, _TS, _IB = V.MEMCG_SHIFT, V.TYPE_SHIFT, V.INCACHE_BIT
+assert (V.DW_BACKEND, V.DW_CACHE, V.DW_META) == (0, 1, 2)
+
+
+def _desc_words(cl):
+    """The three int64 words the design keeps per descriptor."""
+    return np.array([(d.backend, 0 if d.folio is None else d.folio + 1,
+                      d.count | (d.memcg << _MS) | (d.type << _TS) | (_IB if d.in_cache else 0))
+                     for d in cl.desc], dtype=np.int64)
+
+
+def _bits(dst, row):
+    return set(np.flatnonzero(np.unpackbits(dst.vbits[row].view(np.uint8), bitorder="little")).tolist())
+
+
+def assert_counters(pair, where=""):
+    want = np.array(pair.naive.counter_matrix(), dtype=np.int64)
+    if not np.array_equal(pair.ctx.counters, want):
+        raise AssertionError(f"{where}: counters differ {{cell: (numba, naive)}}: "
+                             f"{counters_diff(pair.ctx.counters, want)}")
+
+
+def assert_same(pair, where=""):
+    n, dst, ctx = pair.naive, pair.dst, pair.ctx
+    dev = dst.dev
+    vsize = pair.vsize
+
+    assert_counters(pair, where)
+
+    # ---- virtual clusters: id, count, order, refcount, partial flag, bitmap, descriptors
+    vc = dst.vc
+    live = np.flatnonzero(vc[:, V.VC_FLAGS] & V.VF_LIVE)
+    row_of = {int(vc[r, V.VC_ID]): int(r) for r in live}
+    assert len(row_of) == live.size, f"{where}: two live rows share an id"
+    assert set(row_of) == set(n.clusters), (
+        f"{where}: live cluster ids: numba {sorted(row_of)}, naive {sorted(n.clusters)}")
+    id_of = {r: cid for cid, r in row_of.items()}
+    if n.clusters:
+        ids = sorted(n.clusters)
+        rows = np.array([row_of[c] for c in ids])
+        got = np.column_stack([vc[rows, V.VC_COUNT], vc[rows, V.VC_ORDER], vc[rows, V.VC_REF],
+                               (vc[rows, V.VC_FLAGS] & V.VF_PARTIAL) != 0])
+        cls = [n.clusters[c] for c in ids]
+        exp = np.array([(cl.count, cl.order, cl.ref, n.on_partial(cl)) for cl in cls], dtype=np.int64)
+        bad = np.flatnonzero((got != exp).any(axis=1))
+        assert bad.size == 0, (
+            f"{where}: cluster {ids[bad[0]]} (count, order, ref, partial): numba "
+            f"{got[bad[0]].tolist()}, naive {exp[bad[0]].tolist()}")
+        bits = np.unpackbits(dst.vbits[rows].view(np.uint8), axis=1, bitorder="little")
+        exp_bits = np.zeros_like(bits)
+        for k, cl in enumerate(cls):
+            exp_bits[k, list(cl.bits)] = 1
+        bad = np.flatnonzero((bits != exp_bits).any(axis=1))
+        assert bad.size == 0, (
+            f"{where}: cluster {ids[bad[0]]} bitmap: numba {np.flatnonzero(bits[bad[0]]).tolist()}, "
+            f"naive {sorted(cls[bad[0]].bits)}")
+        got_d = dst.desc.reshape(-1, vsize, 3)[rows]
+        exp_d = np.stack([_desc_words(cl) for cl in cls])
+        bad = np.argwhere((got_d != exp_d).any(axis=2))
+        if bad.size:
+            k, i = bad[0]
+            raise AssertionError(
+                f"{where}: cluster {ids[k]} descriptor {i}: numba {got_d[k, i].tolist()} "
+                f"(backend, folio + 1, meta), naive {cls[k].desc[i]}")
+    heads = dst.meta[V.V_PARTIAL:V.V_PARTIAL + 2 * D.N_ORDERS:2]
+    for o in range(D.N_ORDERS):
+        if heads[o] < 0 and not n.partial[o]:
+            continue
+        got = [id_of.get(r, ("dead row", r)) for r in _partial_list(dst, o)]
+        assert got == n.partial[o], f"{where}: partial[{o}]: numba {got}, naive {n.partial[o]}"
+        tail = int(dst.meta[V.V_PARTIAL + 2 * o + 1])
+        assert id_of.get(tail) == n.partial[o][-1], f"{where}: partial[{o}] tail"
+
+    # ---- the cluster map
+    cmap = dst.cmap
+    for cid in n.clusters:
+        word, _ = radix.xa_walk(cmap, 0, cid)
+        assert word & 1 and (word >> 1) == row_of[cid], f"{where}: cluster map entry {cid}"
+    nodes = len(n.cmap.nodes())
+    got = (int(cmap.aux[radix.M_ENTRIES]), int(cmap.aux[radix.M_NR_NODES]), int(radix.xa_height(cmap, 0)))
+    exp = (len(n.clusters), nodes, n.cmap.height())
+    assert got == exp, f"{where}: cluster map (entries, nodes, height): numba {got}, naive {exp}"
+
+    # ---- per-CPU words: allocation cluster per order, lookup cache
+    exp = np.full((pair.ncpu, V.P_WORDS), -1, dtype=np.int64)
+    for cpu in range(pair.ncpu):
+        for o, cl in enumerate(n.alloc_cache[cpu]):
+            if cl is not None:
+                exp[cpu, o] = row_of[cl.id]
+        if n.mru[cpu] is not None:
+            exp[cpu, V.P_MRU_ID] = n.mru[cpu]
+            exp[cpu, V.P_MRU_ROW] = row_of[n.mru[cpu]]
+    if not np.array_equal(dst.vpcpu, exp):
+        def ids(a):
+            return [[id_of.get(int(r), r) if 0 <= k < D.N_ORDERS else int(r) for k, r in enumerate(row)]
+                    for row in a]
+        raise AssertionError(f"{where}: per-CPU words (cluster ids; MRU id, row): numba "
+                             f"{ids(dst.vpcpu)}, naive {ids(exp)}")
+
+    # ---- design words
+    got = (int(dst.meta[V.V_OPS]), int(dst.meta[V.V_LIVE_ROWS]), int(dst.meta[V.V_ROWS_FREE_N]),
+           int(dst.meta[V.V_ZSWAP_ENTRIES]), int(dst.meta[V.V_NEXT_ZSWAP]),
+           (int(dst.meta[V.V_RCU_TAIL]) - int(dst.meta[V.V_RCU_HEAD])) % (int(dst.meta[V.V_NROWS]) + 1))
+    exp = (n.clock, n.live_rows(), n.nrows - n.live_rows(), n.zswap_entries, n.zswap_stored,
+           len(n.rcu_pending))
+    assert got == exp, (f"{where}: design words (clock, slab objects, free objects, zswap entries, "
+                        f"zswap entries stored, RCU pending): numba {got}, naive {exp}")
+
+    # ---- the physical device
+    words = np.array([_rmap_word(s) for s in n.dev.slots], dtype=np.int64)
+    bad = np.flatnonzero(dev.table != words)
+    assert bad.size == 0, (
+        f"{where}: physical table words differ at {bad[:8].tolist()}: numba "
+        f"{[hex(int(dev.table[i]) & ((1 << 64) - 1)) for i in bad[:8]]}, naive "
+        f"{[n.dev.slots[i] for i in bad[:8]]}")
+    cols = [D.CI_COUNT, D.CI_FLAGS, D.CI_ORDER, D.CI_LIST, D.CI_TABLE]
+    exp = np.array([(cl.count, cl.flags, cl.order, -1 if cl.on_list is None else _LIST_IDS[cl.on_list],
+                     int(cl.has_table)) for cl in n.dev.clusters], dtype=np.int64)
+    got = dev.ci[:, cols]
+    bad = np.flatnonzero((got != exp).any(axis=1))
+    assert bad.size == 0, (f"{where}: physical cluster {bad[0]} (count, flags, order, list, table): "
+                           f"numba {got[bad[0]].tolist()}, naive {exp[bad[0]].tolist()}")
+    for key, lst in n.dev.lists.items():
+        lid = _LIST_IDS[key]
+        if not lst and dev.lists[lid, D.LS_HEAD] < 0 and dev.lists[lid, D.LS_LEN] == 0:
+            continue
+        assert _dev_list(dev, lid) == lst, f"{where}: list {key}: numba {_dev_list(dev, lid)}, naive {lst}"
+        assert int(dev.lists[lid, D.LS_LEN]) == len(lst), f"{where}: list {key} length"
+        assert int(dev.lists[lid, D.LS_TAIL]) == lst[-1], f"{where}: list {key} tail"
+    exp = np.zeros_like(dev.pcpu)
+    for (r, order), off in n.dev.pcpu.items():
+        exp[pair.ncpu if r == "global" else r, order] = off
+    assert np.array_equal(dev.pcpu, exp), (
+        f"{where}: per-CPU next offsets (last row: global): numba {dev.pcpu.tolist()}, naive {exp.tolist()}")
+    nd = n.dev
+    got = tuple(int(dev.meta[i]) for i in (D.D_INUSE, D.D_AVAIL, D.D_RECLAIM_PENDING, D.D_DISCARD_PENDING,
+                                           D.D_TABLES, D.D_PEAK_TABLES, D.D_ALLOC_FAIL))
+    exp = (nd.inuse, int(nd.avail), int(nd.reclaim_pending), int(nd.discard_pending), nd.tables,
+           nd.peak_tables, nd.alloc_fail)
+    assert got == exp, (f"{where}: device words (inuse, avail, reclaim_pending, discard_pending, tables, "
+                        f"peak_tables, alloc_fail): numba {got}, naive {exp}")
+
+    # ---- the folio side of the context
+    exp = np.zeros((NFOLIOS, 3), dtype=np.int64)
+    for col, d in ((F_SWAP, n.folio_swap), (F_ORDER, n.folio_order), (F_FLAGS, n.folio_flags)):
+        for f, v in d.items():
+            exp[f, col] = v
+    if not np.array_equal(ctx.folio, exp):
+        bad = np.argwhere(ctx.folio != exp)[:8]
+        raise AssertionError(f"{where}: folio side differs at (folio, column) {bad.tolist()}: numba "
+                             f"{[int(ctx.folio[f, c]) for f, c in bad]}, naive {[int(exp[f, c]) for f, c in bad]}")
+    assert int(ctx.meta[C_CACHE_DROPS]) == n.cache_drops, f"{where}: cache drops"
+    assert int(ctx.meta[C_CPU]) == n.cpu, f"{where}: C_CPU"
+
+    got_md = pair.metadata()
+    exp_md = n.metadata_bytes()
+    assert got_md == {name: exp_md.get(name, 0) for name in STRUCTURES}, (
+        f"{where}: metadata_bytes: numba {got_md}, naive {exp_md}")
+
+
+def _arrays(state, prefix=""):
+    """Every array of a (nested) state namedtuple, by dotted name."""
+    out = {}
+    for name, v in zip(state._fields, state):
+        if isinstance(v, np.ndarray):
+            out[prefix + name] = v
+        else:
+            out.update(_arrays(v, prefix + name + "."))
+    return out
+
+
+def assert_twins_same(pair, where=""):
+    """vswap_v5 and vswap_v6 with every switch off: the same counters, context and
+    state (the layout word, which only metadata_bytes reads, aside)."""
+    assert np.array_equal(pair.ctx.counters, pair.twin_ctx.counters), (
+        f"{where}: v5 / v6-all-off counters differ {{cell: (v6, v5)}}: "
+        f"{counters_diff(pair.ctx.counters, pair.twin_ctx.counters)}")
+    assert np.array_equal(pair.ctx.folio, pair.twin_ctx.folio), f"{where}: v5 / v6 folio side"
+    assert np.array_equal(pair.ctx.meta, pair.twin_ctx.meta), f"{where}: v5 / v6 context meta"
+    a6, a5 = _arrays(pair.dst), _arrays(pair.twin)
+    for name, arr in a6.items():
+        other = a5[name]
+        if name == "meta":
+            arr, other = arr.copy(), other.copy()
+            assert arr[V.V_LAYOUT_V6] == 1 and other[V.V_LAYOUT_V6] == 0
+            arr[V.V_LAYOUT_V6] = other[V.V_LAYOUT_V6] = 0
+        assert np.array_equal(arr, other), f"{where}: v5 / v6-all-off state {name} differs"
+
+
+# --------------------------------------------------------------------------- random tests
+
+
+@st.composite
+def configs(draw, *, twin=False):
+    csize = draw(st.sampled_from([16, 32, 64]))
+    ncl = draw(st.integers(2, {16: 4, 32: 3, 64: 2}[csize]))
+    tail = draw(st.sampled_from([0, 0, 1, csize // 2]))
+    if twin:
+        design, switches = "vswap_v6", {k: False for k in SWITCHES}
+    else:
+        design = draw(st.sampled_from(["vswap_v5", "vswap_v6", "vswap_v6"]))
+        if design == "vswap_v5":
+            switches = {k: False for k in SWITCHES}
+        else:
+            switches = {k: draw(st.booleans(), label=k) for k in SWITCHES}
+    return {
+        "nslots": ncl * csize - tail,
+        "csize": csize,
+        "vsize": draw(st.sampled_from([16, 32])),
+        "ncpu": draw(st.integers(1, 3)),
+        "solidstate": draw(st.booleans()),
+        "discard": draw(st.booleans()),
+        "blkdev": draw(st.sampled_from([True, True, False])),
+        "synchronous": draw(st.booleans()),
+        "design": design,
+        "switches": switches,
+        "twin": twin,
+    }
+
+
+BACKENDS = st.sampled_from([BACKEND_ZERO, BACKEND_ZSWAP, BACKEND_DISK, BACKEND_DISK])
+MEMCGS = st.sampled_from([0, 1, 1, 2])
+OPS_PUT = st.sampled_from([OP_FREE, OP_SWAPIN])
+
+
+class VswapMachine(RuleBasedStateMachine):
+    """Random valid operation sequences on both models, compared after every call."""
+
+    twin = False
+
+    @initialize(data=st.data())
+    def setup(self, data):
+        self.p = Pair(**data.draw(configs(twin=self.twin), label="config"))
+        assert_same(self.p, "after setup")
+
+    # ---- candidates, from the reference model
+
+    @property
+    def n(self):
+        return self.p.naive
+
+    def entries(self, pred):
+        out = []
+        for e in self.n.live_entries():
+            d = self.n.desc_of(e)
+            if pred(d):
+                out.append(e)
+        return out
+
+    def live(self):
+        return self.entries(lambda d: d.count >= 1)
+
+    def dupable(self):
+        return self.entries(lambda d: d.count >= 1 or d.in_cache)
+
+    def swapped(self):
+        return self.entries(lambda d: d.count >= 1 and not d.in_cache)
+
+    def draw_swapped(self, data):
+        """A swapped-out entry, its backend type drawn first (disk-backed entries
+        outnumber the others after a fill)."""
+        by_type = {}
+        for e in self.swapped():
+            by_type.setdefault(self.n.desc_of(e).type, []).append(e)
+        typ = data.draw(st.sampled_from(sorted(by_type)), label="backend type")
+        return data.draw(st.sampled_from(by_type[typ]), label="entry")
+
+    def zswapped(self):
+        return self.entries(lambda d: d.type == ZSWAP and not d.in_cache)
+
+    def cached(self):
+        return sorted((f, s, 1 << self.n.folio_order[f]) for f, s in self.n.folio_swap.items())
+
+    def clean(self, start, nr):
+        """The folio may leave the cache without writeout: no page of it lives only in
+        the folio (a fresh or zswap-loaded page that PTEs still reference)."""
+        return not any(self.n.desc_of(e).type == FOLIO and self.n.desc_of(e).count
+                       for e in range(start, start + nr))
+
+    def any_entry(self, data):
+        top = (max(self.n.clusters, default=0) + 2) * self.p.vsize
+        return data.draw(st.integers(1, top - 1), label="entry")
+
+    def cpu(self, data):
+        return data.draw(st.integers(0, self.p.ncpu - 1), label="cpu")
+
+    def orders(self):
+        return [0, 0, 0, 1, 2, self.n.vshift]
+
+    def folio(self, data):
+        return data.draw(st.sampled_from(self.p.free_folios()), label="folio")
+
+    def draw_cached(self, data):
+        return data.draw(st.sampled_from(self.cached()), label="cached folio")
+
+    # ---- swap-out
+
+    def _swapout(self, data, cpu, order, memcg, unmap):
+        folio = self.folio(data)
+        off = self.p.alloc(cpu, order, folio, memcg)
+        if off < 0:
+            return off, folio
+        self.p.set_flags(folio, FOLIO_MAPPED)
+        if unmap:  # try_to_unmap_one(): folio_dup_swap() once per PTE
+            for i in range(1 << order):
+                self.p.dup(OP_DUP, off + i, 1, cpu=cpu)
+            self.p.set_flags(folio, 0)
+        return off, folio
+
+    @rule(data=st.data())
+    def alloc(self, data):
+        order = data.draw(st.sampled_from(self.orders()), label="order")
+        self._swapout(data, self.cpu(data), order, data.draw(MEMCGS, label="memcg"),
+                      data.draw(st.booleans(), label="unmap"))
+
+    @rule(data=st.data())
+    def alloc_burst(self, data):
+        """Many folios of one order on one CPU: clusters are used up, let go, parked."""
+        cpu = self.cpu(data)
+        order = data.draw(st.sampled_from([1, 2, self.n.vshift]), label="order")
+        unmap = data.draw(st.booleans(), label="unmap")
+        with self.p.bulk("alloc_burst"):
+            for _ in range(data.draw(st.integers(1, 2 * (self.p.vsize >> order) + 1), label="folios")):
+                if self._swapout(data, cpu, order, 1, unmap)[0] < 0:
+                    break
+
+    @precondition(lambda self: self.swapped())
+    @rule(data=st.data())
+    def swapin_rewrite(self, data):
+        """A swapped-in folio (maybe read, maybe partly mapped again) is reclaimed again:
+        writeout to a backend, possibly another one than before, then dropped."""
+        cpu = self.cpu(data)
+        x = self.draw_swapped(data)
+        nr = self._swapin_nr(data)
+        folio = self.folio(data)
+        if self.p.cache_add(OP_SWAPIN, x, nr, folio, cpu=cpu) != 0:
+            return
+        start = x // nr * nr
+        if data.draw(st.booleans(), label="read"):
+            self.p.read_backend(OP_SWAPIN, start + data.draw(st.integers(0, nr - 1), label="page"), cpu=cpu)
+        if data.draw(st.booleans(), label="one PTE gone"):
+            self.p.put(OP_FREE, x, 1, False, cpu=cpu)
+        for _ in range(data.draw(st.integers(1, 2), label="writeouts")):
+            r = self.p.writeout(OP_WRITEOUT, start, nr, data.draw(BACKENDS, label="backend"), cpu=cpu)
+            if r <= 0 or self.n.folio_swap.get(folio) != start:
+                return
+        if self.clean(start, nr) and data.draw(st.booleans(), label="drop"):
+            self.p.cache_del(OP_CACHE_DEL, start, nr, cpu=cpu)
+
+    @rule(data=st.data())
+    def swapout_cycle(self, data):
+        """Reclaim of one folio: allocate, unmap, write out, drop from the cache."""
+        cpu = self.cpu(data)
+        order = data.draw(st.sampled_from(self.orders()), label="order")
+        off, folio = self._swapout(data, cpu, order, data.draw(MEMCGS, label="memcg"), True)
+        if off < 0:
+            return
+        nr = 1 << order
+        r = self.p.writeout(OP_WRITEOUT, off, nr, data.draw(BACKENDS, label="backend"), cpu=cpu)
+        if r > 0 and self.n.folio_swap.get(folio) == off:
+            self.p.cache_del(OP_CACHE_DEL, off, nr, cpu=cpu)
+
+    @rule(data=st.data())
+    def cache_only_on_disk(self, data):
+        """A folio written to disk whose PTEs all went away while it stayed in the swap
+        cache: its physical slots are swap-cache-only (C bit set with the switch)."""
+        cpu = self.cpu(data)
+        order = data.draw(st.sampled_from([0, 0, 1]), label="order")
+        off, _ = self._swapout(data, cpu, order, data.draw(MEMCGS, label="memcg"), True)
+        if off < 0:
+            return
+        nr = 1 << order
+        if self.p.writeout(OP_WRITEOUT, off, nr, BACKEND_DISK, cpu=cpu) == BACKEND_DISK:
+            self.p.put(OP_FREE, off, nr, False, cpu=cpu)
+
+    @rule(data=st.data())
+    def swapout_partly_mapped(self, data):
+        """A large folio some of whose PTEs were zapped before reclaim: only the pages
+        still mapped are counted, the others are swap-cache-only from the start (a
+        physical slot for one carries the rmap C bit at once with the switch)."""
+        cpu = self.cpu(data)
+        order = data.draw(st.sampled_from([1, 2]), label="order")
+        folio = self.folio(data)
+        off = self.p.alloc(cpu, order, folio, data.draw(MEMCGS, label="memcg"))
+        if off < 0:
+            return
+        nr = 1 << order
+        mapped = data.draw(st.sets(st.integers(0, nr - 1), min_size=1, max_size=nr - 1), label="mapped")
+        for i in sorted(mapped):
+            self.p.dup(OP_DUP, off + i, 1, cpu=cpu)
+        self.p.writeout(OP_WRITEOUT, off, nr, data.draw(BACKENDS, label="backend"), cpu=cpu)
+
+    @rule(data=st.data())
+    def fill(self, data):
+        """Swap out to disk until the physical device says no; some folios stay in the
+        cache with no PTE left (cache-only), which the allocator meets once swap is more
+        than half full."""
+        order = data.draw(st.sampled_from([0, 0, 1, 2]), label="order")
+        cache_only = data.draw(st.sampled_from([0.0, 0.3, 0.6]), label="cache-only share")
+        rnd = data.draw(st.randoms(use_true_random=False), label="random")
+        nr = 1 << order
+        with self.p.bulk("fill"):
+            for _ in range(self.p.total // nr + 2):
+                cpu = rnd.randrange(self.p.ncpu)
+                off, folio = self._swapout(data, cpu, order, rnd.choice([1, 1, 1, 2]), True)
+                if off < 0:
+                    break
+                r = self.p.writeout(OP_WRITEOUT, off, nr, BACKEND_DISK, cpu=cpu)
+                if r < 0:
+                    break
+                if rnd.random() < cache_only:
+                    self.p.put(OP_FREE, off, nr, False, cpu=cpu)
+                elif self.n.folio_swap.get(folio) == off:
+                    self.p.cache_del(OP_CACHE_DEL, off, nr, cpu=cpu)
+
+    # ---- swap counts
+
+    @precondition(lambda self: self.dupable())
+    @rule(data=st.data())
+    def dup(self, data):
+        x = data.draw(st.sampled_from(self.dupable()), label="entry")
+        want = data.draw(st.integers(1, 4), label="nr")
+        ok = set(self.dupable())
+        cend = ((x >> self.n.vshift) + 1) << self.n.vshift
+        nr = 1
+        while nr < want and x + nr < cend and x + nr in ok:
+            nr += 1
+        self.p.dup(OP_DUP, x, nr, cpu=self.cpu(data))
+
+    @precondition(lambda self: self.live())
+    @rule(data=st.data())
+    def put(self, data):
+        x = data.draw(st.sampled_from(self.live()), label="entry")
+        want = data.draw(st.sampled_from([1, 1, 2, 3, 8, 40]), label="nr")
+        ok = set(self.live())
+        nr = 1
+        while nr < want and x + nr in ok:
+            nr += 1
+        self.p.put(data.draw(OPS_PUT, label="op"), x, nr, data.draw(st.booleans(), label="reclaim"),
+                   cpu=self.cpu(data))
+
+    @precondition(lambda self: self.live())
+    @rule(data=st.data())
+    def zap(self, data):
+        """munmap/exit over one or two virtual clusters: swap_pte_batch() then
+        swap_put_entries_direct() on every run of live entries."""
+        cpu = self.cpu(data)
+        reclaim = data.draw(st.booleans(), label="reclaim")
+        c0 = data.draw(st.sampled_from(self.live()), label="entry") >> self.n.vshift
+        c1 = c0 + data.draw(st.integers(0, 1), label="extra clusters")
+        lo, hi = c0 << self.n.vshift, (c1 + 1) << self.n.vshift
+        x = lo
+        while x < hi:
+            if self.n.swap_count(x) < 1:
+                x += 1
+                continue
+            nr = 1
+            while x + nr < hi and self.n.swap_count(x + nr) >= 1:
+                nr += 1
+            nr = self.p.pte_batch(OP_FREE, x, nr, cpu=cpu)
+            self.p.put(OP_FREE, x, nr, reclaim, cpu=cpu)
+            x += nr
+
+    @rule(data=st.data())
+    def drop_cache(self, data):
+        """Memory pressure: folio_free_swap() on cached folios."""
+        cpu = self.cpu(data)
+        with self.p.bulk("drop_cache"):
+            for folio, start, nr in self.cached()[:32]:
+                if self.n.folio_swap.get(folio) == start:
+                    self.p.cache_free(OP_SWAPIN, start, nr, cpu=cpu)
+
+    # ---- the swap cache
+
+    @precondition(lambda self: self.cached())
+    @rule(data=st.data())
+    def set_mapped(self, data):
+        folio, _, _ = self.draw_cached(data)
+        self.p.set_flags(folio, FOLIO_MAPPED if data.draw(st.booleans(), label="mapped") else 0)
+
+    @rule(data=st.data())
+    def cache_lookup(self, data):
+        self.p.cache_lookup(OP_SWAPIN, self.any_entry(data), cpu=self.cpu(data))
+
+    @rule(data=st.data())
+    def try_reclaim(self, data):
+        cached = [s + i for _, s, nr in self.cached() for i in range(nr)]
+        if cached and data.draw(st.booleans(), label="cached entry"):
+            x = data.draw(st.sampled_from(cached), label="entry")
+        else:
+            x = self.any_entry(data)
+        self.p.try_reclaim(data.draw(OPS_PUT, label="op"), x,
+                           data.draw(st.integers(0, 7), label="flags"), cpu=self.cpu(data))
+
+    def _swapin_nr(self, data):
+        return 1 << data.draw(st.sampled_from([0, 0, 1, 2, self.n.vshift]), label="swapin order")
+
+    @precondition(lambda self: self.swapped())
+    @rule(data=st.data())
+    def swapin(self, data):
+        """do_swap_page(): cache add (possibly large), read, map, put, free the cache."""
+        cpu = self.cpu(data)
+        x = self.draw_swapped(data)
+        nr = self._swapin_nr(data)
+        folio = self.folio(data)
+        if self.p.cache_add(OP_SWAPIN, x, nr, folio, cpu=cpu) != 0:
+            return
+        start = x // nr * nr
+        if data.draw(st.booleans(), label="read"):
+            self.p.read_backend(OP_SWAPIN, start + data.draw(st.integers(0, nr - 1), label="page"), cpu=cpu)
+        if data.draw(st.booleans(), label="map"):
+            self.p.set_flags(folio, FOLIO_MAPPED)
+            self.p.put(OP_SWAPIN, x, 1, False, cpu=cpu)  # folio_put_swap() of the faulting PTE
+            if data.draw(st.booleans(), label="free cache"):
+                self.p.cache_free(OP_SWAPIN, start, nr, cpu=cpu)
+
+    @rule(data=st.data())
+    def ra_probe(self, data):
+        """do_swap_page() after a cache miss: readahead or the synchronous path."""
+        swapped = self.swapped()
+        x = (self.draw_swapped(data) if swapped and data.draw(st.booleans(), label="swapped")
+             else self.any_entry(data))
+        self.p.ra_probe(OP_SWAPIN, x, cpu=self.cpu(data))
+
+    @rule(data=st.data())
+    def cache_add_any(self, data):
+        """Readahead-style adds on arbitrary entries (ENOENT / EEXIST / EBUSY paths)."""
+        self.p.cache_add(OP_READAHEAD, self.any_entry(data), self._swapin_nr(data), self.folio(data),
+                         cpu=self.cpu(data))
+
+    @precondition(lambda self: self.cached())
+    @rule(data=st.data())
+    def read_backend(self, data):
+        _, start, nr = self.draw_cached(data)
+        self.p.read_backend(OP_SWAPIN, start + data.draw(st.integers(0, nr - 1), label="page"),
+                            cpu=self.cpu(data))
+
+    @precondition(lambda self: self.cached())
+    @rule(data=st.data())
+    def writeout(self, data):
+        """(Re-)writeout of a cached folio, a swapped-in one included."""
+        _, start, nr = self.draw_cached(data)
+        self.p.writeout(OP_WRITEOUT, start, nr, data.draw(BACKENDS, label="backend"), cpu=self.cpu(data))
+
+    @precondition(lambda self: any(self.clean(s, nr) for _, s, nr in self.cached()))
+    @rule(data=st.data())
+    def cache_del(self, data):
+        choices = [(f, s, nr) for f, s, nr in self.cached() if self.clean(s, nr)]
+        _, start, nr = data.draw(st.sampled_from(choices), label="clean folio")
+        self.p.cache_del(OP_CACHE_DEL, start, nr, cpu=self.cpu(data))
+
+    @precondition(lambda self: self.cached())
+    @rule(data=st.data())
+    def cache_free(self, data):
+        _, start, nr = self.draw_cached(data)
+        self.p.cache_free(OP_SWAPIN, start, nr, cpu=self.cpu(data))
+
+    # ---- zswap, reclaim, the RCU clock
+
+    @rule(data=st.data())
+    def zswap_cycle(self, data):
+        """Swap out to zswap, maybe write back to the device, swap in again."""
+        cpu = self.cpu(data)
+        order = data.draw(st.sampled_from([0, 0, 1]), label="order")
+        off, _ = self._swapout(data, cpu, order, data.draw(MEMCGS, label="memcg"), True)
+        if off < 0:
+            return
+        nr = 1 << order
+        if self.p.writeout(OP_WRITEOUT, off, nr, BACKEND_ZSWAP, cpu=cpu) != BACKEND_ZSWAP:
+            return
+        self.p.cache_del(OP_CACHE_DEL, off, nr, cpu=cpu)
+        x = off + data.draw(st.integers(0, nr - 1), label="page")
+        if data.draw(st.booleans(), label="writeback"):
+            self.p.zswap_writeback(OP_ZSWAP_WB, x, self.folio(data), cpu=self.cpu(data))
+        folio = self.folio(data)
+        if self.p.cache_add(OP_SWAPIN, x, 1, folio, cpu=cpu) == 0:
+            self.p.read_backend(OP_SWAPIN, x, cpu=cpu)
+
+    @rule(data=st.data())
+    def zswap_writeback(self, data):
+        z = self.zswapped()
+        if z and data.draw(st.sampled_from([True, True, True, False]), label="zswapped entry"):
+            x = data.draw(st.sampled_from(z), label="entry")
+        else:
+            x = self.any_entry(data)
+        self.p.zswap_writeback(OP_ZSWAP_WB, x, self.folio(data), cpu=self.cpu(data))
+
+    @rule(data=st.data())
+    def reclaim_full(self, data):
+        self.p.reclaim_full(data.draw(st.booleans(), label="force"), cpu=self.cpu(data))
+
+    @rule(data=st.data())
+    def idle(self, data):
+        """Lookups only: the RCU clock runs (freed cluster memory comes back)."""
+        cpu = self.cpu(data)
+        with self.p.bulk("idle"):
+            for _ in range(data.draw(st.sampled_from([1, 1, 8, 64]), label="lookups")):
+                self.p.cache_lookup(OP_SWAPIN, 1, cpu=cpu)
+
+    @rule(data=st.data())
+    def swap_counts(self, data):
+        for _ in range(data.draw(st.integers(0, 4), label="n")):
+            self.p.swap_count(self.any_entry(data))
+
+
+_SETTINGS = settings(max_examples=60, stateful_step_count=30, deadline=None,
+                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                            HealthCheck.data_too_large])
+
+TestVswapRandom = VswapMachine.TestCase
+TestVswapRandom.settings = _SETTINGS
+
+
+class TwinMachine(VswapMachine):
+    """vswap_v6 with every switch off, vswap_v5 and the naive model on one sequence."""
+
+    twin = True
+
+
+TestVswapV6AllOffIsV5 = TwinMachine.TestCase
+TestVswapV6AllOffIsV5.settings = settings(_SETTINGS, max_examples=30)
+
+
+# --------------------------------------------------------------------------- unit tests
+
+V5 = {"design": "vswap_v5"}
+V6 = {"design": "vswap_v6", "switches": {k: True for k in SWITCHES}}
+
+
+def _delta(pair, before):
+    """Counter cells that changed since ``before``, by name."""
+    d = pair.ctx.counters - before
+    return {(OPS[i], PRIMITIVES[j]): int(d[i, j]) for i, j in np.argwhere(d)}
+
+
+def _row(delta, op):
+    return {p: v for (o, p), v in delta.items() if o == OPS[op]}
+
+
+def _swapped_out(p, n, *, backend=BACKEND_ZERO, memcg=1, cpu=0, first_folio=100):
+    """n order-0 pages swapped out on ``cpu``: alloc, unmap, writeout, drop the folio."""
+    out = []
+    for k in range(n):
+        e = p.alloc(cpu, 0, first_folio + k, memcg)
+        p.dup(OP_DUP, e, 1, cpu=cpu)
+        assert p.writeout(OP_WRITEOUT, e, 1, backend, cpu=cpu) == backend
+        p.cache_del(OP_CACHE_DEL, e, 1, cpu=cpu)
+        out.append(e)
+    return out
+
+
+def _free_fixture(design):
+    """Virtual cluster 0 full of cache-only entries 1..15, then 8 zero-filled pages
+    swapped out at entries 16..23 of cluster 1; the lookup cache (if any) last
+    looked at cluster 0."""
+    p = Pair(64, csize=16, vsize=16, **design)
+    assert [p.alloc(0, 0, f, 1) for f in range(1, 16)] == list(range(1, 16))
+    assert _swapped_out(p, 8) == list(range(16, 24))
+    p.cache_lookup(OP_SWAPIN, 1, cpu=0)
+    return p
+
+
+def test_batch_free_v5_looks_up_every_pte_twice():
+    """v5: swap_pte_batch() checks each PTE's cgroup through the vswap layer (lookup +
+    lock + descriptor read per PTE), then the free path looks every entry up again and
+    releases it alone.  The cluster map holds ids 0 and 1: one node, one visit per
+    lookup."""
+    p = _free_fixture(V5)
+    before = p.ctx.counters.copy()
+    assert p.pte_batch(OP_FREE, 16, 8, cpu=0) == 8
+    assert _delta(p, before) == {
+        ("free", "xa_lookup"): 8, ("free", "xa_node_visit"): 8,
+        ("free", "cluster_lock"): 8, ("free", "desc_read"): 8,
+    }
+    before = p.ctx.counters.copy()
+    assert p.put(OP_FREE, 16, 8, True, cpu=0) == 8
+    assert _delta(p, before) == {
+        ("free", "xa_lookup"): 8, ("free", "xa_node_visit"): 8, ("free", "cluster_lock"): 8,
+        ("free", "desc_read"): 8 + 8,  # the count, then release_backing
+        ("free", "desc_write"): 8 + 8,
+        ("free", "bitmap_op"): 8,  # one bitmap_clear per entry
+    }
+
+
+def test_batch_free_v6_one_lookup_per_cluster():
+    """v6 (all switches): no cgroup lookups in swap_pte_batch(); the free loop takes one
+    lookup (a lookup-cache miss: the cache held cluster 0) and one lock for the
+    cluster, releases the whole memcg run at once, and the cache lets go of the
+    emptied cluster at the end."""
+    p = _free_fixture(V6)
+    before = p.ctx.counters.copy()
+    assert p.pte_batch(OP_FREE, 16, 8, cpu=0) == 8
+    assert _delta(p, before) == {}
+    before = p.ctx.counters.copy()
+    assert p.put(OP_FREE, 16, 8, True, cpu=0) == 8
+    assert _delta(p, before) == {
+        ("free", "lookup_cache_miss"): 1, ("free", "xa_lookup"): 1, ("free", "xa_node_visit"): 1,
+        ("free", "cluster_lock"): 1, ("free", "desc_read"): 16, ("free", "desc_write"): 16,
+        ("free", "bitmap_op"): 1,
+    }
+    assert p.naive.mru[0] is None and p.naive.clusters[1].ref == 1  # the CPU's alloc cluster
+
+
+def test_batch_free_deferred_cgroup_check_and_lookup_cache_alone():
+    """defer_cgroup_check + cluster_lookup_cache without batch_ops: still one xa_load
+    for the cluster (then seven lookup-cache hits), one lock per entry."""
+    p = _free_fixture({"design": "vswap_v6",
+                       "switches": {"defer_cgroup_check": True, "cluster_lookup_cache": True}})
+    before = p.ctx.counters.copy()
+    assert p.pte_batch(OP_FREE, 16, 8, cpu=0) == 8
+    assert p.put(OP_FREE, 16, 8, True, cpu=0) == 8
+    assert _delta(p, before) == {
+        ("free", "lookup_cache_miss"): 1, ("free", "lookup_cache_hit"): 7,
+        ("free", "xa_lookup"): 1, ("free", "xa_node_visit"): 1,
+        ("free", "cluster_lock"): 8, ("free", "desc_read"): 16, ("free", "desc_write"): 16,
+        ("free", "bitmap_op"): 8,
+    }
+
+
+def test_pte_batch_v5_stops_at_a_memcg_change():
+    p = Pair(64, csize=16, vsize=16, **V5)
+    es = _swapped_out(p, 3, memcg=1) + _swapped_out(p, 2, memcg=2, first_folio=200)
+    assert es == [1, 2, 3, 4, 5]
+    before = p.ctx.counters.copy()
+    assert p.pte_batch(OP_FREE, 1, 5, cpu=0) == 3
+    assert _row(_delta(p, before), OP_FREE) == {"xa_lookup": 4, "cluster_lock": 4, "desc_read": 4}
+
+
+def test_batch_free_v6_splits_runs_at_memcg_changes_and_batches_physical_ranges():
+    """v6: one lookup + lock for the chunk; the run is flushed when the memcg changes;
+    each run's physical slots (contiguous) cost one physical lock and one uncharge."""
+    p = Pair(64, csize=16, vsize=16, **V6)
+    es = (_swapped_out(p, 3, backend=BACKEND_DISK, memcg=1)
+          + _swapped_out(p, 2, backend=BACKEND_DISK, memcg=2, first_folio=200))
+    assert es == [1, 2, 3, 4, 5] and [p.naive.desc_of(e).backend for e in es] == [1, 2, 3, 4, 5]
+    before = p.ctx.counters.copy()
+    assert p.pte_batch(OP_FREE, 1, 5, cpu=0) == 5  # no cgroup check: one batch
+    assert p.put(OP_FREE, 1, 5, True, cpu=0) == 5
+    assert _delta(p, before) == {
+        ("free", "lookup_cache_hit"): 1,  # the swap-out left cluster 0 in the cache
+        ("free", "cluster_lock"): 1 + 2,  # the virtual cluster, one physical lock per run
+        ("free", "desc_read"): 5 + 5, ("free", "desc_write"): 5 + 5,
+        ("free", "rmap_write"): 5, ("free", "map_write"): 5, ("free", "slot_free_notify"): 5,
+        ("free", "memcg_uncharge"): 2, ("free", "bitmap_op"): 2,
+        ("free", "si_lock"): 1,  # the physical cluster: frag[0] -> nonfull[0]
+    }
+
+
+def _scan_fixture(design):
+    """Physical slots 1..5 written on CPU 0; slot 1's page then lost its last PTE while
+    the folio stayed cached (swap-cache only), slots 2, 3, 5 hold swapped-out pages,
+    slot 4 was freed (physical cluster 0 back on nonfull[0]).  CPU 1 then allocates a
+    virtual entry (16, a new virtual cluster) and unmaps it."""
+    p = Pair(32, csize=16, vsize=16, ncpu=2, **design)
+    for f in range(1, 6):
+        e = p.alloc(0, 0, f, 1)
+        p.dup(OP_DUP, e, 1, cpu=0)
+        p.writeout(OP_WRITEOUT, e, 1, BACKEND_DISK, cpu=0)
+    assert [p.naive.desc_of(e).backend for e in range(1, 6)] == [1, 2, 3, 4, 5]
+    p.put(OP_FREE, 1, 1, False, cpu=0)  # slot 1: cache-only
+    for e in (2, 3, 4, 5):
+        p.cache_del(OP_CACHE_DEL, e, 1, cpu=0)
+    p.put(OP_FREE, 4, 1, True, cpu=0)  # slot 4 free
+    assert p.naive.dev.lists[("nonfull", 0)] == [0]
+    assert p.alloc(1, 0, 50, 1) == 16
+    p.dup(OP_DUP, 16, 1, cpu=1)
+    return p
+
+
+def test_allocator_cache_only_check_v5_costs_a_vswap_lookup_per_allocated_slot():
+    """CPU 1 has no physical cluster: the slow path isolates cluster 0 from nonfull[0]
+    and scans it from slot 0: slot 0 is bad (bitmap only), slots 1-3 are allocated and
+    each needs the reverse map plus a vswap lookup (xa_load + lock + descriptor) to tell
+    cache-only from busy (swap is not full, so the cache-only slot 1 rejects its range
+    too), slot 4 is free and taken."""
+    p = _scan_fixture(V5)
+    before = p.ctx.counters.copy()
+    assert p.writeout(OP_WRITEOUT, 16, 1, BACKEND_DISK, cpu=1) == BACKEND_DISK
+    assert p.naive.desc_of(16).backend == 4
+    assert _delta(p, before) == {
+        # writeout itself: folio_free_swap check, backing check, vswap_alloc_swap_slot
+        ("writeout", "xa_lookup"): 3 + 3, ("writeout", "xa_node_visit"): 3 + 3,
+        ("writeout", "cluster_lock"): 3 + 1 + 3 + 1,  # + isolate, the 3 scan lookups, relock
+        ("writeout", "desc_read"): 3 + 3,
+        ("writeout", "map_read"): 5, ("writeout", "rmap_read"): 3,
+        ("writeout", "pcpu_access"): 1, ("writeout", "si_lock"): 2,
+        ("writeout", "rmap_write"): 1, ("writeout", "map_write"): 1,
+        ("writeout", "memcg_charge"): 1, ("writeout", "desc_write"): 1,
+    }
+
+
+def test_allocator_cache_only_check_v6_reads_the_rmap_bit_only():
+    """The same scan with rmap_cache_only_bit: the reverse-map word of slots 1-3 and its
+    C bit answer, no vswap lookup (the writeout's own lookups hit the lookup cache)."""
+    p = _scan_fixture(V6)
+    assert int(p.dst.dev.table[1]) < 0  # slot 1 carries the C bit
+    before = p.ctx.counters.copy()
+    assert p.writeout(OP_WRITEOUT, 16, 1, BACKEND_DISK, cpu=1) == BACKEND_DISK
+    assert _delta(p, before) == {
+        ("writeout", "lookup_cache_hit"): 3,
+        ("writeout", "cluster_lock"): 3 + 1 + 1,
+        ("writeout", "desc_read"): 3,
+        ("writeout", "map_read"): 5, ("writeout", "rmap_read"): 3,
+        ("writeout", "pcpu_access"): 1, ("writeout", "si_lock"): 2,
+        ("writeout", "rmap_write"): 1, ("writeout", "map_write"): 1,
+        ("writeout", "memcg_charge"): 1, ("writeout", "desc_write"): 1,
+    }
+
+
+def test_zero_filled_page_takes_no_physical_slot():
+    for design in (V5, V6):
+        p = Pair(64, csize=16, vsize=16, **design)
+        e = p.alloc(0, 0, 1, 1)
+        p.dup(OP_DUP, e, 1, cpu=0)
+        before = p.ctx.counters.copy()
+        assert p.writeout(OP_WRITEOUT, e, 1, BACKEND_ZERO, cpu=0) == BACKEND_ZERO
+        row = _row(_delta(p, before), OP_WRITEOUT)
+        for prim in ("map_read", "map_write", "rmap_write", "memcg_charge", "pcpu_access", "si_lock"):
+            assert prim not in row, prim
+        assert p.naive.dev.inuse == 0 and int(p.dst.dev.meta[D.D_INUSE]) == 0
+        assert not np.any(p.dst.dev.table[1:p.dst.dev.meta[D.D_MAX]])
+        p.cache_del(OP_CACHE_DEL, e, 1, cpu=0)
+        assert p.cache_add(OP_SWAPIN, e, 1, 2, cpu=0) == 0
+        assert p.read_backend(OP_SWAPIN, e, cpu=0) == BACKEND_ZERO
+        # the same page going to disk takes slot 1
+        e2 = p.alloc(0, 0, 3, 1)
+        p.dup(OP_DUP, e2, 1, cpu=0)
+        assert p.writeout(OP_WRITEOUT, e2, 1, BACKEND_DISK, cpu=0) == BACKEND_DISK
+        assert p.naive.dev.inuse == 1 and p.naive.dev.slots[1].entry == e2
+
+
+def test_rcu_delayed_cluster_memory():
+    """A cluster whose last slot goes leaves the map at once (its id is free again) but
+    its memory stays in metadata_bytes for RCU_DELAY more verb calls.  v5's object with
+    16 descriptors: 40 + 8 + 16 * 24 = 432 bytes, a 512-byte kmalloc object."""
+    for design, per_cluster in ((V5, 512), (V6, 112 + 16 * 24)):
+        p = Pair(64, csize=16, vsize=16, **design)
+        for f in range(1, 33):  # clusters 0 and 1 full, the CPU moves to cluster 2
+            p.alloc(0, 0, f, 1)
+        assert sorted(p.naive.clusters) == [0, 1, 2]
+        md = p.metadata()
+        assert md["vswap_cluster"] + md["vswap_desc"] == 3 * per_cluster
+        for f in range(16, 32):  # folios of entries 16..31: drop them, cluster 1 empties
+            assert p.cache_free(OP_SWAPIN, f, 1, cpu=0) == 1
+        assert sorted(p.naive.clusters) == [0, 2] and len(p.naive.rcu_pending) == 1
+        assert p.ctx.counters[OP_SWAPIN, PRIMITIVES.index("xa_erase")] == 1
+        assert p.ctx.counters[OP_SWAPIN, PRIMITIVES.index("mem_free")] == 1
+        for k in range(V.RCU_DELAY - 1):
+            p.cache_lookup(OP_SWAPIN, 1, cpu=0)
+            md = p.metadata()
+            assert md["vswap_cluster"] + md["vswap_desc"] == 3 * per_cluster, k
+        p.cache_lookup(OP_SWAPIN, 1, cpu=0)  # the 64th call after the free
+        md = p.metadata()
+        assert md["vswap_cluster"] + md["vswap_desc"] == 2 * per_cluster
+        assert not p.naive.rcu_pending
+
+
+def test_objects_run_out_then_rcu_gives_them_back():
+    """With 2-slot virtual clusters the slab budget (virtual_slots / size + one per CPU
+    and order + RCU_DELAY + 2 objects) runs out: alloc returns -ENOMEM.  Freed clusters
+    come back only after the grace period."""
+    p = Pair(16, csize=16, vsize=2, virtual_slots=8, **V5)
+    nrows = p.naive.nrows
+    assert nrows == 4 + 10 + V.RCU_DELAY + 2
+    entries = []
+    for f in range(1, 2 * nrows + 4):
+        e = p.alloc(0, 0, f, 1, check=False)
+        if e < 0:
+            break
+        entries.append((f, e))
+    assert e == verbs.ENOMEM and len(p.naive.clusters) == nrows
+    assert_same(p, "after running out")
+    assert [e for _, e in entries[:5]] == [1, 2, 3, 4, 5]
+    for f, e in entries[1:5]:  # entries 2..5: clusters 1 and 2 empty
+        p.cache_free(OP_SWAPIN, e, 1, cpu=0)
+    assert len(p.naive.rcu_pending) == 2
+    assert p.alloc(0, 0, 500, 1) == verbs.ENOMEM
+    for _ in range(V.RCU_DELAY):
+        p.cache_lookup(OP_SWAPIN, 1, cpu=0, check=False)
+    assert_same(p, "after the grace period")
+    assert p.alloc(0, 0, 500, 1) == 1 << 1  # the lowest free id: cluster 1
+
+
+def test_cluster_0_reserves_entry_0():
+    p = Pair(64, csize=16, vsize=16, **V6)
+    assert p.alloc(0, 0, 1, 1) == 1
+    assert p.swap_count(0) == -1 and p.swap_count(1) == 0
+    assert p.cache_lookup(OP_SWAPIN, 0, cpu=0) == -1
+    assert p.alloc(0, 2, 2, 1) == 16 + 0  # order 2: a cluster of its own (id 1)
+    assert p.alloc(0, 4, 3, 1) == 32  # a whole cluster
+
+
+def test_lookup_cache_reference_keeps_an_empty_cluster_until_the_end_of_the_operation():
+    """With the lookup cache, the cache's reference keeps a cluster alive while a put
+    empties it; _settle at the end of the put frees it, in the same call."""
+    p = Pair(64, csize=16, vsize=16, design="vswap_v6", switches={"cluster_lookup_cache": True})
+    for f in range(1, 33):
+        p.alloc(0, 0, f, 1)
+    for e in range(16, 32):
+        p.dup(OP_DUP, e, 1, cpu=0)
+        p.cache_del(OP_CACHE_DEL, e, 1, cpu=0)
+    before = p.ctx.counters.copy()
+    assert p.put(OP_FREE, 16, 16, True, cpu=0) == 16
+    d = _row(_delta(p, before), OP_FREE)
+    assert d["xa_erase"] == 1 and d["mem_free"] == 1 and 1 not in p.naive.clusters
+    assert d["si_lock"] == 2  # put on the partial list (the cache still held it), then off
+
+
+def _to_disk(p, folio, *, order=0, cpu=0, keep=False):
+    """Swap a fresh folio out to disk: alloc, unmap, writeout; then either drop it from
+    the cache (a swapped-out page) or, with ``keep``, drop its PTEs' counts while it
+    stays cached (a swap-cache-only page).  Returns the first physical slot."""
+    nr = 1 << order
+    e = p.alloc(cpu, order, folio, 1)
+    p.dup(OP_DUP, e, nr, cpu=cpu)
+    assert p.writeout(OP_WRITEOUT, e, nr, BACKEND_DISK, cpu=cpu) == BACKEND_DISK
+    if keep:
+        p.put(OP_FREE, e, nr, False, cpu=cpu)
+    else:
+        p.cache_del(OP_CACHE_DEL, e, nr, cpu=cpu)
+    return p.naive.desc_of(e).backend
+
+
+def test_allocator_reclaims_the_cache_only_slot_it_meets_once_swap_is_more_than_half_full():
+    """2 x 16 physical slots (31 pages).  Slots 1-15 hold cache-only pages, 16-30
+    swapped-out ones; slot 3 is then freed.  Swap is over half full, so the next
+    allocation that scans cluster 0 (from nonfull[0], from slot 0) reclaims the
+    cache-only slot 1 it meets (cluster_reclaim_range through the virtual layer) rather
+    than going on to the hole at 3."""
+    for design in (V5, V6):
+        p = Pair(32, csize=16, vsize=16, **design)
+        assert [_to_disk(p, f, keep=True) for f in range(1, 16)] == list(range(1, 16))
+        assert [_to_disk(p, f) for f in range(16, 31)] == list(range(16, 31))
+        assert p.cache_free(OP_SWAPIN, 3, 1, cpu=0) == 1  # the folio of entry/slot 3
+        assert p.naive.dev.vm_swap_full() and p.naive.dev.lists[("nonfull", 0)] == [0]
+        assert _to_disk(p, 31) == 31  # the per-CPU cluster still had slot 31
+        drops = p.naive.cache_drops
+        assert _to_disk(p, 32) == 1
+        assert p.naive.cache_drops == drops + 1 and p.naive.dev.slots[3] is None
+
+
+def test_discard_device_restarts_after_running_discards():
+    """A discard device of 3 x 16 slots.  Cluster 1 fills with cache-only pages (full
+    list head), cluster 2 serves order 1, cluster 0 fills with swapped-out pages.  The
+    next order-0 allocation finds no free, nonfull or frag cluster; its full-cluster
+    reclaim step empties cluster 1, which goes to the discard list, so the 6.19 slow
+    path runs the discard and starts over, taking cluster 1 from the free list."""
+    for design in (V5, V6):
+        p = Pair(48, csize=16, vsize=16, discard=True, **design)
+        assert [_to_disk(p, f, keep=True) for f in range(1, 17)] == list(range(16, 32))
+        assert [_to_disk(p, f, order=1) for f in range(17, 21)] == [32, 34, 36, 38]
+        assert [_to_disk(p, f) for f in range(21, 36)] == list(range(1, 16))
+        assert p.naive.dev.lists["full"] == [1, 0] and p.naive.dev.vm_swap_full()
+        before = p.ctx.counters.copy()
+        assert _to_disk(p, 40) == 16
+        assert p.naive.cache_drops == 16
+        d = _delta(p, before)
+        # the discard: si_lock, then per discarded cluster cluster_lock + move + si_lock
+        assert d[("writeout", "si_lock")] >= 3 and d[("reclaim_scan", "si_lock")] >= 1
+        assert p.naive.dev.lists["discard"] == [] and p.naive.dev.lists[("frag", 0)] == [1]
+
+
+def test_rotational_device_uses_the_global_cluster():
+    p = Pair(64, csize=16, vsize=16, ncpu=2, solidstate=False, **V6)
+    assert _to_disk(p, 1, cpu=0) == 1
+    assert _to_disk(p, 2, cpu=1) == 2  # the other CPU continues the same global cluster
+    assert p.naive.dev.pcpu[("global", 0)] == 3 and p.naive.dev.pcpu[(0, 0)] == 0
+
+
+def test_rewriteout_of_a_swapped_in_folio_between_backends():
+    """A page swapped out to one backend, swapped in (cache add, read) and written out
+    again to another: the stale backend is dropped (zswap entry freed, physical slot
+    released and uncharged) except a physical slot kept for another disk writeout."""
+    backends = (BACKEND_ZERO, BACKEND_ZSWAP, BACKEND_DISK)
+    for design in (V5, V6):
+        p = Pair(64, csize=16, vsize=16, **design)
+        folio = 1
+        for first in backends:
+            for second in backends:
+                e = p.alloc(0, 0, folio, 1)
+                p.dup(OP_DUP, e, 1, cpu=0)
+                assert p.writeout(OP_WRITEOUT, e, 1, first, cpu=0) == first
+                p.cache_del(OP_CACHE_DEL, e, 1, cpu=0)
+                assert p.cache_add(OP_SWAPIN, e, 1, folio + 1, cpu=0) == 0
+                if first != BACKEND_ZSWAP:  # a zswap load would make the folio the backend
+                    assert p.read_backend(OP_SWAPIN, e, cpu=0) == first
+                slot = p.naive.desc_of(e).backend if first == BACKEND_DISK else None
+                assert p.writeout(OP_WRITEOUT, e, 1, second, cpu=0) == second
+                if first == second == BACKEND_DISK:
+                    assert p.naive.desc_of(e).backend == slot  # the slot is kept
+                elif first == BACKEND_DISK:
+                    assert p.naive.dev.slots[slot] is None
+                p.cache_del(OP_CACHE_DEL, e, 1, cpu=0)
+                folio += 2
+        assert p.naive.zswap_entries == 3 and p.naive.dev.inuse == 3
+
+
+def test_large_swapin_checks_the_whole_range_and_refuses_zswap():
+    p = Pair(64, csize=16, vsize=16, **V6)
+    assert p.alloc(0, 2, 1, 3) == 4  # order 2 in cluster 0: 4..7 (slots 0..3 reserved)
+    p.dup(OP_DUP, 4, 4, cpu=0)
+    assert p.writeout(OP_WRITEOUT, 4, 4, BACKEND_DISK, cpu=0) == BACKEND_DISK
+    assert [p.naive.desc_of(e).backend for e in range(4, 8)] == [16, 17, 18, 19]  # order 2: cluster 1
+    p.cache_del(OP_CACHE_DEL, 4, 4, cpu=0)
+    assert p.cache_add(OP_SWAPIN, 6, 4, 2, cpu=0) == 0  # aligned down to 4
+    assert p.naive.folio_swap[2] == 4 and p.naive.folio_order[2] == 2
+    p.put(OP_SWAPIN, 6, 1, False, cpu=0)
+    assert p.cache_free(OP_SWAPIN, 4, 4, cpu=0) == 0  # three PTEs still count
+    # the folio leaves the cache with entry 6 uncounted: it is freed alone, mid-range
+    p.cache_del(OP_CACHE_DEL, 4, 4, cpu=0)
+    assert p.swap_count(6) == -1 and p.naive.dev.slots[18] is None
+    assert p.cache_add(OP_SWAPIN, 4, 4, 3, cpu=0) == verbs.EBUSY  # 6 is gone
+    e = p.alloc(0, 1, 4, 3)
+    p.dup(OP_DUP, e, 2, cpu=0)
+    assert p.writeout(OP_WRITEOUT, e, 2, BACKEND_ZSWAP, cpu=0) == BACKEND_ZSWAP
+    p.cache_del(OP_CACHE_DEL, e, 2, cpu=0)
+    assert p.cache_add(OP_SWAPIN, e, 2, 5, cpu=0) == verbs.EBUSY  # zswap: no large folio
+    assert p.cache_add(OP_SWAPIN, e + 1, 1, 5, cpu=0) == 0
+    assert p.cache_add(OP_READAHEAD, e + 1, 1, 6, cpu=0) == verbs.EEXIST
+
+
+def test_zswap_writeback_needs_a_zswap_entry_and_a_free_slot():
+    for design in (V5, V6):
+        p = Pair(32, csize=16, vsize=16, **design)
+        z = p.alloc(0, 0, 1, 1)
+        p.dup(OP_DUP, z, 1, cpu=0)
+        p.writeout(OP_WRITEOUT, z, 1, BACKEND_ZSWAP, cpu=0)
+        p.cache_del(OP_CACHE_DEL, z, 1, cpu=0)
+        zero = p.alloc(0, 0, 2, 1)
+        p.dup(OP_DUP, zero, 1, cpu=0)
+        p.writeout(OP_WRITEOUT, zero, 1, BACKEND_ZERO, cpu=0)
+        p.cache_del(OP_CACHE_DEL, zero, 1, cpu=0)
+        assert p.zswap_writeback(OP_ZSWAP_WB, zero, 3, cpu=0) == verbs.ENOMEM  # not in zswap
+        assert p.zswap_writeback(OP_ZSWAP_WB, 40, 3, cpu=0) == verbs.ENOENT
+        for f in range(10, 41):  # fill the device with swapped-out pages
+            _to_disk(p, f)
+        assert p.naive.dev.inuse == 31
+        assert p.zswap_writeback(OP_ZSWAP_WB, z, 3, cpu=0) == verbs.ENOMEM  # no slot
+        assert p.naive.desc_of(z).type == ZSWAP and 3 not in p.naive.folio_swap
+        p.put(OP_FREE, p.naive.dev.slots[7].entry, 1, True, cpu=0)
+        assert p.zswap_writeback(OP_ZSWAP_WB, z, 3, cpu=0) == 0
+        assert p.naive.desc_of(z).backend == 7 and p.naive.zswap_entries == 0
+
+
+def test_try_reclaim_flags():
+    """__try_to_reclaim_swap(): ANYWAY always; UNMAPPED for an unmapped folio; FULL
+    once swap (the physical device) is more than half full."""
+    p = Pair(33, csize=16, vsize=16, **V6)  # 32 pages
+    e = p.alloc(0, 0, 1, 1)
+    p.set_flags(1, FOLIO_MAPPED)
+    assert p.try_reclaim(OP_SWAPIN, e, verbs.TTRS_UNMAPPED | verbs.TTRS_FULL, cpu=0) == -1
+    for f in range(2, 18):  # 16 pages on disk: exactly half, not "full"
+        _to_disk(p, f)
+    assert p.try_reclaim(OP_SWAPIN, e, verbs.TTRS_FULL, cpu=0) == -1
+    _to_disk(p, 18)
+    assert p.try_reclaim(OP_SWAPIN, e, verbs.TTRS_FULL, cpu=0) == 1
+    e = p.alloc(0, 0, 19, 1)
+    p.dup(OP_DUP, e, 1, cpu=0)
+    assert p.try_reclaim(OP_SWAPIN, e, verbs.TTRS_ANYWAY, cpu=0) == -1  # counted
+    assert p.try_reclaim(OP_SWAPIN, 500, verbs.TTRS_ANYWAY, cpu=0) == 0  # no folio
+
+
+def test_put_flushes_a_free_run_at_an_entry_that_stays():
+    """Counts 1, 1, 2, 1 put together: the first two are freed as one run (batch_ops),
+    the shared third only drops to 1 and ends the run, the fourth starts a new one."""
+    for design in (V5, V6):
+        p = Pair(64, csize=16, vsize=16, **design)
+        es = _swapped_out(p, 4, backend=BACKEND_DISK)
+        p.dup(OP_DUP, es[2], 1, cpu=0)
+        before = p.ctx.counters.copy()
+        assert p.put(OP_FREE, es[0], 4, True, cpu=0) == 3
+        assert p.swap_count(es[2]) == 1
+        if design is V6:
+            d = _row(_delta(p, before), OP_FREE)
+            assert d["memcg_uncharge"] == 2 and d["bitmap_op"] == 2
+
+
+def test_whole_cluster_allocations_on_a_fresh_state():
+    """PMD-order (whole virtual cluster) allocations from the start: cluster 0 reserves
+    all its slots for that order and cannot serve them."""
+    for design in (V5, V6):
+        p = Pair(64, csize=16, vsize=16, **design)
+        assert [p.alloc(0, 4, f, 1) for f in (1, 2, 3)] == [16, 32, 48]
+        cl0 = p.naive.clusters[0]
+        assert (cl0.count, cl0.ref, cl0.order, p.naive.on_partial(cl0)) == (16, 16, 4, False)
+        p.dup(OP_DUP, 32, 16, cpu=0)
+        assert p.writeout(OP_WRITEOUT, 32, 16, BACKEND_DISK, cpu=0) == BACKEND_DISK
+        assert p.alloc(0, 0, 4, 1) == 64  # cluster 0 serves order 4 for life: a new cluster
+
+
+def test_ra_probe_only_disk_backed_entries_on_a_synchronous_device_skip_readahead():
+    """vswap on zram: zero-filled and zswap pages are no longer backed by the device,
+    so their faults take swapin_readahead() (the readahead rise the thread measured)."""
+    for sync in (True, False):
+        p = Pair(64, csize=16, vsize=16, synchronous=sync, **V6)
+        zero = _swapped_out(p, 1, backend=BACKEND_ZERO)[0]
+        zs = _swapped_out(p, 1, backend=BACKEND_ZSWAP, first_folio=200)[0]
+        disk = _swapped_out(p, 1, backend=BACKEND_DISK, first_folio=300)[0]
+        assert p.ra_probe(OP_SWAPIN, zero, cpu=0) == verbs.RA_READAHEAD
+        assert p.ra_probe(OP_SWAPIN, zs, cpu=0) == verbs.RA_READAHEAD
+        assert p.ra_probe(OP_SWAPIN, disk, cpu=0) == (verbs.RA_SYNC if sync else verbs.RA_READAHEAD)
+        assert p.ra_probe(OP_SWAPIN, 40, cpu=0) == verbs.ENOENT
+
+
+# --------------------------------------------------------------------------- the verb frame
+#
+# Every verb is one tick of the RCU clock, taken at its start, and ends by letting the
+# lookup cache go of a cluster that is empty then; cluster 0 reserves the first nr slots
+# of its order; the rmap C bit of a new slot backing a cache-only entry; zswap ids; v5's
+# slab object.
+
+
+def _live_ids(dst):
+    return {int(dst.vc[r, V.VC_ID]) for r in np.flatnonzero(dst.vc[:, V.VC_FLAGS] & V.VF_LIVE)}
+
+
+def _clock(p):
+    return int(p.dst.meta[V.V_OPS])
+
+
+def test_lookup_cache_lets_go_of_an_emptied_cluster_at_the_end_of_try_reclaim():
+    """vswap.py docstring, cluster_lookup_cache: "The cache holds a cluster reference,
+    dropped when another cluster is looked up or when the cluster is empty at the end
+    of an operation."
+
+    Sequence (vswap_v6, cluster_lookup_cache only, vsize 16, CPU 0): alloc 32 order-0
+    folios (entries 1..32: clusters 0 and 1 full, the CPU moves on to cluster 2), then
+    try_reclaim(TTRS_ANYWAY) of entries 16..31, all cache-only.  After the last one,
+    cluster 1 is empty and referenced only by the lookup cache: it leaves the map in
+    that same try_reclaim (xa_erase and mem_free charged to its row)."""
+    p = Pair(64, csize=16, vsize=16, design="vswap_v6", switches={"cluster_lookup_cache": True})
+    assert [p.alloc(0, 0, f, 1) for f in range(1, 33)] == list(range(1, 33))
+    for e in range(16, 31):
+        assert p.try_reclaim(OP_SWAPIN, e, verbs.TTRS_ANYWAY, cpu=0) == 1
+    assert 1 in _live_ids(p.dst) and p.naive.mru[0] == 1
+    before = p.ctx.counters.copy()
+    assert p.try_reclaim(OP_SWAPIN, 31, verbs.TTRS_ANYWAY, cpu=0) == 1
+    d = _row(_delta(p, before), OP_SWAPIN)
+    assert 1 not in _live_ids(p.dst) and 1 not in p.naive.clusters and p.naive.mru[0] is None
+    assert d["xa_erase"] == 1 and d["mem_free"] == 1
+
+
+def _cluster_emptied_by_another_cpu():
+    """vswap_v6 (lookup cache, deferred cgroup check), 2 CPUs, vsize 16.  CPU 1 allocates
+    entries 1..32 (clusters 0 and 1 full, its allocation cluster is 2); CPU 0 looks up
+    entry 16 (its lookup cache takes cluster 1); CPU 1 frees the folios of entries
+    16..31.  Cluster 1 is then empty, held only by CPU 0's lookup cache."""
+    p = Pair(64, csize=16, vsize=16, ncpu=2, design="vswap_v6",
+             switches={"cluster_lookup_cache": True, "defer_cgroup_check": True})
+    assert [p.alloc(1, 0, f, 1) for f in range(1, 33)] == list(range(1, 33))
+    assert p.cache_lookup(OP_SWAPIN, 16, cpu=0) == 16
+    for e in range(16, 32):
+        assert p.cache_free(OP_SWAPIN, e, 1, cpu=1) == 1
+    cl = p.naive.clusters[1]
+    assert (cl.count, cl.ref, p.naive.mru) == (0, 1, [1, None])
+    return p
+
+
+@pytest.mark.parametrize("verb, args, ret", [
+    ("dup", (OP_DUP, 16, 1), verbs.ENOENT),
+    ("pte_batch", (OP_FREE, 16, 1), 1),  # deferred cgroup check: no lookup at all
+    ("cache_lookup", (OP_SWAPIN, 16), -1),
+    ("cache_add", (OP_SWAPIN, 16, 1, 900), verbs.ENOENT),
+    ("try_reclaim", (OP_SWAPIN, 16, verbs.TTRS_ANYWAY), 0),
+    ("ra_probe", (OP_SWAPIN, 16), verbs.ENOENT),
+    ("zswap_writeback", (OP_ZSWAP_WB, 16, 900), verbs.ENOENT),
+])
+def test_every_verb_ends_by_letting_the_lookup_cache_go_of_an_emptied_cluster(verb, args, ret):
+    """The next verb on CPU 0, whatever it returns and even when it looks nothing up,
+    drops the emptied cluster its lookup cache holds: the cluster leaves the map, the
+    release charged to that verb's row, one tick of the clock."""
+    p = _cluster_emptied_by_another_cpu()
+    before, clock = p.ctx.counters.copy(), _clock(p)
+    assert getattr(p, verb)(*args, cpu=0) == ret
+    d = _row(_delta(p, before), args[0])
+    assert 1 not in _live_ids(p.dst) and p.naive.mru[0] is None
+    assert d["xa_erase"] == 1 and d["mem_free"] == 1
+    assert _clock(p) == clock + 1
+
+
+def test_every_verb_is_one_tick_of_the_rcu_clock():
+    """One tick per verb call, taken at the start: a verb that finds nothing to do
+    (pte_batch with the deferred cgroup check), error returns (ra_probe of a free entry)
+    and verbs that do another's work inside (zswap writeback through the swap cache,
+    put reclaiming the folio it left cache-only) all count once."""
+    p = Pair(64, csize=16, vsize=16, **V6)
+
+    def once(ret, call, *args, **kw):
+        clock = _clock(p)
+        assert call(*args, cpu=0, **kw) == ret, call.__name__
+        assert _clock(p) == clock + 1, call.__name__
+
+    clock = _clock(p)
+    assert p.alloc(0, 0, 1, 1) == 1 and _clock(p) == clock + 1
+    once(0, p.dup, OP_DUP, 1, 1)
+    once(1, p.pte_batch, OP_FREE, 1, 1)
+    once(1, p.cache_lookup, OP_SWAPIN, 1)
+    once(BACKEND_ZSWAP, p.writeout, OP_WRITEOUT, 1, 1, BACKEND_ZSWAP)
+    once(0, p.cache_del, OP_CACHE_DEL, 1, 1)
+    once(0, p.zswap_writeback, OP_ZSWAP_WB, 1, 2)
+    once(verbs.ENOENT, p.zswap_writeback, OP_ZSWAP_WB, 40, 2)
+    once(0, p.cache_add, OP_SWAPIN, 1, 1, 3)
+    once(verbs.EEXIST, p.cache_add, OP_READAHEAD, 1, 1, 4)
+    once(BACKEND_DISK, p.read_backend, OP_SWAPIN, 1)
+    once(verbs.RA_READAHEAD, p.ra_probe, OP_SWAPIN, 1)
+    once(verbs.ENOENT, p.ra_probe, OP_SWAPIN, 40)
+    once(-1, p.try_reclaim, OP_SWAPIN, 1, verbs.TTRS_ANYWAY)  # still counted
+    once(0, p.put, OP_FREE, 1, 1, True)  # cache-only, then reclaimed inside the put
+    assert p.swap_count(1) == -1 and p.naive.cache_drops == 1
+    assert p.alloc(0, 0, 5, 1) == 1  # the lowest free area again
+    once(1, p.cache_free, OP_SWAPIN, 1, 1)
+
+
+def test_rmap_c_bit_marks_a_cache_only_entry_that_gets_a_physical_slot():
+    """vswap.py docstring, rmap_cache_only_bit: "bit 63 of the reverse-map entry says
+    'swap-cache only', so the physical allocator reads the rmap word alone"; _alloc_phys:
+    a slot backing an entry that is already cache-only gets the bit at once (no extra
+    count: two rmap writes for two slots).
+
+    Sequence (vswap_v6, vsize 16, physical clusters of 16): alloc an order-1 folio
+    (entries 2, 3; cluster 0 reserves 0 and 1), dup entry 2 only (the PTE of the other
+    page was zapped), writeout DISK: physical slots 16, 17; entry 3 has count 0 and is
+    in the swap cache, so slot 17's rmap word carries bit 63, slot 16's does not.  A
+    dup of entry 3 clears it again."""
+    p = Pair(64, csize=16, vsize=16, **V6)
+    assert p.alloc(0, 1, 1, 1) == 2
+    p.dup(OP_DUP, 2, 1, cpu=0)
+    before = p.ctx.counters.copy()
+    assert p.writeout(OP_WRITEOUT, 2, 2, BACKEND_DISK, cpu=0) == BACKEND_DISK
+    assert _row(_delta(p, before), OP_WRITEOUT)["rmap_write"] == 2
+    assert [p.naive.desc_of(e).backend for e in (2, 3)] == [16, 17]
+    assert int(p.dst.dev.table[16]) > 0 and int(p.dst.dev.table[17]) < 0
+    assert p.naive.dev.slots[17].cache_only and not p.naive.dev.slots[16].cache_only
+    p.dup(OP_DUP, 3, 1, cpu=0)
+    assert int(p.dst.dev.table[17]) > 0
+
+
+def test_cluster_0_reserves_the_first_nr_slots_of_its_order():
+    """reference/swap-designs.md 2.3 [C S5]: "Cluster id 0 reserves the first nr slots
+    (entry 0 is invalid); PMD-order allocations cannot use cluster 0."
+
+    Order 2 (vsize 16): cluster 0 reserves 0..3 (count = ref = 4 at creation) and serves
+    4, 8, 12; then it is full (count 16 = vsize) and, when the CPU lets it go, belongs
+    to no list.  PMD order (16 slots): a fresh cluster 0 is all reserved, the allocation
+    takes a new cluster and leaves cluster 0 off the partial list, so the next PMD-order
+    allocation costs 2 cluster locks and 3 bitmap ops (its CPU cluster used up, a new
+    one), not a vain search of cluster 0 as well."""
+    for design in (V5, V6):
+        p = Pair(64, csize=16, vsize=16, **design)
+        assert [p.alloc(0, 2, f, 1) for f in (1, 2, 3, 4)] == [4, 8, 12, 16]
+        cl0 = p.naive.clusters[0]
+        assert (cl0.count, cl0.ref, p.naive.on_partial(cl0)) == (16, 16, False)
+        assert int(p.dst.meta[V.V_PARTIAL + 2 * 2]) == -1
+
+        p = Pair(64, csize=16, vsize=16, **design)
+        assert p.alloc(0, 4, 1, 1) == 16
+        before = p.ctx.counters.copy()
+        assert p.alloc(0, 4, 2, 1) == 32
+        d = _row(_delta(p, before), OP_ALLOC)
+        assert p.naive.partial[4] == [] and int(p.dst.meta[V.V_PARTIAL + 2 * 4]) == -1
+        assert (d["cluster_lock"], d["bitmap_op"]) == (2, 3)
+
+
+def test_zswap_entries_have_ids_of_their_own():
+    """A zswap-backed descriptor points at its zswap entry: ids are never shared, not
+    even after an entry is freed (1 and 2 stored, 1 freed, the next store is 3)."""
+    for design in (V5, V6):
+        p = Pair(64, csize=16, vsize=16, **design)
+        a, b = _swapped_out(p, 2, backend=BACKEND_ZSWAP)
+        assert [p.naive.desc_of(e).backend for e in (a, b)] == [1, 2]
+        assert p.put(OP_FREE, a, 1, True, cpu=0) == 1
+        (c,) = _swapped_out(p, 1, backend=BACKEND_ZSWAP, first_folio=200)
+        assert p.naive.desc_of(c).backend == 3 and p.naive.desc_of(b).backend == 2
+        assert p.naive.zswap_entries == 2 and int(p.dst.meta[V.V_NEXT_ZSWAP]) == 3
+
+
+@pytest.mark.parametrize("vsize, obj", [(2, 96), (16, 512), (32, 1024), (128, 4096), (512, 16384)])
+def test_v5_cluster_object_is_the_kmalloc_class_of_header_bitmap_and_descriptors(vsize, obj):
+    """v5 embeds the descriptors: 40 + bitmap (whole longs) + 24 * vsize bytes, in its
+    kmalloc size class (12392 B -> 16 KiB for 512 slots; 96 B for 2)."""
+    p = Pair(1024, csize=16, vsize=vsize, **V5)
+    assert int(p.dst.meta[V.V_V5_OBJECT]) == obj
+    p.alloc(0, 0, 1, 1)
+    md = p.metadata()
+    assert md["vswap_cluster"] + md["vswap_desc"] == obj and md["vswap_desc"] == 24 * vsize
+
+
+# --------------------------------------------------------------------------- open design bugs
+#
+# Where the design still departs from its own contract; these fail until it is fixed.
+
+
+def test_reserved_entries_of_cluster_0_are_not_allocated():
+    """verbs.py: "swap_count(dst, entry) -> count (-1 if not allocated)"; ra_probe:
+    "-ENOENT when the entry is not allocated".  Cluster 0 reserves the first nr slots of
+    its order (reference 2.3), but vs_swap_count still treats entry 0 alone as reserved
+    (``entry >> vshift == 0 and i == 0``): the reserved entries 1..nr-1 of an order > 0
+    cluster 0 read as allocated, cache-only (count 0), and ra_probe on them looks the
+    cluster up, reads the zeroed descriptor (type SWAPFILE) and answers RA_SYNC on a
+    synchronous device.
+
+    Sequence (vswap_v5 and vswap_v6, vsize 16, synchronous device): alloc an order-2
+    folio (entries 4..7; cluster 0 reserves 0..3).  Expected swap_count 0..4 = -1, -1,
+    -1, -1, 0 and ra_probe(1) = -ENOENT; the design gives 0 for entries 1..3 and RA_SYNC."""
+    for design in (V5, V6):
+        p = Pair(64, csize=16, vsize=16, synchronous=True, **design)
+        assert p.alloc(0, 2, 1, 1) == 4
+        got = [int(verbs.swap_count(p.dst, e)) for e in range(5)]
+        assert got == [-1, -1, -1, -1, 0], f"{design['design']}: swap_count of entries 0..4: {got}"
+        assert p.ra_probe(OP_SWAPIN, 1, cpu=0) == verbs.ENOENT
+
+
+def test_reclaim_full_verb_ticks_and_lets_the_lookup_cache_go():
+    """The reclaim_full verb (it once did not compile: vswap.py used OP_RECLAIM_SCAN
+    without importing it).
+
+    Like every verb, one tick and the lookup cache lets go of an emptied
+    cluster (charged to reclaim_scan); and the scan itself: 2 x 16 physical slots,
+    slots 1-15 cache-only, 16-30 swapped out (swap more than half full), reclaim_full
+    (not forced) scans the one full cluster and reclaims its 15 cache-only slots."""
+    p = _cluster_emptied_by_another_cpu()
+    before, clock = p.ctx.counters.copy(), _clock(p)
+    assert p.reclaim_full(False, cpu=0) == 0
+    d = _row(_delta(p, before), OP_RECLAIM_SCAN)
+    assert 1 not in _live_ids(p.dst) and d["xa_erase"] == 1 and d["mem_free"] == 1
+    assert _clock(p) == clock + 1
+
+    for design in (V5, V6):
+        p = Pair(32, csize=16, vsize=16, **design)
+        assert [_to_disk(p, f, keep=True) for f in range(1, 16)] == list(range(1, 16))
+        assert [_to_disk(p, f) for f in range(16, 31)] == list(range(16, 31))
+        assert p.naive.dev.vm_swap_full() and p.naive.dev.lists["full"] == [0]
+        assert p.reclaim_full(False, cpu=0) == 15
+        assert p.naive.cache_drops == 15 and p.naive.dev.inuse == 15
