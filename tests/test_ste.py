@@ -1,0 +1,1521 @@
+"""``vswap_ste`` and ``ghost`` against the plain-Python reference ``NaiveSte``.
+
+* Random valid operation sequences (hypothesis stateful tests) drive both models and
+  compare, after every verb call, the return value and the whole state: the counter
+  matrix; the vswap device's table words, extend-table words, memcg ids, cluster rows,
+  lists, per-CPU offsets and device words; every virtual_table word; the cluster pool
+  XArray (entries, height, nodes); the physical device's Pointer words (vswap offset and
+  cache-only bit), cluster rows, lists, per-CPU offsets and device words; the design's
+  meta words; ``Ctx.folio`` and the cache drops; ``metadata_bytes``.
+* Hand-counted unit tests pin the costs the thread argued about (every vswap cluster
+  lookup an xa_load, the physical allocator's C-bit check, lazy backing, ghost's lazy
+  forward table) with exact counters.
+* Whole-folio backing and swap-charge regression tests (the ``test_bug_*`` tests
+  before 9c95a16): no physical slot leaked, no swapped-out page left unbacked, swap
+  charges and uncharges balancing over full lifecycles.
+* After every rule the machine checks the invariants that tie the two devices
+  together: each Pointer names a vswap slot whose word is PHYS at that physical slot
+  and back, the C bit is set exactly for count-0 pages, the physical device's usage is
+  the number of Pointers, the zswap entry count the number of ZSWAP words, ghost's
+  per-cluster PHYS counts the PHYS words.
+
+Operations are kept valid the way the mm would: dup/put only live entries, cache
+operations only on cached folios (entry = folio->swap, nr = folio_nr_pages), distinct
+folio ids, ``Ctx.meta[C_CPU]`` set before every non-alloc verb.
+"""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from naive_ste import VT_PHYS, VT_ZSWAP, NaiveSte, Ptr
+from naive_swap_table import BAD, COUNT_MAX, Slot
+from test_swap_table import _LIST_IDS, SwapTableMachine, _numba_list, counters_diff
+from test_swap_table import Pair as SwapTablePair
+
+from vswap_nb.core import device as D
+from vswap_nb.core import radix, verbs
+from vswap_nb.core.counters import (
+    OP_ALLOC,
+    OP_CACHE_DEL,
+    OP_DUP,
+    OP_FREE,
+    OP_READAHEAD,
+    OP_RECLAIM_SCAN,
+    OP_SWAPIN,
+    OP_WRITEOUT,
+    OP_ZSWAP_WB,
+    OPS,
+    PRIMITIVES,
+)
+from vswap_nb.core.metadata import N_STRUCTURES, STRUCTURES
+from vswap_nb.core.verbs import (
+    BACKEND_DISK,
+    BACKEND_FOLIO,
+    BACKEND_ZERO,
+    BACKEND_ZSWAP,
+    C_CACHE_DROPS,
+    C_CPU,
+    F_FLAGS,
+    F_ORDER,
+    F_SWAP,
+    FOLIO_MAPPED,
+)
+from vswap_nb.designs import get_design
+from vswap_nb.designs import ste as ste_mod
+from vswap_nb.designs import swap_table as st_design
+
+_BAD_WORD = ((1 << 64) - 1) & ~7
+_M64 = (1 << 64) - 1
+
+
+# --------------------------------------------------------------------------- the pair
+
+
+class StePair:
+    """The Numba design and the naive model, driven together; every verb call is
+    followed by assert_same() unless ``check=False``."""
+
+    def __init__(self, nslots, *, csize, vcs, vslots=None, ncpu=1, ghost=False,
+                 solidstate=True, discard=False, blkdev=True, synchronous=False):
+        design = get_design("ghost" if ghost else "vswap_ste")
+        self.dst = design.new_state(
+            nslots, ncpu=ncpu, cluster_size=csize, solidstate=solidstate, discard=discard,
+            blkdev=blkdev, synchronous=synchronous, zswap_enabled=True, virtual_slots=vslots,
+            virtual_cluster_size=vcs,
+        )
+        assert isinstance(self.dst, ste_mod.SteState)
+        self.vtotal = self.dst.dev.table.shape[0]
+        self.ptotal = self.dst.pdev.table.shape[0]
+        self.nfolios = 2 * self.vtotal + 8
+        self.ctx = verbs.new_ctx(self.nfolios)
+        self.naive = NaiveSte(
+            nslots, ncpu=ncpu, cluster_size=csize, solidstate=solidstate, discard=discard,
+            blkdev=blkdev, synchronous=synchronous, virtual_slots=vslots, virtual_cluster_size=vcs,
+            ghost=ghost,
+        )
+        self.csize, self.vcs, self.ncpu, self.ghost = csize, vcs, ncpu, ghost
+
+    def set_cpu(self, cpu):
+        """The CPU the next non-alloc verb runs on (Ctx.meta[C_CPU])."""
+        self.ctx.meta[C_CPU] = cpu
+        self.naive.cpu = cpu
+
+    def set_flags(self, folio, flags):
+        self.ctx.folio[folio, F_FLAGS] = flags
+        self.naive.folio_flags[folio] = flags
+
+    def free_folios(self, limit=24):
+        cached = self.naive.folio_swap
+        out = []
+        for f in range(1, self.nfolios):
+            if f not in cached:
+                out.append(f)
+                if len(out) == limit:
+                    break
+        return out
+
+    def _both(self, name, args, check=True):
+        got = getattr(verbs, name)(self.dst, self.ctx, *args)
+        want = getattr(self.naive, name)(*args)
+        assert int(got) == want, f"{name}{args}: numba returned {int(got)}, naive {want}"
+        if check:
+            assert_same(self, f"after {name}{args}")
+        return want
+
+    def alloc(self, cpu, order, folio, memcg, check=True):
+        return self._both("alloc", (cpu, order, folio, memcg), check)
+
+    def dup(self, op, entry, nr, check=True):
+        return self._both("dup", (op, entry, nr), check)
+
+    def pte_batch(self, op, entry, nr, check=True):
+        return self._both("pte_batch", (op, entry, nr), check)
+
+    def put(self, op, entry, nr, reclaim_cache, check=True):
+        return self._both("put", (op, entry, nr, bool(reclaim_cache)), check)
+
+    def cache_lookup(self, op, entry, check=True):
+        return self._both("cache_lookup", (op, entry), check)
+
+    def cache_add(self, op, entry, nr, folio, check=True):
+        return self._both("cache_add", (op, entry, nr, folio), check)
+
+    def cache_del(self, op, entry, nr, check=True):
+        return self._both("cache_del", (op, entry, nr), check)
+
+    def cache_free(self, op, entry, nr, check=True):
+        return self._both("cache_free", (op, entry, nr), check)
+
+    def try_reclaim(self, op, entry, flags, check=True):
+        return self._both("try_reclaim", (op, entry, flags), check)
+
+    def writeout(self, op, entry, nr, backend, check=True):
+        return self._both("writeout", (op, entry, nr, backend), check)
+
+    def read_backend(self, op, entry, check=True):
+        return self._both("read_backend", (op, entry), check)
+
+    def zswap_writeback(self, op, entry, folio, check=True):
+        return self._both("zswap_writeback", (op, entry, folio), check)
+
+    def ra_probe(self, op, entry, check=True):
+        return self._both("ra_probe", (op, entry), check)
+
+    def reclaim_full(self, force, check=True):
+        return self._both("reclaim_full", (bool(force),), check)
+
+    def swap_count(self, entry):
+        got = int(verbs.swap_count(self.dst, entry))
+        want = self.naive.swap_count(entry)
+        assert got == want, f"swap_count({entry}): numba {got}, naive {want}"
+        return want
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+def _populated_ranges(n):
+    """(start, end) slot ranges of the clusters whose table is allocated; every slot
+    outside them is a NULL word in both models."""
+    return [(c * n.csize, (c + 1) * n.csize) for c, cl in enumerate(n.clusters) if cl.has_table]
+
+
+def _check_words(where, name, got, n, encode):
+    """Compare the words of populated clusters one by one and the rest as zeros."""
+    got = got.view(np.uint64)
+    mask = np.ones(got.size, dtype=bool)
+    for lo, hi in _populated_ranges(n):
+        mask[lo:hi] = False
+        exp = np.array([encode(x) for x in n.slots[lo:hi]], dtype=np.uint64)
+        bad = np.flatnonzero(got[lo:hi] != exp)
+        assert bad.size == 0, (
+            f"{where}: {name} words differ at {(bad[:8] + lo).tolist()}: numba "
+            f"{[hex(int(v)) for v in got[lo:hi][bad[:8]]]}, naive {[n.slots[lo + i] for i in bad[:8]]}"
+        )
+    bad = np.flatnonzero(got[mask] != 0)
+    assert bad.size == 0, f"{where}: {name}: non-NULL words in unpopulated clusters"
+
+
+def _table_word(s):
+    if s is None:
+        return 0
+    if s is BAD:
+        return _BAD_WORD
+    return ((min(COUNT_MAX, s.count) << 60) | (int(s.zero) << 59)
+            | (1 if s.folio is None else (s.folio << 2) | 2))
+
+
+def _rmap_word(s):
+    if s is None:
+        return 0
+    if s is BAD:
+        return _BAD_WORD
+    assert isinstance(s, Ptr), s
+    return ((s.v << 3) | 4 | (int(s.cache_only) << 63)) & _M64
+
+
+def _assert_device(where, name, dev, n, ncpu, aux=None):
+    exp = np.array([(cl.count, cl.flags, cl.order,
+                     -1 if cl.on_list is None else _LIST_IDS[cl.on_list],
+                     int(cl.has_table), int(cl.has_ext), int(aux(c)) if aux else 0)
+                    for c, cl in enumerate(n.clusters)], dtype=np.int64)
+    cols = [D.CI_COUNT, D.CI_FLAGS, D.CI_ORDER, D.CI_LIST, D.CI_TABLE, D.CI_EXT, D.CI_AUX]
+    got = dev.ci[:, cols]
+    bad = np.flatnonzero((got != exp).any(axis=1))
+    assert bad.size == 0, (
+        f"{where}: {name} cluster {int(bad[0])} (count, flags, order, list, table, ext, aux): "
+        f"numba {got[bad[0]].tolist()}, naive {exp[bad[0]].tolist()}"
+    )
+    lens = np.zeros(D.N_LISTS, dtype=np.int64)
+    for key, lst in n.lists.items():
+        lid = _LIST_IDS[key]
+        lens[lid] = len(lst)
+        if lst:
+            got = _numba_list(dev, lid)
+            assert got == lst, f"{where}: {name} list {key}: numba {got}, naive {lst}"
+            assert int(dev.lists[lid, D.LS_TAIL]) == lst[-1], f"{where}: {name} list {key} tail"
+    assert np.array_equal(dev.lists[:, D.LS_LEN], lens), f"{where}: {name} list lengths"
+    empty = lens == 0
+    assert (dev.lists[empty, D.LS_HEAD] == -1).all() and (dev.lists[empty, D.LS_TAIL] == -1).all(), (
+        f"{where}: {name} empty lists with links"
+    )
+    pcpu = np.zeros_like(dev.pcpu)
+    for (row, order), off in n.pcpu.items():
+        pcpu[ncpu if row == "global" else row, order] = off
+    bad = np.argwhere(dev.pcpu != pcpu)
+    assert bad.size == 0, (
+        f"{where}: {name} next offsets (cpu, order) {bad[:4].tolist()}: numba "
+        f"{[int(dev.pcpu[r, o]) for r, o in bad[:4]]}, naive {[int(pcpu[r, o]) for r, o in bad[:4]]}"
+    )
+    meta = dev.meta
+    got = {k: int(meta[i]) for k, i in (
+        ("max", D.D_MAX), ("pages", D.D_PAGES), ("inuse", D.D_INUSE), ("avail", D.D_AVAIL),
+        ("reclaim_pending", D.D_RECLAIM_PENDING), ("discard_pending", D.D_DISCARD_PENDING),
+        ("tables", D.D_TABLES), ("peak_tables", D.D_PEAK_TABLES), ("alloc_fail", D.D_ALLOC_FAIL))}
+    exp = {"max": n.max, "pages": n.pages, "inuse": n.inuse, "avail": int(n.avail),
+           "reclaim_pending": int(n.reclaim_pending), "discard_pending": int(n.discard_pending),
+           "tables": n.tables, "peak_tables": n.peak_tables, "alloc_fail": n.alloc_fail}
+    assert got == exp, f"{where}: {name} device words: numba {got}, naive {exp}"
+
+
+def _dict_array(d, size):
+    a = np.zeros(size, dtype=np.int64)
+    if d:
+        a[np.fromiter(d.keys(), np.int64, len(d))] = np.fromiter(d.values(), np.int64, len(d))
+    return a
+
+
+def assert_same(pair, where=""):
+    n, dst, ctx = pair.naive, pair.dst, pair.ctx
+
+    want = np.array(n.counter_matrix(), dtype=np.int64)
+    if not np.array_equal(ctx.counters, want):
+        raise AssertionError(
+            f"{where}: counters differ {{cell: (numba, naive)}}: {counters_diff(ctx.counters, want)}"
+        )
+
+    # the vswap device: table words, extend table, memcg ids, virtual_table
+    _check_words(where, "vswap table", dst.dev.table, n, _table_word)
+    ext = {x: n.slots[x].count for lo, hi in _populated_ranges(n) for x in range(lo, hi)
+           if isinstance(n.slots[x], Slot) and n.slots[x].count >= COUNT_MAX}
+    bad = np.flatnonzero(dst.ext.astype(np.int64) != _dict_array(ext, pair.vtotal))
+    assert bad.size == 0, f"{where}: extend-table words differ at {bad[:8].tolist()}"
+    bad = np.flatnonzero(dst.memcg.astype(np.int64) != _dict_array(n.memcg, pair.vtotal))
+    assert bad.size == 0, f"{where}: memcg ids differ at {bad[:8].tolist()}"
+    vt = _dict_array(n.vt, pair.vtotal)
+    bad = np.flatnonzero(dst.vt != vt)
+    assert bad.size == 0, (
+        f"{where}: virtual_table words differ at {bad[:8].tolist()}: numba "
+        f"{dst.vt[bad[:8]].tolist()}, naive {vt[bad[:8]].tolist()}"
+    )
+    _assert_device(where, "vswap", dst.dev, n, pair.ncpu, aux=lambda c: n.aux.get(c, 0))
+
+    # the physical device: Pointer words with the C bit
+    _check_words(where, "physical", dst.pdev.table, n.pdev, _rmap_word)
+    _assert_device(where, "phys", dst.pdev, n.pdev, pair.ncpu)
+
+    # the cluster pool: entries (on a copy of the stats words), height, nodes
+    cm = dst.cmap
+    idx = np.arange(0, dst.dev.ci.shape[0] + 2, dtype=np.int64)
+    out = np.empty(idx.size, dtype=np.int64)
+    radix._load_many(radix.XAPool(nodes=cm.nodes, aux=cm.aux.copy()), 0, idx, out)
+    got = {int(i): int(v) for i, v in zip(idx, out) if v >= 0}
+    assert got == n.cmap.d, f"{where}: cluster pool entries: numba {got}, naive {n.cmap.d}"
+    assert int(radix.xa_height(cm, 0)) == n.cmap.height(), f"{where}: cluster pool height"
+    assert int(cm.aux[radix.M_NR_NODES]) == len(n.cmap.nodes()), f"{where}: cluster pool nodes"
+    assert int(cm.aux[radix.M_ENTRIES]) == len(n.cmap.d), f"{where}: cluster pool entry count"
+
+    # design words
+    m = dst.meta
+    got = {"ext_tables": int(m[ste_mod.E_EXT_TABLES]), "zswap_entries": int(m[ste_mod.E_ZSWAP_ENTRIES]),
+           "lazy_vt": int(m[ste_mod.E_LAZY_VT]), "vtables": int(m[ste_mod.E_VTABLES]),
+           "next_zswap": int(m[ste_mod.E_NEXT_ZSWAP])}
+    exp = {"ext_tables": n.ext_tables(), "zswap_entries": n.zswap_entries_n, "lazy_vt": int(n.ghost),
+           "vtables": n.vtables, "next_zswap": n.next_zswap}
+    assert got == exp, f"{where}: design words: numba {got}, naive {exp}"
+
+    # folio side of the context
+    for col, d, name in ((F_SWAP, n.folio_swap, "folio->swap"), (F_ORDER, n.folio_order, "folio order"),
+                         (F_FLAGS, n.folio_flags, "folio flags")):
+        exp_col = _dict_array(d, pair.nfolios)
+        bad = np.flatnonzero(ctx.folio[:, col] != exp_col)
+        assert bad.size == 0, (
+            f"{where}: {name} differs for folios {bad[:8].tolist()}: numba "
+            f"{ctx.folio[bad[:8], col].tolist()}, naive {exp_col[bad[:8]].tolist()}"
+        )
+    assert int(ctx.meta[C_CACHE_DROPS]) == n.cache_drops, f"{where}: cache drops"
+
+    out = np.zeros(N_STRUCTURES, dtype=np.int64)
+    verbs.metadata_bytes(dst, out)
+    exp_md = n.metadata_bytes()
+    got_md = {name: int(out[i]) for i, name in enumerate(STRUCTURES)}
+    assert got_md == {name: exp_md.get(name, 0) for name in STRUCTURES}, (
+        f"{where}: metadata_bytes: numba {got_md}, naive {exp_md}"
+    )
+
+
+# --------------------------------------------------------------------------- random tests
+
+
+@st.composite
+def ste_configs(draw):
+    csize = draw(st.sampled_from([16, 32, 64]))
+    ncl = draw(st.integers(2, 4))
+    tail = draw(st.sampled_from([0, 0, 1, csize // 2]))
+    nslots = ncl * csize - tail
+    vcs = draw(st.sampled_from([16, 32]))
+    # default (2 x physical), small (the vswap device fills and reclaims itself), or
+    # more than 63 vswap clusters (a two-level cluster pool once index 64 is used)
+    vslots = draw(st.sampled_from([None, None, 3 * vcs, 3 * vcs + 5, 70 * vcs]))
+    return {
+        "nslots": nslots,
+        "csize": csize,
+        "vcs": vcs,
+        "vslots": vslots,
+        "ncpu": draw(st.integers(1, 3)),
+        "ghost": draw(st.booleans()),
+        "solidstate": draw(st.sampled_from([True, True, False])),
+        "discard": draw(st.sampled_from([False, False, True])),
+        "blkdev": draw(st.sampled_from([True, True, True, False])),
+        "synchronous": draw(st.booleans()),
+    }
+
+
+OPS_PUT = st.sampled_from([OP_FREE, OP_SWAPIN])
+TIMES = st.sampled_from([1, 2, 3, 13, 14, 15, 16, 20])
+BACKENDS = st.sampled_from([BACKEND_ZERO, BACKEND_ZSWAP, BACKEND_DISK, BACKEND_DISK])
+MEMCGS = st.sampled_from([0, 1, 1, 2, 3])
+
+
+class SteMachine(RuleBasedStateMachine):
+    """Random valid operation sequences on both models, compared after every call."""
+
+    @initialize(data=st.data())
+    def setup(self, data):
+        self.p = StePair(**data.draw(ste_configs(), label="config"))
+        assert_same(self.p, "after setup")
+
+    # ---- candidate sets, from the reference model
+
+    def _slots(self, pred):
+        return [x for x, s in enumerate(self.p.naive.slots) if isinstance(s, Slot) and pred(s)]
+
+    def live(self):
+        return self._slots(lambda s: s.count >= 1)
+
+    def dupable(self):
+        return self._slots(lambda s: s.count >= 1 or s.folio is not None)
+
+    def shadows(self):
+        return self._slots(lambda s: s.count >= 1 and s.folio is None)
+
+    def cached(self):
+        return sorted(self.p.naive.cached_folios().items())
+
+    def zswapped(self):
+        return sorted(x for x, w in self.p.naive.vt.items() if w & 7 == VT_ZSWAP)
+
+    def real_slots(self):
+        return [x for x, s in enumerate(self.p.naive.slots) if s is not BAD]
+
+    def max_order(self):
+        return min(self.p.vcs.bit_length() - 1, D.PMD_ORDER)
+
+    def draw_folio(self, data):
+        return data.draw(st.sampled_from(self.p.free_folios()), label="folio")
+
+    def draw_cached(self, data):
+        folio, (start, order) = data.draw(st.sampled_from(self.cached()), label="cached folio")
+        return folio, start, 1 << order
+
+    def cpu(self, data):
+        """Draw the CPU this rule runs on and set Ctx.meta[C_CPU] for its verbs."""
+        cpu = data.draw(st.integers(0, self.p.ncpu - 1), label="cpu")
+        self.p.set_cpu(cpu)
+        return cpu
+
+    # ---- allocation and unmap
+
+    def _swapout(self, data, cpu, order, memcg, unmap):
+        folio = self.draw_folio(data)
+        off = self.p.alloc(cpu, order, folio, memcg)
+        if off < 0:
+            return off, folio
+        self.p.set_flags(folio, FOLIO_MAPPED)
+        if unmap:  # try_to_unmap(): folio_dup_swap over the folio's entries
+            self.p.dup(OP_DUP, off, 1 << order)
+            self.p.set_flags(folio, 0)
+        return off, folio
+
+    @rule(data=st.data())
+    def alloc(self, data):
+        cpu = self.cpu(data)
+        order = data.draw(st.integers(0, self.max_order()), label="order")
+        self._swapout(data, cpu, order, data.draw(MEMCGS, label="memcg"),
+                      data.draw(st.booleans(), label="unmap"))
+
+    @rule(data=st.data())
+    def fill(self, data):
+        """Allocate vswap entries until the vswap device says no."""
+        orders = [0, 1, self.max_order()]
+        if self.p.vtotal > 16 * self.p.vcs:  # the 70-cluster device: whole clusters
+            orders = [self.max_order()]
+        order = data.draw(st.sampled_from(orders), label="order")
+        memcg = data.draw(MEMCGS, label="memcg")
+        unmap = data.draw(st.booleans(), label="unmap")
+        for _ in range(min(self.p.vtotal, 100)):
+            cpu = self.cpu(data)
+            if self._swapout(data, cpu, order, memcg, unmap)[0] < 0:
+                break
+
+    @rule(data=st.data())
+    def swapout_cycle(self, data):
+        """Reclaim of one folio: allocate, unmap, write out, drop from the cache."""
+        cpu = self.cpu(data)
+        order = data.draw(st.integers(0, self.max_order()), label="order")
+        off, folio = self._swapout(data, cpu, order, data.draw(MEMCGS, label="memcg"), True)
+        if off < 0:
+            return
+        nr = 1 << order
+        self.p.writeout(OP_WRITEOUT, off, nr, data.draw(BACKENDS, label="backend"))
+        if self.p.naive.folio_swap.get(folio):
+            self.p.cache_del(OP_CACHE_DEL, off, nr)
+
+    @rule(data=st.data())
+    def fill_phys(self, data):
+        """Fill the physical device with disk-backed entries, leaving some cache-only
+        (mapped again after writeout: count 0, folio cached, rmap C bit set), so the
+        physical allocator meets C slots, past half full, and reclaims their backing."""
+        order = data.draw(st.sampled_from([0, 0, 1, 2]), label="order")
+        nr = 1 << order
+        for _ in range(self.p.ptotal // nr + 1):
+            cpu = self.cpu(data)
+            off, folio = self._swapout(data, cpu, order, data.draw(MEMCGS, label="memcg"), True)
+            if off < 0:
+                break
+            ret = self.p.writeout(OP_WRITEOUT, off, nr, BACKEND_DISK)
+            if ret < 0:
+                self.p.cache_del(OP_CACHE_DEL, off, nr)
+                break
+            kind = data.draw(st.sampled_from(["cache_only", "cache_only", "partial", "swapped"]), label="kind")
+            if kind == "cache_only":  # the folio is mapped again: folio_put_swap per PTE
+                self.p.set_flags(folio, FOLIO_MAPPED)
+                self.p.put(OP_SWAPIN, off, nr, False)
+            elif kind == "partial":  # one PTE faulted back in
+                self.p.put(OP_SWAPIN, off + data.draw(st.integers(0, nr - 1), label="page"), 1, False)
+            else:
+                self.p.cache_del(OP_CACHE_DEL, off, nr)
+
+    @rule(data=st.data())
+    def piecewise_backing(self, data):
+        """See piecewise_backing() below."""
+        piecewise_backing(self.p, lambda label, opts: data.draw(st.sampled_from(opts), label=label))
+
+    # ---- swap counts
+
+    @precondition(lambda self: self.dupable())
+    @rule(data=st.data())
+    def dup(self, data):
+        self.cpu(data)
+        x = data.draw(st.sampled_from(self.dupable()), label="slot")
+        want = data.draw(st.integers(1, 4), label="nr")
+        cend = (x // self.p.vcs + 1) * self.p.vcs
+        ok = set(self.dupable())
+        nr = 1
+        while nr < want and x + nr < cend and x + nr in ok:
+            nr += 1
+        self.p.dup(OP_DUP, x, nr)
+
+    @precondition(lambda self: self.dupable())
+    @rule(data=st.data())
+    def overflow_roundtrip(self, data):
+        """Counts up past 14 (extend table allocated) and back down."""
+        self.cpu(data)
+        x = data.draw(st.sampled_from(self.dupable()), label="slot")
+        for _ in range(data.draw(st.integers(13, 18), label="ups")):
+            self.p.dup(OP_DUP, x, 1)
+        for _ in range(data.draw(st.integers(1, 6), label="downs")):
+            self.p.put(OP_FREE, x, 1, True)
+
+    @precondition(lambda self: self.live())
+    @rule(data=st.data())
+    def put(self, data):
+        self.cpu(data)
+        x = data.draw(st.sampled_from(self.live()), label="slot")
+        want = data.draw(st.sampled_from([1, 1, 2, 3, 8, 40]), label="nr")
+        ok = set(self.live())
+        nr = 1
+        while nr < want and x + nr in ok:
+            nr += 1
+        self.p.put(data.draw(OPS_PUT, label="op"), x, nr, data.draw(st.booleans(), label="reclaim_cache"))
+
+    @precondition(lambda self: self.live())
+    @rule(data=st.data())
+    def put_many(self, data):
+        self.cpu(data)
+        x = data.draw(st.sampled_from(self.live()), label="slot")
+        reclaim = data.draw(st.booleans(), label="reclaim_cache")
+        for _ in range(data.draw(TIMES, label="times")):
+            if self.p.naive.swap_count(x) < 1:
+                break
+            self.p.put(OP_FREE, x, 1, reclaim)
+
+    @precondition(lambda self: self.live())
+    @rule(data=st.data())
+    def zap(self, data):
+        """munmap/exit over one or two vswap clusters, then drop cache-only folios."""
+        self.cpu(data)
+        c0 = data.draw(st.sampled_from(self.live()), label="slot") // self.p.vcs
+        c1 = c0 + data.draw(st.integers(0, 1), label="extra clusters")
+        lo, hi = c0 * self.p.vcs, min(c1 + 1, self.p.naive.ncl) * self.p.vcs
+        x = lo
+        while x < hi:
+            if self.p.naive.swap_count(x) < 1:
+                x += 1
+                continue
+            nr = 1
+            while x + nr < hi and self.p.naive.swap_count(x + nr) >= 1:
+                nr += 1
+            nr = self.p.pte_batch(OP_FREE, x, nr)
+            self.p.put(OP_FREE, x, nr, True)
+            x += nr
+        if data.draw(st.booleans(), label="drop cache"):
+            self.drop_cache(data)
+
+    @precondition(lambda self: self.live() or self.cached())
+    @rule(data=st.data())
+    def exit_all(self, data):
+        """Every task exits: zap all live entries cluster by cluster, then drop every
+        cached folio (clusters, forward tables and physical backing all go)."""
+        self.cpu(data)
+        n = self.p.naive
+        while self.live():  # one pass per reference still held (counts may exceed 1)
+            x = 0
+            while x < len(n.slots):
+                if n.swap_count(x) < 1:
+                    x += 1
+                    continue
+                nr = 1
+                cend = (x // self.p.vcs + 1) * self.p.vcs
+                while x + nr < cend and n.swap_count(x + nr) >= 1:
+                    nr += 1
+                self.p.put(OP_FREE, x, nr, True)
+                x += nr
+        for folio, (start, order) in self.cached():
+            if n.folio_swap.get(folio) == start:
+                self.p.cache_free(OP_SWAPIN, start, 1 << order)
+        assert not n.cached_folios() and not n.vt and not n.zswap_entries_n
+        # no physical slot outlives its vswap entry (a leak before 9c95a16)
+        leaked = [(i, s) for i, s in enumerate(n.pdev.slots) if isinstance(s, Ptr)]
+        assert n.pdev.inuse == 0 and not leaked, leaked
+        assert int(self.p.dst.pdev.meta[D.D_INUSE]) == 0
+
+    @rule(data=st.data())
+    def drop_cache(self, data):
+        """Memory pressure: folio_free_swap() on (up to 48) cached folios."""
+        self.cpu(data)
+        for folio, (start, order) in self.cached()[:48]:
+            if self.p.naive.folio_swap.get(folio) == start:
+                self.p.cache_free(OP_SWAPIN, start, 1 << order)
+
+    # ---- swap cache
+
+    @precondition(lambda self: self.cached())
+    @rule(data=st.data())
+    def set_mapped(self, data):
+        folio, _, _ = self.draw_cached(data)
+        self.p.set_flags(folio, FOLIO_MAPPED if data.draw(st.booleans(), label="mapped") else 0)
+
+    @rule(data=st.data())
+    def cache_lookup(self, data):
+        self.cpu(data)
+        self.p.cache_lookup(OP_SWAPIN, data.draw(st.integers(0, self.p.vtotal - 1), label="slot"))
+
+    @rule(data=st.data())
+    def try_reclaim(self, data):
+        self.cpu(data)
+        x = data.draw(st.integers(0, self.p.vtotal - 1), label="slot")
+        self.p.try_reclaim(data.draw(OPS_PUT, label="op"), x, data.draw(st.integers(0, 7), label="flags"))
+
+    def _swapin_nr(self, data, x):
+        k = data.draw(st.sampled_from([0, 0, 1, 2, self.max_order()]), label="swapin order")
+        nr = 1 << k
+        start = x // nr * nr
+        if nr > 1 and any(self.p.naive.slots[y] is BAD for y in range(start, start + nr)):
+            return 1
+        return nr
+
+    @precondition(lambda self: self.shadows())
+    @rule(data=st.data())
+    def swapin(self, data):
+        """do_swap_page(): cache add (large ones too), read, map, put, free."""
+        self.cpu(data)
+        x = data.draw(st.sampled_from(self.shadows()), label="slot")
+        nr = self._swapin_nr(data, x)
+        folio = self.draw_folio(data)
+        self.p.ra_probe(OP_SWAPIN, x)  # the cache missed: sync or readahead
+        if self.p.cache_add(OP_SWAPIN, x, nr, folio) != 0:
+            return
+        start = x // nr * nr
+        if data.draw(st.booleans(), label="read"):
+            self.p.read_backend(OP_SWAPIN, start)
+        if data.draw(st.booleans(), label="map"):
+            self.p.set_flags(folio, FOLIO_MAPPED)
+            self.p.put(OP_SWAPIN, x, 1, False)
+            if data.draw(st.booleans(), label="free cache"):
+                self.p.cache_free(OP_SWAPIN, start, nr)
+
+    @rule(data=st.data())
+    def cache_add_any(self, data):
+        """Cache adds on arbitrary real slots (ENOENT / EEXIST / EBUSY paths)."""
+        self.cpu(data)
+        x = data.draw(st.sampled_from(self.real_slots()), label="slot")
+        self.p.cache_add(OP_READAHEAD, x, self._swapin_nr(data, x), self.draw_folio(data))
+
+    @precondition(lambda self: self.cached())
+    @rule(data=st.data())
+    def read_backend(self, data):
+        self.cpu(data)
+        _, start, nr = self.draw_cached(data)
+        self.p.read_backend(OP_SWAPIN, start + data.draw(st.integers(0, nr - 1), label="page"))
+
+    @precondition(lambda self: self.cached())
+    @rule(data=st.data())
+    def writeout(self, data):
+        """Writeout of any cached folio: a first one, or a rewrite after a redirty."""
+        self.cpu(data)
+        _, start, nr = self.draw_cached(data)
+        self.p.writeout(OP_WRITEOUT, start, nr, data.draw(BACKENDS, label="backend"))
+
+    @precondition(lambda self: self.cached())
+    @rule(data=st.data())
+    def cache_del(self, data):
+        self.cpu(data)
+        _, start, nr = self.draw_cached(data)
+        self.p.cache_del(OP_CACHE_DEL, start, nr)
+
+    @precondition(lambda self: self.cached())
+    @rule(data=st.data())
+    def cache_free(self, data):
+        self.cpu(data)
+        _, start, nr = self.draw_cached(data)
+        self.p.cache_free(OP_SWAPIN, start, nr)
+
+    # ---- zswap writeback, reclaim scans
+
+    @rule(data=st.data())
+    def zswap_cycle(self, data):
+        """Swap out to zswap, write back to the physical device, swap in again."""
+        cpu = self.cpu(data)
+        order = data.draw(st.sampled_from([0, 0, 1]), label="order")
+        off, folio = self._swapout(data, cpu, order, data.draw(MEMCGS, label="memcg"), True)
+        if off < 0:
+            return
+        nr = 1 << order
+        if self.p.writeout(OP_WRITEOUT, off, nr, BACKEND_ZSWAP) != BACKEND_ZSWAP:
+            return
+        self.p.cache_del(OP_CACHE_DEL, off, nr)
+        x = off + data.draw(st.integers(0, nr - 1), label="page")
+        if data.draw(st.booleans(), label="writeback"):
+            self.p.zswap_writeback(OP_ZSWAP_WB, x, self.draw_folio(data))
+        folio = self.draw_folio(data)
+        if self.p.cache_add(OP_SWAPIN, x, 1, folio) == 0:
+            self.p.read_backend(OP_SWAPIN, x)
+
+    @rule(data=st.data())
+    def zswap_writeback(self, data):
+        self.cpu(data)
+        z = [x for x in self.zswapped() if self.p.naive.slot_kind(x) == "shadow"] or self.zswapped()
+        if z and data.draw(st.sampled_from([True, True, True, False]), label="zswapped slot"):
+            x = data.draw(st.sampled_from(z), label="slot")
+        else:
+            x = data.draw(st.sampled_from(self.real_slots()), label="slot")
+        self.p.zswap_writeback(OP_ZSWAP_WB, x, self.draw_folio(data))
+
+    @rule(data=st.data())
+    def ra_probe_any(self, data):
+        """The fault path's probe on any entry (free ones: -ENOENT, nothing counted)."""
+        self.cpu(data)
+        self.p.ra_probe(OP_SWAPIN, data.draw(st.integers(0, self.p.vtotal - 1), label="slot"))
+
+    @rule(force=st.booleans(), data=st.data())
+    def reclaim_full(self, force, data):
+        self.cpu(data)
+        self.p.reclaim_full(force)
+
+    @rule(data=st.data())
+    def swap_counts(self, data):
+        for x in data.draw(st.lists(st.integers(0, self.p.vtotal - 1), max_size=6), label="slots"):
+            self.p.swap_count(x)
+
+    @invariant()
+    def backing_is_consistent(self):
+        if hasattr(self, "p"):
+            check_backing(self.p.naive)
+
+
+def check_backing(n):
+    """The reverse map and the forward words agree (checked on the reference, which
+    assert_same() ties to the design word for word): each Pointer names a live vswap
+    slot whose word is PHYS at that physical slot and back, with the C bit exactly when
+    the slot's count is 0; the physical usage is the number of Pointers, the zswap
+    entries the ZSWAP words, ghost's per-cluster counts the PHYS words."""
+    ptrs = {i: s for i, s in enumerate(n.pdev.slots) if isinstance(s, Ptr)}
+    phys = {x: w >> 3 for x, w in n.vt.items() if w & 7 == VT_PHYS}
+    assert {s.v: i for i, s in ptrs.items()} == phys, (ptrs, phys)
+    for i, s in ptrs.items():
+        slot = n.slots[s.v]
+        assert isinstance(slot, Slot), (i, s, slot)
+        assert s.cache_only == (slot.count == 0), (i, s, slot)
+        assert slot.count or slot.folio is not None, (i, s, slot)
+    assert n.pdev.inuse == len(ptrs)
+    assert n.zswap_entries_n == sum(1 for w in n.vt.values() if w & 7 == VT_ZSWAP)
+    assert all(isinstance(n.slots[x], Slot) for x in n.vt), "a backend word on a free slot"
+    if n.ghost:
+        per = {}
+        for x in phys:
+            per[x // n.csize] = per.get(x // n.csize, 0) + 1
+        assert per == n.aux, (per, n.aux)
+
+
+def piecewise_backing(p, choose):
+    """A large folio whose pages get their backing one by one, then are swapped in and
+    written out together.  The folio goes to zswap; each page is then written back to
+    the physical device (zswap writeback: a slot of its own) and/or read in alone and
+    written out alone: as a zero page (a page written back keeps its slot), or to disk.
+    Then the whole folio is swapped in (a large cache add: same zero flag everywhere),
+    perhaps a page is mapped again (count 0: its new Pointer is cache-only at once), and
+    the folio is written to disk: a partly backed or out-of-order backed folio gives its
+    slots back and is backed anew as a whole.  ``choose(label, options)`` picks."""
+    cpu = choose("cpu", list(range(p.ncpu)))
+    p.set_cpu(cpu)
+    order = choose("order", [1, 2] if p.vcs >= 4 else [1])
+    nr = 1 << order
+    folio = choose("folio", p.free_folios())
+    off = p.alloc(cpu, order, folio, choose("memcg", [0, 1, 2, 3]))
+    if off < 0:
+        return
+    p.dup(OP_DUP, off, nr)
+    if p.writeout(OP_WRITEOUT, off, nr, BACKEND_ZSWAP) != BACKEND_ZSWAP:
+        p.cache_del(OP_CACHE_DEL, off, nr)
+        return
+    p.cache_del(OP_CACHE_DEL, off, nr)
+    zero = choose("zero pages", [False, True])
+    for x in range(off, off + nr):
+        how = choose("page", ["wb+zero", "zero"] if zero else ["wb", "wb", "disk"])
+        if how.startswith("wb"):
+            p.zswap_writeback(OP_ZSWAP_WB, x, choose("folio", p.free_folios()))
+        if how != "wb":
+            f = choose("folio", p.free_folios())
+            if p.cache_add(OP_SWAPIN, x, 1, f) != 0:
+                continue
+            p.read_backend(OP_SWAPIN, x)
+            p.writeout(OP_WRITEOUT, x, 1, BACKEND_ZERO if zero else BACKEND_DISK)
+            if p.naive.folio_swap.get(f) == x:
+                p.cache_del(OP_CACHE_DEL, x, 1)
+    f = choose("folio", p.free_folios())
+    if p.cache_add(OP_SWAPIN, off, nr, f) != 0:
+        return
+    if choose("map a page", [False, True]):
+        p.set_flags(f, FOLIO_MAPPED)
+        p.put(OP_SWAPIN, off + choose("page", list(range(nr))), 1, False)
+        p.set_flags(f, 0)
+    p.writeout(OP_WRITEOUT, off, nr, BACKEND_DISK)
+    if choose("drop", [False, True]) and p.naive.folio_swap.get(f) == off:
+        p.cache_del(OP_CACHE_DEL, off, nr)
+
+
+_HEALTH = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
+TestSteMachine = SteMachine.TestCase
+TestSteMachine.settings = settings(max_examples=50, stateful_step_count=30, deadline=None,
+                                   suppress_health_check=_HEALTH)
+
+
+class GhostNoZswapMachine(SwapTableMachine):
+    """ghost without zswap is swap_table: the swap_table machine and its reference
+    model, with the Numba state built by ``ghost.new_state(zswap_enabled=False)``."""
+
+    @initialize(data=st.data())
+    def setup(self, data):
+        cfg = data.draw(self.configs, label="device")
+        cfg["zswap_on"] = False  # the system has no zswap
+        self.p = SwapTablePair(**cfg)
+        ghost = get_design("ghost").new_state(
+            cfg["nslots"], ncpu=cfg["ncpu"], cluster_size=cfg["csize"], solidstate=cfg["solidstate"],
+            discard=cfg["discard"], blkdev=cfg["blkdev"], zswap_enabled=False,
+        )
+        assert type(ghost) is st_design.SwapTableState
+        self.p.dst = ghost
+
+
+TestGhostWithoutZswap = GhostNoZswapMachine.TestCase
+TestGhostWithoutZswap.settings = settings(max_examples=25, stateful_step_count=30, deadline=None,
+                                          suppress_health_check=_HEALTH)
+
+
+# --------------------------------------------------------------------------- unit tests
+
+
+def _delta(pair, before):
+    d = pair.ctx.counters - before
+    return {(OPS[i], PRIMITIVES[j]): int(d[i, j]) for i, j in np.argwhere(d)}
+
+
+def _row(delta, op):
+    name = OPS[op]
+    return {p: v for (o, p), v in delta.items() if o == name}
+
+
+def _pair(ghost=False, **kw):
+    kw.setdefault("csize", 16)
+    kw.setdefault("vcs", 16)
+    return StePair(kw.pop("nslots", 64), ghost=ghost, **kw)
+
+
+def _swapped_out(p, folio, memcg=0, order=0, backend=None):
+    """alloc + unmap (+ writeout + drop from the cache): the entry."""
+    off = p.alloc(0, order, folio, memcg)
+    assert off > 0
+    for i in range(1 << order):
+        p.dup(OP_DUP, off + i, 1)
+    if backend is not None:
+        assert p.writeout(OP_WRITEOUT, off, 1 << order, backend) == backend
+        p.cache_del(OP_CACHE_DEL, off, 1 << order)
+    return off
+
+
+def test_swapon_state():
+    """The header cluster of the vswap device is populated at swapon and sits at index
+    1 of the cluster pool (no counters); STE counts its virtual_table, ghost does not."""
+    for ghost in (False, True):
+        p = _pair(ghost)
+        assert p.naive.cmap.d == {1: 0} and p.naive.pdev.slots[0] is BAD
+        out = np.zeros(N_STRUCTURES, dtype=np.int64)
+        verbs.metadata_bytes(p.dst, out)
+        md = dict(zip(STRUCTURES, out.tolist()))
+        assert md["virtual_table"] == (0 if ghost else 16 * 8)
+        assert md["cluster_info"] == 96 + 4 * 48 and md["rmap_table"] == 16 * 8
+        assert not p.ctx.counters.any()
+
+
+def test_every_vswap_cluster_lookup_is_an_xa_lookup():
+    """[S31]: "even if the cached cluster still have slots ... we look up the cluster":
+    the allocation fast path, the memcg record, dup, put, cache lookup/add/del."""
+    p = _pair()
+    before = p.ctx.counters.copy()
+    assert p.alloc(0, 0, 1, 0) == 1  # slow path: cluster 0 isolated from nonfull[0]
+    assert _delta(p, before) == {
+        ("alloc", "pcpu_access"): 1, ("alloc", "si_lock"): 2, ("alloc", "cluster_lock"): 1,
+        ("alloc", "table_read"): 3, ("alloc", "table_write"): 1,
+    }
+    before = p.ctx.counters.copy()
+    assert p.alloc(0, 0, 2, 0) == 2  # fast path: the per-CPU cluster is looked up
+    assert _delta(p, before) == {
+        ("alloc", "pcpu_access"): 1, ("alloc", "xa_lookup"): 1, ("alloc", "xa_node_visit"): 1,
+        ("alloc", "cluster_lock"): 1, ("alloc", "table_read"): 2, ("alloc", "table_write"): 1,
+    }
+    before = p.ctx.counters.copy()
+    assert p.alloc(0, 0, 3, 7) == 3  # the memcg record looks the cluster up again
+    assert _row(_delta(p, before), OP_ALLOC) == {
+        "pcpu_access": 1, "xa_lookup": 2, "xa_node_visit": 2, "cluster_lock": 2,
+        "table_read": 2, "table_write": 1, "memcg_write": 1,  # recorded, not charged
+    }
+    before = p.ctx.counters.copy()
+    p.dup(OP_DUP, 1, 1)
+    assert _delta(p, before) == {
+        ("dup", "xa_lookup"): 1, ("dup", "xa_node_visit"): 1, ("dup", "cluster_lock"): 1,
+        ("dup", "table_read"): 1, ("dup", "table_write"): 1,
+        ("dup", "vt_read"): 1,  # vswap_mark_cache_only(off): count 0 -> 1 while cached
+    }
+    before = p.ctx.counters.copy()
+    assert p.cache_lookup(OP_SWAPIN, 1) == 1
+    assert _delta(p, before) == {
+        ("swapin", "xa_lookup"): 1, ("swapin", "xa_node_visit"): 1, ("swapin", "table_read"): 1,
+    }
+    before = p.ctx.counters.copy()
+    p.cache_del(OP_CACHE_DEL, 1, 1)
+    assert _delta(p, before) == {
+        ("cache_del", "xa_lookup"): 1, ("cache_del", "xa_node_visit"): 1,
+        ("cache_del", "cluster_lock"): 1, ("cache_del", "table_read"): 1, ("cache_del", "table_write"): 1,
+    }
+    before = p.ctx.counters.copy()
+    assert p.put(OP_FREE, 1, 1, True) == 1
+    assert _delta(p, before) == {
+        ("free", "xa_lookup"): 1, ("free", "xa_node_visit"): 1, ("free", "cluster_lock"): 1,
+        ("free", "table_read"): 2, ("free", "table_write"): 1, ("free", "memcg_read"): 1,
+        ("free", "vt_read"): 1, ("free", "vt_write"): 1,  # vswap_release_backing
+        ("free", "si_lock"): 1,  # frag[0] -> nonfull[0]
+    }
+
+
+def test_two_level_cluster_pool_lookups_visit_two_nodes():
+    """Cluster index 64 needs a second XArray level: each lookup then visits two
+    nodes, and the pool grows to a root and two leaves."""
+    p = _pair(vslots=70 * 16, nslots=64)
+    for f in range(1, 64):  # fill cluster pool indices 1..63 (vswap clusters 0..62)
+        p.alloc(0, 4 if f > 1 else 0, f, 0, check=False)
+    assert_same(p)
+    assert p.naive.cmap.height() == 1 and len(p.naive.cmap.d) == 63
+    off = p.alloc(0, 4, 100, 0)  # vswap cluster 63 -> pool index 64
+    assert off == 63 * 16 and p.naive.cmap.height() == 2 and len(p.naive.cmap.nodes()) == 3
+    before = p.ctx.counters.copy()
+    p.dup(OP_DUP, off, 1)
+    assert _row(_delta(p, before), OP_DUP)["xa_node_visit"] == 2
+
+
+def test_zero_page_takes_no_physical_slot():
+    p = _pair()
+    off = _swapped_out(p, 1)
+    before = p.ctx.counters.copy()
+    assert p.writeout(OP_WRITEOUT, off, 1, BACKEND_ZERO) == BACKEND_ZERO
+    assert _delta(p, before) == {
+        ("writeout", "xa_lookup"): 3,  # folio_free_swap, prepare_writeout, the Z flag
+        ("writeout", "xa_node_visit"): 3,
+        ("writeout", "table_read"): 2,  # folio_maybe_swapped, Z
+        ("writeout", "cluster_lock"): 2,
+        ("writeout", "vt_read"): 1,  # no stale zswap backing
+        ("writeout", "table_write"): 1,
+    }
+    assert p.naive.pdev.inuse == 0 and all(s is None for s in p.naive.pdev.slots[1:])
+    p.cache_del(OP_CACHE_DEL, off, 1)
+    p.cache_add(OP_SWAPIN, off, 1, 2)
+    assert p.read_backend(OP_SWAPIN, off) == BACKEND_ZERO
+
+
+def test_disk_writeout_allocates_one_physical_slot_with_a_pointer():
+    p = _pair()
+    off = _swapped_out(p, 1, memcg=3)
+    before = p.ctx.counters.copy()
+    assert p.writeout(OP_WRITEOUT, off, 1, BACKEND_DISK) == BACKEND_DISK
+    assert _delta(p, before) == {
+        # folio_free_swap, prepare_writeout, Z flag, folio_realloc_swap x2
+        ("writeout", "xa_lookup"): 5,
+        ("writeout", "xa_node_visit"): 5,
+        ("writeout", "cluster_lock"): 5,  # 4 vswap + the isolated physical cluster
+        ("writeout", "table_read"): 2,
+        ("writeout", "table_write"): 1,
+        ("writeout", "vt_read"): 2,  # prepare_writeout + vswap_to_phys
+        ("writeout", "vt_write"): 1,  # PHYS
+        ("writeout", "pcpu_access"): 1,
+        ("writeout", "si_lock"): 2,  # isolate physical cluster 0, relocate to frag
+        ("writeout", "rmap_read"): 2,  # the allocator probes slot 0 (bad) and 1
+        ("writeout", "rmap_write"): 1,  # the Pointer
+        # 9c95a16: the backing is charged to the entry's memcg, read from the vswap
+        # memcg table first (memcg_read: new), charged only when non-zero (3 here)
+        ("writeout", "memcg_read"): 1,
+        ("writeout", "memcg_charge"): 1,
+    }
+    assert p.naive.pdev.inuse == 1 and p.naive.vt[off] == (1 << 3) | VT_PHYS
+    assert int(p.dst.pdev.table[1]) == (off << 3) | 4  # Pointer, C clear
+    p.cache_del(OP_CACHE_DEL, off, 1)
+    p.cache_add(OP_SWAPIN, off, 1, 2)
+    assert p.read_backend(OP_SWAPIN, off) == BACKEND_DISK
+    # mapping it makes the slot cache-only: the rmap C bit is set, no lock
+    before = p.ctx.counters.copy()
+    p.put(OP_SWAPIN, off, 1, False)
+    assert _delta(p, before) == {
+        ("swapin", "xa_lookup"): 1, ("swapin", "xa_node_visit"): 1, ("swapin", "cluster_lock"): 1,
+        ("swapin", "table_read"): 2, ("swapin", "table_write"): 1,
+        ("swapin", "vt_read"): 1, ("swapin", "rmap_write"): 1,
+    }
+    assert int(p.dst.pdev.table[1]) < 0
+    # and freeing it releases the physical slot under one physical lock
+    before = p.ctx.counters.copy()
+    assert p.cache_free(OP_SWAPIN, off, 1) == 1
+    d = _row(_delta(p, before), OP_SWAPIN)
+    # the one uncharge is now the backing's (_phys_release, memcg 3), not the vswap slot's
+    assert d["rmap_write"] == 1 and d["slot_free_notify"] == 1 and d["memcg_uncharge"] == 1
+    assert d["vt_read"] == 1 and d["vt_write"] == 1 and "mem_free" not in d  # cluster 0 keeps the header
+    assert p.naive.pdev.inuse == 0 and p.naive.pdev.lists[("nonfull", 0)] == [0]
+
+
+def _cache_only_backed(p, folio, order=0):
+    """A disk-backed entry mapped again: count 0, cached, rmap C bit set."""
+    off = _swapped_out(p, folio, order=order)
+    assert p.writeout(OP_WRITEOUT, off, 1 << order, BACKEND_DISK) == BACKEND_DISK
+    p.set_flags(folio, FOLIO_MAPPED)
+    for i in range(1 << order):
+        p.put(OP_SWAPIN, off + i, 1, False)
+    return off
+
+
+def _restart_pcpu(p, off, cpu=0):
+    """Point the physical per-CPU offset of order 0 at ``off`` in both models."""
+    p.dst.pdev.pcpu[cpu, 0] = off
+    p.naive.pdev.pcpu[(cpu, 0)] = off
+
+
+def test_physical_cache_only_check_reads_only_the_rmap_word():
+    """At most half full, the physical allocator skips C slots after reading only
+    their Pointer word: no vswap lookup, no reclaim."""
+    p = _pair(nslots=64, csize=16, vslots=64)  # physical pages = 63
+    offs = [_cache_only_backed(p, 10 + i) for i in range(3)]  # physical 1, 2, 3
+    assert [p.naive.pdev.slots[i].cache_only for i in (1, 2, 3)] == [True] * 3
+    _restart_pcpu(p, 1)
+    off = _swapped_out(p, 20)
+    before = p.ctx.counters.copy()
+    assert p.writeout(OP_WRITEOUT, off, 1, BACKEND_DISK) == BACKEND_DISK
+    d = _row(_delta(p, before), OP_WRITEOUT)
+    assert d["rmap_read"] == 4  # 1, 2, 3 (C: skipped), 4 taken
+    assert d["xa_lookup"] == 5  # only the writeout's own lookups
+    assert p.naive.vt[off] >> 3 == 4 and all(o in p.naive.vt for o in offs)
+    assert p.naive.cache_drops == 0
+
+
+def test_physical_allocator_reclaims_cache_only_backing_when_swap_is_full():
+    """More than half full: the allocator meets a C slot, reclaims its backing
+    (try_to_reclaim_vswap_backing) and takes it; the vswap entry stays cached."""
+    p = _pair(nslots=32, csize=16, vslots=96)  # physical pages = 31
+    for i in range(15):  # physical cluster 0 full of swapped-out entries
+        _swapped_out(p, 1 + i, backend=BACKEND_DISK)
+    c_offs = [_cache_only_backed(p, 20 + i) for i in range(2)]  # physical 16, 17: C
+    assert p.naive.pdev.vm_swap_full() and p.naive.vt[c_offs[0]] >> 3 == 16
+    _restart_pcpu(p, 16)
+    off = _swapped_out(p, 40)
+    before = p.ctx.counters.copy()
+    assert p.writeout(OP_WRITEOUT, off, 1, BACKEND_DISK) == BACKEND_DISK
+    d = _row(_delta(p, before), OP_WRITEOUT)
+    assert p.naive.vt[off] == (16 << 3) | VT_PHYS  # slot 16 reused
+    assert c_offs[0] not in p.naive.vt and p.naive.folio_swap[20] == c_offs[0]  # still cached
+    # scan 16 (C) + the range reclaim's probe + the reclaim's own read + the recheck
+    assert d["rmap_read"] == 4
+    # the reclaim: swap cache lookup + vswap_to_phys + vswap_store_folio
+    assert d["xa_lookup"] == 5 + 3
+    assert d["rmap_write"] == 2 and d["slot_free_notify"] == 1 and d["vt_write"] == 2
+    # 9c95a16: the reclaim also checks that the whole folio is cache-only (one more
+    # table_read) and drops each page's word with a read (vt_read 4 = prepare_writeout,
+    # vswap_to_phys of the writeout, of the reclaim, vswap_store_folio)
+    assert d["table_read"] == 4 and d["vt_read"] == 4
+    assert d["memcg_read"] == 1 and "memcg_charge" not in d and "memcg_uncharge" not in d  # memcg 0
+    assert p.naive.cache_drops == 0
+    p.cache_del(OP_CACHE_DEL, off, 1)
+    p.cache_add(OP_SWAPIN, off, 1, 41)
+    assert p.read_backend(OP_SWAPIN, off) == BACKEND_DISK
+    assert p.read_backend(OP_SWAPIN, c_offs[0]) == BACKEND_FOLIO
+
+
+def test_reclaim_full_scans_the_physical_device():
+    p = _pair(nslots=32, csize=16, vslots=96)
+    offs = [_cache_only_backed(p, 1 + i) for i in range(15)]  # physical cluster 0 full
+    assert p.naive.pdev.lists["full"] == [0]
+    assert p.reclaim_full(False) == 15
+    assert all(o not in p.naive.vt for o in offs) and p.naive.pdev.inuse == 0
+    assert int(p.ctx.counters[OP_RECLAIM_SCAN, PRIMITIVES.index("xa_lookup")]) == 15 * 3
+
+
+def test_zswap_writeback_gets_a_physical_slot():
+    p = _pair()
+    off = _swapped_out(p, 1, backend=BACKEND_ZSWAP)
+    assert p.naive.vt[off] & 7 == VT_ZSWAP and p.naive.zswap_entries_n == 1
+    p.set_cpu(0)
+    before = p.ctx.counters.copy()
+    assert p.zswap_writeback(OP_ZSWAP_WB, off, 2) == 0
+    d = _delta(p, before)
+    # 9c95a16: the new backing's swap charge needs a memcg; this entry has none, so the
+    # one memcg_charge left is mem_cgroup_swapin_charge_folio() of the cache add (it
+    # was 2), and folio_realloc_swap() reads the id (memcg_read 2 = cache add + it)
+    assert _row(d, OP_ZSWAP_WB)["rmap_write"] == 1 and _row(d, OP_ZSWAP_WB)["memcg_charge"] == 1
+    assert _row(d, OP_ZSWAP_WB)["memcg_read"] == 2
+    assert _row(d, OP_ZSWAP_WB)["mem_free"] == 1  # the zswap entry
+    assert _row(d, OP_CACHE_DEL) == {
+        "xa_lookup": 1, "xa_node_visit": 1, "cluster_lock": 1, "table_read": 1, "table_write": 1,
+    }
+    assert p.naive.vt[off] & 7 == VT_PHYS and p.naive.zswap_entries_n == 0
+    assert p.zswap_writeback(OP_ZSWAP_WB, off, 2) == verbs.ENOMEM
+    # with a memcg the backing is charged too (and uncharged when it goes)
+    p = _pair()
+    off = _swapped_out(p, 1, memcg=3, backend=BACKEND_ZSWAP)
+    p.set_cpu(0)
+    before = p.ctx.counters.copy()
+    assert p.zswap_writeback(OP_ZSWAP_WB, off, 2) == 0
+    assert _row(_delta(p, before), OP_ZSWAP_WB)["memcg_charge"] == 2
+    before = p.ctx.counters.copy()
+    assert p.put(OP_FREE, off, 1, True) == 1
+    d = _row(_delta(p, before), OP_FREE)
+    assert d["memcg_uncharge"] == 1 and d["slot_free_notify"] == 1 and p.naive.pdev.inuse == 0
+
+
+def test_ghost_forward_table_only_with_a_physical_slot():
+    """ghost: zswap and zero entries need no forward table (no vt_read / vt_write);
+    a cluster's table is allocated (mem_alloc 1) when its first entry gets a physical
+    slot and freed (mem_free 1) when its last one gives it up."""
+    p = _pair(ghost=True, nslots=64, vslots=96)
+
+    def vt_bytes():
+        out = np.zeros(N_STRUCTURES, dtype=np.int64)
+        verbs.metadata_bytes(p.dst, out)
+        return int(out[STRUCTURES.index("virtual_table")])
+
+    offs = [_swapped_out(p, 1 + i, order=4, backend=b)
+            for i, b in enumerate([BACKEND_ZERO, BACKEND_ZSWAP])]  # vswap clusters 1, 2
+    assert offs == [16, 32]
+    assert vt_bytes() == 0 and not p.naive.aux
+    vt_cols = [PRIMITIVES.index("vt_read"), PRIMITIVES.index("vt_write")]
+    assert not p.ctx.counters[:, vt_cols].any()
+    off = _swapped_out(p, 3, order=4)  # vswap cluster 3
+    before = p.ctx.counters.copy()
+    assert p.writeout(OP_WRITEOUT, off, 16, BACKEND_DISK) == BACKEND_DISK
+    d = _row(_delta(p, before), OP_WRITEOUT)
+    assert d["mem_alloc"] == 1 + 1  # physical table + forward table
+    assert d["vt_write"] == 16 and "vt_read" not in d  # vswap_to_phys ran before the table existed
+    assert vt_bytes() == 16 * 8 and p.naive.aux == {3: 16}
+    p.cache_del(OP_CACHE_DEL, off, 16)
+    before = p.ctx.counters.copy()
+    assert p.put(OP_FREE, off, 16, True) == 16
+    d = _row(_delta(p, before), OP_FREE)
+    assert d["mem_free"] == 3 + 1 + 1  # cluster, forward table, physical table
+    assert d["vt_read"] == 16 and d["vt_write"] == 16
+    assert vt_bytes() == 0 and not p.naive.aux
+    # zswap-backed entries are found and freed without the table
+    before = p.ctx.counters.copy()
+    assert p.put(OP_FREE, offs[1], 16, True) == 16
+    d = _row(_delta(p, before), OP_FREE)
+    assert d["mem_free"] == 3 + 16 and "vt_read" not in d and p.naive.zswap_entries_n == 0
+
+
+def test_ghost_without_zswap_is_swap_table():
+    """ghost(zswap_enabled=False) is a swap_table state and counts exactly like it on a
+    seeded random sequence, verb for verb (the stateful GhostNoZswapMachine does the
+    same against the reference model)."""
+    kw = {"ncpu": 2, "cluster_size": 16}
+    g = get_design("ghost").new_state(128, zswap_enabled=False, **kw)
+    s = st_design.new_state(128, **kw)
+    assert type(g) is type(s) is st_design.SwapTableState
+    cg, cs = verbs.new_ctx(1024), verbs.new_ctx(1024)
+    rng = random.Random(7)
+    cached = {}
+    folio = 1
+    for _ in range(600):
+        if rng.random() < 0.3 or not cached:
+            args = ("alloc", rng.randrange(2), rng.choice([0, 0, 1, 2]), folio, rng.choice([0, 1, 2]))
+        else:
+            f, (start, nr) = rng.choice(sorted(cached.items()))
+            x = start + rng.randrange(nr)
+            args = rng.choice([
+                ("dup", OP_DUP, x, 1), ("dup", OP_DUP, x, 1), ("put", OP_FREE, x, 1, True),
+                ("put", OP_SWAPIN, x, 1, False), ("cache_lookup", OP_SWAPIN, x),
+                ("cache_free", OP_SWAPIN, start, nr), ("cache_del", OP_CACHE_DEL, start, nr),
+                ("writeout", OP_WRITEOUT, start, nr, rng.choice([BACKEND_ZERO, BACKEND_ZSWAP, BACKEND_DISK])),
+                ("try_reclaim", OP_SWAPIN, x, rng.randrange(8)), ("read_backend", OP_SWAPIN, x),
+                ("reclaim_full", rng.random() < 0.5),
+            ])
+            if args[0] == "put" and int(verbs.swap_count(s, x)) < 1:
+                continue
+        name, rest = args[0], args[1:]
+        a = int(getattr(verbs, name)(g, cg, *rest))
+        b = int(getattr(verbs, name)(s, cs, *rest))
+        assert a == b, (args, a, b)
+        if name == "alloc" and a > 0:
+            cached[folio] = (a, 1 << rest[1])
+            folio += 1
+        for f in list(cached):
+            if int(cs.folio[f, F_SWAP]) == 0:
+                del cached[f]
+        assert np.array_equal(cg.counters, cs.counters), (args, counters_diff(cg.counters, cs.counters))
+        assert np.array_equal(g.dev.table, s.dev.table) and np.array_equal(g.dev.ci, s.dev.ci)
+    assert folio > 50 and cs.counters.sum() > 1000
+
+
+def test_ra_probe_resolves_the_backend():
+    """do_swap_page() after a cache miss: swap_entry_backend_has_flag() is
+    vswap_to_phys (xa_load + lock + virtual_table read) and the physical device's
+    flag; zero and zswap entries take readahead even over a synchronous (zram) device
+    [S23, S28]; a free entry is -ENOENT with nothing counted."""
+    p = _pair(synchronous=True)
+    z = _swapped_out(p, 1, backend=BACKEND_ZERO)
+    d = _swapped_out(p, 2, backend=BACKEND_DISK)
+    q = _swapped_out(p, 3, backend=BACKEND_ZSWAP)
+    before = p.ctx.counters.copy()
+    assert p.ra_probe(OP_SWAPIN, z) == verbs.RA_READAHEAD
+    assert _delta(p, before) == {
+        ("swapin", "xa_lookup"): 1, ("swapin", "xa_node_visit"): 1,
+        ("swapin", "cluster_lock"): 1, ("swapin", "vt_read"): 1,
+    }
+    assert p.ra_probe(OP_SWAPIN, d) == verbs.RA_SYNC
+    assert p.ra_probe(OP_SWAPIN, q) == verbs.RA_READAHEAD
+    before = p.ctx.counters.copy()
+    assert p.ra_probe(OP_SWAPIN, 40) == verbs.ENOENT and not _delta(p, before)
+    p = _pair(synchronous=False)
+    d = _swapped_out(p, 2, backend=BACKEND_DISK)
+    assert p.ra_probe(OP_SWAPIN, d) == verbs.RA_READAHEAD
+
+
+# --------------------------------------------------------------------------- whole-folio backing
+#
+# Regression tests for the bugs fixed in 9c95a16 (they were test_bug_*): the physical
+# reclaim took the backing of one page of a large folio and folio_realloc_swap() checked
+# only the first page, so a rewrite leaked a physical slot or left a page unbacked; the
+# backing's swap charge was taken whatever the memcg and never dropped, while the vswap
+# free uncharged slots that were never charged.
+
+
+def _large_folio_half_cache_only(k, memcg=0):
+    """An order-1 folio at v, v+1 written to disk (physical 16, 17, an order-1 physical
+    cluster), page ``k`` faulted back in (count 0, C bit), the physical cluster filled
+    and reclaim_full run: the folio is not all cache-only, so its backing stays (it
+    used to lose page k's alone); then page k is unmapped again (dup) and the dirty
+    folio is written out again."""
+    p = _pair(nslots=64, csize=16, vslots=128)
+    v = p.alloc(0, 1, 1, memcg)
+    p.dup(OP_DUP, v, 2)
+    assert p.writeout(OP_WRITEOUT, v, 2, BACKEND_DISK) == BACKEND_DISK
+    assert [p.naive.vt[x] >> 3 for x in (v, v + 1)] == [16, 17]
+    p.set_flags(1, FOLIO_MAPPED)
+    p.put(OP_SWAPIN, v + k, 1, False)  # folio_put_swap(): count 0, rmap C bit
+    assert [p.naive.pdev.slots[16 + i].cache_only for i in (0, 1)] == [k == 0, k == 1]
+    others = [_swapped_out(p, 10 + i, order=1, backend=BACKEND_DISK) for i in range(7)]
+    assert p.naive.pdev.lists["full"] == [1]
+    assert p.reclaim_full(False) == 0  # page 1 - k is still mapped by a PTE: kept
+    assert [p.naive.vt[x] >> 3 for x in (v, v + 1)] == [16, 17]
+    p.dup(OP_DUP, v + k, 1)  # unmapped again: the C bit goes
+    assert not any(p.naive.pdev.slots[16 + i].cache_only for i in (0, 1))
+    assert p.writeout(OP_WRITEOUT, v, 2, BACKEND_DISK) == BACKEND_DISK
+    assert [p.naive.vt[x] >> 3 for x in (v, v + 1)] == [16, 17]  # the same backing
+    return p, v, others
+
+
+def _all_freed(p, entries):
+    """Every task exits: the entries (order-1 folios, not cached) are put."""
+    for o in entries:
+        p.put(OP_FREE, o, 2, True)
+    leaked = [(i, s) for i, s in enumerate(p.naive.pdev.slots) if isinstance(s, Ptr)]
+    assert int(p.dst.pdev.meta[D.D_INUSE]) == 0, f"physical slots leaked: {leaked}"
+    assert not p.naive.vt and not leaked
+
+
+def test_partial_backing_reclaim_then_rewrite_leaks_no_physical_slot():
+    """(was test_bug_partial_backing_reclaim_then_rewrite_leaks_a_physical_slot) With
+    page 0 cache-only and page 1 mapped, the folio keeps its backing; the rewrite
+    reuses slots 16, 17, and once every entry is gone no physical slot is in use."""
+    p, v, others = _large_folio_half_cache_only(0)
+    p.cache_del(OP_CACHE_DEL, v, 2)
+    _all_freed(p, [v] + others)
+
+
+def test_partial_backing_reclaim_then_rewrite_loses_no_page():
+    """(was test_bug_partial_backing_reclaim_then_rewrite_loses_a_page) The same with
+    page 1 cache-only: page 1, swapped out again once the folio leaves the cache, is
+    read back from its physical slot."""
+    p, v, others = _large_folio_half_cache_only(1)
+    p.cache_del(OP_CACHE_DEL, v, 2)
+    assert p.naive.swap_count(v + 1) == 1 and p.naive.vt[v + 1] == (17 << 3) | VT_PHYS
+    assert p.cache_add(OP_SWAPIN, v + 1, 1, 60) == 0
+    got = p.read_backend(OP_SWAPIN, v + 1)
+    assert got == BACKEND_DISK, f"swapped-out page read from backend {got}"
+    p.cache_del(OP_CACHE_DEL, v + 1, 1)
+    _all_freed(p, [v] + others)
+
+
+def test_cache_only_large_folio_gives_its_whole_backing_back():
+    """Both pages cache-only: try_to_reclaim_vswap_backing() on slot 16 checks the
+    whole folio (one table read per page), vswap_store_folio() drops both PHYS words
+    and frees slots 16 and 17 (each with its own physical release, memcg uncharge and
+    notify), returns 2 and leaves the folio cached; a later rewrite backs it anew."""
+    p = _pair(nslots=64, csize=16, vslots=128)
+    v = p.alloc(0, 1, 1, 3)
+    p.dup(OP_DUP, v, 2)
+    assert p.writeout(OP_WRITEOUT, v, 2, BACKEND_DISK) == BACKEND_DISK
+    p.set_flags(1, FOLIO_MAPPED)
+    p.put(OP_SWAPIN, v, 2, False)  # both PTEs mapped again: both C
+    assert all(p.naive.pdev.slots[16 + i].cache_only for i in (0, 1))
+    others = [_swapped_out(p, 10 + i, order=1, backend=BACKEND_DISK) for i in range(7)]
+    before = p.ctx.counters.copy()
+    assert p.reclaim_full(False) == 2
+    d = _row(_delta(p, before), OP_RECLAIM_SCAN)
+    assert v not in p.naive.vt and v + 1 not in p.naive.vt and p.naive.folio_swap[1] == v
+    assert p.naive.pdev.slots[16] is None and p.naive.pdev.slots[17] is None
+    assert p.naive.cache_drops == 0
+    # swap_cache_get_folio + vswap_to_phys + vswap_store_folio: three vswap lookups
+    assert d["xa_lookup"] == 3 and d["vt_read"] == 1 + 2 and d["vt_write"] == 2
+    # cache lookup + swap_only_has_cache over the two pages
+    assert d["table_read"] == 1 + 2
+    # one physical release per page (not one for the run: see the report)
+    assert d["rmap_write"] == 2 and d["slot_free_notify"] == 2 and d["memcg_uncharge"] == 2
+    assert p.read_backend(OP_SWAPIN, v) == BACKEND_FOLIO
+    # unmapped again and written out: two new consecutive slots, charged once
+    p.dup(OP_DUP, v, 2)
+    p.set_flags(1, 0)
+    before = p.ctx.counters.copy()
+    assert p.writeout(OP_WRITEOUT, v, 2, BACKEND_DISK) == BACKEND_DISK
+    d = _row(_delta(p, before), OP_WRITEOUT)
+    assert d["memcg_charge"] == 1 and d["rmap_write"] == 2 and "memcg_uncharge" not in d
+    new = [p.naive.vt[x] >> 3 for x in (v, v + 1)]
+    assert new[1] == new[0] + 1 and new[0] % 2 == 0
+    p.cache_del(OP_CACHE_DEL, v, 2)
+    _all_freed(p, [v] + others)
+
+
+@pytest.mark.parametrize("page0", ["zero", "disk"])
+def test_partly_backed_folio_is_backed_anew_as_a_whole(page0):
+    """An order-1 folio whose pages were backed one by one: page 1 got a slot by zswap
+    writeback; page 0 was read from zswap and written out alone, as a zero page (both
+    pages zero then, page 1 keeping its slot: the folio is partly backed) or to disk
+    (both backed, but not by consecutive slots).  Swapped in as one order-1 folio and
+    written to disk, folio_realloc_swap() reads both words, gives the old slots back
+    (release + uncharge each) and backs the folio with two new consecutive slots, both
+    read back from disk; nothing leaks."""
+    p = _pair(nslots=64, csize=16, vslots=128)
+    v = _swapped_out(p, 1, memcg=2, order=1, backend=BACKEND_ZSWAP)
+    p.set_cpu(0)
+    assert p.zswap_writeback(OP_ZSWAP_WB, v + 1, 2) == 0
+    w1 = p.naive.vt[v + 1]
+    assert w1 & 7 == VT_PHYS and p.naive.vt[v] & 7 == VT_ZSWAP
+    if page0 == "zero":  # page 1 becomes a zero page too (it keeps its slot)
+        assert p.cache_add(OP_SWAPIN, v + 1, 1, 3) == 0
+        assert p.read_backend(OP_SWAPIN, v + 1) == BACKEND_DISK
+        assert p.writeout(OP_WRITEOUT, v + 1, 1, BACKEND_ZERO) == BACKEND_ZERO
+        p.cache_del(OP_CACHE_DEL, v + 1, 1)
+    assert p.cache_add(OP_SWAPIN, v, 1, 4) == 0  # page 0 alone (zswap: no large add)
+    assert p.read_backend(OP_SWAPIN, v) == BACKEND_ZSWAP  # the zswap entry is dropped
+    backend = BACKEND_ZERO if page0 == "zero" else BACKEND_DISK
+    assert p.writeout(OP_WRITEOUT, v, 1, backend) == backend
+    p.cache_del(OP_CACHE_DEL, v, 1)
+    assert p.naive.vt[v + 1] == w1
+    old = [w1 >> 3]
+    if page0 == "zero":
+        assert v not in p.naive.vt
+    else:
+        old.insert(0, p.naive.vt[v] >> 3)
+        assert old[1] != old[0] + 1
+    assert p.cache_add(OP_SWAPIN, v, 2, 5) == 0
+    before = p.ctx.counters.copy()
+    assert p.writeout(OP_WRITEOUT, v, 2, BACKEND_DISK) == BACKEND_DISK
+    d = _row(_delta(p, before), OP_WRITEOUT)
+    n = len(old)
+    # prepare_writeout 2 + folio_realloc_swap's vswap_to_phys 2 + the drop 2
+    assert d["vt_read"] == 6 and d["vt_write"] == n + 2
+    # the old Pointers cleared, two new ones; the old slots freed and uncharged
+    assert d["rmap_write"] == n + 2 and d["slot_free_notify"] == n
+    assert d["memcg_uncharge"] == n and d["memcg_charge"] == 1 and d["memcg_read"] == 1
+    new = [p.naive.vt[x] >> 3 for x in (v, v + 1)]
+    assert new[1] == new[0] + 1 and new[0] % 2 == 0
+    assert p.naive.pdev.inuse == 2 and all(p.naive.pdev.slots[o] is None for o in old if o not in new)
+    p.cache_del(OP_CACHE_DEL, v, 2)
+    for x, folio in ((v, 6), (v + 1, 7)):
+        assert p.cache_add(OP_SWAPIN, x, 1, folio) == 0
+        assert p.read_backend(OP_SWAPIN, x) == BACKEND_DISK
+        p.cache_del(OP_CACHE_DEL, x, 1)
+    _all_freed(p, [v])
+    # every backing charged once and uncharged once (n + 1 backings: the old ones and
+    # the new pair); the cache adds' mem_cgroup_swapin_charge_folio() taken off
+    adds = 5 + (page0 == "zero")
+    ch, un = _charges(p)
+    assert (ch - adds, un) == (n + 1, n + 1)
+
+
+def _charges(p):
+    ch, un = PRIMITIVES.index("memcg_charge"), PRIMITIVES.index("memcg_uncharge")
+    return int(p.ctx.counters[:, ch].sum()), int(p.ctx.counters[:, un].sum())
+
+
+def test_memcg_swap_charges_balance():
+    """(was test_bug_memcg_swap_charges_do_not_balance) ste.py's docstring: vswap slots
+    are recorded but not charged to swap, and not uncharged when freed; a physical slot
+    backing a vswap entry is charged when the entry has a memcg and uncharged when the
+    backing goes.  Over full lifecycles of order-0 entries swap charges and uncharges
+    match: none without a physical slot or without a memcg, one each per backing
+    otherwise (also when zswap takes over a PHYS backing, when the physical allocator
+    reclaims it, and for a backing made by zswap writeback, whose cache add's
+    mem_cgroup_swapin_charge_folio is not a swap charge and is taken off here)."""
+    got = {}
+    for memcg, backend in [(3, BACKEND_ZERO), (3, BACKEND_ZSWAP), (0, BACKEND_DISK), (3, BACKEND_DISK)]:
+        p = _pair()
+        off = _swapped_out(p, 1, memcg=memcg, backend=backend)
+        p.put(OP_FREE, off, 1, True)
+        got[(memcg, backend)] = _charges(p)
+    want = {(3, BACKEND_ZERO): (0, 0), (3, BACKEND_ZSWAP): (0, 0), (0, BACKEND_DISK): (0, 0),
+            (3, BACKEND_DISK): (1, 1)}
+    assert got == want
+
+    # a disk backing replaced by zswap (the folio redirtied and written again)
+    p = _pair()
+    off = _swapped_out(p, 1, memcg=3)
+    assert p.writeout(OP_WRITEOUT, off, 1, BACKEND_DISK) == BACKEND_DISK
+    assert p.writeout(OP_WRITEOUT, off, 1, BACKEND_ZSWAP) == BACKEND_ZSWAP
+    assert _charges(p) == (1, 1) and p.naive.pdev.inuse == 0
+    p.cache_del(OP_CACHE_DEL, off, 1)
+    p.put(OP_FREE, off, 1, True)
+    assert _charges(p) == (1, 1)
+
+    # zswap writeback: the cache add charges memory (1), the new backing swap (1)
+    p = _pair()
+    off = _swapped_out(p, 1, memcg=3, backend=BACKEND_ZSWAP)
+    p.set_cpu(0)
+    assert p.zswap_writeback(OP_ZSWAP_WB, off, 2) == 0
+    p.put(OP_FREE, off, 1, True)
+    ch, un = _charges(p)
+    assert (ch - 1, un) == (1, 1)
+
+    # backings reclaimed by the physical allocator, then the cached entries freed
+    p = _pair(nslots=32, csize=16, vslots=96)
+    offs = [_cache_only_backed(p, 1 + i) for i in range(15)]  # memcg 0
+    assert p.reclaim_full(False) == 15
+    for o in offs:
+        p.cache_free(OP_SWAPIN, o, 1)
+    assert _charges(p) == (0, 0)  # no memcg: nothing either way
+    p = _pair(nslots=32, csize=16, vslots=96)
+    offs = []
+    for i in range(15):
+        o = _swapped_out(p, 1 + i, memcg=1 + i % 3)
+        assert p.writeout(OP_WRITEOUT, o, 1, BACKEND_DISK) == BACKEND_DISK
+        p.set_flags(1 + i, FOLIO_MAPPED)
+        p.put(OP_SWAPIN, o, 1, False)
+        offs.append(o)
+    assert p.reclaim_full(False) == 15 and p.naive.pdev.inuse == 0
+    assert _charges(p) == (15, 15)
+    for o in offs:
+        p.cache_free(OP_SWAPIN, o, 1)
+    assert _charges(p) == (15, 15) and all(p.naive.slots[o] is None for o in offs)
+
+
+def test_vswap_free_uncharges_per_memcg_run():
+    """vswap_release_backing() frees consecutive physical slots in one release, split
+    where the vswap entries' memcg changes: two order-0 entries of memcg 1 and one of
+    memcg 2 on slots 1, 2, 3, freed together: two releases, two uncharges."""
+    p = _pair()
+    offs = [_swapped_out(p, 1 + i, memcg=m, backend=BACKEND_DISK) for i, m in enumerate([1, 1, 2])]
+    assert offs == [1, 2, 3] and [p.naive.vt[o] >> 3 for o in offs] == [1, 2, 3]
+    before = p.ctx.counters.copy()
+    assert p.put(OP_FREE, 1, 3, True) == 3
+    d = _row(_delta(p, before), OP_FREE)
+    assert d["memcg_uncharge"] == 2 and d["slot_free_notify"] == 3 and d["rmap_write"] == 3
+    assert d["memcg_read"] == 3 and d["memcg_write"] == 3  # the ids cleared, not uncharged
+    assert p.naive.pdev.inuse == 0 and _charges(p) == (3, 2)  # 3 backings, 2 runs
+
+
+@pytest.mark.parametrize("ghost", [False, True])
+def test_piecewise_backing_seeded(ghost):
+    """piecewise_backing() (a stateful rule too) on a seeded random choice sequence,
+    between disk-backed folios mapped again whole or in part and full-cluster reclaims,
+    so partly backed, out-of-order backed and cache-only large folios all meet the
+    rewrite and the physical reclaim; design and reference compared after every verb,
+    the backing invariants after every round, nothing left once everything is freed."""
+    rng = random.Random(11 + ghost)
+    p = _pair(ghost=ghost, nslots=48, csize=8, vcs=8, vslots=256, ncpu=2)
+    seen = {"disk_folios": 0}
+    for _ in range(40):
+        piecewise_backing(p, lambda label, opts: rng.choice(opts))
+        check_backing(p.naive)
+        if rng.random() < 0.5:  # a disk-backed folio, mapped again whole or in part
+            order = rng.choice([0, 1, 2])
+            nr = 1 << order
+            folio = p.free_folios()[0]
+            off = p.alloc(rng.randrange(2), order, folio, rng.choice([0, 2]))
+            if off > 0:
+                p.dup(OP_DUP, off, nr)
+                p.set_cpu(rng.randrange(2))
+                if p.writeout(OP_WRITEOUT, off, nr, BACKEND_DISK) == BACKEND_DISK:
+                    seen["disk_folios"] += 1
+                    p.set_flags(folio, FOLIO_MAPPED)
+                    for x in range(off, off + nr):
+                        if rng.random() < 0.7:
+                            p.put(OP_SWAPIN, x, 1, False)
+                elif p.naive.folio_swap.get(folio) == off:
+                    p.cache_del(OP_CACHE_DEL, off, nr)
+        if rng.random() < 0.3:
+            p.reclaim_full(rng.random() < 0.5)
+        if rng.random() < 0.4:  # a task exits: its entries in one vswap cluster go
+            n = p.naive
+            c = rng.choice([x for x, s in enumerate(n.slots) if isinstance(s, Slot)]) // p.vcs
+            for x in range(c * p.vcs, (c + 1) * p.vcs):
+                while n.swap_count(x) > 0:
+                    p.put(OP_FREE, x, 1, True)
+            for folio, (start, order) in sorted(n.cached_folios().items()):
+                if start // p.vcs == c and n.folio_swap.get(folio) == start:
+                    p.cache_free(OP_SWAPIN, start, 1 << order)
+        check_backing(p.naive)
+    n = p.naive
+    for x in range(len(n.slots)):
+        while n.swap_count(x) > 0:
+            p.put(OP_FREE, x, 1, True)
+    for folio, (start, order) in sorted(n.cached_folios().items()):
+        if n.folio_swap.get(folio) == start:
+            p.cache_free(OP_SWAPIN, start, 1 << order)
+    check_backing(n)
+    assert not n.vt and n.pdev.inuse == 0 and int(p.dst.pdev.meta[D.D_INUSE]) == 0
+    assert seen["disk_folios"] > 5, seen
