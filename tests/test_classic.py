@@ -3,6 +3,7 @@ batch frees and the swap cache."""
 import numpy as np
 import pytest
 
+from vswap_nb.core import metadata as md
 from vswap_nb.core import verbs
 from vswap_nb.core.counters import (
     CLUSTER_LOCK,
@@ -20,7 +21,6 @@ from vswap_nb.core.counters import (
     XA_STORE,
     ZEROMAP_WRITE,
 )
-from vswap_nb.core import metadata as md
 from vswap_nb.designs import classic
 from vswap_nb.designs.classic import COUNT_CONTINUED, SWAP_HAS_CACHE
 

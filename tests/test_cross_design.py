@@ -4,7 +4,8 @@ them (same swap reference count per page, same swap-cache state, found by a faul
 readahead probe), and each design's
 state returns to empty when every page is gone."""
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vswap_nb import designs
 from vswap_nb.core import verbs

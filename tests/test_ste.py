@@ -31,7 +31,13 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 from naive_ste import VT_PHYS, VT_ZSWAP, NaiveSte, Ptr
 from naive_swap_table import BAD, COUNT_MAX, Slot
 from test_swap_table import _LIST_IDS, SwapTableMachine, _numba_list, counters_diff

@@ -1,12 +1,12 @@
 """The XArray emulation against lib/xarray.c's behaviour and a plain-Python model."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from naive_xarray import NaiveXArray
 
 from vswap_nb import XArray
 from vswap_nb.core.radix import xa_new, xa_reachable_nodes, xa_store
-
-from naive_xarray import NaiveXArray
 
 
 def test_lone_entry_at_index_zero_lives_in_the_head():

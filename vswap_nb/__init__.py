@@ -11,8 +11,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .api import designs, metadata_overhead  # noqa: E402
-from .core.radix import XArray  # noqa: E402
-from .core.units import parse_size  # noqa: E402
+from .api import designs, metadata_overhead
+from .core.radix import XArray
+from .core.units import parse_size
 
-__all__ = ["designs", "metadata_overhead", "XArray", "parse_size", "__version__"]
+__all__ = ["XArray", "__version__", "designs", "metadata_overhead", "parse_size"]

@@ -13,7 +13,7 @@ from .core.units import parse_size
 from .designs import design_names, get_design
 from .results import metadata_dataset
 
-__all__ = ["designs", "metadata_overhead", "BACKENDS"]
+__all__ = ["BACKENDS", "designs", "metadata_overhead"]
 
 BACKENDS = ("disk", "zswap")
 _BACKEND_CODES = {"disk": verbs.BACKEND_DISK, "zswap": verbs.BACKEND_ZSWAP}

@@ -15,7 +15,7 @@ import xarray as xr
 
 from .core.metadata import STRUCTURE_DESCRIPTIONS, STRUCTURES
 
-__all__ = ["metadata_dataset", "base_attrs"]
+__all__ = ["base_attrs", "metadata_dataset"]
 
 
 def base_attrs(kind: str, parameters: dict) -> dict:

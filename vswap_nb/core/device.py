@@ -70,6 +70,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from . import swp_tb, verbs
 from .counters import (
     CLUSTER_LOCK,
     MEM_ALLOC,
@@ -79,11 +80,9 @@ from .counters import (
     SI_LOCK,
 )
 from .jit import njit
-from . import swp_tb
-from . import verbs
 from .verbs import SLOT_BUSY, SLOT_CACHE_ONLY, SLOT_FREE
 
-__all__ = ["SwapDev", "new_device", "N_ORDERS", "PMD_ORDER"]
+__all__ = ["N_ORDERS", "PMD_ORDER", "SwapDev", "new_device"]
 
 N_ORDERS = 10  # SWAP_NR_ORDERS on x86-64 (PMD_ORDER + 1)
 PMD_ORDER = 9
@@ -250,8 +249,7 @@ def _mark_bad(dev, off):
     if dev.ci[c, CI_COUNT] == 0 and dev.ci[c, CI_TABLE] == 0:
         dev.ci[c, CI_TABLE] = 1
         dev.meta[D_TABLES] += 1
-        if dev.meta[D_TABLES] > dev.meta[D_PEAK_TABLES]:
-            dev.meta[D_PEAK_TABLES] = dev.meta[D_TABLES]
+        dev.meta[D_PEAK_TABLES] = max(dev.meta[D_PEAK_TABLES], dev.meta[D_TABLES])
     dev.table[off] = swp_tb.BAD
     dev.ci[c, CI_COUNT] += 1
 
@@ -333,8 +331,7 @@ def _alloc_table(dev, dst, ctx, op, c):
     verbs.cluster_populated(dst, ctx, op, dev, c, True)
     dev.ci[c, CI_TABLE] = 1
     dev.meta[D_TABLES] += 1
-    if dev.meta[D_TABLES] > dev.meta[D_PEAK_TABLES]:
-        dev.meta[D_PEAK_TABLES] = dev.meta[D_TABLES]
+    dev.meta[D_PEAK_TABLES] = max(dev.meta[D_PEAK_TABLES], dev.meta[D_TABLES])
 
 
 @njit(inline="always")

@@ -43,7 +43,7 @@ from numba.core import config as _numba_config
 from numba.core import types as _types
 from numba.core.registry import CPUDispatcher as _CPUDispatcher
 
-__all__ = ["njit", "CACHE_ENABLED", "cache_dir"]
+__all__ = ["CACHE_ENABLED", "cache_dir", "njit"]
 
 _PKG_ROOT = pathlib.Path(__file__).resolve().parent.parent
 

@@ -39,15 +39,22 @@ node frees (a freed node is reusable at once).
 """
 from __future__ import annotations
 
-from collections import namedtuple
 import numbers
+from collections import namedtuple
 
 import numpy as np
 
-from .counters import XA_ERASE, XA_LOOKUP, XA_NODE_ALLOC, XA_NODE_FREE, XA_NODE_VISIT, XA_STORE
+from .counters import (
+    XA_ERASE,
+    XA_LOOKUP,
+    XA_NODE_ALLOC,
+    XA_NODE_FREE,
+    XA_NODE_VISIT,
+    XA_STORE,
+)
 from .jit import njit
 
-__all__ = ["XAPool", "xa_new", "xa_grow", "XArray", "node_bytes", "ENOMEM"]
+__all__ = ["ENOMEM", "XAPool", "XArray", "node_bytes", "xa_grow", "xa_new"]
 
 ENOMEM = -12
 
@@ -198,8 +205,7 @@ def _alloc_node(xa, tree, shift, parent, offset):
     row[W_COUNT] = 0
     meta[M_NR_NODES] += 1
     meta[M_NODE_ALLOCS] += 1
-    if meta[M_NR_NODES] > meta[M_PEAK_NODES]:
-        meta[M_PEAK_NODES] = meta[M_NR_NODES]
+    meta[M_PEAK_NODES] = max(meta[M_PEAK_NODES], meta[M_NR_NODES])
     return n
 
 
@@ -293,8 +299,7 @@ def xa_store(xa, tree, index, value):
     need = _levels_for(index, cs)
     if _is_node(head):
         h = xa.nodes[_node_id(head), W_SHIFT] // cs + 1
-        if h > need:
-            need = h
+        need = max(need, h)
     if xa_free_nodes_available(xa) < 2 * need + 1:
         return ENOMEM
     new_entry = _mk_value(value)

@@ -2,11 +2,11 @@
 bytes.  Suffixes are binary (K = 1024), as in usemem's memparse and ``swapon``."""
 from __future__ import annotations
 
-from fractions import Fraction
 import numbers
 import re
+from fractions import Fraction
 
-__all__ = ["parse_size", "format_size", "PAGE_SIZE"]
+__all__ = ["PAGE_SIZE", "format_size", "parse_size"]
 
 PAGE_SIZE = 4096
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}

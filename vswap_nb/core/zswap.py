@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from . import metadata as md
 from .counters import MEM_ALLOC, MEM_FREE
-from .verbs import C_ZSWAP_ENABLED
 from .jit import njit
 from .metadata import ZSWAP_TREE_SHIFT, zswap_tree_count
 from .radix import (
@@ -42,8 +41,9 @@ from .radix import (
     xa_new,
     xa_store_counted,
 )
+from .verbs import C_ZSWAP_ENABLED
 
-__all__ = ["new_zswap_trees", "zswap_store", "zswap_load", "zswap_invalidate", "zswap_entries"]
+__all__ = ["new_zswap_trees", "zswap_entries", "zswap_invalidate", "zswap_load", "zswap_store"]
 
 
 def new_zswap_trees(nslots: int):

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import swp_tb
-from ..core import verbs
+from ..core import swp_tb, verbs
 from ..core.counters import CLUSTER_LOCK, OP_CACHE_DEL, TABLE_READ
 from ..core.device import dev_reclaim_full, vm_swap_full
 from ..core.jit import njit

@@ -53,8 +53,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..core import metadata as md
-from ..core import swp_tb
-from ..core import verbs
+from ..core import swp_tb, verbs
 from ..core.counters import (
     CLUSTER_LOCK,
     EXT_READ,
@@ -89,7 +88,6 @@ from ..core.device import (
 )
 from ..core.jit import njit
 from ..core.verbs import (
-    folio_add_swap,
     BACKEND_DISK,
     BACKEND_NONE,
     BACKEND_ZERO,
@@ -106,6 +104,15 @@ from ..core.verbs import (
     SLOT_FREE,
     TTRS_FULL,
     TTRS_UNMAPPED,
+    folio_add_swap,
+)
+from ..core.zswap import (
+    new_zswap_trees,
+    zswap_drop_stale_folio,
+    zswap_invalidate,
+    zswap_load,
+    zswap_metadata_bytes,
+    zswap_store_folio,
 )
 from ._table_cache import (
     owned_slot_zswap_writeback,
@@ -113,14 +120,6 @@ from ._table_cache import (
     phys_slot_reclaim,
     table_cache_lookup,
     table_try_reclaim,
-)
-from ..core.zswap import (
-    zswap_drop_stale_folio,
-    zswap_store_folio,
-    zswap_metadata_bytes,
-    new_zswap_trees,
-    zswap_invalidate,
-    zswap_load,
 )
 
 NAME = "classic"

@@ -65,10 +65,8 @@ from collections import namedtuple
 
 import numpy as np
 
-from . import swap_table
 from ..core import metadata as md
-from ..core import swp_tb
-from ..core import verbs
+from ..core import swp_tb, verbs
 from ..core.counters import (
     CLUSTER_LOCK,
     MEM_ALLOC,
@@ -128,6 +126,7 @@ from ..core.verbs import (
     SLOT_CACHE_ONLY,
     SLOT_FREE,
 )
+from . import swap_table
 from ._table_cache import phys_slot_reclaim as _vswap_slot_reclaim
 from ._table_cache import table_cache_lookup, table_try_reclaim
 

@@ -42,8 +42,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..core import metadata as md
-from ..core import swp_tb
-from ..core import verbs
+from ..core import swp_tb, verbs
 from ..core.counters import (
     CLUSTER_LOCK,
     EXT_READ,
@@ -60,11 +59,11 @@ from ..core.counters import (
     TABLE_WRITE,
 )
 from ..core.device import (
-    D_ID,
     CI_EXT,
     CI_TABLE,
     D_CLUSTER_SHIFT,
     D_FLAGS,
+    D_ID,
     D_NCLUSTERS,
     D_TABLES,
     SWP_SYNCHRONOUS_IO,
@@ -74,24 +73,7 @@ from ..core.device import (
     new_device,
 )
 from ..core.jit import njit
-from ._table_cache import (
-    owned_slot_zswap_writeback,
-    phys_reclaim_full,
-    phys_slot_reclaim,
-    table_cache_lookup,
-    table_try_reclaim,
-)
-from ..core.zswap import (
-    zswap_drop_stale_folio,
-    zswap_store_folio,
-    zswap_metadata_bytes,
-    new_zswap_trees,
-    zswap_any_present,
-    zswap_invalidate,
-    zswap_load,
-)
 from ..core.verbs import (
-    folio_add_swap,
     BACKEND_DISK,
     BACKEND_NONE,
     BACKEND_ZERO,
@@ -109,6 +91,23 @@ from ..core.verbs import (
     SLOT_FREE,
     TTRS_FULL,
     TTRS_UNMAPPED,
+    folio_add_swap,
+)
+from ..core.zswap import (
+    new_zswap_trees,
+    zswap_any_present,
+    zswap_drop_stale_folio,
+    zswap_invalidate,
+    zswap_load,
+    zswap_metadata_bytes,
+    zswap_store_folio,
+)
+from ._table_cache import (
+    owned_slot_zswap_writeback,
+    phys_reclaim_full,
+    phys_slot_reclaim,
+    table_cache_lookup,
+    table_try_reclaim,
 )
 
 NAME = "swap_table"

@@ -58,8 +58,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..core import metadata as md
-from ..core import swp_tb
-from ..core import verbs
+from ..core import swp_tb, verbs
 from ..core.counters import (
     BITMAP_OP,
     CLUSTER_LOCK,
