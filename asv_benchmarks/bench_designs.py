@@ -1,6 +1,6 @@
-"""Every design's verbs on the same sequence: swap out n order-0 pages (alloc, unmap,
-write out to disk, drop from the cache), look each entry up in the swap cache, free them
-in 512-PTE batches (swap_pte_batch + put)."""
+"""Every design's verbs on the same sequence: allocate n order-0 entries; swap out n
+order-0 pages (alloc, unmap, write out to disk, drop from the cache), look each entry up
+in the swap cache, free them in 512-PTE batches (swap_pte_batch + put)."""
 import time
 
 import numpy as np
@@ -10,7 +10,7 @@ from vswap_nb.core import verbs
 from vswap_nb.core.counters import OP_FREE, XA_LOOKUP
 from vswap_nb.designs import get_design
 
-from .common import lookup_all, swap_out_all, zap_in_batches
+from .common import alloc_all, lookup_all, swap_out_all, zap_in_batches
 
 N = 1 << 18
 
@@ -27,11 +27,18 @@ class DesignVerbs:
     def setup(self, design):
         self.out = np.zeros(N, dtype=np.int64)
         dst, ctx = _fresh(design, 4096)  # compile every driver for this design
+        alloc_all(dst, ctx, 100, self.out)
+        dst, ctx = _fresh(design, 4096)
         k = swap_out_all(dst, ctx, 100, self.out)
         lookup_all(dst, ctx, self.out, k)
         zap_in_batches(dst, ctx, self.out, k, 512)
         self.dst, self.ctx = _fresh(design, N)
         self.k = swap_out_all(self.dst, self.ctx, N, self.out)
+
+    def time_alloc(self, design):
+        """folio_alloc_swap() alone, n order-0 folios (the entries stay in the cache)."""
+        dst, ctx = _fresh(design, N)
+        alloc_all(dst, ctx, N, self.out)
 
     def time_swap_out(self, design):
         dst, ctx = _fresh(design, N)

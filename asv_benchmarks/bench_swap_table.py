@@ -9,8 +9,8 @@ from .common import free_in_batches, swap_out_all
 
 
 class SwapTableAllocFree:
-    """Swap out n order-0 pages (alloc, unmap, drop from cache), then free them in
-    PTE batches of 512 (a zap of the whole range)."""
+    """Swap out n order-0 pages (alloc, unmap, write out to disk, drop from cache), then
+    free them in PTE batches of 512 (a zap of the whole range)."""
 
     params = [1 << 16, 1 << 20]
     param_names = ["n"]

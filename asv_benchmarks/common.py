@@ -2,7 +2,7 @@
 import numpy as np
 
 from vswap_nb.core import verbs
-from vswap_nb.core.counters import OP_CACHE_DEL, OP_DUP, OP_FREE, OP_SWAPIN
+from vswap_nb.core.counters import OP_CACHE_DEL, OP_DUP, OP_FREE, OP_SWAPIN, OP_WRITEOUT
 from vswap_nb.core.jit import njit
 
 SEED = 20261127
@@ -26,9 +26,23 @@ def strided_keys(n, stride=512, seed=SEED):
 
 
 @njit
+def alloc_all(dst, ctx, n, out):
+    """folio_alloc_swap() of n order-0 folios on CPU 0 and nothing else; entries go to
+    ``out``.  Returns how many succeeded."""
+    nfolios = ctx.folio.shape[0]
+    for i in range(n):
+        e = verbs.alloc(dst, ctx, 0, 0, i % nfolios, 1)
+        if e < 0:
+            return i
+        out[i] = e
+    return n
+
+
+@njit
 def swap_out_all(dst, ctx, n, out):
-    """Allocate n order-0 slots on CPU 0, unmap each (count 1) and drop the folio from
-    the swap cache; entries go to ``out``.  Returns how many succeeded."""
+    """Swap out n order-0 pages on CPU 0 the way reclaim does: allocate, unmap the one
+    PTE (count 1), write the folio out to disk and drop it from the swap cache; entries
+    go to ``out``.  Returns how many succeeded."""
     nfolios = ctx.folio.shape[0]
     for i in range(n):
         e = verbs.alloc(dst, ctx, 0, 0, i % nfolios, 1)
@@ -36,6 +50,7 @@ def swap_out_all(dst, ctx, n, out):
             return i
         out[i] = e
         verbs.dup(dst, ctx, OP_DUP, e, 1)
+        verbs.writeout(dst, ctx, OP_WRITEOUT, e, 1, verbs.BACKEND_DISK)
         verbs.cache_del(dst, ctx, OP_CACHE_DEL, e, 1)
     return n
 
