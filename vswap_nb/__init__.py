@@ -3,6 +3,11 @@
 Public API
 ----------
 designs()            names of the designs that work
+simulate()           one design on one workload and system (a Dataset)
+compare()            several designs on the same workload stream (a Dataset)
+System, Device, Zswap  the machine a run models
+usemem(), memhog(), kbuild()  workloads; read_trace()/write_trace() record and replay
+calibrate()          the emulation's own primitive costs on this machine, usable as cost=
 metadata_overhead()  bytes of swap metadata per design, backend and usage (a Dataset)
 XArray               the emulated Linux XArray (lib/xarray.c), for exploring lookups
 parse_size()         "32G" -> bytes
@@ -11,8 +16,29 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .api import designs, metadata_overhead
+from .api import compare, designs, metadata_overhead, simulate
 from .core.radix import XArray
 from .core.units import parse_size
+from .mm.config import Device, System, Zswap
+from .mm.cost import calibrate
+from .workloads import Workload, kbuild, memhog, read_trace, usemem, write_trace
 
-__all__ = ["XArray", "__version__", "designs", "metadata_overhead", "parse_size"]
+__all__ = [
+    "Device",
+    "System",
+    "Workload",
+    "XArray",
+    "Zswap",
+    "__version__",
+    "calibrate",
+    "compare",
+    "designs",
+    "kbuild",
+    "memhog",
+    "metadata_overhead",
+    "parse_size",
+    "read_trace",
+    "simulate",
+    "usemem",
+    "write_trace",
+]

@@ -13,7 +13,7 @@ from .core.units import parse_size
 from .designs import design_names, get_design
 from .results import metadata_dataset
 
-__all__ = ["BACKENDS", "designs", "metadata_overhead"]
+__all__ = ["BACKENDS", "compare", "designs", "metadata_overhead", "simulate"]
 
 BACKENDS = ("disk", "zswap")
 _BACKEND_CODES = {"disk": verbs.BACKEND_DISK, "zswap": verbs.BACKEND_ZSWAP}
@@ -199,3 +199,138 @@ def metadata_overhead(
             "cluster_size": int(cluster_size),
         },
     )
+
+
+# --------------------------------------------------------------------------- simulate
+
+
+def _check_workload(workload):
+    from .workloads import Workload
+
+    if not isinstance(workload, Workload):
+        raise TypeError(
+            f"workload must be a vswap_nb Workload, got {type(workload).__name__}; "
+            f"build one with vswap_nb.usemem(...), vswap_nb.memhog(...), vswap_nb.kbuild(...) "
+            f"or vswap_nb.read_trace(path)"
+        )
+    workload.validate()
+    return workload
+
+
+def _check_system(system):
+    from .mm.config import System
+
+    if not isinstance(system, System):
+        raise TypeError(
+            f"system must be a vswap_nb.System, got {type(system).__name__}; "
+            f"e.g. System(ram='16G', swap=Device('zram', '64G'))"
+        )
+    return system
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be a non-negative integer, got {seed!r}")
+    if not 0 <= int(seed) < 2**63:
+        raise ValueError(f"seed must be in [0, 2**63), got {seed}")
+    return int(seed)
+
+
+def _check_options(name, options: dict) -> dict:
+    module = get_design(name)
+    valid = dict(getattr(module, "OPTIONS", {}))
+    out = {}
+    for k, v in options.items():
+        if k not in valid:
+            hint = f"valid switches: {', '.join(valid)}" if valid else f"{name} has no switches"
+            raise ValueError(f"unknown option {k}={v!r} for design {name!r}; {hint}")
+        if not isinstance(v, (bool, np.bool_)):
+            raise TypeError(f"{k} must be True or False, got {v!r}")
+        out[k] = bool(v)
+    return out
+
+
+def _write_pages(workload) -> np.ndarray:
+    """Page writes per task and phase (usemem's throughput counts written bytes)."""
+    from .workloads.events import (
+        EV_A,
+        EV_B,
+        EV_C,
+        EV_D,
+        EV_KIND,
+        EV_TASK,
+        F_WRITE,
+        K_PHASE,
+        K_TOUCH,
+        K_TOUCH_RANDOM,
+    )
+
+    nph = max(len(workload.phases), 1)
+    out = np.zeros((workload.ntasks, nph), dtype=np.float64)
+    ev = workload.events
+    phase = np.full(workload.ntasks, -1)
+    for row in ev:
+        t = row[EV_TASK]
+        k = row[EV_KIND]
+        if k == K_PHASE:
+            phase[t] = row[EV_A]
+        elif k in (K_TOUCH, K_TOUCH_RANDOM) and row[EV_C] & F_WRITE and phase[t] >= 0:
+            out[t, phase[t]] += row[EV_B] if k == K_TOUCH else row[EV_D]
+    return out
+
+
+def simulate(design, workload, system, *, seed=0, cost=None, **design_options):
+    """Run ``workload`` on ``system`` with the metadata design ``design``.
+
+    The mm engine (:mod:`vswap_nb.mm.engine`) turns the workload's page events into the
+    kernel's swap operations (reclaim by kswapd and in the allocating task, faults with
+    readahead, unmap in PTE batches, zswap stores and writeback) and calls the design's
+    verbs for each.  ``cost`` overrides the cost table (a dict of primitive or mm cost
+    names to ns, or what :func:`vswap_nb.calibrate` returns); ``design_options`` are the
+    design's switches (e.g. ``cluster_lookup_cache=False`` for ``vswap_v6``).
+
+    Returns an ``xarray.Dataset``: the vmstat-style counters, the ``counters``
+    matrix (op x primitive), model time, CPU time and wall time per phase, usemem-style
+    throughput and latency per phase, metadata bytes (peak and final, by structure) and
+    XArray node counts, with the inputs as JSON attributes.
+    """
+    from .mm.cost import cost_to_dict, cost_vectors
+    from .mm.run import run
+    from .results import run_dataset
+
+    names = check_designs(design)
+    if len(names) != 1:
+        raise ValueError(f"simulate takes one design, got {list(names)}; use compare() for several")
+    name = names[0]
+    options = _check_options(name, design_options)
+    workload = _check_workload(workload)
+    system = _check_system(system)
+    seed = _check_seed(seed)
+    prim_ns, mm_ns = cost_vectors(cost)
+    params = system.to_params()
+    raw = run(name, workload, system, params, prim_ns, mm_ns, seed=seed, options=options)
+    return run_dataset(
+        raw, workload=workload, system=system, seed=seed, cost=cost_to_dict(cost), write_pages=_write_pages(workload)
+    )
+
+
+def compare(designs, workload, system, *, seed=0, cost=None, options=None):
+    """:func:`simulate` for each design on the same workload stream, along a ``design``
+    dimension.  ``options`` maps a design name to its switches."""
+    from .results import compare_dataset
+
+    names = check_designs(designs)
+    options = {} if options is None else dict(options)
+    for k in options:
+        if k not in names:
+            raise ValueError(f"options names design {k!r}, which is not among designs {list(names)}")
+    for n in names:
+        _check_options(n, options.get(n, {}))
+    _check_workload(workload)
+    _check_system(system)
+    _check_seed(seed)
+    from .mm.cost import cost_vectors
+
+    cost_vectors(cost)
+    runs = [simulate(n, workload, system, seed=seed, cost=cost, **options.get(n, {})) for n in names]
+    return compare_dataset(runs)

@@ -99,7 +99,7 @@ __all__ = ["Ctx", "new_ctx", "register", "registered"]
 
 # --------------------------------------------------------------------------- context
 
-Ctx = namedtuple("Ctx", ["counters", "folio", "meta"])
+Ctx = namedtuple("Ctx", ["counters", "folio", "meta", "drops"])
 Ctx.__doc__ = """Run context shared by every verb of one run.
 
 counters  int64[N_OPS, N_PRIMITIVES]  what each operation touched
@@ -111,6 +111,10 @@ folio     int64[nfolios, 3]  the folio side of the swap cache, one row per folio
           F_FLAGS  folio state owned by the mm (FOLIO_MAPPED, ...)
 meta      int64[N_CTX_META]  run-wide switches and statistics (C_*), among them the CPU
           the current operation runs on, which the caller sets (``C_CPU``)
+drops     int64[DROP_RING]  the folios a design dropped from the swap cache on its own
+          (``__try_to_reclaim_swap`` from a put or from the allocator), the n-th drop at
+          ``n % DROP_RING`` with n = ``meta[C_CACHE_DROPS]`` before it; the mm reads it
+          after each verb call to free the pages no PTE maps any more
 """
 
 F_SWAP = 0
@@ -124,6 +128,7 @@ C_CACHE_DROPS = 0  # folios a design dropped from the swap cache on its own (rec
 C_ZSWAP_ENABLED = 1  # zswap has been enabled (zswap_never_enabled() is false)
 C_CPU = 2  # the CPU the current operation runs on (per-CPU caches of non-alloc verbs)
 N_CTX_META = 8
+DROP_RING = 4096  # more than one verb call can drop (a put or a cluster scan: <= 512)
 
 
 def new_ctx(nfolios: int) -> Ctx:
@@ -131,7 +136,16 @@ def new_ctx(nfolios: int) -> Ctx:
         counters=new_counters(),
         folio=np.zeros((max(int(nfolios), 1), 3), dtype=np.int64),
         meta=np.zeros(N_CTX_META, dtype=np.int64),
+        drops=np.zeros(DROP_RING, dtype=np.int64),
     )
+
+
+@njit(inline="always")
+def note_cache_drop(ctx, folio):
+    """A design dropped ``folio`` from the swap cache on its own: log it for the mm."""
+    n = ctx.meta[C_CACHE_DROPS]
+    ctx.drops[n % DROP_RING] = folio
+    ctx.meta[C_CACHE_DROPS] = n + 1
 
 
 @njit(inline="always")

@@ -18,7 +18,6 @@ from ..core.counters import CLUSTER_LOCK, OP_CACHE_DEL, TABLE_READ
 from ..core.device import dev_reclaim_full, vm_swap_full
 from ..core.jit import njit
 from ..core.verbs import (
-    C_CACHE_DROPS,
     ENOMEM,
     F_FLAGS,
     F_ORDER,
@@ -67,7 +66,7 @@ def table_try_reclaim(dst, ctx, op, entry, flags):
     if not verbs.only_has_cache(dst, ctx, op, start, nr):
         return -nr
     verbs.cache_del(dst, ctx, op, start, nr)
-    ctx.meta[C_CACHE_DROPS] += 1
+    verbs.note_cache_drop(ctx, folio)
     return nr
 
 

@@ -606,6 +606,8 @@ verbs.register(
 
 
 class _Design:
+    VIRTUAL_SLOTS = True  # new_state takes virtual_slots (room for entries without a slot)
+
     def __init__(self, name, summary, ghost):
         self.NAME = name
         self.SUMMARY = summary

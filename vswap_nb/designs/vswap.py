@@ -113,7 +113,6 @@ from ..core.verbs import (
     BACKEND_NONE,
     BACKEND_ZERO,
     BACKEND_ZSWAP,
-    C_CACHE_DROPS,
     C_CPU,
     EBUSY,
     EEXIST,
@@ -214,6 +213,8 @@ meta   int64[N_VMETA]     switches, clocks, counts, partial list heads
 
 class _Variant:
     """A registered name for the module with preset switches."""
+
+    VIRTUAL_SLOTS = True  # new_state takes virtual_slots (room for entries without a slot)
 
     def __init__(self, name, summary, defaults, layout_v6):
         self.NAME = name
@@ -962,7 +963,7 @@ def _vs_try_reclaim(dst, ctx, op, entry, flags):
     if not _only_has_cache(dst, ctx, op, start, nr):
         return -nr
     _cache_del(dst, ctx, op, start, nr)
-    ctx.meta[C_CACHE_DROPS] += 1
+    verbs.note_cache_drop(ctx, folio)
     return nr
 
 

@@ -1,0 +1,60 @@
+"""End-to-end ``simulate``: the mm engine plus each design's verbs on usemem.
+
+``Small`` is a few hundred MiB (quick to run on every commit); ``FullSize`` is the
+linux-mm case of the vswap thread, ``usemem -n 1 56G`` on a 32 GiB machine with a
+64 GiB zram device (about 14.7 million page writes, 6 million swap-outs, all freed).
+Setup runs a tiny simulation first so compilation is not timed.
+"""
+import vswap_nb as v
+
+
+def _warm(design):
+    v.simulate(design, v.usemem("1M"), v.System("64M", swap=v.Device("zram", "64M")))
+
+
+class SimulateSmall:
+    params = [list(v.designs())]
+    param_names = ["design"]
+    timeout = 900
+
+    def setup(self, design):
+        _warm(design)
+        self.w = v.usemem("256M", nr_tasks=2, read_back=True)
+        self.s = v.System("256M", swap=v.Device("zram", "1G"), nr_cpus=2)
+
+    def time_usemem(self, design):
+        v.simulate(design, self.w, self.s)
+
+    def peakmem_usemem(self, design):
+        v.simulate(design, self.w, self.s)
+
+    def track_free_xa_lookups_per_page(self, design):
+        ds = v.simulate(design, self.w, self.s)
+        pages = int(ds.pswpout) + int(ds.zswpout) or 1
+        return int(ds.counters.sel(op="free", primitive="xa_lookup")) / pages
+
+    track_free_xa_lookups_per_page.unit = "lookups"
+
+    def track_swap_ra(self, design):
+        return int(v.simulate(design, self.w, self.s).swap_ra)
+
+    track_swap_ra.unit = "pages"
+
+
+class FullSize:
+    params = [list(v.designs())]
+    param_names = ["design"]
+    timeout = 3600
+    number = 1
+    repeat = 1
+
+    def setup(self, design):
+        _warm(design)
+        self.w = v.usemem("56G")
+        self.s = v.System("32G", swap=v.Device("zram", "64G"), nr_cpus=4)
+
+    def time_usemem_56G(self, design):
+        v.simulate(design, self.w, self.s)
+
+    def peakmem_usemem_56G(self, design):
+        v.simulate(design, self.w, self.s)

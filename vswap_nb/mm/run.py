@@ -1,0 +1,124 @@
+"""One run of the mm engine: build the design's state and the engine's state, call the
+engine kernel once per workload phase (timing each call), and hand the raw results to
+:mod:`vswap_nb.results`.  Inputs are checked by :mod:`vswap_nb.api` before this runs."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..core import verbs
+from ..core.counters import new_counters
+from ..designs import get_design
+from . import engine as E
+from .config import P_RAM_PAGES
+
+__all__ = ["design_state", "run"]
+
+FOLIO_SLACK = 64  # folio ids beyond RAM: the zswap shrinker's temporary pages
+
+
+def design_state(module, system, nfolios: int, options: dict):
+    """The design's state for ``system``'s swap device."""
+    dev = system.swap
+    kw = dict(
+        ncpu=int(system.nr_cpus),
+        synchronous=bool(dev.synchronous),
+        solidstate=dev.kind != "hdd",
+        zswap_enabled=bool(system.zswap_on),
+    )
+    if getattr(module, "VIRTUAL_SLOTS", False):
+        # every swapped page and every swap-cache folio may hold a virtual entry
+        kw["virtual_slots"] = int(dev.nslots) + int(nfolios)
+    kw.update(options)
+    return module.new_state(int(dev.nslots), **kw)
+
+
+class EngineError(RuntimeError):
+    """The engine stopped: memory exhausted, or a design verb failed."""
+
+
+def run(design: str, workload, system, params, prim_ns, mm_ns, *, seed: int, options: dict) -> dict:
+    """Run ``workload`` on ``system`` with ``design``; returns the raw arrays and times."""
+    module = get_design(design)
+    nfolios = int(params[P_RAM_PAGES]) + FOLIO_SLACK
+    dst = design_state(module, system, nfolios, options)
+    ctx = verbs.new_ctx(nfolios)
+    st = E.new_mm_state(workload, params, prim_ns, mm_ns, int(system.nr_cpus), nfolios, int(seed))
+    task_end = np.ascontiguousarray(workload.task_start[1:], dtype=np.int64)
+    events = np.ascontiguousarray(workload.events, dtype=np.int64)
+    _warm(module, system, params, prim_ns, mm_ns, workload, options)
+    nph = max(len(workload.phases), 1)
+    wall = np.zeros(nph, dtype=np.float64)
+    status = E.OK
+    for p in range(nph):
+        t0 = time.perf_counter()
+        status = int(E.run_phase(st, ctx, dst, events, task_end, p))
+        wall[p] = time.perf_counter() - t0
+        if status != E.OK:
+            break
+    if status == E.ERR_OOM:
+        raise EngineError(
+            f"{design}: out of memory: reclaim found nothing more to reclaim (swap and "
+            f"zswap full, or memory.max too small for what the workload keeps mapped); "
+            f"give the system a larger swap device or less workload"
+        )
+    if status != E.OK:
+        raise EngineError(
+            f"{design}: a design verb failed where the mm expected success (status {status}); "
+            f"this is a bug in vswap_nb, please report it with the workload and system"
+        )
+    final = np.zeros_like(st.md_now)
+    verbs.metadata_bytes(dst, final)
+    return {
+        "design": design,
+        "options": dict(options),
+        "counters": ctx.counters.copy(),
+        "vmstat": st.vm.copy(),
+        "phase_t": st.phase_t.copy(),
+        "phase_cpu": st.phase_cpu.copy(),
+        "wall": wall,
+        "md_peak": st.md_peak.copy(),
+        "md_peak_total": int(st.md_peak_total[0]),
+        "md_final": final,
+        "kswapd_busy_ns": float(st.fmeta[E.FM_KSWAPD_BUSY]),
+        "live_entries": int(st.meta[E.M_LIVE_SWAP]),
+        "used_folios": int(st.meta[E.M_USED_FOLIOS]),
+        "state": (st, ctx, dst),
+    }
+
+
+_WARMED: set = set()
+
+
+def _warm(module, system, params, prim_ns, mm_ns, workload, options):
+    """Compile (or load from the cache) the engine for this design before the timed
+    phases, on a one-task, one-page run of the same types."""
+    key = (module.NAME, tuple(sorted(options.items())), bool(system.zswap_on))
+    if key in _WARMED:
+        return
+    from ..workloads.events import (
+        K_EXIT,
+        K_MMAP,
+        K_PHASE,
+        K_TOUCH,
+        K_UNMAP,
+        make_workload,
+    )
+
+    tiny = make_workload(
+        "warmup",
+        {},
+        ("p",),
+        [[(K_MMAP, 0, 1), (K_PHASE, 0), (K_TOUCH, 0, 1, 1), (K_UNMAP, 0, 1), (K_EXIT,)]],
+    )
+    nfolios = int(params[P_RAM_PAGES]) + FOLIO_SLACK
+    small = min(nfolios, 4096)
+    p = params.copy()
+    p[P_RAM_PAGES] = small - FOLIO_SLACK
+    dst = design_state(module, system, small, options)
+    ctx = verbs.new_ctx(small)
+    st = E.new_mm_state(tiny, p, prim_ns, mm_ns, int(system.nr_cpus), small, 0)
+    E.run_phase(st, ctx, dst, tiny.events, np.ascontiguousarray(tiny.task_start[1:]), 0)
+    _WARMED.add(key)
+    assert ctx.counters.shape == new_counters().shape
