@@ -241,3 +241,21 @@ def test_threads_share_one_address_space():
     # three tasks, each with its own time in each phase
     assert ds.task_time.shape == (3, 3)
     assert (ds.task_time.sel(phase="write").values > 0).all()
+
+
+@pytest.mark.parametrize("vma_readahead, page_cluster", [(True, 0), (False, 3), (True, 3)])
+def test_readahead_modes(vma_readahead, page_cluster):
+    """page_cluster=0 turns readahead off; cluster readahead (vma_readahead=False) reads
+    the aligned block of entries around the fault; VMA readahead the window around the
+    address.  Sequential read-back hits what was read ahead."""
+    w = v.usemem("48M", nr_tasks=2, read_back=True)
+    s = v.System("64M", swap=v.Device("ssd", "256M"), nr_cpus=2, vma_readahead=vma_readahead,
+                 page_cluster=page_cluster)
+    ds = v.simulate("classic", w, s)
+    assert int(ds.content_errors) == 0 and int(ds.live_entries) == 0
+    if page_cluster == 0:
+        assert int(ds.swap_ra) == 0 and int(ds.swap_ra_hit) == 0
+    else:
+        assert int(ds.swap_ra) > 1000
+        assert int(ds.swap_ra_hit) > int(ds.swap_ra) // 2
+        assert int(ds.pgmajfault) < int(ds.pswpin)
