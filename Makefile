@@ -1,5 +1,5 @@
 # vswap_nb: two commands for a fresh clone with only Python 3.11+ installed.
-#   make demo   set up .venv and print the metadata-overhead table (32 GiB device)
+#   make demo   set up .venv, compare five designs on usemem, write compare.png
 #   make test   set up .venv and run the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m vswap_nb overhead --swap-size 32G
+	$(PY) -m vswap_nb compare --plot compare.png
 
 test: $(STAMP)
 	$(PY) -m pytest -q

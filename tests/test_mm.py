@@ -128,7 +128,7 @@ def test_content_check_catches_a_lost_page():
     ctx = verbs.new_ctx(nf)
     st = E.new_mm_state(w, s.to_params(), prim, mm, 1, nf, 0)
     ends = np.ascontiguousarray(w.task_start[1:])
-    assert E.run_phase(st, ctx, dst, w.events, ends, 0) == E.OK
+    assert E.run_phase(st, ctx, dst, w.events, ends, 0, 1 << 30) == E.OK
     assert st.vm[E.VM_PSWPOUT] == 0 and st.vm[E.VM_CONTENT_ERRORS] == 0  # 8M fits in 16M
     # squeeze: a second task's worth is not there, so make swap happen by hand instead:
     w2 = v.usemem("24M", read_back=True)
@@ -136,12 +136,12 @@ def test_content_check_catches_a_lost_page():
     dst = design_state(get_design("classic"), s, nf, {})
     ctx = verbs.new_ctx(nf)
     ends = np.ascontiguousarray(w2.task_start[1:])
-    assert E.run_phase(st, ctx, dst, w2.events, ends, 0) == E.OK
+    assert E.run_phase(st, ctx, dst, w2.events, ends, 0, 1 << 30) == E.OK
     assert st.vm[E.VM_PSWPOUT] > 0
     live = st.store_key != 0
     k = np.flatnonzero(live)[0]
     st.store_val[k, E.SV_TAG] += 1  # one stored page now holds other data
-    assert E.run_phase(st, ctx, dst, w2.events, ends, 1) == E.OK
+    assert E.run_phase(st, ctx, dst, w2.events, ends, 1, 1 << 30) == E.OK
     assert st.vm[E.VM_CONTENT_ERRORS] == 1
 
 

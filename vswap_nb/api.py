@@ -279,7 +279,7 @@ def _write_pages(workload) -> np.ndarray:
     return out
 
 
-def simulate(design, workload, system, *, seed=0, cost=None, **design_options):
+def simulate(design, workload, system, *, seed=0, cost=None, progress=None, **design_options):
     """Run ``workload`` on ``system`` with the metadata design ``design``.
 
     The mm engine (:mod:`vswap_nb.mm.engine`) turns the workload's page events into the
@@ -288,6 +288,7 @@ def simulate(design, workload, system, *, seed=0, cost=None, **design_options):
     verbs for each.  ``cost`` overrides the cost table (a dict of primitive or mm cost
     names to ns, or what :func:`vswap_nb.calibrate` returns); ``design_options`` are the
     design's switches (e.g. ``cluster_lookup_cache=False`` for ``vswap_v6``).
+    ``progress(done, total)`` is called between chunks of about a million page events.
 
     Returns an ``xarray.Dataset``: the vmstat-style counters, the ``counters``
     matrix (op x primitive), model time, CPU time and wall time per phase, usemem-style
@@ -308,7 +309,9 @@ def simulate(design, workload, system, *, seed=0, cost=None, **design_options):
     seed = _check_seed(seed)
     prim_ns, mm_ns = cost_vectors(cost)
     params = system.to_params()
-    raw = run(name, workload, system, params, prim_ns, mm_ns, seed=seed, options=options)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a callable(done, total) or None, got {progress!r}")
+    raw = run(name, workload, system, params, prim_ns, mm_ns, seed=seed, options=options, progress=progress)
     return run_dataset(
         raw, workload=workload, system=system, seed=seed, cost=cost_to_dict(cost), write_pages=_write_pages(workload)
     )

@@ -1,7 +1,20 @@
 """The ``vswap-nb`` command.
 
-Subcommands so far:
+Subcommands:
 
+``vswap-nb compare [--designs a,b,...] [--workload "usemem -n 4 -x 768M"] [--ram 2G]
+[--memory-max 1G] [--swap zram:8G] [--zswap] [--nr-cpus 4] [--option design:switch=on]
+[--seed N] [--out FILE.nc] [--plot FILE.png] [--json]``
+    the designs on the same workload stream: headline figures per design and the
+    ratio to the first design.
+``vswap-nb run --design NAME ...`` (same system and workload options)
+    one design, the full counter breakdown by operation and primitive.
+``vswap-nb sweep --designs a,b --over memory_max=1G,2G --over switch=on,off
+[--client local|tcp://host:8786] ...``
+    every combination of the swept parameters.
+``vswap-nb trace record --workload "..." --out FILE.npz``, ``trace info FILE``,
+``trace replay FILE --designs a,b ...``
+    record a workload's event stream, describe a trace, or compare designs on it.
 ``vswap-nb overhead [--swap-size 32G] [--designs a,b] [--usage 0,.25,.5,.75,1]
 [--backend disk,zswap] [--by-structure] [--out FILE.nc] [--json]``
     the metadata-overhead table: bytes of swap metadata per usable slot for each
@@ -16,7 +29,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import shlex
 import sys
+import time
 
 from . import api
 from .core.units import format_size
@@ -121,6 +137,387 @@ def _designs(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- runs
+
+DEFAULT_DESIGNS = "classic,swap_table,vswap_v5,vswap_v6,vswap_ste"
+DEFAULT_WORKLOAD = "usemem -n 4 -x 768M"
+
+
+def parse_workload(text: str):
+    """``"usemem -n 32 -R 1536M"`` (usemem's own flags), ``"memhog 48G"`` or
+    ``"kbuild --jobs 52 --files 156 --ram-per-job 60M --seed 0"``."""
+    from . import workloads as wl
+
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise _ArgError(f"--workload: {exc}") from None
+    if not words:
+        raise _ArgError('--workload is empty; e.g. --workload "usemem -n 4 768M"')
+    name, rest = words[0], words[1:]
+    try:
+        if name == "usemem":
+            return wl.usemem_from_args(rest)
+        if name == "memhog":
+            if len(rest) != 1:
+                raise _ArgError(f'--workload: memhog takes one size, e.g. "memhog 48G", got {text!r}')
+            return wl.memhog(rest[0])
+        if name == "kbuild":
+            kp = _Parser(prog="kbuild", add_help=False)
+            kp.add_argument("--jobs", type=int, default=52)
+            kp.add_argument("--files", type=int, default=156)
+            kp.add_argument("--ram-per-job", default="60M")
+            kp.add_argument("--seed", type=int, default=0)
+            try:
+                a = kp.parse_args(rest)
+            except _ArgError as exc:
+                raise _ArgError(f"--workload kbuild: {exc}") from None
+            return wl.kbuild(jobs=a.jobs, files=a.files, ram_per_job=a.ram_per_job, seed=a.seed)
+    except (TypeError, ValueError) as exc:
+        raise _ArgError(f"--workload: {exc}") from None
+    raise _ArgError(f"--workload: unknown workload {name!r}; use usemem, memhog or kbuild (or trace replay FILE)")
+
+
+def _system(args):
+    from .mm.config import System
+
+    try:
+        return System.parse_cli(
+            args.ram,
+            memory_max=args.memory_max,
+            swap=args.swap,
+            zswap=args.zswap,
+            nr_cpus=args.nr_cpus,
+            page_cluster=args.page_cluster,
+        )
+    except (TypeError, ValueError) as exc:
+        raise _ArgError(str(exc)) from None
+
+
+_ON = {"on": True, "true": True, "yes": True, "1": True, "off": False, "false": False, "no": False, "0": False}
+
+
+def _switch_value(text: str, where: str) -> bool:
+    try:
+        return _ON[text.strip().lower()]
+    except KeyError:
+        raise _ArgError(f"{where}: {text!r} is not on/off; give on or off") from None
+
+
+def _options(args, designs) -> dict:
+    """``--option vswap_v6:cluster_lookup_cache=off`` (repeatable)."""
+    out: dict = {}
+    for spec in args.option or []:
+        head, eq, val = spec.partition("=")
+        design, colon, switch = head.partition(":")
+        if not eq or not colon:
+            raise _ArgError(f"--option {spec!r}: write DESIGN:SWITCH=on|off, e.g. vswap_v6:cluster_lookup_cache=off")
+        if design not in designs:
+            raise _ArgError(f"--option {spec!r}: design {design!r} is not among --designs {','.join(designs)}")
+        valid = get_design(design).OPTIONS
+        if switch not in valid:
+            hint = ", ".join(valid) if valid else "none"
+            raise _ArgError(f"--option {spec!r}: {design} has no switch {switch!r} (its switches: {hint})")
+        out.setdefault(design, {})[switch] = _switch_value(val, f"--option {spec}")
+    return out
+
+
+def _designs_arg(text: str) -> tuple:
+    names = tuple(_split(text))
+    try:
+        return api.check_designs(names)
+    except (TypeError, ValueError) as exc:
+        raise _ArgError(f"--designs: {exc}") from None
+
+
+class _Progress:
+    """A one-line progress bar on stderr, shown once a run has taken a second, and only
+    when stderr is a terminal."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.t0 = time.perf_counter()
+        self.on = sys.stderr.isatty()
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.on or time.perf_counter() - self.t0 < 1.0:
+            return
+        frac = done / total if total else 1.0
+        bar = "#" * int(30 * frac)
+        sys.stderr.write(f"\r{self.label:<12} [{bar:<30}] {frac * 100:5.1f}%")
+        sys.stderr.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _run_designs(designs, workload, system, args, options):
+    from .results import compare_dataset
+
+    runs = []
+    for d in designs:
+        bar = _Progress(d)
+        try:
+            runs.append(api.simulate(d, workload, system, seed=args.seed, progress=bar, **options.get(d, {})))
+        finally:
+            bar.close()
+    return runs[0] if len(runs) == 1 and args.command == "run" else compare_dataset(runs)
+
+
+def _check_seed(text):
+    try:
+        return api._check_seed(int(text))
+    except (TypeError, ValueError) as exc:
+        raise _ArgError(f"--seed: {exc}") from None
+
+
+HEADLINE = (
+    # (label, function of one design's Dataset, format)
+    ("model time write (ms)", lambda r: _phase(r, "model_time", "write") / 1e6, "{:.1f}"),
+    ("model time free (ms)", lambda r: _phase(r, "model_time", "free") / 1e6, "{:.2f}"),
+    ("throughput (MB/s)", lambda r: _phase(r, "throughput", "write") / 1024, "{:.0f}"),
+    ("free latency (us)", lambda r: _phase(r, "latency", "free"), "{:.0f}"),
+    ("xa lookups", lambda r: int(r.counters.sel(primitive="xa_lookup").sum()), "{:d}"),
+    ("cluster locks", lambda r: int(r.counters.sel(primitive="cluster_lock").sum()), "{:d}"),
+    ("metadata peak (MiB)", lambda r: int(r.metadata_bytes_peak_total) / 2**20, "{:.1f}"),
+    ("pswpout", lambda r: int(r.pswpout), "{:d}"),
+    ("pswpin", lambda r: int(r.pswpin), "{:d}"),
+    ("swap_ra", lambda r: int(r.swap_ra), "{:d}"),
+    ("allocstall", lambda r: int(r.allocstall), "{:d}"),
+    ("direct reclaim share", lambda r: float(r.direct_reclaim_share), "{:.3f}"),
+)
+
+
+def _phase(r, var, phase):
+    if phase not in list(r.phase.values):
+        return float("nan")
+    return float(r[var].sel(phase=phase))
+
+
+def headline(ds) -> dict:
+    """{figure: {design: value}} of a compare Dataset."""
+    return {
+        label: {str(d): fn(ds.sel(design=d)) for d in ds.design.values} for label, fn, _ in HEADLINE
+    }
+
+
+def format_compare_table(ds) -> str:
+    designs = [str(d) for d in ds.design.values]
+    table = headline(ds)
+    width = max(12, *(len(d) + 2 for d in designs))
+    head = f"{'':<24}" + "".join(f"{d:>{width}}" for d in designs) + f"   (x {designs[0]})"
+    lines = [head, "-" * len(head)]
+    fmts = {label: f for label, _, f in HEADLINE}
+    for label, vals in table.items():
+        first = vals[designs[0]]
+        cells = "".join(f"{fmts[label].format(vals[d]):>{width}}" for d in designs)
+        ratios = " ".join(
+            "-" if not first or math.isnan(first) else f"{vals[d] / first:.2f}" for d in designs[1:]
+        )
+        lines.append(f"{label:<24}{cells}   {ratios}")
+    return "\n".join(lines)
+
+
+def format_run_table(ds) -> str:
+    lines = [f"design {ds.attrs['design']}: counters by operation (rows) and primitive"]
+    c = ds.counters
+    used = [str(p) for p in c.primitive.values if int(c.sel(primitive=p).sum())]
+    ops = [str(o) for o in c.op.values if int(c.sel(op=o).sum())]
+    head = f"{'op':<16}" + "".join(f"{p:>16}" for p in used)
+    lines += [head, "-" * len(head)]
+    for o in ops:
+        lines.append(f"{o:<16}" + "".join(f"{int(c.sel(op=o, primitive=p)):>16d}" for p in used))
+    lines.append("")
+    from .mm.engine import VMSTAT
+
+    lines.append("vmstat: " + ", ".join(f"{n}={int(ds[n])}" for n in VMSTAT if int(ds[n])))
+    lines.append(
+        "model time per phase (ms): "
+        + ", ".join(f"{p}={float(t) / 1e6:.2f}" for p, t in zip(ds.phase.values, ds.model_time.values))
+    )
+    return "\n".join(lines)
+
+
+def _write_out(ds, args) -> int:
+    if args.out:
+        try:
+            ds.to_netcdf(args.out, engine="h5netcdf")
+        except Exception as exc:
+            print(f"vswap-nb: could not write {args.out}: {exc}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def _plot(ds, args, kind) -> int:
+    if not args.plot:
+        return 0
+    from . import plot
+
+    try:
+        if kind == "compare":
+            plot.cost_breakdown(ds, path=args.plot)
+        elif kind == "sweep":
+            plot.sweep_lines(ds, "direct_reclaim_share", list(args.over_names)[0], path=args.plot)
+        else:
+            plot.cost_breakdown(ds, path=args.plot)
+    except Exception as exc:
+        print(f"vswap-nb: could not write the plot {args.plot}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _compare_like(args, workload) -> int:
+    from .mm.run import EngineError
+
+    designs = _designs_arg(args.designs) if args.command != "run" else _designs_arg(args.design)
+    system = _system(args)
+    options = _options(args, designs)
+    seed = _check_seed(args.seed)
+    args.seed = seed
+    try:
+        ds = _run_designs(designs, workload, system, args, options)
+    except EngineError as exc:
+        print(f"vswap-nb: {exc}", file=sys.stderr)
+        return 1
+    rc = _write_out(ds, args) or _plot(ds, args, "run" if args.command == "run" else "compare")
+    if rc:
+        return rc
+    if args.json:
+        if args.command == "run":
+            from .mm.engine import VMSTAT
+
+            out = {
+                "design": ds.attrs["design"],
+                "vmstat": {n: int(ds[n]) for n in VMSTAT},
+                "counters": {
+                    str(o): {str(p): int(ds.counters.sel(op=o, primitive=p)) for p in ds.primitive.values}
+                    for o in ds.op.values
+                },
+                "model_time_ns": {str(p): float(t) for p, t in zip(ds.phase.values, ds.model_time.values)},
+            }
+        else:
+            out = headline(ds)
+        print(json.dumps(out, indent=2))
+        return 0
+    print(format_run_table(ds) if args.command == "run" else format_compare_table(ds))
+    return 0
+
+
+def _compare(args) -> int:
+    return _compare_like(args, parse_workload(args.workload))
+
+
+def _trace(args) -> int:
+    from . import workloads as wl
+
+    if args.trace_command == "record":
+        w = parse_workload(args.workload)
+        try:
+            wl.write_trace(w, args.out)
+        except ValueError as exc:
+            raise _ArgError(f"--out: {exc}") from None
+        print(f"wrote {args.out}: {w!r}")
+        return 0
+    try:
+        w = wl.read_trace(args.file)
+    except FileNotFoundError:
+        raise _ArgError(f"trace file {args.file!r} does not exist") from None
+    except ValueError as exc:
+        msg = str(exc)
+        raise _ArgError(msg if args.file in msg else f"trace file {args.file!r}: {msg}") from None
+    if args.trace_command == "info":
+        info = {
+            "name": w.name,
+            "params": w.params,
+            "phases": list(w.phases),
+            "tasks": w.ntasks,
+            "address_spaces": w.nmm,
+            "events": w.nevents,
+            "page_events": int(w.page_events),
+            "pages_mapped": int(w.total_pages),
+        }
+        print(json.dumps(info, indent=2) if args.json else "\n".join(f"{k:<16}{v}" for k, v in info.items()))
+        return 0
+    return _compare_like(args, w)
+
+
+def _parse_over(args):
+    over = {}
+    for spec in args.over or []:
+        name, eq, vals = spec.partition("=")
+        name = name.strip()
+        if not eq or not name or not vals.strip():
+            raise _ArgError(f"--over {spec!r}: write NAME=v1,v2,..., e.g. --over memory_max=1G,2G")
+        values = []
+        for t in _split(vals):
+            low = t.lower()
+            if low in _ON:
+                values.append(_ON[low])
+            else:
+                try:
+                    values.append(int(t))
+                except ValueError:
+                    values.append(t)
+        if name in over:
+            raise _ArgError(f"--over {name} is given twice; give each parameter once")
+        over[name] = values
+    if not over:
+        raise _ArgError("sweep needs at least one --over NAME=v1,v2")
+    return over
+
+
+def _sweep(args) -> int:
+    from . import sweep as sw
+    from .mm.run import EngineError
+
+    designs = _designs_arg(args.designs)
+    workload = parse_workload(args.workload)
+    system = _system(args)
+    seed = _check_seed(args.seed)
+    over = _parse_over(args)
+    args.over_names = list(over)
+    bar = _Progress("sweep")
+    try:
+        ds = sw.sweep(designs, workload, system, over, client=args.client, seed=seed, progress=bar)
+    except (TypeError, ValueError) as exc:
+        raise _ArgError(str(exc)) from None
+    except EngineError as exc:
+        print(f"vswap-nb: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        bar.close()
+    rc = _write_out(ds, args) or _plot(ds, args, "sweep")
+    if rc:
+        return rc
+    figs = ["pswpout", "allocstall", "direct_reclaim_share", "swap_ra"]
+    flat = ds[figs].to_dataframe().reset_index()
+    if args.json:
+        print(flat.to_json(orient="records", indent=2))
+    else:
+        print(flat.to_string(index=False))
+    return 0
+
+
+def _add_run_options(p, designs_default=DEFAULT_DESIGNS, workload=True):
+    if workload:
+        p.add_argument("--workload", default=DEFAULT_WORKLOAD,
+                       help=f'the workload, e.g. "usemem -n 32 -R 1536M", "memhog 48G" (default "{DEFAULT_WORKLOAD}")')
+    p.add_argument("--ram", default="2G", help="RAM of the machine (default 2G)")
+    p.add_argument("--memory-max", default=None, help="memory.max of the workload's cgroup (default: none)")
+    p.add_argument("--swap", default="zram:8G", help="swap device KIND:SIZE, kind zram|pmem|brd|ssd|hdd (default zram:8G)")
+    p.add_argument("--zswap", action="store_true", help="enable zswap in front of the device")
+    p.add_argument("--nr-cpus", default="4", help="CPUs of the machine (default 4)")
+    p.add_argument("--page-cluster", default="3", help="vm.page-cluster (default 3)")
+    p.add_argument("--seed", default="0", help="seed of the workload's random choices (default 0)")
+    p.add_argument("--out", default=None, help="write the Dataset to this netCDF file")
+    p.add_argument("--plot", default=None, help="write a figure to this PNG file")
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="vswap-nb", description="Linux swap metadata designs, side by side.")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
@@ -135,6 +532,38 @@ def build_parser() -> argparse.ArgumentParser:
     o.set_defaults(func=_overhead)
     d = sub.add_parser("designs", help="list the designs")
     d.set_defaults(func=_designs)
+    c = sub.add_parser("compare", help="designs side by side on one workload")
+    c.add_argument("--designs", default=DEFAULT_DESIGNS, help=f"comma-separated designs (default {DEFAULT_DESIGNS})")
+    c.add_argument("--option", action="append", help="DESIGN:SWITCH=on|off, repeatable")
+    _add_run_options(c)
+    c.set_defaults(func=_compare)
+    r = sub.add_parser("run", help="one design: the full counter breakdown")
+    r.add_argument("--design", required=True, help="the design")
+    r.add_argument("--option", action="append", help="DESIGN:SWITCH=on|off, repeatable")
+    _add_run_options(r)
+    r.set_defaults(func=_compare)
+    w = sub.add_parser("sweep", help="every combination of swept parameters")
+    w.add_argument("--designs", default="classic,vswap_v6", help="comma-separated designs (default classic,vswap_v6)")
+    w.add_argument("--over", action="append", help="NAME=v1,v2,... (repeatable): a switch, workload or system parameter")
+    w.add_argument("--client", default=None, help='run on dask: "local" or a scheduler address tcp://host:8786')
+    _add_run_options(w)
+    w.set_defaults(func=_sweep)
+    t = sub.add_parser("trace", help="record, describe or replay a workload trace")
+    tsub = t.add_subparsers(dest="trace_command", parser_class=_Parser)
+    tr = tsub.add_parser("record", help="write a workload's event stream to FILE.npz or FILE.csv")
+    tr.add_argument("--workload", default=DEFAULT_WORKLOAD, help="the workload to record")
+    tr.add_argument("--out", required=True, help="FILE.npz or FILE.csv")
+    tr.set_defaults(func=_trace)
+    ti = tsub.add_parser("info", help="describe a trace file")
+    ti.add_argument("file")
+    ti.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    ti.set_defaults(func=_trace)
+    tp = tsub.add_parser("replay", help="compare designs on a recorded trace")
+    tp.add_argument("file")
+    tp.add_argument("--designs", default=DEFAULT_DESIGNS, help="comma-separated designs")
+    tp.add_argument("--option", action="append", help="DESIGN:SWITCH=on|off, repeatable")
+    _add_run_options(tp, workload=False)
+    tp.set_defaults(func=_trace)
     return p
 
 
@@ -143,7 +572,9 @@ def main(argv=None) -> int:
     try:
         args = parser.parse_args(argv)
         if not getattr(args, "command", None):
-            raise _ArgError("give a subcommand: overhead or designs (see vswap-nb --help)")
+            raise _ArgError("give a subcommand: compare, run, sweep, trace, overhead or designs (see vswap-nb --help)")
+        if args.command == "trace" and not getattr(args, "trace_command", None):
+            raise _ArgError("give a trace subcommand: record, info or replay")
         return int(args.func(args))
     except _ArgError as exc:
         print(f"vswap-nb: error: {exc}", file=sys.stderr)

@@ -292,8 +292,10 @@ TK_WORDS = 11
     M_SEED,
     M_BATCHES,
     M_LIVE_SWAP,
-) = range(12)
-N_META = 12
+    M_PAGE_EVENTS,
+    M_PHASE_DONE,
+) = range(14)
+N_META = 14
 
 # float meta
 (
@@ -1062,6 +1064,20 @@ def _swapin_nr_pages(prev, off, hits, max_pages, prev_win):
 
 
 @njit
+def _ra_page(st, ctx, dst, cpu, now, x):
+    """One read-ahead entry: swap-cache lookup, then a new folio read with
+    PG_readahead (swap_ra).  Returns mm ns."""
+    ctx.meta[C_CPU] = cpu
+    if verbs.cache_lookup(dst, ctx, OP_READAHEAD, x) >= 0:
+        return 0.0
+    f, ns = _swapin_one(st, ctx, dst, OP_READAHEAD, cpu, now, x, True)
+    if f >= 0:
+        st.fo[f, FO_FLAGS] |= FL_READAHEAD
+        st.vm[VM_SWAP_RA] += 1
+    return ns
+
+
+@njit
 def _readahead(st, ctx, dst, t, cpu, now, base, mm_pages, vpn, e):
     """swapin_readahead() around the fault at vpn (entry e), the fault's own page
     excluded.  Returns mm ns."""
@@ -1096,38 +1112,17 @@ def _readahead(st, ctx, dst, t, cpu, now, base, mm_pages, vpn, e):
                 continue
             g = base + v
             ns += st.mm_ns[M_PTE_ZAP]  # the lockless PTE read
-            if st.pt[g, PT_STATE] != PTE_SWAP:
-                continue
-            x = st.pt[g, PT_VAL]
-            ctx.meta[C_CPU] = cpu
-            if verbs.cache_lookup(dst, ctx, OP_READAHEAD, x) >= 0:
-                continue
-            f, fns = _swapin_one(st, ctx, dst, OP_READAHEAD, cpu, now + ns, x, True)
-            ns += fns
-            if f < 0:
-                if st.meta[M_STATUS] != OK:
-                    return ns
-                continue
-            st.fo[f, FO_FLAGS] |= FL_READAHEAD
-            st.vm[VM_SWAP_RA] += 1
+            if st.pt[g, PT_STATE] == PTE_SWAP:
+                ns += _ra_page(st, ctx, dst, cpu, now + ns, st.pt[g, PT_VAL])
+            if st.meta[M_STATUS] != OK:
+                return ns
     else:
         mask = (np.int64(1) << pc) - 1
         for x in range((e & ~mask), (e | mask) + 1):
-            if x == e or x <= 0:
-                continue
-            if verbs.swap_count(dst, x) <= 0:
-                continue
-            ctx.meta[C_CPU] = cpu
-            if verbs.cache_lookup(dst, ctx, OP_READAHEAD, x) >= 0:
-                continue
-            f, fns = _swapin_one(st, ctx, dst, OP_READAHEAD, cpu, now + ns, x, True)
-            ns += fns
-            if f < 0:
-                if st.meta[M_STATUS] != OK:
-                    return ns
-                continue
-            st.fo[f, FO_FLAGS] |= FL_READAHEAD
-            st.vm[VM_SWAP_RA] += 1
+            if x != e and x > 0 and verbs.swap_count(dst, x) > 0:
+                ns += _ra_page(st, ctx, dst, cpu, now + ns, x)
+            if st.meta[M_STATUS] != OK:
+                return ns
     return ns
 
 
@@ -1396,6 +1391,7 @@ def _run_quantum(st, ctx, dst, events, task_end, t, phase):
                 else:
                     vpn = _random_vpn(st.meta[M_SEED], t, ev, p, a, b)
                 ns += _touch(st, ctx, dst, t, cpu, now + ns, vpn, write)
+                st.meta[M_PAGE_EVENTS] += 1
                 p += 1
                 budget -= 1
                 if st.meta[M_STATUS] != OK:
@@ -1444,13 +1440,20 @@ def _run_quantum(st, ctx, dst, events, task_end, t, phase):
 
 
 @njit
-def run_phase(st, ctx, dst, events, task_end, phase):
-    """Run every task until it reaches a phase after ``phase``, exits or the run fails.
-    Returns the status code."""
-    for t in range(st.task.shape[0]):
-        if st.task[t, TK_WAIT] == PARKED:
-            st.task[t, TK_WAIT] = -1
+def run_phase(st, ctx, dst, events, task_end, phase, max_quanta):
+    """Run every task until it reaches a phase after ``phase``, exits or the run fails,
+    or for ``max_quanta`` scheduling quanta at most (the caller calls again to go on:
+    progress is reported between calls).  ``meta[M_PHASE_DONE]`` is ``phase + 1``
+    while the phase runs and ``-(phase + 1)`` once it is over.  Returns the status."""
+    if st.meta[M_PHASE_DONE] != phase + 1:  # a new phase: tasks parked at it go on
+        for t in range(st.task.shape[0]):
+            if st.task[t, TK_WAIT] == PARKED:
+                st.task[t, TK_WAIT] = -1
+        st.meta[M_PHASE_DONE] = phase + 1
+    n = 0
     while st.meta[M_STATUS] == OK:
+        if n >= max_quanta:
+            return st.meta[M_STATUS]
         t = _pick_task(st)
         if t < 0:
             # nobody runnable: release a barrier if tasks wait at one, else done
@@ -1463,6 +1466,7 @@ def run_phase(st, ctx, dst, events, task_end, phase):
                 break
             _release_barrier(st, bid, True)
             continue
+        n += 1
         cpu = st.task[t, TK_CPU]
         st.meta[M_STEP] += 1
         st.task[t, TK_LAST_RUN] = st.meta[M_STEP]
@@ -1475,4 +1479,5 @@ def run_phase(st, ctx, dst, events, task_end, phase):
         if st.task[t, TK_DONE] != 0 and ph >= 0 and st.phase_t[t, ph, 1] < 0:
             st.phase_t[t, ph, 1] = st.cpu_clock[cpu]
     _sample_metadata(st, dst)
+    st.meta[M_PHASE_DONE] = -(phase + 1)  # finished
     return st.meta[M_STATUS]

@@ -16,6 +16,7 @@ from .config import P_RAM_PAGES
 __all__ = ["design_state", "run"]
 
 FOLIO_SLACK = 64  # folio ids beyond RAM: the zswap shrinker's temporary pages
+CHUNK_QUANTA = 1 << 15  # scheduling quanta per kernel call (~1M page events, ~1 s)
 
 
 def design_state(module, system, nfolios: int, options: dict):
@@ -38,8 +39,9 @@ class EngineError(RuntimeError):
     """The engine stopped: memory exhausted, or a design verb failed."""
 
 
-def run(design: str, workload, system, params, prim_ns, mm_ns, *, seed: int, options: dict) -> dict:
-    """Run ``workload`` on ``system`` with ``design``; returns the raw arrays and times."""
+def run(design: str, workload, system, params, prim_ns, mm_ns, *, seed: int, options: dict, progress=None) -> dict:
+    """Run ``workload`` on ``system`` with ``design``; returns the raw arrays and times.
+    ``progress(done, total)`` (page events) is called between kernel calls."""
     module = get_design(design)
     nfolios = int(params[P_RAM_PAGES]) + FOLIO_SLACK
     dst = design_state(module, system, nfolios, options)
@@ -51,10 +53,14 @@ def run(design: str, workload, system, params, prim_ns, mm_ns, *, seed: int, opt
     nph = max(len(workload.phases), 1)
     wall = np.zeros(nph, dtype=np.float64)
     status = E.OK
+    total = max(int(workload.page_events), 1)
     for p in range(nph):
-        t0 = time.perf_counter()
-        status = int(E.run_phase(st, ctx, dst, events, task_end, p))
-        wall[p] = time.perf_counter() - t0
+        while status == E.OK and st.meta[E.M_PHASE_DONE] != -(p + 1):
+            t0 = time.perf_counter()
+            status = int(E.run_phase(st, ctx, dst, events, task_end, p, CHUNK_QUANTA))
+            wall[p] += time.perf_counter() - t0
+            if progress is not None:
+                progress(min(int(st.meta[E.M_PAGE_EVENTS]), total), total)
         if status != E.OK:
             break
     if status == E.ERR_OOM:
@@ -119,6 +125,6 @@ def _warm(module, system, params, prim_ns, mm_ns, workload, options):
     dst = design_state(module, system, small, options)
     ctx = verbs.new_ctx(small)
     st = E.new_mm_state(tiny, p, prim_ns, mm_ns, int(system.nr_cpus), small, 0)
-    E.run_phase(st, ctx, dst, tiny.events, np.ascontiguousarray(tiny.task_start[1:]), 0)
+    E.run_phase(st, ctx, dst, tiny.events, np.ascontiguousarray(tiny.task_start[1:]), 0, CHUNK_QUANTA)
     _WARMED.add(key)
     assert ctx.counters.shape == new_counters().shape
