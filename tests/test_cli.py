@@ -98,8 +98,8 @@ def test_trace_record_info_replay(tmp_path):
 
 def test_sweep_2x2(tmp_path):
     out = tmp_path / "s.nc"
-    r = cli("sweep", "--designs", "classic,vswap_v6", "--workload", "usemem 16M", "--ram", "64M",
-            "--memory-max", "16M", "--swap", "ssd:256M", "--over", "memory_max=12M,16M",
+    r = cli("sweep", "--designs", "classic,vswap_v6", "--workload", "usemem 24M", "--ram", "64M",
+            "--memory-max", "16M", "--swap", "ssd:256M", "--over", "memory_max=16M,20M",
             "--over", "cluster_lookup_cache=on,off", "--out", str(out), "--json")
     assert r.returncode == 0, r.stderr
     rows = json.loads(r.stdout)

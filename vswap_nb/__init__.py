@@ -5,6 +5,7 @@ Public API
 designs()            names of the designs that work
 simulate()           one design on one workload and system (a Dataset)
 compare()            several designs on the same workload stream (a Dataset)
+sweep()              every combination of swept parameters, here or on a dask cluster
 System, Device, Zswap  the machine a run models
 usemem(), memhog(), kbuild()  workloads; read_trace()/write_trace() record and replay
 calibrate()          the emulation's own primitive costs on this machine, usable as cost=
@@ -21,6 +22,7 @@ from .core.radix import XArray
 from .core.units import parse_size
 from .mm.config import Device, System, Zswap
 from .mm.cost import calibrate
+from .sweep import sweep
 from .workloads import Workload, kbuild, memhog, read_trace, usemem, write_trace
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "parse_size",
     "read_trace",
     "simulate",
+    "sweep",
     "usemem",
     "write_trace",
 ]
