@@ -141,27 +141,27 @@ def _custom_workload():
 
 
 ERRORS = [
-    (dict(over={"memory_maxx": ["16M"]}), ValueError, r"unknown sweep parameter 'memory_maxx'.*memory_max, "),
-    (dict(designs=["classic"], over={"cluster_lookup_cache": [True]}), ValueError, r"switch of vswap_v6"),
-    (dict(over={"memory_max": ["16M", "12M"]}), ValueError, r"memory_max='12M'.*below 16M"),
-    (dict(over={"ram": ["64M"], "memory_max": ["32M", "128M"]}), ValueError, r"ram='64M', memory_max='128M'"),
-    (dict(over={"swap.size": ["4K"]}), ValueError, r"swap.size='4K'"),
-    (dict(over={"memory_max": []}), ValueError, r"over\['memory_max'\] is empty"),
-    (dict(over={"memory_max": "16M"}), TypeError, r"must be a list"),
-    (dict(over={"memory_max": ["16M", "16M"]}), ValueError, r"lists '16M' twice"),
-    (dict(over={"memory_max": ["16M", 16 * M]}), ValueError, r"'16M' and 16777216 are the same memory_max"),
-    (dict(over={"memory_max": [object()]}), ValueError, r"not a JSON value"),
-    (dict(over={"nr_cpus": [1, "2"]}), TypeError, r"nr_cpus='2'"),
-    (dict(over={"cluster_lookup_cache": [True, 0]}), TypeError, r"cluster_lookup_cache=0"),
+    ({"over": {"memory_maxx": ["16M"]}}, ValueError, r"unknown sweep parameter 'memory_maxx'.*memory_max, "),
+    ({"designs": ["classic"], "over": {"cluster_lookup_cache": [True]}}, ValueError, r"switch of vswap_v6"),
+    ({"over": {"memory_max": ["16M", "12M"]}}, ValueError, r"memory_max='12M'.*below 16M"),
+    ({"over": {"ram": ["64M"], "memory_max": ["32M", "128M"]}}, ValueError, r"ram='64M', memory_max='128M'"),
+    ({"over": {"swap.size": ["4K"]}}, ValueError, r"swap.size='4K'"),
+    ({"over": {"memory_max": []}}, ValueError, r"over\['memory_max'\] is empty"),
+    ({"over": {"memory_max": "16M"}}, TypeError, r"must be a list"),
+    ({"over": {"memory_max": ["16M", "16M"]}}, ValueError, r"lists '16M' twice"),
+    ({"over": {"memory_max": ["16M", 16 * M]}}, ValueError, r"'16M' and 16777216 are the same memory_max"),
+    ({"over": {"memory_max": [object()]}}, ValueError, r"not a JSON value"),
+    ({"over": {"nr_cpus": [1, "2"]}}, TypeError, r"nr_cpus='2'"),
+    ({"over": {"cluster_lookup_cache": [True, 0]}}, TypeError, r"cluster_lookup_cache=0"),
     (
-        dict(over={"cluster_lookup_cache": [True]}, options={"vswap_v6": {"cluster_lookup_cache": False}}),
+        {"over": {"cluster_lookup_cache": [True]}, "options": {"vswap_v6": {"cluster_lookup_cache": False}}},
         ValueError,
         r"both swept",
     ),
-    (dict(over={"swap": ["ssd:256M"], "swap.size": ["256M"]}), ValueError, r"not both"),
-    (dict(over={"zswap.max_pool_percent": [10]}), ValueError, r"has no zswap"),
-    (dict(workload=_custom_workload(), over={"size": ["8M"]}), ValueError, r"workload is named 'mytrace'"),
-    (dict(over={"memory_max": ["16M"]}, client="bogus"), ValueError, r"client='bogus'"),
+    ({"over": {"swap": ["ssd:256M"], "swap.size": ["256M"]}}, ValueError, r"not both"),
+    ({"over": {"zswap.max_pool_percent": [10]}}, ValueError, r"has no zswap"),
+    ({"workload": _custom_workload(), "over": {"size": ["8M"]}}, ValueError, r"workload is named 'mytrace'"),
+    ({"over": {"memory_max": ["16M"]}, "client": "bogus"}, ValueError, r"client='bogus'"),
 ]
 
 
@@ -207,11 +207,17 @@ def test_local_cluster_workers_share_the_cache(monkeypatch):
 def test_client_instance_address_and_run_errors(monkeypatch):
     from distributed import Client, LocalCluster
 
-    small = dict(designs=["classic"], workload=usemem("8M"), system=_system(), over={"memory_max": ["16M", "20M"]})
+    small = {"designs": ["classic"], "workload": usemem("8M"), "system": _system(), "over": {"memory_max": ["16M", "20M"]}}
     here = sweep(**small)
     # threads in this process: the workers find the engines already loaded
     with LocalCluster(
-        n_workers=1, threads_per_worker=2, processes=False, protocol="tcp://", host="127.0.0.1", dashboard_address=None
+        n_workers=1,
+        threads_per_worker=2,
+        processes=False,
+        protocol="tcp://",
+        host="127.0.0.1",
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
     ) as cluster, Client(cluster) as client:
         xr.testing.assert_identical(_no_wall(sweep(**small, client=client)), _no_wall(here))
         assert client.status == "running"  # a Client passed in is left open

@@ -471,8 +471,8 @@ def _parse_over(args):
 
 
 def _sweep(args) -> int:
-    from . import sweep as sw
     from .mm.run import EngineError
+    from .sweep import sweep as run_sweep
 
     designs = _designs_arg(args.designs)
     workload = parse_workload(args.workload)
@@ -482,7 +482,7 @@ def _sweep(args) -> int:
     args.over_names = list(over)
     bar = _Progress("sweep")
     try:
-        ds = sw.sweep(designs, workload, system, over, client=args.client, seed=seed, progress=bar)
+        ds = run_sweep(designs, workload, system, over, client=args.client, seed=seed, progress=bar)
     except (TypeError, ValueError) as exc:
         raise _ArgError(str(exc)) from None
     except EngineError as exc:

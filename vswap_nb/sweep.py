@@ -61,8 +61,8 @@ netCDF (``ds.to_netcdf(path, engine="h5netcdf")``).
 When the swept values change the shape of a run (``read_back`` adds a ``read``
 phase; ``nr_tasks`` changes the ``task`` dimension), the per-run dimension is the
 union of the labels (the longest run's order, then any others) and the points
-without a label hold NaN for that variable (only float variables have those
-dimensions; ``counters`` and the vmstat counters stay int64).
+without a label hold NaN there.  Only float variables have such dimensions today
+(``model_time``, ``task_time``, ...); ``counters`` and the vmstat counters stay int64.
 
 Where the runs happen
 ---------------------
@@ -70,9 +70,10 @@ Where the runs happen
 With dask.distributed (``pip install 'vswap_nb[distributed]'``):
 
 * ``client="local"``: a ``LocalCluster`` of two single-threaded worker processes on
-  127.0.0.1 (no dashboard) and a Client are started for the sweep and closed after
-  it.  ``VSWAP_NB_CACHE_DIR`` and ``VSWAP_NB_CACHE`` are passed to the workers when
-  set here (spawned workers inherit the environment anyway; passing them makes it
+  127.0.0.1 (no dashboard; the scheduler's HTTP routes on a free loopback port, not
+  8787) and a Client are started for the sweep and closed after it.
+  ``VSWAP_NB_CACHE_DIR`` and ``VSWAP_NB_CACHE`` are passed to the workers when set
+  here (spawned workers inherit the environment anyway; passing them makes it
   explicit).  With the ``spawn`` start method the workers import your ``__main__``
   script: guard a script that calls this with ``if __name__ == "__main__":``.
 * a ``distributed.Client``: used as is, and left open.
@@ -183,7 +184,7 @@ def _sweep_error(exc, message, design, point) -> SweepError:
                 )
                 _ERROR_CLASSES[cls] = sub
             err = sub(message)
-        except Exception:
+        except Exception:  # noqa: BLE001 - layout clash, other __init__ arguments: fall back
             err = None
     if err is None:
         err = SweepError(message)
@@ -507,6 +508,9 @@ def _start_local_cluster(n_workers=LOCAL_WORKERS):
         processes=True,
         host="127.0.0.1",
         dashboard_address=None,
+        # no dashboard; the scheduler's plain HTTP routes (health, metrics) would still
+        # take port 8787, or warn when it is taken: a free loopback port instead
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
         env=env,
     )
     try:
@@ -686,7 +690,13 @@ def sweep(designs, workload, system, over, *, client=None, seed=0, cost=None, op
         When a run fails (naming its design and parameter values); also an instance of
         the run's exception type (e.g. :class:`vswap_nb.mm.run.EngineError`) where possible.
     """
-    from .api import _check_options, _check_seed, _check_system, _check_workload, check_designs
+    from .api import (
+        _check_options,
+        _check_seed,
+        _check_system,
+        _check_workload,
+        check_designs,
+    )
     from .mm.config import System
     from .mm.cost import cost_to_dict, cost_vectors
 
