@@ -13,7 +13,7 @@ import pytest
 import xarray as xr
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-SMALL = ["--workload", "usemem -n 2 -x 24M", "--ram", "64M", "--swap", "ssd:256M", "--nr-cpus", "2"]
+SMALL = ["--workload", "usemem -n 2 -x 48M", "--ram", "64M", "--swap", "ssd:256M", "--nr-cpus", "2"]
 
 
 def cli(*args, timeout=900):
