@@ -152,8 +152,7 @@ def run_dataset(raw: dict, *, workload, system, seed: int, cost: dict, write_pag
     ended = pt[:, :, 1] >= 0
     elapsed = np.where(started & ended, pt[:, :, 1] - pt[:, :, 0], np.nan)  # [task, phase]
     with np.errstate(invalid="ignore", divide="ignore"):
-        model_time = np.nanmax(np.where(np.isnan(elapsed), -np.inf, elapsed), axis=0)
-        model_time = np.where(np.isfinite(model_time), model_time, 0.0)
+        model_time = np.where(started & ended, elapsed, 0.0).max(axis=0)  # slowest task
         bytes_w = write_pages * 4096.0
         tput = np.where(elapsed > 0, bytes_w / 1024.0 / (elapsed * 1e-9), np.nan)  # KB/s per task
     has = started & ended
