@@ -37,7 +37,7 @@ Virtual side
   allocator's reclaim of a cache-only slot, zswap writeback's cache add, the
   allocator's own full-cluster scan) is part of the calling verb and does not tick.
 * ``alloc_cache[cpu][order]``: the CPU's allocation cluster; ``mru[cpu]``: the lookup
-  cache (cluster id), with ``cpu`` the CPU the current operation runs on
+  cache (cluster ids, most recent first, at most ``lookup_cache_ways``), with ``cpu`` the CPU the current operation runs on
   (``Ctx.meta[C_CPU]``; alloc sets it).  Every verb but alloc (which does no lookup)
   ends by letting the running CPU's lookup cache go of a cluster that is empty then
   ("dropped ... when the cluster is empty at the end of an operation"), on every
@@ -574,7 +574,7 @@ class NaiveVswap:
     def __init__(self, nslots, *, ncpu=1, cluster_size=512, solidstate=True, discard=False,
                  blkdev=True, synchronous=False, virtual_slots=None, virtual_cluster_size=512,
                  rmap_cache_only_bit=False, defer_cgroup_check=False,
-                 cluster_lookup_cache=False, batch_ops=False, layout_v6=False):
+                 cluster_lookup_cache=False, batch_ops=False, lookup_cache_ways=1, layout_v6=False):
         self.counters = [[0] * len(PRIMITIVES) for _ in OPS]
         self.dev = Phys619(self, nslots, cluster_size=cluster_size, ncpu=ncpu,
                            solidstate=solidstate, discard=discard, blkdev=blkdev)
@@ -582,6 +582,7 @@ class NaiveVswap:
         self.rmap_bit = rmap_cache_only_bit
         self.defer_cg = defer_cgroup_check
         self.lookup_cache = cluster_lookup_cache
+        self.ways = lookup_cache_ways
         self.batch = batch_ops
         self.layout_v6 = layout_v6
         self.vsize = virtual_cluster_size
@@ -596,7 +597,7 @@ class NaiveVswap:
         self.cmap = NaiveXArray(XA_CHUNK_SHIFT)
         self.partial = {o: [] for o in range(N_ORDERS)}
         self.alloc_cache = [[None] * N_ORDERS for _ in range(ncpu)]
-        self.mru = [None] * ncpu
+        self.mru = [[] for _ in range(ncpu)]  # cluster ids, most recent first
         self.clock = 0
         self.rcu_pending = []  # due times of freed cluster objects
         self.zswap_entries = 0
@@ -693,17 +694,22 @@ class NaiveVswap:
         """vswap_iter()'s cluster lookup, through the per-CPU lookup cache if on."""
         if not self.lookup_cache:
             return self._xa_load(op, cid)
-        cpu = self.cpu
-        if self.mru[cpu] == cid:
+        cache = self.mru[self.cpu]
+        if cid in cache:
             self._c(op, "lookup_cache_hit")
+            cache.remove(cid)
+            cache.insert(0, cid)
             return self.clusters[cid]
         self._c(op, "lookup_cache_miss")
         cl = self._xa_load(op, cid)
-        old = self.mru[cpu]
-        self.mru[cpu] = None
+        old = None
         if cl is not None:
-            self.mru[cpu] = cid
+            cache.insert(0, cid)
             cl.ref += 1
+            if len(cache) > self.ways:
+                old = cache.pop()
+        elif cache:
+            old = cache.pop(0)  # a lookup that finds nothing gives up the front way
         if old is not None:
             self._put_ref(op, self.clusters[old], 1)
         return cl
@@ -718,10 +724,11 @@ class NaiveVswap:
         """End of an operation: the lookup cache lets go of an emptied cluster."""
         if not self.lookup_cache:
             return
-        cid = self.mru[self.cpu]
-        if cid is not None and self.clusters[cid].count == 0:
-            self.mru[self.cpu] = None
-            self._put_ref(op, self.clusters[cid], 1)
+        cache = self.mru[self.cpu]
+        for cid in list(cache):
+            if self.clusters[cid].count == 0:
+                cache.remove(cid)
+                self._put_ref(op, self.clusters[cid], 1)
 
     def on_partial(self, cl):
         return cl.id in self.partial[cl.order]

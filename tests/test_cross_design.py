@@ -175,7 +175,7 @@ def test_every_design_keeps_the_same_live_pages(ops):
             from vswap_nb.designs import vswap
 
             held = {int(x) for x in r.dst.vpcpu[:, : vswap.P_MRU_ID].ravel() if x >= 0}
-            held |= {int(x) for x in r.dst.vpcpu[:, vswap.P_MRU_ROW] if x >= 0}
+            held |= {int(x) for x in r.dst.vpcpu[:, vswap.P_MRU_ROW :: 2].ravel() if x >= 0}
             live = {int(row) for row in np.flatnonzero(r.dst.vc[:, vswap.VC_FLAGS] & vswap.VF_LIVE)}
             zero = [int(row) for row in live if r.dst.vc[row, vswap.VC_ID] == 0]
             assert live <= held | set(zero), (name, live, held)

@@ -7,6 +7,8 @@ import pytest
 from vswap_nb.core import verbs
 from vswap_nb.core.counters import (
     DESC_READ,
+    LOOKUP_CACHE_HIT,
+    LOOKUP_CACHE_MISS,
     MAP_READ,
     MEMCG_READ,
     OP_CACHE_DEL,
@@ -207,3 +209,58 @@ def test_readahead_probe_of_a_free_entry_or_slow_device(name):
     assert verbs.ra_probe(dst, ctx, OP_SWAPIN, e) == verbs.RA_READAHEAD  # an SSD
     verbs.put(dst, ctx, OP_FREE, e, 1, True)
     assert verbs.ra_probe(dst, ctx, OP_SWAPIN, e) == verbs.ENOENT
+
+
+@pytest.mark.parametrize("ways, misses", [(1, 30), (2, 30), (3, 3), (4, 3)])
+def test_lookup_cache_ways_is_least_recently_used(ways, misses):
+    """Lookups cycling over three virtual clusters: an LRU cache of fewer than three
+    ways misses every time (one xa_load each), three ways or more miss only the first
+    round."""
+    dst, ctx = make("vswap_v6", virtual_cluster_size=16, lookup_cache_ways=ways)
+    assert [verbs.alloc(dst, ctx, 0, 0, f, 1) for f in range(1, 49)] == list(range(1, 49))
+    ctx.counters[:] = 0
+    for _ in range(10):
+        for e in (2, 18, 34):  # virtual clusters 0, 1 and 2
+            assert verbs.cache_lookup(dst, ctx, OP_SWAPIN, e) == e
+    row = ctx.counters[OP_SWAPIN]
+    assert row[LOOKUP_CACHE_MISS] == misses and row[XA_LOOKUP] == misses
+    assert row[LOOKUP_CACHE_HIT] == 30 - misses
+
+
+def test_lookup_cache_ways_is_validated():
+    from vswap_nb import api
+
+    assert api._check_options("vswap_v6", {"lookup_cache_ways": 4}) == {"lookup_cache_ways": 4}
+    with pytest.raises(ValueError, match=r"lookup_cache_ways must be in \[1, 16\]"):
+        api._check_options("vswap_v6", {"lookup_cache_ways": 0})
+    with pytest.raises(TypeError, match="lookup_cache_ways must be an integer"):
+        api._check_options("vswap_v6", {"lookup_cache_ways": True})
+    with pytest.raises(ValueError, match="vswap_v5 has no switches"):
+        api._check_options("vswap_v5", {"lookup_cache_ways": 2})
+
+
+def test_a_registered_variant_runs_as_v6_with_its_presets():
+    """designs.register(vswap.variant(...)): the new name is accepted everywhere and
+    counts exactly as vswap_v6 with the same option given by hand."""
+    import vswap_nb as v
+    from vswap_nb.designs import _MODULES
+    from vswap_nb.designs import register, vswap
+
+    var = vswap.variant("test_v6_lc3", "v6 with a 3-way lookup cache", lookup_cache_ways=3)
+    assert register(var) == "test_v6_lc3"
+    try:
+        with pytest.raises(ValueError, match="already registered"):
+            register(var)
+        assert "test_v6_lc3" in v.designs()
+        w = v.usemem("48M", nr_tasks=2, read_back=True)
+        s = v.System("64M", swap=v.Device("zram", "128M"), nr_cpus=2)
+        a = v.simulate("test_v6_lc3", w, s)
+        b = v.simulate("vswap_v6", w, s, lookup_cache_ways=3)
+        assert (a.counters.values == b.counters.values).all() and int(a.pswpout) > 0
+        assert int(a.counters.sel(op="free", primitive="lookup_cache_hit")) > 0
+    finally:
+        _MODULES.pop("test_v6_lc3")
+    with pytest.raises(ValueError, match="unknown vswap option"):
+        vswap.variant("x", "y", lookup_cache=2)
+    with pytest.raises(TypeError, match="NAME, SUMMARY, OPTIONS and new_state"):
+        register(object())

@@ -80,7 +80,7 @@ class Pair:
 
     def __init__(self, nslots, *, csize, vsize, ncpu=1, solidstate=True, discard=False,
                  blkdev=True, synchronous=False, design="vswap_v6", switches=None, virtual_slots=None,
-                 twin=False):
+                 twin=False, ways=1):
         switches = dict(switches or {})
         common = {"ncpu": ncpu, "cluster_size": csize, "solidstate": solidstate, "discard": discard,
                   "blkdev": blkdev, "synchronous": synchronous, "virtual_cluster_size": vsize,
@@ -90,11 +90,12 @@ class Pair:
             self.dst = get_design("vswap_v5").new_state(nslots, **common)
         else:
             self.dst = get_design("vswap_v6").new_state(
-                nslots, **common, **{k: bool(switches.get(k, False)) for k in SWITCHES})
+                nslots, **common, **{k: bool(switches.get(k, False)) for k in SWITCHES},
+                lookup_cache_ways=ways)
         self.ctx = verbs.new_ctx(NFOLIOS)
         self.naive = NaiveVswap(
             nslots, **common, layout_v6=design == "vswap_v6",
-            **{k: bool(switches.get(k, False)) for k in SWITCHES},
+            **{k: bool(switches.get(k, False)) for k in SWITCHES}, lookup_cache_ways=ways,
         )
         self.twin = None
         if twin:
@@ -344,9 +345,9 @@ def assert_same(pair, where=""):
         for o, cl in enumerate(n.alloc_cache[cpu]):
             if cl is not None:
                 exp[cpu, o] = row_of[cl.id]
-        if n.mru[cpu] is not None:
-            exp[cpu, V.P_MRU_ID] = n.mru[cpu]
-            exp[cpu, V.P_MRU_ROW] = row_of[n.mru[cpu]]
+        for w, cid in enumerate(n.mru[cpu]):
+            exp[cpu, V.P_MRU_ID + 2 * w] = cid
+            exp[cpu, V.P_MRU_ROW + 2 * w] = row_of[cid]
     if not np.array_equal(dst.vpcpu, exp):
         def ids(a):
             return [[id_of.get(int(r), r) if 0 <= k < D.N_ORDERS else int(r) for k, r in enumerate(row)]
@@ -472,6 +473,7 @@ def configs(draw, *, twin=False):
         "design": design,
         "switches": switches,
         "twin": twin,
+        "ways": 1 if design == "vswap_v5" or twin else draw(st.sampled_from([1, 1, 2, 3])),
     }
 
 
@@ -955,7 +957,7 @@ def test_batch_free_v6_one_lookup_per_cluster():
         ("free", "cluster_lock"): 1, ("free", "desc_read"): 16, ("free", "desc_write"): 16,
         ("free", "bitmap_op"): 1,
     }
-    assert p.naive.mru[0] is None and p.naive.clusters[1].ref == 1  # the CPU's alloc cluster
+    assert p.naive.mru[0] == [] and p.naive.clusters[1].ref == 1  # the CPU's alloc cluster
 
 
 def test_batch_free_deferred_cgroup_check_and_lookup_cache_alone():
@@ -1389,11 +1391,11 @@ def test_lookup_cache_lets_go_of_an_emptied_cluster_at_the_end_of_try_reclaim():
     assert [p.alloc(0, 0, f, 1) for f in range(1, 33)] == list(range(1, 33))
     for e in range(16, 31):
         assert p.try_reclaim(OP_SWAPIN, e, verbs.TTRS_ANYWAY, cpu=0) == 1
-    assert 1 in _live_ids(p.dst) and p.naive.mru[0] == 1
+    assert 1 in _live_ids(p.dst) and p.naive.mru[0] == [1]
     before = p.ctx.counters.copy()
     assert p.try_reclaim(OP_SWAPIN, 31, verbs.TTRS_ANYWAY, cpu=0) == 1
     d = _row(_delta(p, before), OP_SWAPIN)
-    assert 1 not in _live_ids(p.dst) and 1 not in p.naive.clusters and p.naive.mru[0] is None
+    assert 1 not in _live_ids(p.dst) and 1 not in p.naive.clusters and p.naive.mru[0] == []
     assert d["xa_erase"] == 1 and d["mem_free"] == 1
 
 
@@ -1409,7 +1411,7 @@ def _cluster_emptied_by_another_cpu():
     for e in range(16, 32):
         assert p.cache_free(OP_SWAPIN, e, 1, cpu=1) == 1
     cl = p.naive.clusters[1]
-    assert (cl.count, cl.ref, p.naive.mru) == (0, 1, [1, None])
+    assert (cl.count, cl.ref, p.naive.mru) == (0, 1, [[1], []])
     return p
 
 
@@ -1430,7 +1432,7 @@ def test_every_verb_ends_by_letting_the_lookup_cache_go_of_an_emptied_cluster(ve
     before, clock = p.ctx.counters.copy(), _clock(p)
     assert getattr(p, verb)(*args, cpu=0) == ret
     d = _row(_delta(p, before), args[0])
-    assert 1 not in _live_ids(p.dst) and p.naive.mru[0] is None
+    assert 1 not in _live_ids(p.dst) and p.naive.mru[0] == []
     assert d["xa_erase"] == 1 and d["mem_free"] == 1
     assert _clock(p) == clock + 1
 

@@ -244,9 +244,13 @@ def _check_options(name, options: dict) -> dict:
         if k not in valid:
             hint = f"valid switches: {', '.join(valid)}" if valid else f"{name} has no switches"
             raise ValueError(f"unknown option {k}={v!r} for design {name!r}; {hint}")
-        if not isinstance(v, (bool, np.bool_)):
+        check = getattr(module, "check_option", None)
+        if check is not None:
+            out[k] = check(k, v)
+        elif not isinstance(v, (bool, np.bool_)):
             raise TypeError(f"{k} must be True or False, got {v!r}")
-        out[k] = bool(v)
+        else:
+            out[k] = bool(v)
     return out
 
 

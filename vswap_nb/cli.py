@@ -211,14 +211,28 @@ def _options(args, designs) -> dict:
         head, eq, val = spec.partition("=")
         design, colon, switch = head.partition(":")
         if not eq or not colon:
-            raise _ArgError(f"--option {spec!r}: write DESIGN:SWITCH=on|off, e.g. vswap_v6:cluster_lookup_cache=off")
+            raise _ArgError(
+                f"--option {spec!r}: write DESIGN:SWITCH=on|off or DESIGN:SETTING=N, "
+                f"e.g. vswap_v6:cluster_lookup_cache=off"
+            )
         if design not in designs:
             raise _ArgError(f"--option {spec!r}: design {design!r} is not among --designs {','.join(designs)}")
         valid = get_design(design).OPTIONS
         if switch not in valid:
             hint = ", ".join(valid) if valid else "none"
             raise _ArgError(f"--option {spec!r}: {design} has no switch {switch!r} (its switches: {hint})")
-        out.setdefault(design, {})[switch] = _switch_value(val, f"--option {spec}")
+        if isinstance(valid[switch], bool):
+            value = _switch_value(val, f"--option {spec}")
+        else:
+            try:
+                value = int(val)
+            except ValueError:
+                raise _ArgError(f"--option {spec}: {switch} takes an integer, e.g. {design}:{switch}=4") from None
+            try:
+                value = api._check_options(design, {switch: value})[switch]
+            except (TypeError, ValueError) as exc:
+                raise _ArgError(f"--option {spec}: {exc}") from None
+        out.setdefault(design, {})[switch] = value
     return out
 
 

@@ -3,8 +3,15 @@ has ``NAME``, ``SUMMARY``, ``OPTIONS`` (switch name -> default) and
 ``new_state(nslots, *, ncpu, cluster_size, solidstate, discard, blkdev, synchronous,
 zswap_enabled, **switches)``; its module registers the verbs with
 :mod:`vswap_nb.core.verbs`.  ``zswap_enabled`` describes the system (only ``ghost``
-changes its structure with it)."""
+changes its structure with it).  A design may also have ``check_option(name, value)``
+for options that are not plain True/False switches.
+
+:func:`register` adds a design at run time (in this process), e.g. a preset of an
+existing one made with :func:`vswap_nb.designs.vswap.variant`; a design whose state
+type is already registered with the verbs costs no compilation."""
 from __future__ import annotations
+
+import re
 
 from . import classic, ste, swap_table, vswap
 
@@ -14,6 +21,26 @@ _MODULES = {m.NAME: m for m in (classic, swap_table, vswap.V5, vswap.V6, ste.STE
 def design_names() -> tuple:
     """Names of the designs that work so far, in the order results list them."""
     return tuple(_MODULES)
+
+
+def register(design) -> str:
+    """Add ``design`` (an object with NAME, SUMMARY, OPTIONS and new_state) to the
+    designs every function and the command accept, for this process.  Returns its
+    name.  Designs run on dask workers must be registered there too (in a module the
+    workers import)."""
+    for attr in ("NAME", "SUMMARY", "OPTIONS", "new_state"):
+        if not hasattr(design, attr):
+            raise TypeError(
+                f"design must have NAME, SUMMARY, OPTIONS and new_state (like the modules in "
+                f"vswap_nb.designs); {design!r} has no {attr}"
+            )
+    name = design.NAME
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise ValueError(f"design NAME must be lower-case letters, digits and _, got {name!r}")
+    if name in _MODULES:
+        raise ValueError(f"a design named {name!r} is already registered; pick another NAME")
+    _MODULES[name] = design
+    return name
 
 
 def get_design(name):

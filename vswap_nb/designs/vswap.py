@@ -38,6 +38,10 @@ analysis [S28]):
       cluster id skips ``xa_load`` (``lookup_cache_hit``); the cluster lock is still
       taken.  The cache holds a cluster reference, dropped when another cluster is
       looked up or when the cluster is empty at the end of an operation.
+  ``lookup_cache_ways``    (an integer, not in the kernel: a what-if of the thread's
+      "TLB-like" cache) how many clusters the per-CPU lookup cache holds, most recent
+      first, least recent evicted (1..16; v6 is 1).  Ignored without
+      ``cluster_lookup_cache``.  A hit costs ``lookup_cache_hit`` at any way.
   ``batch_ops``            v6's batching: the free path takes one lookup + lock per
       cluster chunk and releases backing per run (one physical lock per contiguous
       physical range, one uncharge per memcg run); writeout's backing check and store
@@ -53,6 +57,7 @@ delay is 64 verb calls.  Left out: swapoff, shmem, multiple physical devices, ra
 """
 from __future__ import annotations
 
+import numbers
 from collections import namedtuple
 
 import numpy as np
@@ -134,6 +139,7 @@ from ..core.verbs import (
 )
 
 SWITCHES = ("rmap_cache_only_bit", "defer_cgroup_check", "cluster_lookup_cache", "batch_ops")
+SETTINGS = ("lookup_cache_ways",)  # integer options (a switch is True/False)
 RCU_DELAY = 64
 
 # descriptor types
@@ -165,9 +171,11 @@ VF_LIVE = 1
 VF_PARTIAL = 2
 
 # per-CPU words (vpcpu[cpu, :]): the alloc cluster row per order, then the lookup cache
+# (way w: cluster id at P_MRU_ID + 2w, row at P_MRU_ROW + 2w, most recent first)
+LC_MAX_WAYS = 16
 P_MRU_ID = N_ORDERS
 P_MRU_ROW = N_ORDERS + 1
-P_WORDS = N_ORDERS + 2
+P_WORDS = N_ORDERS + 2 * LC_MAX_WAYS
 
 # pool rows (pool[k, :]): free-id min-heap, free-row stack, RCU ring of rows, due times
 PL_IDS = 0
@@ -193,6 +201,7 @@ V_VSHIFT = 13  # log2 of the virtual cluster size
 V_NROWS = 14
 V_NEXT_ZSWAP = 15  # zswap entries stored so far (their ids)
 V_V5_OBJECT = 16  # v5: bytes of the slab object holding a cluster with its descriptors
+V_LC_WAYS = 17  # ways of the per-CPU lookup cache (v6: 1)
 V_PARTIAL = 18  # + 2 * order: head, tail of partial[order]
 N_VMETA = V_PARTIAL + 2 * N_ORDERS
 
@@ -205,7 +214,7 @@ vbits  uint64[rows, 8]    each cluster's 512-bit allocation bitmap
 desc   int64[rows*512, 3] descriptors: backend, swap-cache folio + 1, packed count /
                           memcg / type / in_swapcache (24 bytes, as struct swp_desc)
 cmap   XAPool             vswap_cluster_map: cluster id -> row
-vpcpu  int64[ncpu, 12]    per-CPU allocation cluster per order, lookup-cache id and row
+vpcpu  int64[ncpu, 42]    per-CPU allocation cluster per order, lookup-cache ids and rows
 pool   int64[4, rows+1]   free-id heap, free-row stack, RCU ring of freed rows and due times
 meta   int64[N_VMETA]     switches, clocks, counts, partial list heads
 """
@@ -226,7 +235,7 @@ class _Variant:
     def new_state(self, nslots, **kw):
         opts = dict(self._defaults)
         for k in list(kw):
-            if k in SWITCHES:
+            if k in SWITCHES or k in SETTINGS:
                 if not self._layout_v6:
                     raise ValueError(
                         f"{self.NAME} has no switch {k!r} (v5 has none of the fixes); "
@@ -234,6 +243,29 @@ class _Variant:
                     )
                 opts[k] = kw.pop(k)
         return new_state(nslots, layout_v6=self._layout_v6, **opts, **kw)
+
+    @staticmethod
+    def check_option(name, value):
+        return check_option(name, value)
+
+
+def check_option(name, value):
+    """The value of option ``name`` as new_state takes it; TypeError/ValueError naming
+    the option and its valid values otherwise."""
+    if name in SWITCHES:
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, got {value!r}")
+        return bool(value)
+    if name == "lookup_cache_ways":
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"lookup_cache_ways must be an integer in [1, {LC_MAX_WAYS}], got {value!r}")
+        if not 1 <= int(value) <= LC_MAX_WAYS:
+            raise ValueError(
+                f"lookup_cache_ways must be in [1, {LC_MAX_WAYS}] (clusters each CPU's lookup "
+                f"cache holds), got {value}"
+            )
+        return int(value)
+    raise ValueError(f"unknown vswap option {name!r}; valid: {', '.join(SWITCHES + SETTINGS)}")
 
 
 def new_state(
@@ -252,6 +284,7 @@ def new_state(
     defer_cgroup_check: bool = False,
     cluster_lookup_cache: bool = False,
     batch_ops: bool = False,
+    lookup_cache_ways: int = 1,
     layout_v6: bool = False,
 ) -> VswapState:
     """A virtual swap design over a fresh physical device of ``nslots`` slots, with room
@@ -263,8 +296,8 @@ def new_state(
         ("cluster_lookup_cache", cluster_lookup_cache),
         ("batch_ops", batch_ops),
     ):
-        if not isinstance(val, (bool, np.bool_)):
-            raise TypeError(f"{name} must be True or False, got {val!r}")
+        check_option(name, val)
+    lookup_cache_ways = check_option("lookup_cache_ways", lookup_cache_ways)
     if virtual_cluster_size & (virtual_cluster_size - 1) or not 2 <= virtual_cluster_size <= 512:
         raise ValueError(f"virtual_cluster_size must be a power of two in [2, 512], got {virtual_cluster_size}")
     dev = new_device(
@@ -288,6 +321,7 @@ def new_state(
     meta[V_DEFER_CG] = bool(defer_cgroup_check)
     meta[V_LOOKUP_CACHE] = bool(cluster_lookup_cache)
     meta[V_BATCH] = bool(batch_ops)
+    meta[V_LC_WAYS] = lookup_cache_ways
     meta[V_LAYOUT_V6] = bool(layout_v6)
     meta[V_VSHIFT] = vshift
     meta[V_NROWS] = rows
@@ -447,26 +481,53 @@ def _rcu_tick(dst):
 @njit
 def _lookup(dst, ctx, op, cid):
     """vswap_iter()'s cluster lookup: the lookup cache, else xa_load.  Returns the row
-    or -1."""
+    or -1.
+
+    The cache is the CPU's ``meta[V_LC_WAYS]`` most recently used clusters, most recent
+    first (v6: one).  A hit moves the cluster to the front; a miss that finds the
+    cluster puts it at the front with a reference, and the least recent one falls out
+    when all ways are in use; a miss that finds no cluster gives up the front way (with
+    one way: the cache is emptied, as v6 does)."""
     if dst.meta[V_LOOKUP_CACHE]:
         cpu = ctx.meta[C_CPU]
-        if dst.vpcpu[cpu, P_MRU_ID] == cid:
-            ctx.counters[op, LOOKUP_CACHE_HIT] += 1
-            return dst.vpcpu[cpu, P_MRU_ROW]
+        ways = dst.meta[V_LC_WAYS]
+        for w in range(ways):
+            if dst.vpcpu[cpu, P_MRU_ID + 2 * w] == cid:
+                ctx.counters[op, LOOKUP_CACHE_HIT] += 1
+                row = dst.vpcpu[cpu, P_MRU_ROW + 2 * w]
+                for k in range(w, 0, -1):
+                    dst.vpcpu[cpu, P_MRU_ID + 2 * k] = dst.vpcpu[cpu, P_MRU_ID + 2 * k - 2]
+                    dst.vpcpu[cpu, P_MRU_ROW + 2 * k] = dst.vpcpu[cpu, P_MRU_ROW + 2 * k - 2]
+                dst.vpcpu[cpu, P_MRU_ID] = cid
+                dst.vpcpu[cpu, P_MRU_ROW] = row
+                return row
         ctx.counters[op, LOOKUP_CACHE_MISS] += 1
         row = xa_load_counted(dst.cmap, 0, cid, ctx.counters, op)
-        old = dst.vpcpu[cpu, P_MRU_ROW]
         if row >= 0:
+            old = dst.vpcpu[cpu, P_MRU_ROW + 2 * (ways - 1)]
+            for k in range(ways - 1, 0, -1):
+                dst.vpcpu[cpu, P_MRU_ID + 2 * k] = dst.vpcpu[cpu, P_MRU_ID + 2 * k - 2]
+                dst.vpcpu[cpu, P_MRU_ROW + 2 * k] = dst.vpcpu[cpu, P_MRU_ROW + 2 * k - 2]
             dst.vpcpu[cpu, P_MRU_ID] = cid
             dst.vpcpu[cpu, P_MRU_ROW] = row
             dst.vc[row, VC_REF] += 1
         else:
-            dst.vpcpu[cpu, P_MRU_ID] = -1
-            dst.vpcpu[cpu, P_MRU_ROW] = -1
+            old = dst.vpcpu[cpu, P_MRU_ROW]
+            _lc_remove(dst, cpu, 0, ways)
         if old >= 0:
             _put_ref(dst, ctx, op, old, 1)
         return row
     return xa_load_counted(dst.cmap, 0, cid, ctx.counters, op)
+
+
+@njit(inline="always")
+def _lc_remove(dst, cpu, w, ways):
+    """Drop way ``w`` of the CPU's lookup cache, closing the gap."""
+    for k in range(w, ways - 1):
+        dst.vpcpu[cpu, P_MRU_ID + 2 * k] = dst.vpcpu[cpu, P_MRU_ID + 2 * k + 2]
+        dst.vpcpu[cpu, P_MRU_ROW + 2 * k] = dst.vpcpu[cpu, P_MRU_ROW + 2 * k + 2]
+    dst.vpcpu[cpu, P_MRU_ID + 2 * (ways - 1)] = -1
+    dst.vpcpu[cpu, P_MRU_ROW + 2 * (ways - 1)] = -1
 
 
 @njit
@@ -480,15 +541,20 @@ def _lookup_lock(dst, ctx, op, entry):
 
 @njit
 def _mru_settle(dst, ctx, op):
-    """End of an operation: the lookup cache drops an emptied cluster."""
+    """End of an operation: the lookup cache drops the clusters that are now empty
+    (most recent first)."""
     if dst.meta[V_LOOKUP_CACHE] == 0:
         return
     cpu = ctx.meta[C_CPU]
-    row = dst.vpcpu[cpu, P_MRU_ROW]
-    if row >= 0 and dst.vc[row, VC_COUNT] == 0:
-        dst.vpcpu[cpu, P_MRU_ID] = -1
-        dst.vpcpu[cpu, P_MRU_ROW] = -1
-        _put_ref(dst, ctx, op, row, 1)
+    ways = dst.meta[V_LC_WAYS]
+    w = 0
+    while w < ways:
+        row = dst.vpcpu[cpu, P_MRU_ROW + 2 * w]
+        if row >= 0 and dst.vc[row, VC_COUNT] == 0:
+            _lc_remove(dst, cpu, w, ways)
+            _put_ref(dst, ctx, op, row, 1)
+        else:
+            w += 1
 
 
 @njit
@@ -1405,7 +1471,7 @@ verbs.register(
     phys_slot_reclaim=vs_phys_slot_reclaim,
 )
 
-V6_DEFAULTS = {name: True for name in SWITCHES}
+V6_DEFAULTS = {**{name: True for name in SWITCHES}, "lookup_cache_ways": 1}
 V5 = _Variant(
     "vswap_v5",
     "virtual swap v5: 24-byte descriptors in 512-slot virtual clusters found through an "
@@ -1413,6 +1479,23 @@ V5 = _Variant(
     {name: False for name in SWITCHES},
     layout_v6=False,
 )
+
+
+def variant(name: str, summary: str, **presets) -> _Variant:
+    """A new design on vswap_v6's code with some options preset (their defaults in the
+    new design), e.g. ``variant("vswap_v6_lc4", "v6, 4-way lookup cache",
+    lookup_cache_ways=4)``; add it with :func:`vswap_nb.designs.register`.  It shares
+    v6's compiled kernels."""
+    defaults = dict(V6_DEFAULTS)
+    for k, v in presets.items():
+        if k not in defaults:
+            raise ValueError(f"unknown vswap option {k}={v!r}; valid: {', '.join(defaults)}")
+        defaults[k] = check_option(k, v)
+    if not isinstance(summary, str):
+        raise TypeError(f"summary must be a one-line description (str), got {summary!r}")
+    return _Variant(name, summary, defaults, layout_v6=True)
+
+
 V6 = _Variant(
     "vswap_v6",
     "v5 plus the fixes, each a switch: rmap cache-only bit, deferred cgroup check, "
