@@ -40,6 +40,19 @@ class SimulateSmall:
 
     track_swap_ra.unit = "pages"
 
+    def track_metadata_peak_bytes(self, design):
+        ds = v.simulate(design, self.w, self.s)
+        return int(ds.metadata_bytes_peak_total)
+
+    track_metadata_peak_bytes.unit = "bytes"
+
+    def track_model_time_free_ms(self, design):
+        """Model time of the free phase (counters x cost table), deterministic."""
+        ds = v.simulate(design, self.w, self.s)
+        return float(ds.model_time.sel(phase="free")) / 1e6
+
+    track_model_time_free_ms.unit = "ms"
+
 
 class FullSize:
     params = [list(v.designs())]

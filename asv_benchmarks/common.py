@@ -90,3 +90,46 @@ def lookup_all(dst, ctx, entries, n):
         if verbs.cache_lookup(dst, ctx, OP_SWAPIN, entries[i]) < 0:
             misses += 1
     return misses
+
+
+@njit
+def dup_all(dst, ctx, entries, n):
+    """swap_dup_entry_direct() of each entry once (fork() copying one swap PTE)."""
+    bad = 0
+    for i in range(n):
+        if verbs.dup(dst, ctx, OP_DUP, entries[i], 1) != 0:
+            bad += 1
+    return bad
+
+
+@njit
+def ra_probe_all(dst, ctx, entries, n):
+    """do_swap_page()'s readahead choice for each entry after a swap-cache miss.
+    Returns how many would take readahead."""
+    ra = 0
+    for i in range(n):
+        if verbs.ra_probe(dst, ctx, OP_SWAPIN, entries[i]) == verbs.RA_READAHEAD:
+            ra += 1
+    return ra
+
+
+@njit
+def alloc_order(dst, ctx, order, nfolios, out):
+    """folio_alloc_swap() of ``nfolios`` folios of ``order`` on CPU 0; first entries to
+    ``out``.  Returns how many succeeded."""
+    for i in range(nfolios):
+        e = verbs.alloc(dst, ctx, 0, order, i, 1)
+        if e < 0:
+            return i
+        out[i] = e
+    return nfolios
+
+
+@njit
+def free_order(dst, ctx, order, entries, n):
+    """folio_free_swap() of each of the n folios (count 0, only in the swap cache):
+    the slots go back to the allocator."""
+    freed = 0
+    for i in range(n):
+        freed += verbs.cache_free(dst, ctx, OP_FREE, entries[i], 1 << order)
+    return freed
