@@ -1,6 +1,6 @@
 # vswap_nb: two commands for a fresh clone with only Python 3.11+ installed.
 #   make demo   set up .venv, compare five designs on usemem, write compare.png
-#   make test   set up .venv and run the whole test suite
+#   make test   set up .venv, run the whole test suite, then the example notebooks (small sizes)
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
@@ -19,6 +19,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+	VSWAP_NB_SMALL=1 $(PY) -m pytest -q --nbmake examples/
 
 bench-check: $(STAMP)
 	$(VENV)/bin/asv check --python=same

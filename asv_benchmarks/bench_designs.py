@@ -19,7 +19,14 @@ from vswap_nb.core.counters import OP_DUP, OP_FREE, OP_SWAPIN, XA_LOOKUP
 from vswap_nb.core.metadata import N_STRUCTURES
 from vswap_nb.designs import get_design
 
-from .common import alloc_all, dup_all, lookup_all, ra_probe_all, swap_out_all, zap_in_batches
+from .common import (
+    alloc_all,
+    dup_all,
+    lookup_all,
+    ra_probe_all,
+    swap_out_all,
+    zap_in_batches,
+)
 
 N = 1 << 18
 

@@ -12,12 +12,15 @@ calibrate()          the emulation's own primitive costs on this machine, usable
 metadata_overhead()  bytes of swap metadata per design, backend and usage (a Dataset)
 XArray               the emulated Linux XArray (lib/xarray.c), for exploring lookups
 parse_size()         "32G" -> bytes
+check_invariants()   the invariants of a run's state (simulate(..., check="phase") runs it)
+InvariantError       what a broken invariant raises
 """
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
 from .api import compare, designs, metadata_overhead, simulate
+from .check import InvariantError, check_invariants
 from .core.radix import XArray
 from .core.units import parse_size
 from .mm.config import Device, System, Zswap
@@ -27,12 +30,14 @@ from .workloads import Workload, kbuild, memhog, read_trace, usemem, write_trace
 
 __all__ = [
     "Device",
+    "InvariantError",
     "System",
     "Workload",
     "XArray",
     "Zswap",
     "__version__",
     "calibrate",
+    "check_invariants",
     "compare",
     "designs",
     "kbuild",

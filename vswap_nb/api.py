@@ -283,7 +283,18 @@ def _write_pages(workload) -> np.ndarray:
     return out
 
 
-def simulate(design, workload, system, *, seed=0, cost=None, progress=None, **design_options):
+def _check_check(check):
+    from .check import CHECK_MODES
+
+    if check not in CHECK_MODES:
+        raise ValueError(
+            f"check must be None, 'phase' (invariants after every phase) or 'every' (also "
+            f"every ~2000 page events), got {check!r}"
+        )
+    return check
+
+
+def simulate(design, workload, system, *, seed=0, cost=None, progress=None, check=None, **design_options):
     """Run ``workload`` on ``system`` with the metadata design ``design``.
 
     The mm engine (:mod:`vswap_nb.mm.engine`) turns the workload's page events into the
@@ -293,6 +304,9 @@ def simulate(design, workload, system, *, seed=0, cost=None, progress=None, **de
     names to ns, or what :func:`vswap_nb.calibrate` returns); ``design_options`` are the
     design's switches (e.g. ``cluster_lookup_cache=False`` for ``vswap_v6``).
     ``progress(done, total)`` is called between chunks of about a million page events.
+    ``check="phase"`` checks the run's invariants (:func:`vswap_nb.check_invariants`)
+    after every phase and at the end, ``check="every"`` also every ~2000 page events;
+    a violation raises :class:`vswap_nb.InvariantError`.  Checking changes no counter.
 
     Returns an ``xarray.Dataset``: the vmstat-style counters, the ``counters``
     matrix (op x primitive), model time, CPU time and wall time per phase, usemem-style
@@ -311,19 +325,23 @@ def simulate(design, workload, system, *, seed=0, cost=None, progress=None, **de
     workload = _check_workload(workload)
     system = _check_system(system)
     seed = _check_seed(seed)
+    check = _check_check(check)
     prim_ns, mm_ns = cost_vectors(cost)
     params = system.to_params()
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be a callable(done, total) or None, got {progress!r}")
-    raw = run(name, workload, system, params, prim_ns, mm_ns, seed=seed, options=options, progress=progress)
+    raw = run(
+        name, workload, system, params, prim_ns, mm_ns, seed=seed, options=options, progress=progress, check=check
+    )
     return run_dataset(
         raw, workload=workload, system=system, seed=seed, cost=cost_to_dict(cost), write_pages=_write_pages(workload)
     )
 
 
-def compare(designs, workload, system, *, seed=0, cost=None, options=None):
+def compare(designs, workload, system, *, seed=0, cost=None, options=None, check=None):
     """:func:`simulate` for each design on the same workload stream, along a ``design``
-    dimension.  ``options`` maps a design name to its switches."""
+    dimension.  ``options`` maps a design name to its switches; ``check`` as in
+    :func:`simulate`."""
     from .results import compare_dataset
 
     names = check_designs(designs)
@@ -336,8 +354,9 @@ def compare(designs, workload, system, *, seed=0, cost=None, options=None):
     _check_workload(workload)
     _check_system(system)
     _check_seed(seed)
+    _check_check(check)
     from .mm.cost import cost_vectors
 
     cost_vectors(cost)
-    runs = [simulate(n, workload, system, seed=seed, cost=cost, **options.get(n, {})) for n in names]
+    runs = [simulate(n, workload, system, seed=seed, cost=cost, check=check, **options.get(n, {})) for n in names]
     return compare_dataset(runs)

@@ -113,10 +113,12 @@ def _designs(ds, da) -> list:
 
 
 def _colors(n_wanted: int | None = None):
-    """A list of distinct colours (tab20 then tab20b: 40 colours)."""
+    """A list of distinct colours: tab20's ten dark hues, then its ten light ones, then
+    tab20b (40 colours), so neighbours in a stack never share a hue."""
     from matplotlib import colormaps
 
-    cols = list(colormaps["tab20"].colors) + list(colormaps["tab20b"].colors)
+    t20 = list(colormaps["tab20"].colors)
+    cols = t20[0::2] + t20[1::2] + list(colormaps["tab20b"].colors)
     if n_wanted is not None and n_wanted > len(cols):
         cols = cols * (n_wanted // len(cols) + 1)
     return cols

@@ -20,8 +20,9 @@ How a name in ``over`` is resolved (first match wins)
    it; a design without it does not depend on it, so that design runs once per
    combination of the *other* parameters and its result is repeated along the
    option's dimension (``classic`` with ``cluster_lookup_cache=[True, False]`` is
-   computed once, not twice).  Values must be True/False.  A switch may not be both
-   swept and fixed in ``options``.
+   computed once, not twice).  Values as the option takes them: True/False for a
+   switch, an integer for a setting such as ``lookup_cache_ways``.  An option may not
+   be both swept and fixed in ``options``.
 2. **workload parameter**: a key of ``workload.params`` (``size``, ``nr_tasks``,
    ``read_back``, ... for usemem; ``size`` for memhog; ``jobs``, ``ram_per_job``, ...
    for kbuild).  The workload is rebuilt as ``usemem(**{**workload.params, name:

@@ -7,7 +7,9 @@ changes its structure with it).  A design may also have ``check_option(name, val
 for options that are not plain True/False switches.
 
 :func:`register` adds a design at run time (in this process), e.g. a preset of an
-existing one made with :func:`vswap_nb.designs.vswap.variant`; a design whose state
+existing one made with :func:`vswap_nb.designs.vswap.variant`; import it as ``from
+vswap_nb.designs import register`` (the attribute ``vswap_nb.designs`` is the
+function that lists the names, not this package); a design whose state
 type is already registered with the verbs costs no compilation."""
 from __future__ import annotations
 

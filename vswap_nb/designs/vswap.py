@@ -1484,8 +1484,9 @@ V5 = _Variant(
 def variant(name: str, summary: str, **presets) -> _Variant:
     """A new design on vswap_v6's code with some options preset (their defaults in the
     new design), e.g. ``variant("vswap_v6_lc4", "v6, 4-way lookup cache",
-    lookup_cache_ways=4)``; add it with :func:`vswap_nb.designs.register`.  It shares
-    v6's compiled kernels."""
+    lookup_cache_ways=4)``; add it with ``from vswap_nb.designs import register;
+    register(it)`` (``vswap_nb.designs`` itself is the function listing the names).
+    It shares v6's compiled kernels."""
     defaults = dict(V6_DEFAULTS)
     for k, v in presets.items():
         if k not in defaults:

@@ -110,6 +110,7 @@ CONTENT_CLASSES = ("sequence", "zero", "same")
 
 MAX_BYTES = 1 << 50  # 1 PiB: far above anything the model is meant for
 MIN_RAM = 64 << 20
+MAX_RAM = 1 << 40  # 1 TiB: the engine keeps ~90 bytes per page of RAM (folio table, LRU)
 MIN_MEMORY_MAX = 16 << 20
 MAX_CPUS = 4096
 MAX_PAGE_CLUSTER = 31
@@ -228,13 +229,14 @@ def _check_ns(value, name: str) -> float:
     return v
 
 
-def _check_size(value, name: str, lo: int, hi: int, why: str) -> int:
+def _check_size(value, name: str, lo: int, hi: int, why: str, why_hi: str = "") -> int:
     n = parse_size(value, name)
     if n < lo:
         raise ValueError(f"{name}={value!r} is below {format_size(lo)}: {why}")
     if n > hi:
         raise ValueError(
             f"{name}={value!r} is above {format_size(hi)}, the largest size the model takes"
+            + (f": {why_hi}" if why_hi else "")
         )
     return n
 
@@ -596,10 +598,12 @@ _SYSTEM_DEFAULTS = {
 def _normalise_system(v: dict, n: dict) -> dict:
     """Check every System argument (``n`` maps field -> the name errors use)."""
     ram = _check_size(
-        v["ram"], n["ram"], MIN_RAM, MAX_BYTES,
+        v["ram"], n["ram"], MIN_RAM, MAX_RAM,
         "a system needs at least 64M, or the watermarks (min/low/high free pages that wake "
         "kswapd and trigger direct reclaim) are a handful of pages and the reclaim model "
         "means nothing; use at least '64M'",
+        "the simulator keeps a row per page of RAM (~90 bytes each); model a smaller "
+        "machine with the same ratio of workload to RAM",
     )
     memory_max = v["memory_max"]
     if memory_max is not None:

@@ -38,9 +38,20 @@ class EngineError(RuntimeError):
     """The engine stopped: memory exhausted, or a design verb failed."""
 
 
-def run(design: str, workload, system, params, prim_ns, mm_ns, *, seed: int, options: dict, progress=None) -> dict:
+CHECK_QUANTA = 64  # scheduling quanta between invariant checks with check="every"
+
+
+def run(
+    design: str, workload, system, params, prim_ns, mm_ns, *, seed: int, options: dict, progress=None, check=None
+) -> dict:
     """Run ``workload`` on ``system`` with ``design``; returns the raw arrays and times.
-    ``progress(done, total)`` (page events) is called between kernel calls."""
+    ``progress(done, total)`` (page events) is called between kernel calls.  ``check``
+    ("phase", "every" or None) runs :func:`vswap_nb.check.check_invariants` after each
+    phase, or also after every ``CHECK_QUANTA`` quanta, and at the end (then with
+    ``final=True`` when no page is mapped any more).  Checking reads the state only, so
+    the counters are the same with or without it."""
+    if check is not None:
+        from ..check import check_invariants
     module = get_design(design)
     nfolios = int(params[P_RAM_PAGES]) + FOLIO_SLACK
     dst = design_state(module, system, nfolios, options)
@@ -53,15 +64,23 @@ def run(design: str, workload, system, params, prim_ns, mm_ns, *, seed: int, opt
     wall = np.zeros(nph, dtype=np.float64)
     status = E.OK
     total = max(int(workload.page_events), 1)
+    quanta = CHECK_QUANTA if check == "every" else CHUNK_QUANTA
     for p in range(nph):
         while status == E.OK and st.meta[E.M_PHASE_DONE] != -(p + 1):
             t0 = time.perf_counter()
-            status = int(E.run_phase(st, ctx, dst, events, task_end, p, CHUNK_QUANTA))
+            status = int(E.run_phase(st, ctx, dst, events, task_end, p, quanta))
             wall[p] += time.perf_counter() - t0
             if progress is not None:
                 progress(min(int(st.meta[E.M_PAGE_EVENTS]), total), total)
+            if check == "every" and status == E.OK:
+                check_invariants((st, ctx, dst), design=design)
         if status != E.OK:
             break
+        if check is not None:
+            check_invariants((st, ctx, dst), design=design)
+    if check is not None and status == E.OK:
+        final = not (st.pt[:, E.PT_STATE] != E.PTE_NONE).any()
+        check_invariants((st, ctx, dst), design=design, final=final)
     if status == E.ERR_OOM:
         raise EngineError(
             f"{design}: out of memory: reclaim found nothing more to reclaim (swap and "

@@ -1,0 +1,204 @@
+"""The invariant checker (issue 7): clean on real runs of every design, and each
+invariant caught, with the right message, when a test pokes one array of a live state."""
+import numpy as np
+import pytest
+
+import vswap_nb as v
+from vswap_nb.check import InvariantError, check_invariants
+from vswap_nb.core import verbs
+from vswap_nb.core.device import CI_FLAGS, D_INUSE, D_TABLES, L_FREE, LS_HEAD, LS_LEN
+from vswap_nb.core.radix import M_NR_NODES, N_META, W_COUNT
+from vswap_nb.designs import get_design
+from vswap_nb.mm import engine as E
+from vswap_nb.mm.config import P_RAM_PAGES
+from vswap_nb.mm.cost import cost_vectors
+from vswap_nb.mm.run import CHUNK_QUANTA, FOLIO_SLACK, design_state
+from vswap_nb.workloads.events import (
+    F_WRITE,
+    K_EXIT,
+    K_MMAP,
+    K_PHASE,
+    K_TOUCH,
+    make_workload,
+)
+
+DESIGNS = list(v.designs())
+PAGES = 24 * 256  # 24 MiB per task: twice what fits in RAM with two tasks
+
+
+def _system():
+    return v.System("64M", memory_max="24M", swap=v.Device("ssd", "128M"), nr_cpus=2)
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+def test_checker_is_clean_after_every_phase_and_changes_no_counter(design):
+    w = v.usemem("40M", nr_tasks=2, read_back=True)
+    s = _system()
+    checked = v.simulate(design, w, s, check="phase")
+    plain = v.simulate(design, w, s)
+    assert int(checked.pswpout) > 0 and int(checked.pswpin) > 0
+    assert np.array_equal(checked.counters.values, plain.counters.values)
+    assert int(checked.content_errors) == 0
+
+
+def test_checker_every_chunk_on_zswap_and_zero_pages():
+    w = v.usemem("40M", nr_tasks=2, read_back=True, fill={"zero": 0.25, "sequence": 0.75})
+    s = v.System("64M", memory_max="24M", swap=v.Device("ssd", "128M"), nr_cpus=2, zswap=v.Zswap(max_pool_percent=5))
+    ds = v.simulate("vswap_v6", w, s, check="every")
+    assert int(ds.zswpout) > 0 and int(ds.pswpout) > 0
+
+
+def test_check_must_be_a_mode():
+    with pytest.raises(ValueError, match="check must be None, 'phase'"):
+        v.simulate("classic", v.usemem("4M"), _system(), check="always")
+
+
+# --------------------------------------------------------------------------- corruption
+
+
+def _live(design):
+    """A run stopped after its first phase with every page still mapped: two tasks
+    wrote 24 MiB each under memory.max=24M, so about half the pages sit in swap."""
+    tasks = [[(K_MMAP, 0, PAGES), (K_PHASE, 0), (K_TOUCH, 0, PAGES, F_WRITE), (K_PHASE, 1), (K_EXIT,)]
+             for _ in range(2)]
+    w = make_workload("live", {}, ("write", "exit"), tasks)
+    s = _system()
+    prim, mm = cost_vectors(None)
+    params = s.to_params()
+    nfolios = int(params[P_RAM_PAGES]) + FOLIO_SLACK
+    dst = design_state(get_design(design), s, nfolios, {})
+    ctx = verbs.new_ctx(nfolios)
+    st = E.new_mm_state(w, params, prim, mm, s.nr_cpus, nfolios, 0)
+    events = np.ascontiguousarray(w.events, dtype=np.int64)
+    task_end = np.ascontiguousarray(w.task_start[1:], dtype=np.int64)
+    while st.meta[E.M_PHASE_DONE] != -1:
+        assert E.run_phase(st, ctx, dst, events, task_end, 0, CHUNK_QUANTA) == E.OK
+    check_invariants((st, ctx, dst), design=design)  # clean before the poke
+    return st, ctx, dst
+
+
+def _swap_ptes(st):
+    return np.flatnonzero(st.pt[:, E.PT_STATE] == E.PTE_SWAP)
+
+
+def _caught(state, design, *parts, final=False):
+    with pytest.raises(InvariantError) as exc:
+        check_invariants(state, design=design, final=final)
+    msg = str(exc.value)
+    assert msg.startswith(f"{design}: "), msg
+    for p in parts:
+        assert p in msg, msg
+    return msg
+
+
+_LIVE = {}
+
+
+def _state(design):
+    if design not in _LIVE:
+        _LIVE[design] = _live(design)
+    return _LIVE[design]
+
+
+@pytest.fixture(params=["swap_table", "vswap_v6"])
+def live(request):
+    return request.param, _state(request.param)
+
+
+def _copy(state):
+    st, ctx, dst = state
+
+    def deep(x):
+        if isinstance(x, np.ndarray):
+            return x.copy()
+        if isinstance(x, tuple) and hasattr(x, "_fields"):
+            return type(x)(*(deep(y) for y in x))
+        return x
+
+    return deep(st), deep(ctx), deep(dst)
+
+
+def test_a_second_pte_on_an_entry_breaks_its_count(live):
+    design, state = live
+    st, ctx, dst = _copy(state)
+    swp = _swap_ptes(st)
+    assert swp.size > 1000
+    none = np.flatnonzero(st.pt[:, E.PT_STATE] == E.PTE_NONE)
+    e = int(st.pt[swp[0], E.PT_VAL])
+    if none.size == 0:  # every page is mapped: make a present page point at the entry
+        none = np.flatnonzero(st.pt[:, E.PT_STATE] == E.PTE_PRESENT)
+    st.pt[none[0], E.PT_STATE] = E.PTE_SWAP
+    st.pt[none[0], E.PT_VAL] = e
+    _caught((st, ctx, dst), design, "swap count[entry", f"{e}]", "count 1, 2 swap PTEs hold it")
+
+
+def test_a_lost_pte_is_a_leaked_entry(live):
+    design, state = live
+    st, ctx, dst = _copy(state)
+    page = _swap_ptes(st)[0]
+    e = int(st.pt[page, E.PT_VAL])
+    st.pt[page, E.PT_STATE] = E.PTE_NONE
+    _caught((st, ctx, dst), design, f"swap count[entry {e}]", "leaked")
+
+
+def test_the_two_sides_of_the_swap_cache_must_agree(live):
+    design, state = live
+    st, ctx, dst = _copy(state)
+    e = int(st.pt[_swap_ptes(st)[0], E.PT_VAL])
+    f = int(np.flatnonzero(ctx.folio[:, verbs.F_SWAP] == 0)[0])
+    ctx.folio[f, verbs.F_SWAP] = e  # the design says folio f caches e; the mm does not
+    _caught((st, ctx, dst), design, f"swap cache[folio {f}]", f"the design's folio->swap is {e}")
+
+
+def test_final_check_finds_what_is_still_allocated(live):
+    design, state = live
+    _caught(_copy(state), design, "swap count[entry", "still allocated (count 1) after every task exited", final=True)
+
+
+@pytest.mark.parametrize("poke, parts", [
+    ("list_len", ("dev.lists[free]", "length word")),
+    ("list_flags", ("dev.ci[", "on list free")),
+    ("inuse", ("dev.meta[D_INUSE]", "slots in use")),
+    ("tables", ("dev.meta[D_TABLES]", "tables counted")),
+])
+def test_device_corruption_is_caught(live, poke, parts):
+    design, state = live
+    st, ctx, dst = _copy(state)
+    dev = dst.dev
+    if poke == "list_len":
+        dev.lists[L_FREE, LS_LEN] += 1
+    elif poke == "list_flags":
+        dev.ci[dev.lists[L_FREE, LS_HEAD], CI_FLAGS] = 4  # FULL
+    elif poke == "inuse":
+        dev.meta[D_INUSE] += 1
+    else:
+        dev.meta[D_TABLES] += 1
+    _caught((st, ctx, dst), design, *parts)
+
+
+def test_xarray_node_count_and_node_words_are_checked():
+    st, ctx, dst = _copy(_state("vswap_v6"))
+    dst.cmap.aux[M_NR_NODES] += 1
+    _caught((st, ctx, dst), "vswap_v6", "cmap.aux[M_NR_NODES]", "reachable from the heads")
+    st, ctx, dst = _copy(_state("vswap_v6"))
+    root = int(dst.cmap.aux[N_META]) >> 2
+    dst.cmap.nodes[root, W_COUNT] += 1
+    _caught((st, ctx, dst), "vswap_v6", f"cmap.nodes[{root}]", "count word")
+
+
+def test_vswap_cluster_count_and_reverse_map_are_checked():
+    from vswap_nb.core import swp_tb
+    from vswap_nb.designs import vswap as V
+
+    st, ctx, dst = _copy(_state("vswap_v6"))
+    row = int(np.flatnonzero(dst.vc[:, V.VC_FLAGS] & V.VF_LIVE)[-1])
+    dst.vc[row, V.VC_COUNT] += 1
+    _caught((st, ctx, dst), "vswap_v6", f"vc[{row}]", "slots allocated in its bitmap")
+
+    st, ctx, dst = _copy(_state("vswap_v6"))
+    ptr = np.flatnonzero((dst.dev.table & 7) == swp_tb.PTR_MARK)
+    assert ptr.size > 1000
+    q = int(ptr[0])
+    e = int((dst.dev.table[q] >> 3) & swp_tb.PTR_OFFSET_MASK)
+    dst.dev.table[q] = swp_tb.tb_mk_pointer(e + 1, False)
+    _caught((st, ctx, dst), "vswap_v6", f"entry {e} is backed by physical slot {q}", f"points at entry {e + 1}")

@@ -1,0 +1,378 @@
+"""Invariants of a run's state: what must hold between any two kernel calls.
+
+``check_invariants(run_state)`` takes the state of a run (the ``(mm state, ctx,
+design state)`` triple :func:`vswap_nb.mm.run.run` keeps, or a design state alone with
+its ``Ctx``) and raises :class:`InvariantError` naming the design, the structure, the
+index and what differs at the first violation.  ``simulate(..., check="phase")`` runs it
+after every phase of the workload and at the end; ``check="every"`` also after every
+chunk of 64 scheduling quanta (about 2000 page events).
+
+What is checked
+---------------
+Entries, against the mm (needs the mm state):
+
+* every swap PTE's entry is allocated, and its swap count equals the number of swap
+  PTEs holding it (the count is PTE references; the swap cache is not a count);
+* every allocated entry is held by a swap PTE or by a folio in the swap cache (no
+  entry leaks);
+* the swap cache agrees on both sides: a used folio's entry in the mm (``FO_ENTRY``)
+  equals the design side's ``folio->swap`` (``Ctx.folio[:, F_SWAP]``), a free folio has
+  neither, and every entry of a cached folio is allocated.
+
+Every swap device in the design state (found by walking the state's fields, so the
+physical device and a virtual design's own device alike):
+
+* each cluster list is a well-formed doubly linked list whose length word is right,
+  and every cluster sits on the list its ``list`` word names, with the flags of that
+  list (free: FREE, full: FULL, discard: DISCARD, nonfull[o]: NONFULL of order o,
+  frag[o]: FRAG of order o); no cluster is left isolated between operations;
+* each cluster's count is within [0, cluster size]; a FREE cluster has count 0 and no
+  table; the number of clusters with a table equals the device's table count;
+* the device's in-use count equals the sum of the cluster counts less the bad slots
+  (slot 0 and the tail past the last slot);
+* each per-CPU offset is 0 (invalid) or inside the device.
+
+Every XArray pool (``XAPool``) in the design state: the nodes reachable from the tree
+heads are exactly the pool's node count, each node's count word equals its non-NULL
+slots and its parent/offset words point back where it hangs, and the values reachable
+equal the pool's entry count.
+
+Virtual swap (``vswap_v5`` / ``vswap_v6``): each live virtual cluster's count equals
+the allocated slots in its bitmap (cluster 0's slots reserved with entry 0 included); a descriptor of type SWAPFILE points at a physical
+slot whose reverse map points back at the descriptor's entry (forward and reverse maps
+agree), and every reverse-map word of the physical device points at such a descriptor.
+
+At the end of a run (``final=True``): no entry is allocated and every device is empty
+(in-use 0).  The vswap designs keep empty clusters referenced by their per-CPU caches
+and RCU queue; those are not counted as left over.
+
+These checks read NumPy arrays only (one small Numba kernel collects swap counts), so
+they add no counters and change nothing in the state: a checked run counts exactly as
+an unchecked one.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .core import verbs
+from .core.device import (
+    CF_DISCARD,
+    CF_FRAG,
+    CF_FREE,
+    CF_FULL,
+    CF_NONFULL,
+    CI_COUNT,
+    CI_FLAGS,
+    CI_LIST,
+    CI_NEXT,
+    CI_ORDER,
+    CI_PREV,
+    CI_TABLE,
+    D_CLUSTER_SHIFT,
+    D_INUSE,
+    D_MAX,
+    D_NCLUSTERS,
+    D_TABLES,
+    L_DISCARD,
+    L_FRAG,
+    L_FREE,
+    L_FULL,
+    L_NONFULL,
+    LS_HEAD,
+    LS_LEN,
+    LS_TAIL,
+    N_LISTS,
+    N_ORDERS,
+    SwapDev,
+)
+from .core.jit import njit
+from .core.radix import (
+    M_ENTRIES,
+    M_NR_NODES,
+    M_NTREES,
+    N_META,
+    W_COUNT,
+    W_OFFSET,
+    W_PARENT,
+    W_SHIFT,
+    W_SLOTS,
+    XAPool,
+)
+
+__all__ = ["InvariantError", "check_invariants"]
+
+CHECK_MODES = (None, "phase", "every")
+
+
+class InvariantError(AssertionError):
+    """A run's state broke an invariant; the message names the design, the structure,
+    the index and what differs."""
+
+
+def _fail(design, structure, index, what):
+    raise InvariantError(f"{design}: {structure}[{index}]: {what}")
+
+
+@njit
+def _swap_counts(dst, out):
+    for e in range(1, out.shape[0]):
+        out[e] = verbs.swap_count(dst, e)
+
+
+def _entry_space(dst) -> int:
+    from .designs import vswap
+
+    if isinstance(dst, vswap.VswapState):
+        return int(dst.meta[vswap.V_NROWS]) << int(dst.meta[vswap.V_VSHIFT])
+    return int(dst.dev.meta[D_MAX])
+
+
+def swap_counts(dst) -> np.ndarray:
+    """The swap count of every entry value of the design (-1: not allocated)."""
+    out = np.full(_entry_space(dst), -1, dtype=np.int64)
+    _swap_counts(dst, out)
+    return out
+
+
+def _walk(obj, path, found):
+    if isinstance(obj, (SwapDev, XAPool)):
+        found.append((path, obj))
+    elif isinstance(obj, tuple) and hasattr(obj, "_fields"):
+        for name in obj._fields:
+            _walk(getattr(obj, name), f"{path}.{name}" if path else name, found)
+
+
+# --------------------------------------------------------------------------- devices
+
+_LIST_FLAGS = {L_FREE: CF_FREE, L_FULL: CF_FULL, L_DISCARD: CF_DISCARD}
+
+
+def _list_name(lst):
+    if lst == L_FREE:
+        return "free"
+    if lst == L_FULL:
+        return "full"
+    if lst == L_DISCARD:
+        return "discard"
+    if lst < L_FRAG:
+        return f"nonfull[{lst - L_NONFULL}]"
+    return f"frag[{lst - L_FRAG}]"
+
+
+def check_device(design, name, dev):
+    ci, lists = dev.ci, dev.lists
+    ncl = int(dev.meta[D_NCLUSTERS])
+    csize = 1 << int(dev.meta[D_CLUSTER_SHIFT])
+    nmax = int(dev.meta[D_MAX])
+    seen = np.zeros(ncl, dtype=bool)
+    for lst in range(N_LISTS):
+        where = f"{name}.lists"
+        c, prev, n = int(lists[lst, LS_HEAD]), -1, 0
+        while c >= 0:
+            if c >= ncl:
+                _fail(design, where, _list_name(lst), f"links to cluster {c}, past the {ncl} clusters")
+            if seen[c]:
+                _fail(design, where, _list_name(lst), f"reaches cluster {c} twice (a loop or a cluster on two lists)")
+            seen[c] = True
+            if int(ci[c, CI_PREV]) != prev:
+                _fail(design, f"{name}.ci", c, f"prev link is {int(ci[c, CI_PREV])}, expected {prev} on list {_list_name(lst)}")
+            if int(ci[c, CI_LIST]) != lst:
+                _fail(design, f"{name}.ci", c, f"list word says {int(ci[c, CI_LIST])}, but it sits on list {_list_name(lst)} ({lst})")
+            flags = int(ci[c, CI_FLAGS])
+            want = _LIST_FLAGS.get(lst, CF_NONFULL if lst < L_FRAG else CF_FRAG)
+            if flags != want:
+                _fail(design, f"{name}.ci", c, f"flags {flags} on list {_list_name(lst)}, expected {want}")
+            if lst >= L_NONFULL and int(ci[c, CI_ORDER]) != (lst - L_NONFULL) % N_ORDERS:
+                _fail(design, f"{name}.ci", c, f"order {int(ci[c, CI_ORDER])} on list {_list_name(lst)}")
+            prev, n = c, n + 1
+            c = int(ci[c, CI_NEXT])
+        if int(lists[lst, LS_TAIL]) != prev:
+            _fail(design, where, _list_name(lst), f"tail word {int(lists[lst, LS_TAIL])}, but the last cluster is {prev}")
+        if int(lists[lst, LS_LEN]) != n:
+            _fail(design, where, _list_name(lst), f"length word {int(lists[lst, LS_LEN])}, but {n} clusters are on it")
+    if not seen.all():
+        c = int(np.flatnonzero(~seen)[0])
+        _fail(design, f"{name}.ci", c, f"on no list (list word {int(ci[c, CI_LIST])}, flags {int(ci[c, CI_FLAGS])}): left isolated")
+    counts = ci[:ncl, CI_COUNT]
+    bad = np.flatnonzero((counts < 0) | (counts > csize))
+    if bad.size:
+        c = int(bad[0])
+        _fail(design, f"{name}.ci", c, f"count {int(counts[c])} outside [0, {csize}]")
+    free = np.flatnonzero((ci[:ncl, CI_FLAGS] == CF_FREE) & ((counts != 0) | (ci[:ncl, CI_TABLE] != 0)))
+    if free.size:
+        c = int(free[0])
+        _fail(design, f"{name}.ci", c, f"FREE with count {int(counts[c])} and table {int(ci[c, CI_TABLE])}; expected 0 and none")
+    tables = int(np.count_nonzero(ci[:ncl, CI_TABLE]))
+    if tables != int(dev.meta[D_TABLES]):
+        _fail(design, f"{name}.meta", "D_TABLES", f"{int(dev.meta[D_TABLES])} tables counted, {tables} clusters have one")
+    nbad = 1 + ncl * csize - nmax  # slot 0 and the tail past si->max
+    inuse = int(counts.sum()) - nbad
+    if inuse != int(dev.meta[D_INUSE]):
+        _fail(design, f"{name}.meta", "D_INUSE", f"{int(dev.meta[D_INUSE])} slots in use, the clusters count {inuse}")
+    off = dev.pcpu
+    wrong = np.argwhere((off < 0) | (off >= nmax))
+    if wrong.size:
+        cpu, order = (int(x) for x in wrong[0])
+        _fail(design, f"{name}.pcpu", f"{cpu}, {order}", f"offset {int(off[cpu, order])} outside the device [0, {nmax})")
+    return inuse
+
+
+# --------------------------------------------------------------------------- XArrays
+
+
+def check_xarray(design, name, xa):
+    nodes, aux = xa.nodes, xa.aux
+    nslots = nodes.shape[1] - W_SLOTS - 3
+    reach, values = 0, 0
+    for t in range(int(aux[M_NTREES])):
+        head = int(aux[N_META + t])
+        if head & 3 == 1:
+            values += 1
+            continue
+        if head == 0:
+            continue
+        stack = [(head >> 2, -1, 0)]
+        while stack:
+            nd, parent, offset = stack.pop()
+            reach += 1
+            where = f"{name}.nodes"
+            if int(nodes[nd, W_PARENT]) != parent or (parent >= 0 and int(nodes[nd, W_OFFSET]) != offset):
+                _fail(design, where, nd, f"parent/offset words ({int(nodes[nd, W_PARENT])}, {int(nodes[nd, W_OFFSET])}), "
+                      f"but it hangs at slot {offset} of {parent}")
+            slots = nodes[nd, W_SLOTS : W_SLOTS + nslots]
+            used = int(np.count_nonzero(slots))
+            if used != int(nodes[nd, W_COUNT]):
+                _fail(design, where, nd, f"count word {int(nodes[nd, W_COUNT])}, {used} slots in use")
+            leaf = int(nodes[nd, W_SHIFT]) == 0
+            for k in np.flatnonzero(slots):
+                w = int(slots[k])
+                if w & 3 == 2 and not leaf:
+                    stack.append((w >> 2, nd, int(k)))
+                else:
+                    values += 1
+    if reach != int(aux[M_NR_NODES]):
+        _fail(design, f"{name}.aux", "M_NR_NODES", f"{int(aux[M_NR_NODES])} nodes counted, {reach} reachable from the heads")
+    if values != int(aux[M_ENTRIES]):
+        _fail(design, f"{name}.aux", "M_ENTRIES", f"{int(aux[M_ENTRIES])} entries counted, {values} reachable")
+
+
+# --------------------------------------------------------------------------- designs
+
+
+def _check_vswap(design, dst, counts):
+    from .core import swp_tb
+    from .designs import vswap as V
+
+    vshift = int(dst.meta[V.V_VSHIFT])
+    vsize = 1 << vshift
+    live = np.flatnonzero(dst.vc[:, V.VC_FLAGS] & V.VF_LIVE)
+    for row in live:
+        row = int(row)
+        bits = np.unpackbits(dst.vbits[row].view(np.uint8), bitorder="little")[:vsize]
+        n = int(bits.sum())  # cluster 0's slots reserved with entry 0 count too
+        if n != int(dst.vc[row, V.VC_COUNT]):
+            _fail(design, "vc", row, f"count {int(dst.vc[row, V.VC_COUNT])}, {n} slots allocated in its bitmap "
+                  f"(cluster id {int(dst.vc[row, V.VC_ID])})")
+    # forward map (descriptor -> physical slot) against the reverse map (slot -> entry)
+    ids = dst.vc[live, V.VC_ID]
+    row_of = np.full(int(ids.max(initial=0)) + 2, -1, dtype=np.int64)
+    row_of[ids] = live
+    ents = np.flatnonzero(counts >= 0)
+    cid = ents >> vshift
+    rows = np.where(cid < row_of.shape[0], row_of[np.minimum(cid, row_of.shape[0] - 1)], -1)
+    if (rows < 0).any():
+        e = int(ents[np.flatnonzero(rows < 0)[0]])
+        _fail(design, "cmap", f"cluster {e >> vshift}", f"entry {e} is allocated but its cluster is not live")
+    d = rows * vsize + (ents & (vsize - 1))
+    typ = (dst.desc[d, V.DW_META] >> V.TYPE_SHIFT) & 3
+    table = dst.dev.table
+    sw = np.flatnonzero(typ == V.T_SWAPFILE)
+    slot = dst.desc[d[sw], V.DW_BACKEND]
+    tb = table[np.clip(slot, 0, table.shape[0] - 1)]
+    back = np.where((tb & 7) == swp_tb.PTR_MARK, (tb >> 3) & swp_tb.PTR_OFFSET_MASK, -1)
+    bad = np.flatnonzero((slot <= 0) | (slot >= table.shape[0]) | (back != ents[sw]))
+    if bad.size:
+        k = int(bad[0])
+        _fail(design, "desc", int(d[sw][k]), f"entry {int(ents[sw][k])} is backed by physical slot {int(slot[k])}, "
+              f"whose reverse map points at entry {int(back[k])}")
+    ptr = np.flatnonzero((table & 7) == swp_tb.PTR_MARK)
+    fwd = np.zeros(table.shape[0], dtype=bool)
+    fwd[slot] = True
+    orphan = ptr[~fwd[ptr]]
+    if orphan.size:
+        q = int(orphan[0])
+        _fail(design, "dev.table", q, f"reverse map points at entry {int((table[q] >> 3) & swp_tb.PTR_OFFSET_MASK)}, "
+              f"whose descriptor does not point back at this slot")
+
+
+def check_invariants(run_state, *, design=None, final=False) -> None:
+    """Raise :class:`InvariantError` at the first broken invariant of ``run_state``
+    (``(mm_state, ctx, design_state)`` as kept by a run, or ``(ctx, design_state)``);
+    see the module docstring for the list.  ``design`` is the name used in messages
+    (default: the state's type name).  ``final=True`` also checks that nothing is left
+    allocated (all tasks have exited)."""
+    if not isinstance(run_state, tuple) or len(run_state) not in (2, 3):
+        raise TypeError(
+            "run_state must be (mm_state, ctx, design_state) or (ctx, design_state), "
+            f"got {type(run_state).__name__}"
+        )
+    st = run_state[0] if len(run_state) == 3 else None
+    ctx, dst = run_state[-2], run_state[-1]
+    if design is None:
+        design = type(dst).__name__
+    found = []
+    _walk(dst, "", found)
+    for path, obj in found:
+        if isinstance(obj, SwapDev):
+            check_device(design, path, obj)
+        else:
+            check_xarray(design, path, obj)
+    counts = swap_counts(dst)
+    allocated = counts >= 0
+    from .core.verbs import F_ORDER, F_SWAP
+
+    fsw = ctx.folio[:, F_SWAP]
+    cached = np.zeros(counts.shape[0], dtype=bool)
+    for f in np.flatnonzero(fsw):
+        e, nr = int(fsw[f]), 1 << int(ctx.folio[f, F_ORDER])
+        if e + nr > counts.shape[0] or not allocated[e : e + nr].all():
+            _fail(design, "swap cache", f"folio {int(f)}", f"holds entries {e}..{e + nr - 1}, not all allocated")
+        cached[e : e + nr] = True
+    if st is not None:
+        from .mm import engine as E
+
+        swp = st.pt[:, E.PT_STATE] == E.PTE_SWAP
+        held = np.bincount(st.pt[swp, E.PT_VAL], minlength=counts.shape[0])
+        if held.shape[0] > counts.shape[0]:
+            e = int(np.flatnonzero(held[counts.shape[0]:])[0]) + counts.shape[0]
+            _fail(design, "page tables", f"entry {e}", "a swap PTE holds an entry past the design's entry space")
+        pte = held > 0
+        wrong = np.flatnonzero(pte & (counts != held))
+        if wrong.size:
+            e = int(wrong[0])
+            _fail(design, "swap count", f"entry {e}", f"count {int(counts[e])}, {int(held[e])} swap PTEs hold it")
+        used = (st.fo[:, E.FO_FLAGS] & E.FL_USED) != 0
+        fo_entry = np.where(used, st.fo[:, E.FO_ENTRY], 0)
+        n = min(fo_entry.shape[0], fsw.shape[0])
+        diff = np.flatnonzero(fo_entry[:n] != fsw[:n])
+        if diff.size:
+            f = int(diff[0])
+            _fail(design, "swap cache", f"folio {f}", f"mm says entry {int(fo_entry[f])} (used {bool(used[f])}), "
+                  f"the design's folio->swap is {int(fsw[f])}")
+        leak = np.flatnonzero(allocated & ~pte & ~cached)
+        if leak.size:
+            e = int(leak[0])
+            _fail(design, "swap count", f"entry {e}", f"allocated (count {int(counts[e])}) but no swap PTE holds it "
+                  f"and no folio caches it: leaked ({leak.size} such entries)")
+    from .designs import vswap as V
+
+    if isinstance(dst, V.VswapState):
+        _check_vswap(design, dst, counts)
+    if final:
+        if allocated.any():
+            e = int(np.flatnonzero(allocated)[0])
+            _fail(design, "swap count", f"entry {e}", f"still allocated (count {int(counts[e])}) after every task "
+                  f"exited ({int(allocated.sum())} entries)")
+        for path, obj in found:
+            if isinstance(obj, SwapDev) and int(obj.meta[D_INUSE]) != 0:
+                _fail(design, f"{path}.meta", "D_INUSE", f"{int(obj.meta[D_INUSE])} slots in use after every task exited")
