@@ -189,6 +189,7 @@ def _system(args):
             zswap=args.zswap,
             nr_cpus=args.nr_cpus,
             page_cluster=args.page_cluster,
+            faults=args.faults,
         )
     except (TypeError, ValueError) as exc:
         raise _ArgError(str(exc)) from None
@@ -526,6 +527,10 @@ def _add_run_options(p, designs_default=DEFAULT_DESIGNS, workload=True):
     p.add_argument("--zswap", action="store_true", help="enable zswap in front of the device")
     p.add_argument("--nr-cpus", default="4", help="CPUs of the machine (default 4)")
     p.add_argument("--page-cluster", default="3", help="vm.page-cluster (default 3)")
+    p.add_argument(
+        "--faults", default=None,
+        help="injected failures KIND=RATE[,KIND=RATE], kinds swap_alloc, zswap_reject, readahead",
+    )
     p.add_argument("--seed", default="0", help="seed of the workload's random choices (default 0)")
     p.add_argument("--out", default=None, help="write the Dataset to this netCDF file")
     p.add_argument("--plot", default=None, help="write a figure to this PNG file")

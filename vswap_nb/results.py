@@ -121,12 +121,15 @@ VMSTAT_DESCRIPTIONS = {
     "pgmajfault": "faults that had to read from swap",
     "pgactivate": "folios moved to the active list",
     "pgdeactivate": "folios moved to the inactive list",
-    "swap_alloc_fail": "swap entry allocations that failed (swap full)",
-    "zswap_reject": "zswap stores rejected (pool full)",
+    "swap_alloc_fail": "swap entry allocations that failed (swap full or an injected fault)",
+    "zswap_reject": "zswap stores rejected (pool full or an injected fault)",
     "oom": "allocations that found nothing to reclaim",
     "content_checks": "swapped-in pages whose content tag was checked",
     "content_errors": "swapped-in pages whose content tag differed (lost or mixed-up data)",
     "memcg_reclaim": "memory.max reclaim entries",
+    "fault_swap_alloc": "injected swap-slot allocation failures (System faults)",
+    "fault_zswap_reject": "injected zswap store rejections (System faults)",
+    "fault_readahead": "injected read-ahead reads not issued (System faults)",
 }
 
 XA_NODE_BYTES = 576

@@ -176,7 +176,20 @@ P_PAGE_CLUSTER = 24
 P_VMA_RA = 25  # 0/1
 P_SWAPPINESS = 26
 P_KSWAPD = 27  # 0/1
-N_PARAMS = 28
+P_FAULT_SWAP_ALLOC = 28  # probability a swap-slot allocation fails (injected)
+P_FAULT_ZSWAP_REJECT = 29  # probability zswap rejects a store (injected)
+P_FAULT_READAHEAD = 30  # probability a read-ahead page's I/O is not issued (injected)
+N_PARAMS = 31
+
+FAULT_KINDS = ("swap_alloc", "zswap_reject", "readahead")
+FAULT_DOC = {
+    "swap_alloc": "folio_alloc_swap() fails as on a full device: the folio stays in memory "
+    "(swap_alloc_fail)",
+    "zswap_reject": "zswap_store() rejects the page (an allocation or compression failure): it "
+    "goes to the device, or stays in memory without writeback (zswap_reject)",
+    "readahead": "a read-ahead page's read is not issued: the page stays in swap until its "
+    "own fault reads it",
+}
 
 PARAM_NAMES = (
     "ram_pages", "memcg_max_pages", "nr_cpus", "wmark_min", "wmark_low", "wmark_high",
@@ -185,6 +198,7 @@ PARAM_NAMES = (
     "zswap_compress_ns", "zswap_decompress_ns", "zswap_ratio_seq", "zswap_ratio_zero",
     "zswap_ratio_same", "zram_ratio_seq", "zram_ratio_zero", "zram_ratio_same",
     "page_cluster", "vma_ra", "swappiness", "kswapd",
+    "fault_swap_alloc", "fault_zswap_reject", "fault_readahead",
 )
 assert len(PARAM_NAMES) == N_PARAMS
 
@@ -585,14 +599,49 @@ def _watermarks(ram_pages: int, min_free_kbytes: int) -> tuple:
 
 _SYSTEM_FIELDS = (
     "ram", "memory_max", "nr_cpus", "swap", "zswap", "page_cluster", "vma_readahead",
-    "swappiness", "min_free_kbytes", "kswapd",
+    "swappiness", "min_free_kbytes", "kswapd", "faults",
 )
 _PY_NAMES = {f: f for f in _SYSTEM_FIELDS}
 _CLI_NAMES = {f: "--" + f.replace("_", "-") for f in _SYSTEM_FIELDS}
 _SYSTEM_DEFAULTS = {
     "memory_max": None, "nr_cpus": 4, "swap": None, "zswap": None, "page_cluster": 3,
     "vma_readahead": True, "swappiness": 60, "min_free_kbytes": None, "kswapd": True,
+    "faults": None,
 }
+
+
+def _check_faults(value, name):
+    """None, or a mapping fault kind -> probability in [0, 1]; returns None when every
+    rate is 0, else a dict with every kind."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        spec, value = value, {}
+        for part in (x.strip() for x in spec.split(",") if x.strip()):
+            k, eq, r = part.partition("=")
+            if not eq:
+                raise ValueError(
+                    f"{name}={spec!r}: write KIND=RATE[,KIND=RATE], e.g. 'swap_alloc=0.01,readahead=0.1'"
+                )
+            try:
+                value[k.strip()] = float(r)
+            except ValueError:
+                raise ValueError(f"{name}={spec!r}: {r!r} is not a probability") from None
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            f"{name} must be None or a dict fault kind -> probability, e.g. "
+            f"{{'swap_alloc': 0.01}}, got {type(value).__name__} {value!r}"
+        )
+    out = {}
+    for k, r in value.items():
+        if k not in FAULT_KINDS:
+            raise ValueError(f"{name} has an unknown fault kind {k!r}; valid kinds: {', '.join(FAULT_KINDS)}")
+        if _is_bool(r) or not isinstance(r, numbers.Real) or not 0.0 <= float(r) <= 1.0:
+            raise ValueError(f"{name}[{k!r}] must be a probability in [0, 1], got {r!r}")
+        out[k] = float(r)
+    if not any(out.values()):
+        return None
+    return {k: out.get(k, 0.0) for k in FAULT_KINDS}
 
 
 def _normalise_system(v: dict, n: dict) -> dict:
@@ -658,10 +707,15 @@ def _normalise_system(v: dict, n: dict) -> dict:
                 f"the kernel default ({default_min_free_kbytes(ram)})"
             )
     kswapd = _check_bool(v["kswapd"], n["kswapd"])
+    faults = _check_faults(v.get("faults"), n["faults"])
+    if faults is not None and faults["zswap_reject"] > 0 and not (zswap is not None and zswap.enabled):
+        raise ValueError(
+            f"{n['faults']}['zswap_reject'] needs zswap on; enable it or drop the fault"
+        )
     return {
         "ram": ram, "memory_max": memory_max, "nr_cpus": nr_cpus, "swap": swap,
         "zswap": zswap, "page_cluster": page_cluster, "vma_readahead": vma_readahead,
-        "swappiness": swappiness, "min_free_kbytes": mfk, "kswapd": kswapd,
+        "swappiness": swappiness, "min_free_kbytes": mfk, "kswapd": kswapd, "faults": faults,
     }
 
 
@@ -714,6 +768,13 @@ class System:
         (:func:`default_min_free_kbytes`).
     kswapd : bool
         Whether background reclaim runs (False: direct reclaim only, a modelling switch).
+    faults : dict, optional
+        Injected failures, kind -> probability per attempt (``FAULT_KINDS``):
+        ``swap_alloc`` (a swap-slot allocation fails as on a full device),
+        ``zswap_reject`` (zswap rejects a store), ``readahead`` (a read-ahead page's
+        I/O is not issued).  Each decision is a hash of the run's seed, the kind and the
+        attempt number, so a seed gives the same failures every time.  On the command
+        line ``--faults swap_alloc=0.01,readahead=0.1``.
     """
 
     ram: int
@@ -727,6 +788,7 @@ class System:
     swappiness: int = 60
     min_free_kbytes: int | None = None
     kswapd: bool = True
+    faults: Mapping | None = None
 
     def __post_init__(self):
         values = _normalise_system({f: getattr(self, f) for f in _SYSTEM_FIELDS}, _PY_NAMES)
@@ -798,6 +860,10 @@ class System:
         p[P_VMA_RA] = self.vma_readahead
         p[P_SWAPPINESS] = self.swappiness
         p[P_KSWAPD] = self.kswapd
+        if self.faults is not None:
+            p[P_FAULT_SWAP_ALLOC] = self.faults["swap_alloc"]
+            p[P_FAULT_ZSWAP_REJECT] = self.faults["zswap_reject"]
+            p[P_FAULT_READAHEAD] = self.faults["readahead"]
         return p
 
     # -- dicts and spellings ------------------------------------------------------
@@ -806,6 +872,7 @@ class System:
         d = {f: getattr(self, f) for f in _SYSTEM_FIELDS}
         d["swap"] = self.swap.to_dict()
         d["zswap"] = None if self.zswap is None else self.zswap.to_dict()
+        d["faults"] = None if self.faults is None else dict(self.faults)
         return d
 
     @classmethod
@@ -822,7 +889,7 @@ class System:
     @classmethod
     def parse_cli(cls, ram, *, memory_max=None, swap=None, zswap=False, nr_cpus=4,
                   page_cluster=3, vma_readahead=True, swappiness=60, min_free_kbytes=None,
-                  kswapd=True) -> System:
+                  kswapd=True, faults=None) -> System:
         """A System from command-line spellings; errors name the option (``--swap``).
 
         ``ram="16G"``, ``memory_max="4G"`` (or None / "max" / "none": no limit),
@@ -846,6 +913,7 @@ class System:
             "min_free_kbytes": (None if min_free_kbytes is None
                                 else _cli_int(min_free_kbytes, n["min_free_kbytes"])),
             "kswapd": _cli_bool(kswapd, n["kswapd"]),
+            "faults": faults,
         }
         values = _normalise_system(values, n)
         return cls(values.pop("ram"), **values)

@@ -141,6 +141,9 @@ from .config import (
     P_DEV_READ_NS,
     P_DEV_SYNC,
     P_DEV_WRITE_NS,
+    P_FAULT_READAHEAD,
+    P_FAULT_SWAP_ALLOC,
+    P_FAULT_ZSWAP_REJECT,
     P_KSWAPD,
     P_MEMCG_MAX_PAGES,
     P_PAGE_CLUSTER,
@@ -205,6 +208,9 @@ VMSTAT = (
     "content_checks",
     "content_errors",
     "memcg_reclaim",
+    "fault_swap_alloc",
+    "fault_zswap_reject",
+    "fault_readahead",
 )
 (
     VM_PSWPIN,
@@ -229,6 +235,9 @@ VMSTAT = (
     VM_CONTENT_CHECKS,
     VM_CONTENT_ERRORS,
     VM_MEMCG_RECLAIM,
+    VM_FAULT_SWAP_ALLOC,
+    VM_FAULT_ZSWAP_REJECT,
+    VM_FAULT_READAHEAD,
 ) = range(len(VMSTAT))
 N_VM = len(VMSTAT)
 
@@ -294,8 +303,9 @@ TK_WORDS = 11
     M_LIVE_SWAP,
     M_PAGE_EVENTS,
     M_PHASE_DONE,
-) = range(14)
-N_META = 14
+    M_FAULT_DRAWS,  # + kind: attempts so far of each injected fault
+) = range(15)
+N_META = M_FAULT_DRAWS + 3
 
 # float meta
 (
@@ -415,6 +425,22 @@ def _splitmix64(x):
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return z ^ (z >> np.uint64(31))
+
+
+@njit(inline="always")
+def _fault(st, p, kind):
+    """Whether injected fault ``kind`` (rate ``params[p]``) hits this attempt: a hash of
+    the seed, the kind and the attempt number, so a seed fails the same attempts."""
+    rate = st.params[p]
+    if rate <= 0.0:
+        return False
+    n = st.meta[M_FAULT_DRAWS + kind]
+    st.meta[M_FAULT_DRAWS + kind] = n + 1
+    h = _splitmix64(
+        _splitmix64(np.uint64(st.meta[M_SEED]) ^ (np.uint64(kind + 1) * np.uint64(0xD6E8FEB86659FD93)))
+        + np.uint64(n)
+    )
+    return np.float64(h >> np.uint64(11)) * (1.0 / 9007199254740992.0) < rate
 
 
 @njit(inline="always")
@@ -722,9 +748,13 @@ def _writeout(st, ctx, dst, cpu, f, e):
     if backend == BACKEND_ZSWAP:
         ns += st.params[P_ZSWAP_COMPRESS_NS]
         size = _zsize(st, cls)
-        if st.fmeta[FM_ZSWAP_BYTES] + size > st.params[P_ZSWAP_MAX_POOL_PAGES] * PAGE_SIZE:
+        full = st.fmeta[FM_ZSWAP_BYTES] + size > st.params[P_ZSWAP_MAX_POOL_PAGES] * PAGE_SIZE
+        injected = not full and _fault(st, P_FAULT_ZSWAP_REJECT, 1)
+        if full or injected:
             st.vm[VM_ZSWAP_REJECT] += 1
-            if st.params[P_ZSWAP_SHRINKER] != 0 and st.params[P_ZSWAP_WRITEBACK] != 0:
+            if injected:
+                st.vm[VM_FAULT_ZSWAP_REJECT] += 1
+            elif st.params[P_ZSWAP_SHRINKER] != 0 and st.params[P_ZSWAP_WRITEBACK] != 0:
                 ns += _zswap_shrink(st, ctx, dst, cpu)
             if st.params[P_ZSWAP_WRITEBACK] == 0:
                 return False, ns
@@ -780,9 +810,13 @@ def _reclaim_folio(st, ctx, dst, cpu):
     seen = ctx.meta[C_CACHE_DROPS]
     e = st.fo[f, FO_ENTRY]
     if e == 0:
-        ctx.meta[C_CPU] = cpu
-        e = verbs.alloc(dst, ctx, cpu, 0, f, MEMCG_ID)
-        _drain_drops(st, ctx, seen)
+        if _fault(st, P_FAULT_SWAP_ALLOC, 0):
+            st.vm[VM_FAULT_SWAP_ALLOC] += 1
+            e = -28  # -ENOSPC: as if the device were full
+        else:
+            ctx.meta[C_CPU] = cpu
+            e = verbs.alloc(dst, ctx, cpu, 0, f, MEMCG_ID)
+            _drain_drops(st, ctx, seen)
         if e < 0:
             st.vm[VM_SWAP_ALLOC_FAIL] += 1
             _lru_del(st, f)
@@ -1069,6 +1103,9 @@ def _ra_page(st, ctx, dst, cpu, now, x):
     PG_readahead (swap_ra).  Returns mm ns."""
     ctx.meta[C_CPU] = cpu
     if verbs.cache_lookup(dst, ctx, OP_READAHEAD, x) >= 0:
+        return 0.0
+    if _fault(st, P_FAULT_READAHEAD, 2):
+        st.vm[VM_FAULT_READAHEAD] += 1  # the read is not issued; the PTE keeps the entry
         return 0.0
     f, ns = _swapin_one(st, ctx, dst, OP_READAHEAD, cpu, now, x, True)
     if f >= 0:
