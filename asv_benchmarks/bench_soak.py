@@ -1,0 +1,36 @@
+"""A long soak run per design, kept as a benchmark rather than a test: random-access
+usemem with read-back, zero pages, zswap in front of an ssd, memory.max pressure and
+every injected fault on, under the invariant checker after every phase.  The tracks
+must stay at 0 (lost pages, entries left allocated); the time shows what checking a
+run of this size costs."""
+import vswap_nb as v
+
+FAULTS = {"swap_alloc": 0.02, "zswap_reject": 0.1, "readahead": 0.2}
+
+
+class Soak:
+    params = [list(v.designs())]
+    param_names = ["design"]
+    timeout = 3600
+    number = 1
+    repeat = 1
+
+    def setup(self, design):
+        self.w = v.usemem("384M", nr_tasks=4, random=True, read_back=True, repeat=2,
+                          fill={"zero": 0.2, "sequence": 0.8})
+        self.s = v.System("512M", memory_max="256M", swap=v.Device("ssd", "2G"),
+                          zswap=v.Zswap(max_pool_percent=10), nr_cpus=4, faults=FAULTS)
+        v.simulate(design, v.usemem("4M"), self.s)  # compile
+
+    def time_soak_checked(self, design):
+        v.simulate(design, self.w, self.s, seed=7, check="phase")
+
+    def track_content_errors(self, design):
+        return int(v.simulate(design, self.w, self.s, seed=7, check="phase").content_errors)
+
+    track_content_errors.unit = "pages"
+
+    def track_live_entries_left(self, design):
+        return int(v.simulate(design, self.w, self.s, seed=7).live_entries)
+
+    track_live_entries_left.unit = "entries"
