@@ -26,8 +26,8 @@ DESIGNS = list(v.designs())
 PAGES = 24 * 256  # 24 MiB per task: twice what fits in RAM with two tasks
 
 
-def _system():
-    return v.System("64M", memory_max="24M", swap=v.Device("ssd", "128M"), nr_cpus=2)
+def _system(zswap=None):
+    return v.System("64M", memory_max="24M", swap=v.Device("ssd", "128M"), nr_cpus=2, zswap=zswap)
 
 
 @pytest.mark.parametrize("design", DESIGNS)
@@ -56,13 +56,13 @@ def test_check_must_be_a_mode():
 # --------------------------------------------------------------------------- corruption
 
 
-def _live(design):
+def _live(design, zswap=None):
     """A run stopped after its first phase with every page still mapped: two tasks
     wrote 24 MiB each under memory.max=24M, so about half the pages sit in swap."""
     tasks = [[(K_MMAP, 0, PAGES), (K_PHASE, 0), (K_TOUCH, 0, PAGES, F_WRITE), (K_PHASE, 1), (K_EXIT,)]
              for _ in range(2)]
     w = make_workload("live", {}, ("write", "exit"), tasks)
-    s = _system()
+    s = _system(zswap)
     prim, mm = cost_vectors(None)
     params = s.to_params()
     nfolios = int(params[P_RAM_PAGES]) + FOLIO_SLACK
@@ -94,13 +94,14 @@ def _caught(state, design, *parts, final=False):
 _LIVE = {}
 
 
-def _state(design):
-    if design not in _LIVE:
-        _LIVE[design] = _live(design)
-    return _LIVE[design]
+def _state(design, zswap=None):
+    key = (design, zswap is not None)
+    if key not in _LIVE:
+        _LIVE[key] = _live(design, zswap)
+    return _LIVE[key]
 
 
-@pytest.fixture(params=["swap_table", "vswap_v6"])
+@pytest.fixture(params=["swap_table", "vswap_v6", "vswap_ste"])
 def live(request):
     return request.param, _state(request.param)
 
@@ -202,3 +203,21 @@ def test_vswap_cluster_count_and_reverse_map_are_checked():
     e = int((dst.dev.table[q] >> 3) & swp_tb.PTR_OFFSET_MASK)
     dst.dev.table[q] = swp_tb.tb_mk_pointer(e + 1, False)
     _caught((st, ctx, dst), "vswap_v6", f"entry {e} is backed by physical slot {q}", f"points at entry {e + 1}")
+
+
+def test_ste_virtual_table_and_ghost_forward_tables_are_checked():
+    from vswap_nb.designs import ste as S
+
+    st, ctx, dst = _copy(_state("vswap_ste"))
+    phys = np.flatnonzero((dst.vt & 7) == S.VT_PHYS)
+    assert phys.size > 1000
+    q = int(phys[0])
+    p = int(dst.vt[q] >> 3)
+    dst.vt[q] = ((p + 1) << 3) | S.VT_PHYS
+    _caught((st, ctx, dst), "vswap_ste", f"vt[{q}]", f"backed by physical slot {p + 1}")
+
+    st, ctx, dst = _copy(_state("ghost", v.Zswap(max_pool_percent=5)))
+    assert int(dst.meta[S.E_LAZY_VT]) == 1
+    c = int(np.flatnonzero(dst.dev.ci[:, S.CI_AUX])[0])
+    dst.dev.ci[c, S.CI_AUX] += 1
+    _caught((st, ctx, dst), "ghost", f"dev.ci[{c}]", "forward-table count")

@@ -42,6 +42,12 @@ the allocated slots in its bitmap (cluster 0's slots reserved with entry 0 inclu
 slot whose reverse map points back at the descriptor's entry (forward and reverse maps
 agree), and every reverse-map word of the physical device points at such a descriptor.
 
+The Swap Table Edition (``vswap_ste``, and ``ghost`` with zswap): no free vswap slot
+keeps a backend word; every PHYS word of the virtual_table points at a physical slot
+whose reverse map points back, and every reverse-map word at a PHYS slot that points
+at it; ghost's per-cluster forward-table counts equal the cluster's PHYS slots and the
+number of clusters with a table equals the design's count.
+
 At the end of a run (``final=True``): no entry is allocated and every device is empty
 (in-use 0).  The vswap designs keep empty clusters referenced by their per-CPU caches
 and RCU queue; those are not counted as left over.
@@ -305,6 +311,50 @@ def _check_vswap(design, dst, counts):
               f"whose descriptor does not point back at this slot")
 
 
+def _check_ste(design, dst, counts):
+    """vswap_ste / ghost: the virtual_table (vswap slot -> backend) against the physical
+    device's reverse map, and ghost's per-cluster forward-table counts."""
+    from .core import swp_tb
+    from .designs import ste as S
+
+    vt, table = dst.vt, dst.pdev.table
+    n = min(vt.shape[0], counts.shape[0])
+    stale = np.flatnonzero((vt[:n] != S.VT_NONE) & (counts[:n] < 0))
+    if stale.size:
+        q = int(stale[0])
+        _fail(design, "vt", q, f"backend word {int(vt[q])} on a free vswap slot")
+    phys = np.flatnonzero((vt & 7) == S.VT_PHYS)
+    slot = vt[phys] >> 3
+    tb = table[np.clip(slot, 0, table.shape[0] - 1)]
+    back = np.where((tb & 7) == swp_tb.PTR_MARK, (tb >> 3) & swp_tb.PTR_OFFSET_MASK, -1)
+    bad = np.flatnonzero((slot <= 0) | (slot >= table.shape[0]) | (back != phys))
+    if bad.size:
+        k = int(bad[0])
+        _fail(design, "vt", int(phys[k]), f"vswap slot {int(phys[k])} is backed by physical slot {int(slot[k])}, "
+              f"whose reverse map points at {int(back[k])}")
+    ptr = np.flatnonzero((table & 7) == swp_tb.PTR_MARK)
+    fwd = np.zeros(table.shape[0], dtype=bool)
+    fwd[slot] = True
+    orphan = ptr[~fwd[ptr]]
+    if orphan.size:
+        q = int(orphan[0])
+        _fail(design, "pdev.table", q, f"reverse map points at vswap slot {int((table[q] >> 3) & swp_tb.PTR_OFFSET_MASK)}, "
+              f"whose virtual_table does not point back at this slot")
+    if dst.meta[S.E_LAZY_VT]:
+        dev = dst.dev
+        ncl = int(dev.meta[D_NCLUSTERS])
+        shift = int(dev.meta[D_CLUSTER_SHIFT])
+        per = np.bincount(phys >> shift, minlength=ncl)[:ncl]
+        aux = dev.ci[:ncl, S.CI_AUX]
+        wrong = np.flatnonzero(per != aux)
+        if wrong.size:
+            c = int(wrong[0])
+            _fail(design, "dev.ci", c, f"forward-table count {int(aux[c])}, {int(per[c])} of its slots are PHYS")
+        if int(np.count_nonzero(aux)) != int(dst.meta[S.E_VTABLES]):
+            _fail(design, "meta", "E_VTABLES", f"{int(dst.meta[S.E_VTABLES])} forward tables counted, "
+                  f"{int(np.count_nonzero(aux))} clusters have one")
+
+
 def check_invariants(run_state, *, design=None, final=False) -> None:
     """Raise :class:`InvariantError` at the first broken invariant of ``run_state``
     (``(mm_state, ctx, design_state)`` as kept by a run, or ``(ctx, design_state)``);
@@ -368,6 +418,10 @@ def check_invariants(run_state, *, design=None, final=False) -> None:
 
     if isinstance(dst, V.VswapState):
         _check_vswap(design, dst, counts)
+    from .designs import ste as S
+
+    if isinstance(dst, S.SteState):
+        _check_ste(design, dst, counts)
     if final:
         if allocated.any():
             e = int(np.flatnonzero(allocated)[0])
