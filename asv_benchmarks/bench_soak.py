@@ -16,9 +16,9 @@ class Soak:
     repeat = 1
 
     def setup(self, design):
-        self.w = v.usemem("384M", nr_tasks=4, random=True, read_back=True, repeat=2,
+        self.w = v.usemem("1G", nr_tasks=4, random=True, read_back=True, repeat=3,
                           fill={"zero": 0.2, "sequence": 0.8})
-        self.s = v.System("512M", memory_max="256M", swap=v.Device("ssd", "2G"),
+        self.s = v.System("1G", memory_max="768M", swap=v.Device("ssd", "8G"),
                           zswap=v.Zswap(max_pool_percent=10), nr_cpus=4, faults=FAULTS)
         v.simulate(design, v.usemem("4M"), self.s)  # compile
 
