@@ -221,3 +221,19 @@ def test_ste_virtual_table_and_ghost_forward_tables_are_checked():
     c = int(np.flatnonzero(dst.dev.ci[:, S.CI_AUX])[0])
     dst.dev.ci[c, S.CI_AUX] += 1
     _caught((st, ctx, dst), "ghost", f"dev.ci[{c}]", "forward-table count")
+
+
+def test_the_mm_store_must_hold_every_swapped_page_and_match_zswap():
+    st, ctx, dst = _copy(_state("ghost", v.Zswap(max_pool_percent=5)))
+    live = np.flatnonzero(st.store_key != E.EMPTY_KEY)
+    where = st.store_val[live, E.SV_INFO] >> 4
+    z = int(live[np.flatnonzero(where == E.W_ZSWAP)[0]])
+    st.store_val[z, E.SV_INFO] = (st.store_val[z, E.SV_INFO] & 15) | (E.W_DISK << 4)
+    _caught((st, ctx, dst), "ghost", "zswap[entries]", "the mm stored")
+
+    st, ctx, dst = _copy(_state("vswap_v6"))
+    cached = set(int(x) for x in ctx.folio[:, verbs.F_SWAP] if x)
+    e = next(int(x) for x in st.pt[_swap_ptes(st), E.PT_VAL] if int(x) not in cached)
+    i = int(np.flatnonzero(st.store_key == e)[0])
+    st.store_val[i, E.SV_INFO] &= 15  # where = W_NONE: the data is gone
+    _caught((st, ctx, dst), "vswap_v6", f"mm store[entry {e}]", "its data is nowhere: lost")

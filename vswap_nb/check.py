@@ -15,6 +15,10 @@ Entries, against the mm (needs the mm state):
   PTEs holding it (the count is PTE references; the swap cache is not a count);
 * every allocated entry is held by a swap PTE or by a folio in the swap cache (no
   entry leaks);
+* the mm's record of where each swapped page's data is sits on an allocated entry,
+  every entry a swap PTE holds has its data somewhere (zero, zswap, the device or a
+  cached folio), and the pages the mm stored in zswap are exactly the design's zswap
+  entries;
 * the swap cache agrees on both sides: a used folio's entry in the mm (``FO_ENTRY``)
   equals the design side's ``folio->swap`` (``Ctx.folio[:, F_SWAP]``), a free folio has
   neither, and every entry of a cached folio is allocated.
@@ -311,6 +315,38 @@ def _check_vswap(design, dst, counts):
               f"whose descriptor does not point back at this slot")
 
 
+def _check_store(design, st, dst, counts, pte, cached):
+    """The mm's record of where each swapped page's data is (its store, keyed by
+    entry) against the design: every record is on an allocated entry, every entry a
+    swap PTE holds has its data somewhere (zero, zswap, device, or a cached folio), and
+    the records in zswap are exactly the design's zswap entries."""
+    from .core.metadata import N_STRUCTURES, S_ZSWAP_ENTRY, ZSWAP_ENTRY_BYTES
+    from .mm import engine as E
+
+    keys = st.store_key
+    live = np.flatnonzero(keys != E.EMPTY_KEY)
+    if live.size != int(st.meta[E.M_STORE_LIVE]):
+        _fail(design, "mm store", "M_STORE_LIVE", f"{int(st.meta[E.M_STORE_LIVE])} records counted, {live.size} present")
+    k = keys[live]
+    off = np.flatnonzero((k >= counts.shape[0]) | (counts[np.minimum(k, counts.shape[0] - 1)] < 0))
+    if off.size:
+        e = int(k[off[0]])
+        _fail(design, "mm store", f"entry {e}", "holds a page's data for an entry the design has not allocated")
+    where = st.store_val[live, E.SV_INFO] >> 4
+    has_data = np.zeros(counts.shape[0], dtype=bool)
+    has_data[k[where != E.W_NONE]] = True
+    lost = np.flatnonzero(pte & ~cached & ~has_data[: pte.shape[0]])
+    if lost.size:
+        e = int(lost[0])
+        _fail(design, "mm store", f"entry {e}", f"a swap PTE holds it but its data is nowhere: lost ({lost.size} entries)")
+    md = np.zeros(N_STRUCTURES, dtype=np.int64)
+    verbs.metadata_bytes(dst, md)
+    zs = int(md[S_ZSWAP_ENTRY]) // ZSWAP_ENTRY_BYTES
+    if zs != int(np.count_nonzero(where == E.W_ZSWAP)):
+        _fail(design, "zswap", "entries", f"the design holds {zs} zswap entries, the mm stored "
+              f"{int(np.count_nonzero(where == E.W_ZSWAP))} pages in zswap")
+
+
 def _check_ste(design, dst, counts):
     """vswap_ste / ghost: the virtual_table (vswap slot -> backend) against the physical
     device's reverse map, and ghost's per-cluster forward-table counts."""
@@ -409,6 +445,7 @@ def check_invariants(run_state, *, design=None, final=False) -> None:
             f = int(diff[0])
             _fail(design, "swap cache", f"folio {f}", f"mm says entry {int(fo_entry[f])} (used {bool(used[f])}), "
                   f"the design's folio->swap is {int(fsw[f])}")
+        _check_store(design, st, dst, counts, pte, cached)
         leak = np.flatnonzero(allocated & ~pte & ~cached)
         if leak.size:
             e = int(leak[0])
