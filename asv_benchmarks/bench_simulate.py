@@ -7,9 +7,7 @@ Setup runs a tiny simulation first so compilation is not timed.
 """
 import vswap_nb as v
 
-
-def _warm(design):
-    v.simulate(design, v.usemem("1M"), v.System("64M", swap=v.Device("zram", "64M")))
+from .common import warm_simulate
 
 
 class SimulateSmall:
@@ -18,7 +16,7 @@ class SimulateSmall:
     timeout = 900
 
     def setup(self, design):
-        _warm(design)
+        warm_simulate(design)
         self.w = v.usemem("256M", nr_tasks=2, read_back=True)
         self.s = v.System("256M", swap=v.Device("zram", "1G"), nr_cpus=2)
 
@@ -62,7 +60,7 @@ class FullSize:
     repeat = 1
 
     def setup(self, design):
-        _warm(design)
+        warm_simulate(design)
         self.w = v.usemem("56G")
         self.s = v.System("32G", swap=v.Device("zram", "64G"), nr_cpus=4)
 

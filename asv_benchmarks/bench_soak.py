@@ -5,6 +5,8 @@ must stay at 0 (lost pages, entries left allocated); the time shows what checkin
 run of this size costs."""
 import vswap_nb as v
 
+from .common import warm_simulate
+
 FAULTS = {"swap_alloc": 0.02, "zswap_reject": 0.1, "readahead": 0.2}
 
 
@@ -20,7 +22,7 @@ class Soak:
                           fill={"zero": 0.2, "sequence": 0.8})
         self.s = v.System("1G", memory_max="768M", swap=v.Device("ssd", "8G"),
                           zswap=v.Zswap(max_pool_percent=10), nr_cpus=4, faults=FAULTS)
-        v.simulate(design, v.usemem("4M"), self.s)  # compile
+        warm_simulate(design)
 
     def time_soak_checked(self, design):
         v.simulate(design, self.w, self.s, seed=7, check="phase")

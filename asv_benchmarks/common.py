@@ -8,6 +8,14 @@ from vswap_nb.core.jit import njit
 SEED = 20261127
 
 
+def warm_simulate(design):
+    """Compile (or load) the mm engine for ``design`` on a tiny run, so a benchmark's
+    timed simulate does not include it."""
+    import vswap_nb as v
+
+    v.simulate(design, v.usemem("1M"), v.System("64M", swap=v.Device("zram", "64M")))
+
+
 def dense_keys(n, seed=SEED):
     """0..n-1 in random order."""
     return np.random.default_rng(seed).permutation(n).astype(np.int64)

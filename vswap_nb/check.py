@@ -64,7 +64,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import verbs
+from .core import swp_tb, verbs
 from .core.device import (
     CF_DISCARD,
     CF_FRAG,
@@ -96,6 +96,7 @@ from .core.device import (
     SwapDev,
 )
 from .core.jit import njit
+from .core.metadata import N_STRUCTURES, S_ZSWAP_ENTRY, ZSWAP_ENTRY_BYTES
 from .core.radix import (
     M_ENTRIES,
     M_NR_NODES,
@@ -108,6 +109,10 @@ from .core.radix import (
     W_SLOTS,
     XAPool,
 )
+from .core.verbs import F_ORDER, F_SWAP
+from .designs import ste as S
+from .designs import vswap as V
+from .mm import engine as E
 
 __all__ = ["InvariantError", "check_invariants"]
 
@@ -130,10 +135,8 @@ def _swap_counts(dst, out):
 
 
 def _entry_space(dst) -> int:
-    from .designs import vswap
-
-    if isinstance(dst, vswap.VswapState):
-        return int(dst.meta[vswap.V_NROWS]) << int(dst.meta[vswap.V_VSHIFT])
+    if isinstance(dst, V.VswapState):
+        return int(dst.meta[V.V_NROWS]) << int(dst.meta[V.V_VSHIFT])
     return int(dst.dev.meta[D_MAX])
 
 
@@ -224,7 +227,6 @@ def check_device(design, name, dev):
     if wrong.size:
         cpu, order = (int(x) for x in wrong[0])
         _fail(design, f"{name}.pcpu", f"{cpu}, {order}", f"offset {int(off[cpu, order])} outside the device [0, {nmax})")
-    return inuse
 
 
 # --------------------------------------------------------------------------- XArrays
@@ -253,10 +255,12 @@ def check_xarray(design, name, xa):
             used = int(np.count_nonzero(slots))
             if used != int(nodes[nd, W_COUNT]):
                 _fail(design, where, nd, f"count word {int(nodes[nd, W_COUNT])}, {used} slots in use")
-            leaf = int(nodes[nd, W_SHIFT]) == 0
+            if int(nodes[nd, W_SHIFT]) == 0:
+                values += used  # a leaf holds values only
+                continue
             for k in np.flatnonzero(slots):
                 w = int(slots[k])
-                if w & 3 == 2 and not leaf:
+                if w & 3 == 2:
                     stack.append((w >> 2, nd, int(k)))
                 else:
                     values += 1
@@ -269,20 +273,39 @@ def check_xarray(design, name, xa):
 # --------------------------------------------------------------------------- designs
 
 
-def _check_vswap(design, dst, counts):
-    from .core import swp_tb
-    from .designs import vswap as V
+def _check_rmap(design, table_name, table, fwd_name, fwd_index, ents, slot, noun, fwd_what):
+    """A forward map (``ents[i]`` backed by physical ``slot[i]``, stored at
+    ``fwd_name[fwd_index[i]]``) against the physical device's reverse-map Pointers,
+    both ways: each backing slot's Pointer names its entry, and each Pointer is the
+    backing of the entry it names."""
+    tb = table[np.clip(slot, 0, table.shape[0] - 1)]
+    back = np.where((tb & 7) == swp_tb.PTR_MARK, (tb >> 3) & swp_tb.PTR_OFFSET_MASK, -1)
+    bad = np.flatnonzero((slot <= 0) | (slot >= table.shape[0]) | (back != ents))
+    if bad.size:
+        k = int(bad[0])
+        _fail(design, fwd_name, int(fwd_index[k]), f"{noun} {int(ents[k])} is backed by physical slot "
+              f"{int(slot[k])}, whose reverse map points at {noun} {int(back[k])}")
+    ptr = np.flatnonzero((table & 7) == swp_tb.PTR_MARK)
+    fwd = np.zeros(table.shape[0], dtype=bool)
+    fwd[slot] = True
+    orphan = ptr[~fwd[ptr]]
+    if orphan.size:
+        q = int(orphan[0])
+        _fail(design, table_name, q, f"reverse map points at {noun} {int((table[q] >> 3) & swp_tb.PTR_OFFSET_MASK)}, "
+              f"whose {fwd_what} does not point back at this slot")
 
+
+def _check_vswap(design, dst, counts):
     vshift = int(dst.meta[V.V_VSHIFT])
     vsize = 1 << vshift
     live = np.flatnonzero(dst.vc[:, V.VC_FLAGS] & V.VF_LIVE)
-    for row in live:
-        row = int(row)
-        bits = np.unpackbits(dst.vbits[row].view(np.uint8), bitorder="little")[:vsize]
-        n = int(bits.sum())  # cluster 0's slots reserved with entry 0 count too
-        if n != int(dst.vc[row, V.VC_COUNT]):
-            _fail(design, "vc", row, f"count {int(dst.vc[row, V.VC_COUNT])}, {n} slots allocated in its bitmap "
-                  f"(cluster id {int(dst.vc[row, V.VC_ID])})")
+    # cluster 0's slots reserved with entry 0 count too
+    bits = np.unpackbits(dst.vbits[live].view(np.uint8), axis=1, bitorder="little")[:, :vsize].sum(axis=1)
+    wrong = np.flatnonzero(bits != dst.vc[live, V.VC_COUNT])
+    if wrong.size:
+        row = int(live[wrong[0]])
+        _fail(design, "vc", row, f"count {int(dst.vc[row, V.VC_COUNT])}, {int(bits[wrong[0]])} slots allocated in "
+              f"its bitmap (cluster id {int(dst.vc[row, V.VC_ID])})")
     # forward map (descriptor -> physical slot) against the reverse map (slot -> entry)
     ids = dst.vc[live, V.VC_ID]
     row_of = np.full(int(ids.max(initial=0)) + 2, -1, dtype=np.int64)
@@ -294,25 +317,9 @@ def _check_vswap(design, dst, counts):
         e = int(ents[np.flatnonzero(rows < 0)[0]])
         _fail(design, "cmap", f"cluster {e >> vshift}", f"entry {e} is allocated but its cluster is not live")
     d = rows * vsize + (ents & (vsize - 1))
-    typ = (dst.desc[d, V.DW_META] >> V.TYPE_SHIFT) & 3
-    table = dst.dev.table
-    sw = np.flatnonzero(typ == V.T_SWAPFILE)
-    slot = dst.desc[d[sw], V.DW_BACKEND]
-    tb = table[np.clip(slot, 0, table.shape[0] - 1)]
-    back = np.where((tb & 7) == swp_tb.PTR_MARK, (tb >> 3) & swp_tb.PTR_OFFSET_MASK, -1)
-    bad = np.flatnonzero((slot <= 0) | (slot >= table.shape[0]) | (back != ents[sw]))
-    if bad.size:
-        k = int(bad[0])
-        _fail(design, "desc", int(d[sw][k]), f"entry {int(ents[sw][k])} is backed by physical slot {int(slot[k])}, "
-              f"whose reverse map points at entry {int(back[k])}")
-    ptr = np.flatnonzero((table & 7) == swp_tb.PTR_MARK)
-    fwd = np.zeros(table.shape[0], dtype=bool)
-    fwd[slot] = True
-    orphan = ptr[~fwd[ptr]]
-    if orphan.size:
-        q = int(orphan[0])
-        _fail(design, "dev.table", q, f"reverse map points at entry {int((table[q] >> 3) & swp_tb.PTR_OFFSET_MASK)}, "
-              f"whose descriptor does not point back at this slot")
+    sw = np.flatnonzero(((dst.desc[d, V.DW_META] >> V.TYPE_SHIFT) & 3) == V.T_SWAPFILE)
+    _check_rmap(design, "dev.table", dst.dev.table, "desc", d[sw], ents[sw], dst.desc[d[sw], V.DW_BACKEND],
+                "entry", "descriptor")
 
 
 def _check_store(design, st, dst, counts, pte, cached):
@@ -320,9 +327,6 @@ def _check_store(design, st, dst, counts, pte, cached):
     entry) against the design: every record is on an allocated entry, every entry a
     swap PTE holds has its data somewhere (zero, zswap, device, or a cached folio), and
     the records in zswap are exactly the design's zswap entries."""
-    from .core.metadata import N_STRUCTURES, S_ZSWAP_ENTRY, ZSWAP_ENTRY_BYTES
-    from .mm import engine as E
-
     keys = st.store_key
     live = np.flatnonzero(keys != E.EMPTY_KEY)
     if live.size != int(st.meta[E.M_STORE_LIVE]):
@@ -350,32 +354,14 @@ def _check_store(design, st, dst, counts, pte, cached):
 def _check_ste(design, dst, counts):
     """vswap_ste / ghost: the virtual_table (vswap slot -> backend) against the physical
     device's reverse map, and ghost's per-cluster forward-table counts."""
-    from .core import swp_tb
-    from .designs import ste as S
-
-    vt, table = dst.vt, dst.pdev.table
+    vt = dst.vt
     n = min(vt.shape[0], counts.shape[0])
     stale = np.flatnonzero((vt[:n] != S.VT_NONE) & (counts[:n] < 0))
     if stale.size:
         q = int(stale[0])
         _fail(design, "vt", q, f"backend word {int(vt[q])} on a free vswap slot")
     phys = np.flatnonzero((vt & 7) == S.VT_PHYS)
-    slot = vt[phys] >> 3
-    tb = table[np.clip(slot, 0, table.shape[0] - 1)]
-    back = np.where((tb & 7) == swp_tb.PTR_MARK, (tb >> 3) & swp_tb.PTR_OFFSET_MASK, -1)
-    bad = np.flatnonzero((slot <= 0) | (slot >= table.shape[0]) | (back != phys))
-    if bad.size:
-        k = int(bad[0])
-        _fail(design, "vt", int(phys[k]), f"vswap slot {int(phys[k])} is backed by physical slot {int(slot[k])}, "
-              f"whose reverse map points at {int(back[k])}")
-    ptr = np.flatnonzero((table & 7) == swp_tb.PTR_MARK)
-    fwd = np.zeros(table.shape[0], dtype=bool)
-    fwd[slot] = True
-    orphan = ptr[~fwd[ptr]]
-    if orphan.size:
-        q = int(orphan[0])
-        _fail(design, "pdev.table", q, f"reverse map points at vswap slot {int((table[q] >> 3) & swp_tb.PTR_OFFSET_MASK)}, "
-              f"whose virtual_table does not point back at this slot")
+    _check_rmap(design, "pdev.table", dst.pdev.table, "vt", phys, phys, vt[phys] >> 3, "vswap slot", "virtual_table")
     if dst.meta[S.E_LAZY_VT]:
         dev = dst.dev
         ncl = int(dev.meta[D_NCLUSTERS])
@@ -415,18 +401,19 @@ def check_invariants(run_state, *, design=None, final=False) -> None:
             check_xarray(design, path, obj)
     counts = swap_counts(dst)
     allocated = counts >= 0
-    from .core.verbs import F_ORDER, F_SWAP
-
     fsw = ctx.folio[:, F_SWAP]
     cached = np.zeros(counts.shape[0], dtype=bool)
-    for f in np.flatnonzero(fsw):
-        e, nr = int(fsw[f]), 1 << int(ctx.folio[f, F_ORDER])
-        if e + nr > counts.shape[0] or not allocated[e : e + nr].all():
-            _fail(design, "swap cache", f"folio {int(f)}", f"holds entries {e}..{e + nr - 1}, not all allocated")
-        cached[e : e + nr] = True
+    folios = np.flatnonzero(fsw)
+    nr = np.int64(1) << ctx.folio[folios, F_ORDER]
+    owner = np.repeat(folios, nr)  # one row per cached entry: its folio, then the entry
+    ent = fsw[owner] + np.arange(owner.size) - np.repeat(np.cumsum(nr) - nr, nr)
+    bad = np.flatnonzero((ent >= counts.shape[0]) | ~allocated[np.minimum(ent, counts.shape[0] - 1)])
+    if bad.size:
+        f = int(owner[bad[0]])
+        e, k = int(fsw[f]), 1 << int(ctx.folio[f, F_ORDER])
+        _fail(design, "swap cache", f"folio {f}", f"holds entries {e}..{e + k - 1}, not all allocated")
+    cached[ent] = True
     if st is not None:
-        from .mm import engine as E
-
         swp = st.pt[:, E.PT_STATE] == E.PTE_SWAP
         held = np.bincount(st.pt[swp, E.PT_VAL], minlength=counts.shape[0])
         if held.shape[0] > counts.shape[0]:
@@ -451,12 +438,8 @@ def check_invariants(run_state, *, design=None, final=False) -> None:
             e = int(leak[0])
             _fail(design, "swap count", f"entry {e}", f"allocated (count {int(counts[e])}) but no swap PTE holds it "
                   f"and no folio caches it: leaked ({leak.size} such entries)")
-    from .designs import vswap as V
-
     if isinstance(dst, V.VswapState):
         _check_vswap(design, dst, counts)
-    from .designs import ste as S
-
     if isinstance(dst, S.SteState):
         _check_ste(design, dst, counts)
     if final:

@@ -495,21 +495,13 @@ def _lookup(dst, ctx, op, cid):
             if dst.vpcpu[cpu, P_MRU_ID + 2 * w] == cid:
                 ctx.counters[op, LOOKUP_CACHE_HIT] += 1
                 row = dst.vpcpu[cpu, P_MRU_ROW + 2 * w]
-                for k in range(w, 0, -1):
-                    dst.vpcpu[cpu, P_MRU_ID + 2 * k] = dst.vpcpu[cpu, P_MRU_ID + 2 * k - 2]
-                    dst.vpcpu[cpu, P_MRU_ROW + 2 * k] = dst.vpcpu[cpu, P_MRU_ROW + 2 * k - 2]
-                dst.vpcpu[cpu, P_MRU_ID] = cid
-                dst.vpcpu[cpu, P_MRU_ROW] = row
+                _lc_push_front(dst, cpu, w, cid, row)
                 return row
         ctx.counters[op, LOOKUP_CACHE_MISS] += 1
         row = xa_load_counted(dst.cmap, 0, cid, ctx.counters, op)
         if row >= 0:
             old = dst.vpcpu[cpu, P_MRU_ROW + 2 * (ways - 1)]
-            for k in range(ways - 1, 0, -1):
-                dst.vpcpu[cpu, P_MRU_ID + 2 * k] = dst.vpcpu[cpu, P_MRU_ID + 2 * k - 2]
-                dst.vpcpu[cpu, P_MRU_ROW + 2 * k] = dst.vpcpu[cpu, P_MRU_ROW + 2 * k - 2]
-            dst.vpcpu[cpu, P_MRU_ID] = cid
-            dst.vpcpu[cpu, P_MRU_ROW] = row
+            _lc_push_front(dst, cpu, ways - 1, cid, row)
             dst.vc[row, VC_REF] += 1
         else:
             old = dst.vpcpu[cpu, P_MRU_ROW]
@@ -518,6 +510,17 @@ def _lookup(dst, ctx, op, cid):
             _put_ref(dst, ctx, op, old, 1)
         return row
     return xa_load_counted(dst.cmap, 0, cid, ctx.counters, op)
+
+
+@njit(inline="always")
+def _lc_push_front(dst, cpu, w, cid, row):
+    """Put (cid, row) in way 0 of the CPU's lookup cache, moving ways 0..w-1 one down
+    (way ``w`` is overwritten: the hit's old place, or the evicted least recent way)."""
+    for k in range(w, 0, -1):
+        dst.vpcpu[cpu, P_MRU_ID + 2 * k] = dst.vpcpu[cpu, P_MRU_ID + 2 * k - 2]
+        dst.vpcpu[cpu, P_MRU_ROW + 2 * k] = dst.vpcpu[cpu, P_MRU_ROW + 2 * k - 2]
+    dst.vpcpu[cpu, P_MRU_ID] = cid
+    dst.vpcpu[cpu, P_MRU_ROW] = row
 
 
 @njit(inline="always")
