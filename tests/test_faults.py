@@ -6,7 +6,7 @@ import pytest
 
 import vswap_nb as v
 
-FAULTS = {"swap_alloc": 0.05, "zswap_reject": 0.2, "readahead": 0.3}
+FAULTS = {"swap_alloc": 0.05, "zswap_reject": 0.2, "readahead": 0.3, "atomic_alloc": 0.3}
 
 
 def _system(faults=FAULTS):
@@ -23,6 +23,7 @@ def test_faults_lose_nothing_and_show_in_the_counters(design):
     assert int(ds.fault_swap_alloc) > 0 and int(ds.swap_alloc_fail) >= int(ds.fault_swap_alloc)
     assert int(ds.fault_zswap_reject) > 0 and int(ds.zswap_reject) >= int(ds.fault_zswap_reject)
     assert int(ds.fault_readahead) > 0
+    assert int(ds.fault_atomic_alloc) > 0
     # every page swapped out came back with its content tag, and nothing is left
     assert int(ds.content_errors) == 0
     assert int(ds.content_checks) >= int(ds.pswpout) + int(ds.zswpout) - int(ds.zswpwb) > 0
@@ -59,3 +60,23 @@ def test_readahead_faults_turn_readahead_into_faults():
     assert int(hit.swap_ra) < int(base.swap_ra)
     assert int(hit.pgmajfault) > int(base.pgmajfault)
     assert int(hit.content_errors) == 0
+
+
+@pytest.mark.parametrize("design", ["swap_table", "vswap_v6", "vswap_ste"])
+def test_atomic_alloc_fallback_costs_but_changes_nothing(design):
+    """A failed atomic table allocation takes the sleeping fallback: one more allocation
+    per table object, one more cluster lock and per-CPU lock each time, and otherwise
+    the very same run (one task and no kswapd, so that time decides nothing)."""
+    w = v.usemem("48M", read_back=True, fill={"zero": 0.1, "sequence": 0.9})
+    kw = dict(swap=v.Device("ssd", "256M"), zswap=v.Zswap(max_pool_percent=10), kswapd=False)
+    base = v.simulate(design, w, v.System("64M", **kw))
+    hit = v.simulate(design, w, v.System("64M", faults={"atomic_alloc": 0.5}, **kw), check="phase")
+    n = int(hit.fault_atomic_alloc)
+    assert n > 0 and int(base.fault_atomic_alloc) == 0
+    for name in ("pswpout", "pswpin", "zswpout", "swap_ra", "pgmajfault", "content_checks", "allocstall"):
+        assert int(hit[name]) == int(base[name]), name
+    diff = (hit.counters - base.counters).sum("op")
+    assert int(diff.sel(primitive="cluster_lock")) == n == int(diff.sel(primitive="pcpu_access"))
+    assert int(diff.sel(primitive="mem_alloc")) >= n
+    others = diff.drop_sel(primitive=["cluster_lock", "pcpu_access", "mem_alloc"])
+    assert not others.values.any()

@@ -8,6 +8,7 @@ compare()            several designs on the same workload stream (a Dataset)
 sweep()              every combination of swept parameters, here or on a dask cluster
 System, Device, Zswap  the machine a run models
 usemem(), memhog(), kbuild()  workloads; read_trace()/write_trace() record and replay
+with_swapoff()       a workload that swaps the device off at the start of a phase
 calibrate()          the emulation's own primitive costs on this machine, usable as cost=
 metadata_overhead()  bytes of swap metadata per design, backend and usage (a Dataset)
 XArray               the emulated Linux XArray (lib/xarray.c), for exploring lookups
@@ -26,7 +27,15 @@ from .core.units import parse_size
 from .mm.config import Device, System, Zswap
 from .mm.cost import calibrate
 from .sweep import sweep
-from .workloads import Workload, kbuild, memhog, read_trace, usemem, write_trace
+from .workloads import (
+    Workload,
+    kbuild,
+    memhog,
+    read_trace,
+    usemem,
+    with_swapoff,
+    write_trace,
+)
 
 __all__ = [
     "Device",
@@ -48,5 +57,6 @@ __all__ = [
     "simulate",
     "sweep",
     "usemem",
+    "with_swapoff",
     "write_trace",
 ]

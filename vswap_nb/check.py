@@ -82,6 +82,7 @@ from .core.device import (
     D_INUSE,
     D_MAX,
     D_NCLUSTERS,
+    D_OFF,
     D_TABLES,
     L_DISCARD,
     L_FRAG,
@@ -222,6 +223,8 @@ def check_device(design, name, dev):
     inuse = int(counts.sum()) - nbad
     if inuse != int(dev.meta[D_INUSE]):
         _fail(design, f"{name}.meta", "D_INUSE", f"{int(dev.meta[D_INUSE])} slots in use, the clusters count {inuse}")
+    if int(dev.meta[D_OFF]) and inuse != 0:
+        _fail(design, f"{name}.meta", "D_OFF", f"swapped off with {inuse} slots still in use")
     off = dev.pcpu
     wrong = np.argwhere((off < 0) | (off >= nmax))
     if wrong.size:
@@ -343,6 +346,9 @@ def _check_store(design, st, dst, counts, pte, cached):
     if lost.size:
         e = int(lost[0])
         _fail(design, "mm store", f"entry {e}", f"a swap PTE holds it but its data is nowhere: lost ({lost.size} entries)")
+    if st.meta[E.M_SWAPOFF] and (where == E.W_DISK).any():
+        e = int(k[np.flatnonzero(where == E.W_DISK)[0]])
+        _fail(design, "mm store", f"entry {e}", "its data is recorded on the swap device after swapoff")
     md = np.zeros(N_STRUCTURES, dtype=np.int64)
     verbs.metadata_bytes(dst, md)
     zs = int(md[S_ZSWAP_ENTRY]) // ZSWAP_ENTRY_BYTES

@@ -385,9 +385,21 @@ def _plot(ds, args, kind) -> int:
     return 0
 
 
+def _with_swapoff(args, workload):
+    if args.swapoff is None:
+        return workload
+    from .workloads import with_swapoff
+
+    try:
+        return with_swapoff(workload, args.swapoff)
+    except ValueError as exc:
+        raise _ArgError(f"--swapoff: {exc}") from None
+
+
 def _compare_like(args, workload) -> int:
     from .mm.run import EngineError
 
+    workload = _with_swapoff(args, workload)
     designs = _designs_arg(args.designs) if args.command != "run" else _designs_arg(args.design)
     system = _system(args)
     options = _options(args, designs)
@@ -490,7 +502,7 @@ def _sweep(args) -> int:
     from .sweep import sweep as run_sweep
 
     designs = _designs_arg(args.designs)
-    workload = parse_workload(args.workload)
+    workload = _with_swapoff(args, parse_workload(args.workload))
     system = _system(args)
     seed = _check_seed(args.seed)
     over = _parse_over(args)
@@ -529,8 +541,10 @@ def _add_run_options(p, designs_default=DEFAULT_DESIGNS, workload=True):
     p.add_argument("--page-cluster", default="3", help="vm.page-cluster (default 3)")
     p.add_argument(
         "--faults", default=None,
-        help="injected failures KIND=RATE[,KIND=RATE], kinds swap_alloc, zswap_reject, readahead",
+        help="injected failures KIND=RATE[,KIND=RATE], kinds swap_alloc, zswap_reject, readahead, atomic_alloc",
     )
+    p.add_argument("--swapoff", default=None, metavar="PHASE",
+                   help="swap the device off at the start of this phase of the workload (e.g. read)")
     p.add_argument("--seed", default="0", help="seed of the workload's random choices (default 0)")
     p.add_argument("--out", default=None, help="write the Dataset to this netCDF file")
     p.add_argument("--plot", default=None, help="write a figure to this PNG file")

@@ -130,6 +130,9 @@ VMSTAT_DESCRIPTIONS = {
     "fault_swap_alloc": "injected swap-slot allocation failures (System faults)",
     "fault_zswap_reject": "injected zswap store rejections (System faults)",
     "fault_readahead": "injected read-ahead reads not issued (System faults)",
+    "swapoff_pages": "pages swapoff brought back from the device (to a PTE or the swap cache)",
+    "swapoff_ptes": "page-table entries swapoff's page-table walk read",
+    "fault_atomic_alloc": "injected atomic swap-table allocation failures that took the sleeping fallback (System faults)",
 }
 
 XA_NODE_BYTES = 576
@@ -232,6 +235,11 @@ def run_dataset(raw: dict, *, workload, system, seed: int, cost: dict, write_pag
             (),
             float(vm[VMSTAT.index("pgsteal_direct")]) / steal if steal else 0.0,
             {"long_name": "share of reclaimed pages reclaimed in the allocating task", "units": "1"},
+        ),
+        "swapoff_time": (
+            (),
+            raw["swapoff_ns"],
+            {"long_name": "model time of swapoff (0 without one)", "units": "ns"},
         ),
         "live_entries": (
             (),

@@ -63,6 +63,13 @@ Modelling choices:
   writing its entries.
 * One physical device: the per-CPU cache and the available list hold this device only.
 * The RCU delay before a freed table's memory returns is not modelled (freed at once).
+* Swapoff: :func:`dev_swapoff_begin` clears SWP_WRITEOK (every later ``dev_alloc``
+  fails), :func:`dev_next_used` walks the clusters that hold slots, and
+  :func:`dev_swapoff_end` marks the emptied device off (``D_OFF``: the designs then
+  count no static metadata for it).
+* The atomic table allocation can fail by injected fault (``verbs.atomic_alloc_fails``);
+  the fallback (drop the locks, allocate sleeping, relock) costs one more allocation per
+  table object, a cluster lock and a per-CPU lock, and always succeeds (no contention).
 """
 from __future__ import annotations
 
@@ -82,7 +89,7 @@ from .counters import (
 from .jit import njit
 from .verbs import SLOT_BUSY, SLOT_CACHE_ONLY, SLOT_FREE
 
-__all__ = ["N_ORDERS", "PMD_ORDER", "SwapDev", "new_device"]
+__all__ = ["N_ORDERS", "PMD_ORDER", "SwapDev", "dev_next_used", "dev_swapoff_begin", "dev_swapoff_end", "new_device"]
 
 N_ORDERS = 10  # SWAP_NR_ORDERS on x86-64 (PMD_ORDER + 1)
 PMD_ORDER = 9
@@ -128,7 +135,8 @@ D_PEAK_TABLES = 12
 D_ALLOC_FAIL = 13
 D_ID = 14
 D_KERNEL = 15  # which kernel's allocator: KERNEL_P4 or KERNEL_619
-N_DMETA = 16
+D_OFF = 16  # 1 once swapoff has emptied the device and freed its static metadata
+N_DMETA = 17
 
 # allocator generations (see the module docstring)
 KERNEL_P4 = 0
@@ -327,7 +335,15 @@ def _cluster_is_usable(dev, c, order):
 
 @njit(inline="always")
 def _alloc_table(dev, dst, ctx, op, c):
+    """swap_cluster_populate(): the cluster's tables, allocated atomically under the
+    cluster lock; when that fails (an injected fault), the locks are dropped, the
+    tables allocated sleeping and the cluster relocked (no contention here, so it is
+    still ours)."""
     ctx.counters[op, MEM_ALLOC] += dev.meta[D_TABLE_OBJS]
+    if verbs.atomic_alloc_fails(ctx):
+        ctx.counters[op, MEM_ALLOC] += dev.meta[D_TABLE_OBJS]
+        ctx.counters[op, CLUSTER_LOCK] += 1
+        ctx.counters[op, PCPU_ACCESS] += 1
     verbs.cluster_populated(dst, ctx, op, dev, c, True)
     dev.ci[c, CI_TABLE] = 1
     dev.meta[D_TABLES] += 1
@@ -703,6 +719,9 @@ def dev_alloc(dev, dst, ctx, op, cpu, order):
     """The allocation part of folio_alloc_swap(): returns the first offset of
     ``2**order`` free, aligned slots, or 0 when the device cannot provide them.  The
     caller writes its entries for the range and then calls :func:`dev_deferred_work`."""
+    if (dev.meta[D_FLAGS] & SWP_WRITEOK) == 0:
+        dev.meta[D_ALLOC_FAIL] += 1  # swapoff took the device off the available list
+        return 0
     if dev.meta[D_DISCARD_PENDING]:
         _do_scheduled_discard(dev, dst, ctx, op)
     if (1 << order) > dev_cluster_size(dev):
@@ -749,9 +768,48 @@ def dev_free_range(dev, dst, ctx, op, start, nr):
     c = start >> dev.meta[D_CLUSTER_SHIFT]
     dev.ci[c, CI_COUNT] -= nr
     dev.meta[D_INUSE] -= nr
-    if dev.meta[D_INUSE] < dev.meta[D_PAGES]:
+    if dev.meta[D_INUSE] < dev.meta[D_PAGES] and (dev.meta[D_FLAGS] & SWP_WRITEOK):
         dev.meta[D_AVAIL] = 1
     if dev.ci[c, CI_COUNT] == 0:
         _free_cluster(dev, dst, ctx, op, c)
     else:
         _partial_free_cluster(dev, dst, ctx, op, c)
+
+
+# --------------------------------------------------------------------------- swapoff
+
+
+@njit
+def dev_swapoff_begin(dev):
+    """The start of swapoff(2): the device leaves the available list and loses
+    SWP_WRITEOK (del_from_avail_list), so no allocation uses it again; the per-CPU
+    offsets into it are dropped."""
+    dev.meta[D_FLAGS] &= ~SWP_WRITEOK
+    dev.meta[D_AVAIL] = 0
+    dev.pcpu[:, :] = 0
+
+
+@njit
+def dev_next_used(dev, off):
+    """The first slot at or after ``off`` in a cluster that holds any slot (bad slots
+    included), or -1: try_to_unuse()'s walk over the device, skipping empty clusters
+    [I: their tables are gone, so the kernel's per-slot reads there cost nothing
+    either]."""
+    shift = dev.meta[D_CLUSTER_SHIFT]
+    nmax = dev.meta[D_MAX]
+    while off < nmax:
+        c = off >> shift
+        if dev.ci[c, CI_COUNT] != 0:
+            return off
+        off = (c + 1) << shift
+    return -1
+
+
+@njit
+def dev_swapoff_end(dev):
+    """The end of swapoff(2): returns the slots still in use; when none is, the
+    device's static metadata (swap_map, cluster array, bitmaps) is freed (D_OFF)."""
+    left = dev.meta[D_INUSE]
+    if left == 0:
+        dev.meta[D_OFF] = 1
+    return left

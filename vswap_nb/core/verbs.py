@@ -58,6 +58,15 @@ zswap_writeback(dst, ctx, op, entry, folio) -> 0 or -errno
     zswap_writeback_entry(): read the compressed page into ``folio`` through the swap
     cache, write it to the device, drop the zswap entry and the folio.
 reclaim_full(dst, ctx, force) -> slots reclaimed by a full-cluster scan
+unuse_entry(dst, ctx, op, off) -> entry or 0
+    swapoff's look at physical slot ``off`` (find_next_to_unuse): the entry the page
+    tables and the swap cache know for it (the slot itself, or the virtual entry its
+    reverse map names), 0 when the slot is free or bad
+unuse(dst, ctx, op, entry, folio) -> 1, 0 or -errno
+    swapoff's last step for an entry whose data is now in ``folio`` (in the swap
+    cache): 1 when the entry is gone (folio_free_swap: no PTE holds it any more),
+    0 when the entry lives on with the folio as its backend and its physical slot
+    freed (a virtual design repointing the entry at the swap cache)
 swap_count(dst, entry) -> count (-1 if not allocated), no counters touched
 metadata_bytes(dst, out) -> fills ``out[structure]`` with bytes in use
 
@@ -75,6 +84,10 @@ range_has_zswap(dst, ctx, op, start, nr) -> True if any page of the range is in 
     (zswap_is_present before a large swap-in)
 
 Hooks with a default (a design registers its own only where it differs):
+phys_dev(dst) -> SwapDev   the physical swap device (default ``dst.dev``)
+ptes_hold_slots(dst) -> True when page tables hold physical entries, so swapoff
+    walks every page table (default); False for a virtual design, whose page tables
+    hold virtual entries that swapoff leaves alone
 cluster_lookup(dst, ctx, op, dev, off)   finding the cluster of ``off`` before locking
     it: array arithmetic (default, no cost) or an XArray walk for a device whose
     clusters are dynamic
@@ -127,7 +140,12 @@ FOLIO_DIRTY = 2
 C_CACHE_DROPS = 0  # folios a design dropped from the swap cache on its own (reclaim)
 C_ZSWAP_ENABLED = 1  # zswap has been enabled (zswap_never_enabled() is false)
 C_CPU = 2  # the CPU the current operation runs on (per-CPU caches of non-alloc verbs)
+C_SEED = 3  # the run's seed (injected faults)
+C_FAULT_ATOMIC_RATE = 4  # injected atomic-allocation failure rate, in units of 2**-53
+C_FAULT_ATOMIC_DRAWS = 5  # atomic allocations tried so far (the fault's attempt number)
+C_FAULT_ATOMIC_HITS = 6  # atomic allocations that failed and took the fallback
 N_CTX_META = 8
+FAULT_ATOMIC_KIND = 3  # the hash's kind number (the mm's injected faults are 0..2)
 DROP_RING = 4096  # more than one verb call can drop (a put or a cluster scan: <= 512)
 
 
@@ -156,6 +174,38 @@ def folio_add_swap(ctx, folio, start, nr):
         order += 1
     ctx.folio[folio, F_SWAP] = start
     ctx.folio[folio, F_ORDER] = order
+
+
+@njit(inline="always")
+def splitmix64(x):
+    """splitmix64 on uint64 (the hash behind every seeded choice of a run)."""
+    x = np.uint64(x) + np.uint64(0x9E3779B97F4A7C15)
+    z = x
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(inline="always")
+def fault_draw(seed, kind, n):
+    """The n-th draw of injected fault ``kind`` for ``seed``: uniform in [0, 2**53)."""
+    h = splitmix64(splitmix64(np.uint64(seed) ^ (np.uint64(kind + 1) * np.uint64(0xD6E8FEB86659FD93))) + np.uint64(n))
+    return np.int64(h >> np.uint64(11))
+
+
+@njit(inline="always")
+def atomic_alloc_fails(ctx):
+    """Whether this atomic (GFP_ATOMIC-like, under a spinlock) metadata allocation
+    fails, at the run's injected rate (``System(faults={"atomic_alloc": p})``)."""
+    rate = ctx.meta[C_FAULT_ATOMIC_RATE]
+    if rate <= 0:
+        return False
+    n = ctx.meta[C_FAULT_ATOMIC_DRAWS]
+    ctx.meta[C_FAULT_ATOMIC_DRAWS] = n + 1
+    if fault_draw(ctx.meta[C_SEED], FAULT_ATOMIC_KIND, n) < rate:
+        ctx.meta[C_FAULT_ATOMIC_HITS] += 1
+        return True
+    return False
 
 
 # backends for writeout/read_backend
@@ -209,6 +259,10 @@ VERB_SIGNATURES = {
     "ra_probe": "dst, ctx, op, entry",
     "zswap_writeback": "dst, ctx, op, entry, folio",
     "reclaim_full": "dst, ctx, force",
+    "unuse_entry": "dst, ctx, op, off",
+    "unuse": "dst, ctx, op, entry, folio",
+    "phys_dev": "dst",
+    "ptes_hold_slots": "dst",
     "swap_count": "dst, entry",
     "metadata_bytes": "dst, out",
     "phys_slot_scan": "dst, ctx, op, dev, off",
@@ -297,6 +351,7 @@ _PYTHON_CHECKS = {
     "alloc": lambda a: (_check_folio(a["ctx"], a["folio"]), _check_cpu_order(a["dst"], a["cpu"], a["order"])),
     "cache_add": lambda a: _check_folio(a["ctx"], a["folio"]),
     "zswap_writeback": lambda a: _check_folio(a["ctx"], a["folio"]),
+    "unuse": lambda a: _check_folio(a["ctx"], a["folio"]),
 }
 
 _TEMPLATE = """
@@ -342,7 +397,19 @@ def _no_slot_cache_only(dst, ctx, op, slot, on):
     return 0
 
 
+@njit(inline="always")
+def _dev_of(dst):
+    return dst.dev
+
+
+@njit(inline="always")
+def _ptes_hold_slots(dst):
+    return True
+
+
 _DEFAULTS.update(
+    phys_dev=_dev_of,
+    ptes_hold_slots=_ptes_hold_slots,
     cluster_lookup=_no_cluster_lookup,
     cluster_populated=_no_cluster_populated,
     slot_cache_only=_no_slot_cache_only,

@@ -18,6 +18,7 @@ from ..core.counters import CLUSTER_LOCK, OP_CACHE_DEL, TABLE_READ
 from ..core.device import dev_reclaim_full, vm_swap_full
 from ..core.jit import njit
 from ..core.verbs import (
+    EBUSY,
     ENOMEM,
     F_FLAGS,
     F_ORDER,
@@ -95,3 +96,16 @@ def owned_slot_zswap_writeback(dst, ctx, op, entry, folio):
     zswap_invalidate(dst.zswap, ctx, op, entry)  # xa_erase + zswap_entry_free
     verbs.cache_del(dst, ctx, OP_CACHE_DEL, entry, 1)
     return 0
+
+
+@njit
+def table_unuse(dst, ctx, op, entry, folio):
+    """swapoff's folio_free_swap() after the page-table walk put every PTE's count:
+    the entry goes (1), or -EBUSY if something still holds it."""
+    start = ctx.folio[folio, F_SWAP]
+    nr = np.int64(1) << ctx.folio[folio, F_ORDER]
+    if start == 0 or not start <= entry < start + nr:
+        return EBUSY
+    if verbs.cache_free(dst, ctx, op, start, nr) > 0:
+        return 1
+    return EBUSY

@@ -78,6 +78,7 @@ from ..core.device import (
     D_INUSE,
     D_MAX,
     D_NCLUSTERS,
+    D_OFF,
     D_TABLES,
     KERNEL_619,
     SWP_SYNCHRONOUS_IO,
@@ -120,6 +121,7 @@ from ._table_cache import (
     phys_slot_reclaim,
     table_cache_lookup,
     table_try_reclaim,
+    table_unuse,
 )
 
 NAME = "classic"
@@ -630,12 +632,12 @@ def cl_swap_count(dst, entry):
 def cl_metadata_bytes(dst, out):
     out[:] = 0
     dev = dst.dev
-    nmax = dev.meta[D_MAX]
+    nmax = dev.meta[D_MAX] * (1 - dev.meta[D_OFF])  # swapoff frees the static arrays
     out[md.S_SWAP_MAP] = nmax
-    out[md.S_SWAP_MAP_CONT] = dst.meta[K_CONT_PAGES] * md.PAGE_SIZE
+    out[md.S_SWAP_MAP_CONT] = dst.meta[K_CONT_PAGES] * md.PAGE_SIZE * (1 - dev.meta[D_OFF])
     out[md.S_SWAP_CGROUP] = nmax * md.MEMCG_ID_BYTES
     out[md.S_ZEROMAP] = ((nmax + 63) // 64) * 8
-    out[md.S_CLUSTER_INFO] = dev.meta[D_NCLUSTERS] * md.CLUSTER_INFO_619_BYTES
+    out[md.S_CLUSTER_INFO] = dev.meta[D_NCLUSTERS] * md.CLUSTER_INFO_619_BYTES * (1 - dev.meta[D_OFF])
     csize = np.int64(1) << dev.meta[D_CLUSTER_SHIFT]
     out[md.S_SWAP_TABLE] = dev.meta[D_TABLES] * csize * md.SWAP_TABLE_ENTRY_BYTES
     zswap_metadata_bytes(dst.zswap, out)
@@ -650,6 +652,16 @@ def cl_phys_slot_scan(dst, ctx, op, dev, off):
     if m == SWAP_HAS_CACHE:
         return SLOT_CACHE_ONLY
     return SLOT_BUSY
+
+
+@njit
+def cl_unuse_entry(dst, ctx, op, off):
+    """find_next_to_unuse(): a swap_map byte read; the slot's entry if in use."""
+    ctx.counters[op, MAP_READ] += 1
+    m = np.int64(dst.swap_map[off])
+    if m == 0 or (m & COUNT_MASK) == SWAP_MAP_BAD:
+        return 0
+    return off
 
 
 verbs.register(
@@ -673,4 +685,6 @@ verbs.register(
     phys_slot_scan=cl_phys_slot_scan,
     phys_slot_reclaim=phys_slot_reclaim,
     only_has_cache=cl_only_has_cache,
+    unuse_entry=cl_unuse_entry,
+    unuse=table_unuse,
 )

@@ -57,7 +57,10 @@ physical slot; a zero page keeps an existing PHYS backing; the RCU delay of free
 clusters is not modelled; if the vswap device runs out, allocation fails instead of
 falling back to the physical device; a ghost-device entry without a physical
 slot takes swapin_readahead() on a fault, as an STE vswap entry does (the ghost device
-is not SWP_SYNCHRONOUS_IO).  Left out: swapoff, multiple physical devices.
+is not SWP_SYNCHRONOUS_IO).  Swapoff of the physical device repoints
+each PHYS-backed slot at its swap-cache folio (``unuse``, vswap_store_folio), as
+the vswap designs do; ghost without zswap is swap_table and walks the page tables.
+Left out: multiple physical devices.
 """
 from __future__ import annotations
 
@@ -90,6 +93,7 @@ from ..core.device import (
     D_FLAGS,
     D_ID,
     D_NCLUSTERS,
+    D_OFF,
     D_TABLES,
     KERNEL_P4,
     SWP_SYNCHRONOUS_IO,
@@ -116,6 +120,7 @@ from ..core.verbs import (
     BACKEND_ZERO,
     BACKEND_ZSWAP,
     C_CPU,
+    EBUSY,
     ENOENT,
     ENOMEM,
     F_ORDER,
@@ -565,7 +570,7 @@ def ste_metadata_bytes(dst, out):
     pdev = dst.pdev
     vsize = np.int64(1) << vdev.meta[D_CLUSTER_SHIFT]
     live = vdev.meta[D_TABLES]
-    out[md.S_CLUSTER_INFO] = live * CI_DYN_BYTES + pdev.meta[D_NCLUSTERS] * md.CLUSTER_INFO_P4_BYTES
+    out[md.S_CLUSTER_INFO] = live * CI_DYN_BYTES + pdev.meta[D_NCLUSTERS] * md.CLUSTER_INFO_P4_BYTES * (1 - pdev.meta[D_OFF])
     out[md.S_SWAP_TABLE] = live * vsize * md.SWAP_TABLE_ENTRY_BYTES
     out[md.S_MEMCG_TABLE] = live * vsize * md.MEMCG_ID_BYTES
     out[md.S_EXTEND_TABLE] = dst.meta[E_EXT_TABLES] * vsize * md.EXTEND_ENTRY_BYTES
@@ -574,6 +579,39 @@ def ste_metadata_bytes(dst, out):
     pcsize = np.int64(1) << pdev.meta[D_CLUSTER_SHIFT]
     out[md.S_RMAP_TABLE] = pdev.meta[D_TABLES] * pcsize * md.SWAP_TABLE_ENTRY_BYTES
     out[md.S_ZSWAP_ENTRY] = dst.meta[E_ZSWAP_ENTRIES] * md.ZSWAP_ENTRY_BYTES
+
+
+@njit
+def ste_unuse_entry(dst, ctx, op, off):
+    """swapoff's walk of the physical device: the Pointer word names the vswap slot."""
+    ctx.counters[op, RMAP_READ] += 1
+    tb = dst.pdev.table[off]
+    if not swp_tb.tb_is_pointer(tb):
+        return 0
+    return swp_tb.tb_pointer_offset(tb)
+
+
+@njit
+def ste_unuse(dst, ctx, op, entry, folio):
+    """Swapoff without a page-table walk: vswap_store_folio() makes the cached folio
+    the backend of its pages and frees their physical slots; the vswap entries stay."""
+    start = ctx.folio[folio, F_SWAP]
+    nr = np.int64(1) << ctx.folio[folio, F_ORDER]
+    if start == 0 or not start <= entry < start + nr:
+        return EBUSY
+    _vlock(dst, ctx, op, start)
+    _drop_phys(dst, ctx, op, start, nr)
+    return 0
+
+
+@njit(inline="always")
+def ste_phys_dev(dst):
+    return dst.pdev
+
+
+@njit(inline="always")
+def ste_ptes_hold_slots(dst):
+    return False
 
 
 verbs.register(
@@ -602,6 +640,10 @@ verbs.register(
     cluster_lookup=ste_cluster_lookup,
     cluster_populated=ste_cluster_populated,
     slot_cache_only=ste_slot_cache_only,
+    unuse_entry=ste_unuse_entry,
+    unuse=ste_unuse,
+    phys_dev=ste_phys_dev,
+    ptes_hold_slots=ste_ptes_hold_slots,
 )
 
 

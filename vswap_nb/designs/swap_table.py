@@ -65,6 +65,7 @@ from ..core.device import (
     D_FLAGS,
     D_ID,
     D_NCLUSTERS,
+    D_OFF,
     D_TABLES,
     SWP_SYNCHRONOUS_IO,
     dev_alloc,
@@ -108,6 +109,7 @@ from ._table_cache import (
     phys_slot_reclaim,
     table_cache_lookup,
     table_try_reclaim,
+    table_unuse,
 )
 
 NAME = "swap_table"
@@ -571,7 +573,7 @@ def st_swap_count(dst, entry):
 def st_metadata_bytes(dst, out):
     out[:] = 0
     dev = dst.dev
-    out[md.S_CLUSTER_INFO] = dev.meta[D_NCLUSTERS] * md.CLUSTER_INFO_P4_BYTES
+    out[md.S_CLUSTER_INFO] = dev.meta[D_NCLUSTERS] * md.CLUSTER_INFO_P4_BYTES * (1 - dev.meta[D_OFF])
     csize = np.int64(1) << dev.meta[D_CLUSTER_SHIFT]
     out[md.S_SWAP_TABLE] = dev.meta[D_TABLES] * csize * md.SWAP_TABLE_ENTRY_BYTES
     out[md.S_MEMCG_TABLE] = dev.meta[D_TABLES] * csize * md.MEMCG_ID_BYTES
@@ -613,6 +615,16 @@ def st_phys_slot_scan(dst, ctx, op, dev, off):
     return SLOT_BUSY
 
 
+@njit
+def st_unuse_entry(dst, ctx, op, off):
+    """find_next_to_unuse(): a table read; the slot's entry if in use."""
+    ctx.counters[op, TABLE_READ] += 1
+    tb = dst.dev.table[off]
+    if tb == swp_tb.NULL or swp_tb.tb_is_bad(tb):
+        return 0
+    return off
+
+
 verbs.register(
     SwapTableState,
     alloc=st_alloc,
@@ -636,4 +648,6 @@ verbs.register(
     only_has_cache=st_only_has_cache,
     slot_release=st_slot_release,
     range_has_zswap=st_range_has_zswap,
+    unuse_entry=st_unuse_entry,
+    unuse=table_unuse,
 )

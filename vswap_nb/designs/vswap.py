@@ -53,7 +53,8 @@ What is inferred [I] (v5's source was not read; v6's only in part): the exact pe
 lookups of v5 beyond those listed in the reference; that v5 frees entry by entry; the
 refcount model (allocated slots + one per CPU cache or lookup cache holding the
 cluster); v5's cluster object being a 16 KiB slab object (12392 B rounded).  The RCU
-delay is 64 verb calls.  Left out: swapoff, shmem, multiple physical devices, races.
+delay is 64 verb calls.  Swapoff (``unuse``) repoints each physically backed entry at its swap-cache folio
+[S16, S23]: no page-table walk.  Left out: shmem, multiple physical devices, races.
 """
 from __future__ import annotations
 
@@ -91,6 +92,7 @@ from ..core.device import (
     D_FLAGS,
     D_MAX,
     D_NCLUSTERS,
+    D_OFF,
     D_TABLES,
     KERNEL_619,
     N_ORDERS,
@@ -1297,9 +1299,9 @@ def vs_swap_count(dst, entry):
 def vs_metadata_bytes(dst, out):
     out[:] = 0
     dev = dst.dev
-    nmax = dev.meta[D_MAX]
+    nmax = dev.meta[D_MAX] * (1 - dev.meta[D_OFF])  # swapoff frees the static arrays
     out[md.S_PHYS_BITMAPS] = 2 * ((nmax + 63) // 64) * 8
-    out[md.S_CLUSTER_INFO] = dev.meta[D_NCLUSTERS] * md.CLUSTER_INFO_619_BYTES
+    out[md.S_CLUSTER_INFO] = dev.meta[D_NCLUSTERS] * md.CLUSTER_INFO_619_BYTES * (1 - dev.meta[D_OFF])
     csize = np.int64(1) << dev.meta[D_CLUSTER_SHIFT]
     out[md.S_RMAP_TABLE] = dev.meta[D_TABLES] * csize * md.SWAP_TABLE_ENTRY_BYTES
     rows = dst.meta[V_LIVE_ROWS]
@@ -1452,6 +1454,53 @@ def vs_zswap_writeback(dst, ctx, op, entry, folio):
     return r
 
 
+@njit
+def vs_unuse_entry(dst, ctx, op, off):
+    """swapoff's walk of the physical device: the allocated bit, then the reverse map
+    names the virtual entry."""
+    ctx.counters[op, MAP_READ] += 1
+    tb = dst.dev.table[off]
+    if tb == swp_tb.NULL or swp_tb.tb_is_bad(tb):
+        return 0
+    ctx.counters[op, RMAP_READ] += 1
+    return swp_tb.tb_pointer_offset(tb)
+
+
+@njit
+def _vs_unuse(dst, ctx, op, entry, folio):
+    """Swapoff without a page-table walk: the data is in ``folio`` (in the swap cache),
+    so the descriptor becomes a FOLIO entry and its physical slot is freed (and
+    uncharged); the page tables keep the virtual entry."""
+    vsize = np.int64(1) << _vshift(dst)
+    row = _lookup_lock(dst, ctx, op, entry)
+    if row < 0:
+        return ENOENT
+    d = row * vsize + (entry & (vsize - 1))
+    ctx.counters[op, DESC_READ] += 1
+    if not _d_incache(dst, d) or dst.desc[d, DW_CACHE] != folio + 1:
+        return EBUSY
+    if _d_type(dst, d) == T_SWAPFILE:
+        _phys_free(dst, ctx, op, dst.desc[d, DW_BACKEND], 1)
+        ctx.counters[op, MEMCG_UNCHARGE] += 1
+        ctx.counters[op, DESC_WRITE] += 1
+        dst.desc[d, DW_BACKEND] = 0
+        _d_set_type(dst, d, T_FOLIO)
+    return 0
+
+
+@njit
+def vs_unuse(dst, ctx, op, entry, folio):
+    _rcu_tick(dst)
+    r = _vs_unuse(dst, ctx, op, entry, folio)
+    _mru_settle(dst, ctx, op)
+    return r
+
+
+@njit(inline="always")
+def vs_ptes_hold_slots(dst):
+    return False
+
+
 verbs.register(
     VswapState,
     alloc=vs_alloc,
@@ -1472,6 +1521,9 @@ verbs.register(
     metadata_bytes=vs_metadata_bytes,
     phys_slot_scan=vs_phys_slot_scan,
     phys_slot_reclaim=vs_phys_slot_reclaim,
+    unuse_entry=vs_unuse_entry,
+    unuse=vs_unuse,
+    ptes_hold_slots=vs_ptes_hold_slots,
 )
 
 V6_DEFAULTS = {**{name: True for name in SWITCHES}, "lookup_cache_ways": 1}

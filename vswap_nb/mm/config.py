@@ -179,9 +179,10 @@ P_KSWAPD = 27  # 0/1
 P_FAULT_SWAP_ALLOC = 28  # probability a swap-slot allocation fails (injected)
 P_FAULT_ZSWAP_REJECT = 29  # probability zswap rejects a store (injected)
 P_FAULT_READAHEAD = 30  # probability a read-ahead page's I/O is not issued (injected)
-N_PARAMS = 31
+P_FAULT_ATOMIC_ALLOC = 31  # probability the atomic swap-table allocation fails (injected)
+N_PARAMS = 32
 
-FAULT_KINDS = ("swap_alloc", "zswap_reject", "readahead")
+FAULT_KINDS = ("swap_alloc", "zswap_reject", "readahead", "atomic_alloc")
 FAULT_DOC = {
     "swap_alloc": "folio_alloc_swap() fails as on a full device: the folio stays in memory "
     "(swap_alloc_fail)",
@@ -189,6 +190,10 @@ FAULT_DOC = {
     "goes to the device, or stays in memory without writeback (zswap_reject)",
     "readahead": "a read-ahead page's read is not issued: the page stays in swap until its "
     "own fault reads it",
+    "atomic_alloc": "the atomic allocation of a cluster's swap table (and its memcg/virtual "
+    "tables) fails under the cluster lock: the allocator drops the locks, allocates sleeping "
+    "and relocks (swap_cluster_populate's fallback; counted as one more allocation, cluster "
+    "lock and per-CPU lock)",
 }
 
 PARAM_NAMES = (
@@ -198,7 +203,7 @@ PARAM_NAMES = (
     "zswap_compress_ns", "zswap_decompress_ns", "zswap_ratio_seq", "zswap_ratio_zero",
     "zswap_ratio_same", "zram_ratio_seq", "zram_ratio_zero", "zram_ratio_same",
     "page_cluster", "vma_ra", "swappiness", "kswapd",
-    "fault_swap_alloc", "fault_zswap_reject", "fault_readahead",
+    "fault_swap_alloc", "fault_zswap_reject", "fault_readahead", "fault_atomic_alloc",
 )
 assert len(PARAM_NAMES) == N_PARAMS
 
@@ -864,6 +869,7 @@ class System:
             p[P_FAULT_SWAP_ALLOC] = self.faults["swap_alloc"]
             p[P_FAULT_ZSWAP_REJECT] = self.faults["zswap_reject"]
             p[P_FAULT_READAHEAD] = self.faults["readahead"]
+            p[P_FAULT_ATOMIC_ALLOC] = self.faults["atomic_alloc"]
         return p
 
     # -- dicts and spellings ------------------------------------------------------

@@ -78,6 +78,17 @@ under 90% of the limit (accept_thr_percent), each through the design's
 writeback disabled a rejected page stays in memory, dirty in the swap cache, and is
 activated.
 
+Swapoff [mm/swapfile.c try_to_unuse; vswap: [S16], [S23]].  A SWAPOFF event runs
+swapoff(8) in the task's context (see ``_swapoff``): the device stops taking
+allocations; a design whose page tables hold device entries has every page table
+walked and each swapped page mapped back in place (unuse_pte, folio_free_swap); then
+every slot still in use is resolved through the design's ``unuse_entry`` / ``unuse``:
+freed, or, for a virtual design, its virtual entry repointed at the page now in the
+swap cache.  After it, a design that allocates the device slot at writeout (the
+virtual ones) gets -ENOMEM there: the folio stays dirty and is activated
+(``swap_alloc_fail``), as the kernel's failed swap_writeout does.  vm_swap_full() is
+false (no swap space) and the device is no longer SWP_SYNCHRONOUS_IO.
+
 Time.  Each CPU has a clock in model ns.  The scheduler runs the runnable task whose
 CPU clock is lowest (ties: least recently run, then task id) for a quantum of 32 page
 events; a task's work (mm costs plus the counters its verbs add, times the cost table)
@@ -104,9 +115,12 @@ from ..core.counters import (
     OP_FREE,
     OP_READAHEAD,
     OP_SWAPIN,
+    OP_SWAPOFF,
     OP_WRITEOUT,
     OP_ZSWAP_WB,
+    PTE_READ,
 )
+from ..core.device import dev_next_used, dev_swapoff_begin, dev_swapoff_end
 from ..core.jit import njit
 from ..core.metadata import N_STRUCTURES
 from ..core.verbs import (
@@ -115,10 +129,16 @@ from ..core.verbs import (
     BACKEND_ZSWAP,
     C_CACHE_DROPS,
     C_CPU,
+    C_FAULT_ATOMIC_HITS,
+    C_FAULT_ATOMIC_RATE,
+    C_SEED,
     DROP_RING,
+    ENOMEM,
+    ENOSPC,
     F_FLAGS,
     FOLIO_MAPPED,
     RA_SYNC,
+    splitmix64,
 )
 from ..workloads.events import (
     EV_A,
@@ -131,6 +151,7 @@ from ..workloads.events import (
     K_EXIT,
     K_MMAP,
     K_PHASE,
+    K_SWAPOFF,
     K_TOUCH,
     K_TOUCH_RANDOM,
     K_UNMAP,
@@ -141,6 +162,7 @@ from .config import (
     P_DEV_READ_NS,
     P_DEV_SYNC,
     P_DEV_WRITE_NS,
+    P_FAULT_ATOMIC_ALLOC,
     P_FAULT_READAHEAD,
     P_FAULT_SWAP_ALLOC,
     P_FAULT_ZSWAP_REJECT,
@@ -211,6 +233,9 @@ VMSTAT = (
     "fault_swap_alloc",
     "fault_zswap_reject",
     "fault_readahead",
+    "swapoff_pages",
+    "swapoff_ptes",
+    "fault_atomic_alloc",
 )
 (
     VM_PSWPIN,
@@ -238,6 +263,9 @@ VMSTAT = (
     VM_FAULT_SWAP_ALLOC,
     VM_FAULT_ZSWAP_REJECT,
     VM_FAULT_READAHEAD,
+    VM_SWAPOFF_PAGES,
+    VM_SWAPOFF_PTES,
+    VM_FAULT_ATOMIC_ALLOC,
 ) = range(len(VMSTAT))
 N_VM = len(VMSTAT)
 
@@ -303,8 +331,9 @@ TK_WORDS = 11
     M_LIVE_SWAP,
     M_PAGE_EVENTS,
     M_PHASE_DONE,
+    M_SWAPOFF,  # 1 once the swap device was swapped off
     M_FAULT_DRAWS,  # + kind: attempts so far of each injected fault
-) = range(15)
+) = range(16)
 N_META = M_FAULT_DRAWS + 3
 
 # float meta
@@ -315,8 +344,9 @@ N_META = M_FAULT_DRAWS + 3
     FM_ZRAM_BYTES,
     FM_KSWAPD_BUSY,
     FM_PENDING,
-) = range(6)
-N_FMETA = 6
+    FM_SWAPOFF_NS,
+) = range(7)
+N_FMETA = 7
 
 MmState = namedtuple(
     "MmState",
@@ -419,15 +449,6 @@ _M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 @njit(inline="always")
-def _splitmix64(x):
-    x = np.uint64(x) + np.uint64(0x9E3779B97F4A7C15)
-    z = x
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-@njit(inline="always")
 def _fault(st, p, kind):
     """Whether injected fault ``kind`` (rate ``params[p]``) hits this attempt: a hash of
     the seed, the kind and the attempt number, so a seed fails the same attempts."""
@@ -436,16 +457,12 @@ def _fault(st, p, kind):
         return False
     n = st.meta[M_FAULT_DRAWS + kind]
     st.meta[M_FAULT_DRAWS + kind] = n + 1
-    h = _splitmix64(
-        _splitmix64(np.uint64(st.meta[M_SEED]) ^ (np.uint64(kind + 1) * np.uint64(0xD6E8FEB86659FD93)))
-        + np.uint64(n)
-    )
-    return np.float64(h >> np.uint64(11)) * (1.0 / 9007199254740992.0) < rate
+    return np.float64(verbs.fault_draw(st.meta[M_SEED], kind, n)) * (1.0 / 9007199254740992.0) < rate
 
 
 @njit(inline="always")
 def _content_class(st, mm, vpn):
-    h = _splitmix64(
+    h = splitmix64(
         np.uint64(st.meta[M_SEED]) * np.uint64(0x9E3779B97F4A7C15)
         + np.uint64(mm) * np.uint64(0xD1B54A32D192ED03)
         + np.uint64(vpn)
@@ -460,8 +477,8 @@ def _content_class(st, mm, vpn):
 
 @njit(inline="always")
 def _random_vpn(seed, task, ev_index, i, start, span):
-    h = _splitmix64(
-        _splitmix64(np.uint64(seed) ^ (np.uint64(task) * np.uint64(0x9E3779B97F4A7C15)))
+    h = splitmix64(
+        splitmix64(np.uint64(seed) ^ (np.uint64(task) * np.uint64(0x9E3779B97F4A7C15)))
         + np.uint64(ev_index) * np.uint64(0xD1B54A32D192ED03)
         + np.uint64(i)
     )
@@ -474,7 +491,7 @@ def _random_vpn(seed, task, ev_index, i, start, span):
 @njit(inline="always")
 def _slot_of(st, key):
     mask = st.store_key.shape[0] - 1
-    return np.int64(_splitmix64(key)) & mask
+    return np.int64(splitmix64(key)) & mask
 
 
 @njit
@@ -762,6 +779,11 @@ def _writeout(st, ctx, dst, cpu, f, e):
     ctx.meta[C_CPU] = cpu
     r = verbs.writeout(dst, ctx, OP_WRITEOUT, e, 1, backend)
     if r != backend:
+        if backend == BACKEND_DISK and (r == ENOMEM or r == ENOSPC):
+            # a design that allocates the device slot at writeout found none (device
+            # full or swapped off): the folio stays, dirty, and is activated
+            st.vm[VM_SWAP_ALLOC_FAIL] += 1
+            return False, ns
         st.meta[M_STATUS] = ERR_VERB
         return False, ns
     i = _store_insert(st, e)
@@ -783,7 +805,7 @@ def _writeout(st, ctx, dst, cpu, f, e):
         st.store_val[i, SV_INFO] = cls | (W_DISK << 4)
         st.fmeta[FM_ZRAM_BYTES] += _dsize(st, cls)
         st.vm[VM_PSWPOUT] += 1
-        if st.params[P_DEV_SYNC] != 0:
+        if _dev_sync(st):
             ns += st.params[P_DEV_WRITE_NS]
     st.fo[f, FO_FLAGS] &= ~FL_DIRTY
     return True, ns
@@ -1052,7 +1074,7 @@ def _read_into(st, ctx, dst, op, cpu, e, f, wait):
         st.fo[f, FO_FLAGS] |= FL_DIRTY
     elif b == BACKEND_DISK:
         st.vm[VM_PSWPIN] += 1
-        if wait or st.params[P_DEV_SYNC] != 0:
+        if wait or _dev_sync(st):
             ns += st.params[P_DEV_READ_NS]
     if where == W_NONE and b != BACKEND_ZSWAP:
         st.fo[f, FO_TAG] = -1  # the design read a backend the data never went to
@@ -1165,7 +1187,14 @@ def _readahead(st, ctx, dst, t, cpu, now, base, mm_pages, vpn, e):
 
 @njit
 def _swap_full(st):
-    return 2 * st.meta[M_LIVE_SWAP] > np.int64(st.params[P_SWAP_SLOTS])
+    """vm_swap_full(); after swapoff there is no swap space, and it is false."""
+    return st.meta[M_SWAPOFF] == 0 and 2 * st.meta[M_LIVE_SWAP] > np.int64(st.params[P_SWAP_SLOTS])
+
+
+@njit(inline="always")
+def _dev_sync(st):
+    """The swap device is SWP_SYNCHRONOUS_IO (and still there)."""
+    return st.params[P_DEV_SYNC] != 0 and st.meta[M_SWAPOFF] == 0
 
 
 @njit
@@ -1183,7 +1212,7 @@ def _map_swapped(st, ctx, dst, cpu, g, f, e, write):
     st.fo[f, FO_FLAGS] |= FL_YOUNG
     st.fo[f, FO_FLAGS] &= ~FL_READAHEAD
     _drain_drops(st, ctx, seen)
-    if st.params[P_DEV_SYNC] != 0 or _swap_full(st) or write:
+    if _dev_sync(st) or _swap_full(st) or write:
         seen = ctx.meta[C_CACHE_DROPS]
         if verbs.cache_free(dst, ctx, OP_SWAPIN, e, 1) > 0:
             _entry_dead(st, e)
@@ -1341,6 +1370,135 @@ def _zap(st, ctx, dst, t, cpu, mm, start, n):
     return ns
 
 
+# --------------------------------------------------------------------------- swapoff
+
+
+@njit
+def _op_cost(st, ctx, op):
+    c = 0.0
+    for p in range(N_PRIMITIVES):
+        v = ctx.counters[op, p]
+        if v != 0:
+            c += v * st.prim_ns[p]
+    return c
+
+
+@njit
+def _unuse_pte(st, ctx, dst, cpu, g, f, e):
+    """unuse_pte(): the swap PTE at page g becomes a present PTE of folio f (in the swap
+    cache for entry e) and puts its count; then folio_free_swap().  Returns mm ns."""
+    _check_tag(st, f, st.pt[g, PT_TAG])
+    ctx.meta[C_CPU] = cpu
+    seen = ctx.meta[C_CACHE_DROPS]
+    verbs.put(dst, ctx, OP_SWAPOFF, e, 1, False)
+    st.pt[g, PT_STATE] = PTE_PRESENT
+    st.pt[g, PT_VAL] = f
+    st.fo[f, FO_PAGE] = g
+    ctx.folio[f, F_FLAGS] |= FOLIO_MAPPED
+    st.fo[f, FO_FLAGS] &= ~FL_READAHEAD
+    _drain_drops(st, ctx, seen)
+    seen = ctx.meta[C_CACHE_DROPS]
+    if verbs.cache_free(dst, ctx, OP_SWAPOFF, e, 1) > 0:
+        _entry_dead(st, e)
+        st.fo[f, FO_ENTRY] = 0
+        st.fo[f, FO_FLAGS] |= FL_DIRTY
+        st.fo[f, FO_FLAGS] &= ~FL_RO
+    elif st.fo[f, FO_ENTRY] != 0:
+        st.fo[f, FO_FLAGS] |= FL_RO
+    _drain_drops(st, ctx, seen)
+    return st.mm_ns[M_UNMAP_PTE]
+
+
+@njit
+def _swapoff(st, ctx, dst, cpu, now):
+    """swapoff(2) of the swap device in the context of a task on ``cpu``.  Returns the
+    mm ns it spent; its verb work is counted on the ``swapoff`` row.
+
+    1. The device leaves the available list (SWP_WRITEOK off): no allocation uses it.
+    2. If page tables hold device entries (``ptes_hold_slots``: classic, swap_table,
+       ghost without zswap), try_to_unuse() walks every page table (unuse_mm): each
+       populated PTE is read (``pte_read``; a page table with no populated PTE is not
+       there to read [I]); a swap PTE's page is found in the swap cache or read in
+       (one page at a time [I: the kernel reads ahead here]) and mapped in place of
+       the entry (unuse_pte), and the entry is freed (folio_free_swap).
+    3. Then every slot still in use on the device (find_next_to_unuse, through the
+       design's ``unuse_entry``: the slot itself, or the virtual entry its reverse map
+       names) gets its page into the swap cache (a lookup, else a read), and the
+       design's ``unuse``: folio_free_swap for a classic entry, or, for a virtual
+       design, the entry is repointed at the cached folio and the slot freed; the
+       page tables keep the virtual entry and the folio is the only copy of the data
+       (dirty: reclaim writes it to another backend, or keeps it).
+    4. The device is empty; its static metadata is freed."""
+    if st.meta[M_SWAPOFF] != 0:
+        return 0.0
+    st.meta[M_SWAPOFF] = 1
+    dev = verbs.phys_dev(dst)
+    c0 = _op_cost(st, ctx, OP_SWAPOFF)
+    dev_swapoff_begin(dev)
+    ns = 0.0
+    if verbs.ptes_hold_slots(dst):
+        for g in range(st.pt.shape[0]):
+            s = st.pt[g, PT_STATE]
+            if s == PTE_NONE:
+                continue
+            ctx.counters[OP_SWAPOFF, PTE_READ] += 1
+            st.vm[VM_SWAPOFF_PTES] += 1
+            if s != PTE_SWAP:
+                continue
+            e = st.pt[g, PT_VAL]
+            ctx.meta[C_CPU] = cpu
+            f = verbs.cache_lookup(dst, ctx, OP_SWAPOFF, e)
+            if f < 0:
+                f, fns = _swapin_one(st, ctx, dst, OP_SWAPOFF, cpu, now + ns, e, False)
+                ns += fns
+                if f < 0:
+                    if st.meta[M_STATUS] == OK:
+                        st.meta[M_STATUS] = ERR_VERB
+                    return ns
+            ns += _unuse_pte(st, ctx, dst, cpu, g, f, e)
+            st.vm[VM_SWAPOFF_PAGES] += 1
+    off = dev_next_used(dev, 0)
+    while off >= 0:
+        ctx.meta[C_CPU] = cpu
+        e = verbs.unuse_entry(dst, ctx, OP_SWAPOFF, off)
+        if e != 0:
+            f = verbs.cache_lookup(dst, ctx, OP_SWAPOFF, e)
+            if f < 0:
+                f, fns = _swapin_one(st, ctx, dst, OP_SWAPOFF, cpu, now + ns, e, False)
+                ns += fns
+                if f < 0:
+                    if st.meta[M_STATUS] == OK:
+                        st.meta[M_STATUS] = ERR_VERB
+                    return ns
+                st.vm[VM_SWAPOFF_PAGES] += 1
+            seen = ctx.meta[C_CACHE_DROPS]
+            r = verbs.unuse(dst, ctx, OP_SWAPOFF, e, f)
+            _drain_drops(st, ctx, seen)
+            if r == 1:
+                _entry_dead(st, e)
+                st.fo[f, FO_ENTRY] = 0
+                st.fo[f, FO_FLAGS] &= ~FL_RO
+                st.fo[f, FO_FLAGS] |= FL_DIRTY
+                if (ctx.folio[f, F_FLAGS] & FOLIO_MAPPED) == 0:
+                    _folio_free(st, ctx, f)
+                    ns += st.mm_ns[M_PAGE_FREE]
+            elif r == 0:
+                i = _store_find(st, e)
+                if i >= 0:
+                    _store_drop_data(st, i)
+                    st.store_val[i, SV_FOLIO] = f
+                st.fo[f, FO_FLAGS] |= FL_DIRTY
+            else:
+                st.meta[M_STATUS] = ERR_VERB
+                return ns
+        off = dev_next_used(dev, off + 1)
+    if dev_swapoff_end(dev) != 0:
+        st.meta[M_STATUS] = ERR_VERB
+    st.fmeta[FM_SWAPOFF_NS] += ns + _op_cost(st, ctx, OP_SWAPOFF) - c0
+    _sample_metadata(st, dst)
+    return ns
+
+
 # --------------------------------------------------------------------------- scheduler
 
 
@@ -1471,6 +1629,10 @@ def _run_quantum(st, ctx, dst, events, task_end, t, phase):
             ns += _exit_task(st, ctx, dst, t, cpu)
             st.task[t, TK_EV] = ev + 1
             break
+        elif kind == K_SWAPOFF:
+            ns += _swapoff(st, ctx, dst, cpu, now + ns)
+            st.task[t, TK_EV] = ev + 1
+            break
         else:
             st.task[t, TK_EV] = ev + 1
     return ns
@@ -1482,6 +1644,8 @@ def run_phase(st, ctx, dst, events, task_end, phase, max_quanta):
     or for ``max_quanta`` scheduling quanta at most (the caller calls again to go on:
     progress is reported between calls).  ``meta[M_PHASE_DONE]`` is ``phase + 1``
     while the phase runs and ``-(phase + 1)`` once it is over.  Returns the status."""
+    ctx.meta[C_SEED] = st.meta[M_SEED]
+    ctx.meta[C_FAULT_ATOMIC_RATE] = np.int64(st.params[P_FAULT_ATOMIC_ALLOC] * 9007199254740992.0)
     if st.meta[M_PHASE_DONE] != phase + 1:  # a new phase: tasks parked at it go on
         for t in range(st.task.shape[0]):
             if st.task[t, TK_WAIT] == PARKED:
@@ -1490,6 +1654,7 @@ def run_phase(st, ctx, dst, events, task_end, phase, max_quanta):
     n = 0
     while st.meta[M_STATUS] == OK:
         if n >= max_quanta:
+            st.vm[VM_FAULT_ATOMIC_ALLOC] = ctx.meta[C_FAULT_ATOMIC_HITS]
             return st.meta[M_STATUS]
         t = _pick_task(st)
         if t < 0:
@@ -1516,5 +1681,6 @@ def run_phase(st, ctx, dst, events, task_end, phase, max_quanta):
         if st.task[t, TK_DONE] != 0 and ph >= 0 and st.phase_t[t, ph, 1] < 0:
             st.phase_t[t, ph, 1] = st.cpu_clock[cpu]
     _sample_metadata(st, dst)
+    st.vm[VM_FAULT_ATOMIC_ALLOC] = ctx.meta[C_FAULT_ATOMIC_HITS]
     st.meta[M_PHASE_DONE] = -(phase + 1)  # finished
     return st.meta[M_STATUS]

@@ -81,6 +81,12 @@ def run(
     if check is not None and status == E.OK:
         final = not (st.pt[:, E.PT_STATE] != E.PTE_NONE).any()
         check_invariants((st, ctx, dst), design=design, final=final)
+    if status == E.ERR_OOM and st.meta[E.M_SWAPOFF]:
+        raise EngineError(
+            f"{design}: out of memory after swapoff: without the swap device only memory (and, for "
+            f"a virtual design, zswap and the zero backend) can hold the workload's pages; swap off "
+            f"at a phase where the pages the workload keeps fit in RAM and memory.max"
+        )
     if status == E.ERR_OOM:
         raise EngineError(
             f"{design}: out of memory: reclaim found nothing more to reclaim (swap and "
@@ -106,6 +112,7 @@ def run(
         "md_peak_total": int(st.md_peak_total[0]),
         "md_final": final,
         "kswapd_busy_ns": float(st.fmeta[E.FM_KSWAPD_BUSY]),
+        "swapoff_ns": float(st.fmeta[E.FM_SWAPOFF_NS]),
         "live_entries": int(st.meta[E.M_LIVE_SWAP]),
         "used_folios": int(st.meta[E.M_USED_FOLIOS]),
         "state": (st, ctx, dst),

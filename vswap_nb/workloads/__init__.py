@@ -31,6 +31,7 @@ from .events import (
     K_EXIT,
     K_MMAP,
     K_PHASE,
+    K_SWAPOFF,
     K_TOUCH,
     K_TOUCH_RANDOM,
     K_UNMAP,
@@ -40,6 +41,7 @@ from .events import (
     make_workload,
     random_vpn,
     splitmix64,
+    with_swapoff,
 )
 from .kbuild import kbuild
 from .memhog import memhog
@@ -63,6 +65,7 @@ __all__ = [
     "K_EXIT",
     "K_MMAP",
     "K_PHASE",
+    "K_SWAPOFF",
     "K_TOUCH",
     "K_TOUCH_RANDOM",
     "K_UNMAP",
@@ -77,5 +80,6 @@ __all__ = [
     "splitmix64",
     "usemem",
     "usemem_from_args",
+    "with_swapoff",
     "write_trace",
 ]

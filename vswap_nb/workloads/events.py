@@ -20,6 +20,10 @@ kind                      meaning of a, b, c, d (unused columns are 0)
 ``K_UNMAP``               munmap ``[a, a+b)``
 ``K_EXIT``                exit; the mm's last task unmaps whatever is still mapped
 ``K_PHASE``               from here on the task's time counts to ``phases[a]``
+``K_SWAPOFF``             swapoff(2) of the swap device, run by this task: every page
+                          on the device comes back to memory (or, in a virtual design,
+                          to the swap cache) and the device is gone for the rest of
+                          the run (see :func:`with_swapoff`)
 ========================  ============================================================
 
 Flags: ``F_WRITE`` (else the access is a read).
@@ -88,6 +92,7 @@ __all__ = [
     "K_EXIT",
     "K_MMAP",
     "K_PHASE",
+    "K_SWAPOFF",
     "K_TOUCH",
     "K_TOUCH_RANDOM",
     "K_UNMAP",
@@ -97,6 +102,7 @@ __all__ = [
     "parse_fill",
     "random_vpn",
     "splitmix64",
+    "with_swapoff",
 ]
 
 # event kinds (column EV_KIND)
@@ -107,6 +113,7 @@ K_BARRIER = 4  # a=barrier id (0,1,2,... per workload): wait for every live task
 K_UNMAP = 5  # a=start vpn, b=npages: munmap that range
 K_EXIT = 6  # the task exits: its mm's last task unmaps everything still mapped
 K_PHASE = 7  # a=phase index into Workload.phases: from here on this task's time counts to it
+K_SWAPOFF = 8  # swapoff of the swap device, run in this task's context
 KIND_NAMES = {
     K_MMAP: "MMAP",
     K_TOUCH: "TOUCH",
@@ -115,6 +122,7 @@ KIND_NAMES = {
     K_UNMAP: "UNMAP",
     K_EXIT: "EXIT",
     K_PHASE: "PHASE",
+    K_SWAPOFF: "SWAPOFF",
 }
 # flag bits for TOUCH / TOUCH_RANDOM column c
 F_WRITE = 1  # write access (else read)
@@ -144,6 +152,7 @@ _USED = {
     K_UNMAP: (True, True, False, False),
     K_EXIT: (False, False, False, False),
     K_PHASE: (True, False, False, False),
+    K_SWAPOFF: (False, False, False, False),
 }
 
 
@@ -680,6 +689,40 @@ def build_workload(name, params, phases, events, task_start, task_mm, task_cpu, 
         task_cpu=np.ascontiguousarray(task_cpu, dtype=np.int64),
         fill=np.ascontiguousarray(fill, dtype=np.float64),
     ).validate()
+
+
+def with_swapoff(workload, phase) -> Workload:
+    """``workload`` with a swapoff of the swap device at the start of ``phase`` (a
+    phase name): the first task that enters the phase runs swapoff(8) before anything
+    else it does there; the other tasks run on meanwhile.  The parameters gain
+    ``swapoff=phase``.  After it, nothing can be swapped to the device: a design that
+    needs a device slot for every swapped page (classic, swap_table) can no longer
+    reclaim anonymous memory, a virtual design still can to zswap and the zero
+    backend."""
+    if not isinstance(workload, Workload):
+        raise TypeError(f"workload must be a Workload (from usemem(), memhog(), ...), got {type(workload).__name__}")
+    if not isinstance(phase, str) or phase not in workload.phases:
+        raise ValueError(f"phase must name one of the workload's phases {list(workload.phases)}, got {phase!r}")
+    if "swapoff" in workload.params:
+        raise ValueError(
+            f"workload already swaps off at phase {workload.params['swapoff']!r}; "
+            f"the model has one swap device, which can be swapped off once"
+        )
+    ev = workload.events
+    k = workload.phases.index(phase)
+    rows = np.flatnonzero((ev[:, EV_KIND] == K_PHASE) & (ev[:, EV_A] == k))
+    if rows.size == 0:
+        raise ValueError(f"no task of the workload enters phase {phase!r}; choose a phase some task runs")
+    r = int(rows[0])
+    t = int(ev[r, EV_TASK])
+    row = np.array([[t, K_SWAPOFF, 0, 0, 0, 0]], dtype=np.int64)
+    events = np.concatenate([ev[: r + 1], row, ev[r + 1 :]])
+    task_start = workload.task_start.copy()
+    task_start[t + 1 :] += 1
+    params = dict(workload.params, swapoff=phase)
+    return build_workload(
+        workload.name, params, workload.phases, events, task_start, workload.task_mm, workload.task_cpu, workload.fill
+    )
 
 
 # --------------------------------------------------------------------------- argument checks

@@ -1,0 +1,106 @@
+"""Stateful property test of the whole model (issue 7): hypothesis builds a random
+interleaving of writes, reads, random touches, munmaps and a swapoff of one task's
+address space under memory pressure, and every design replays it with the invariant
+checker on every ~2000 page events.  The reference model at this level is the page's
+content tag: every page that comes back from swap (or from swapoff) must carry the tag
+of its last write, and at exit nothing may be left allocated.
+
+The verb-level state machines (alloc, dup, put, cache add/delete, writeout, zswap
+writeback, reclaim scans against each design's plain-Python reference) are in
+``test_classic.py``, ``test_swap_table.py``, ``test_vswap.py`` and ``test_ste.py``."""
+import numpy as np
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
+
+import vswap_nb as v
+from vswap_nb.workloads.events import (
+    F_WRITE,
+    K_EXIT,
+    K_MMAP,
+    K_PHASE,
+    K_SWAPOFF,
+    K_TOUCH,
+    K_TOUCH_RANDOM,
+    K_UNMAP,
+    make_workload,
+)
+
+NV, VP = 3, 8_000  # three VMAs of 8000 pages: 24000 pages > 64M of RAM
+AFTER_SWAPOFF = 11_000  # pages a workload may keep written once the device is gone
+SYSTEM = v.System("64M", swap=v.Device("ssd", "256M"), nr_cpus=1, zswap=v.Zswap(max_pool_percent=10))
+
+
+class MmMachine(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self.events = [(K_MMAP, i * VP, VP) for i in range(NV)] + [(K_PHASE, "run")]
+        self.live = [True] * NV
+        self.written = np.zeros(NV * VP, dtype=bool)
+        self.swapped_off = False
+
+    def _may_write(self, lo, hi):
+        if not self.swapped_off:
+            return True
+        w = self.written.copy()
+        w[lo:hi] = True
+        return int(w.sum()) <= AFTER_SWAPOFF
+
+    @rule(vma=st.integers(0, NV - 1), start=st.integers(0, VP - 1), n=st.integers(1, VP), write=st.booleans())
+    def touch(self, vma, start, n, write):
+        if not self.live[vma]:
+            return
+        n = min(n, VP - start)
+        lo = vma * VP + start
+        if write and not self._may_write(lo, lo + n):
+            write = False
+        self.events.append((K_TOUCH, lo, n, F_WRITE if write else 0))
+        if write:
+            self.written[lo : lo + n] = True
+
+    @rule(vma=st.integers(0, NV - 1), count=st.integers(1, 3_000), write=st.booleans())
+    def touch_random(self, vma, count, write):
+        if not self.live[vma]:
+            return
+        lo = vma * VP
+        if write and not self._may_write(lo, lo + VP):
+            write = False
+        self.events.append((K_TOUCH_RANDOM, lo, VP, F_WRITE if write else 0, count))
+        if write:
+            self.written[lo : lo + VP] = True  # at most these
+
+    @rule(vma=st.integers(0, NV - 1))
+    def unmap(self, vma):
+        if not self.live[vma]:
+            return
+        self.events.append((K_UNMAP, vma * VP, VP))
+        self.live[vma] = False
+        self.written[vma * VP : (vma + 1) * VP] = False
+
+    @precondition(lambda self: not self.swapped_off)
+    @rule()
+    def swapoff(self):
+        if int(self.written.sum()) > AFTER_SWAPOFF:
+            return  # the pages would not fit in memory without the device
+        self.events.append((K_SWAPOFF,))
+        self.swapped_off = True
+
+    def teardown(self):
+        w = make_workload("machine", {}, ("run",), [[*self.events, (K_EXIT,)]],
+                          fill={"zero": 0.1, "same": 0.05, "sequence": 0.85})
+        for design in v.designs():
+            ds = v.simulate(design, w, SYSTEM, check="every")
+            assert int(ds.content_errors) == 0, design
+            assert int(ds.live_entries) == 0, design
+            if self.swapped_off:
+                assert float(ds.swapoff_time) > 0, design
+
+
+MmMachine.TestCase.settings = settings(
+    max_examples=4,
+    stateful_step_count=10,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestMmMachine = MmMachine.TestCase
