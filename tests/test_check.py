@@ -6,7 +6,15 @@ import pytest
 import vswap_nb as v
 from vswap_nb.check import InvariantError, check_invariants
 from vswap_nb.core import verbs
-from vswap_nb.core.device import CI_FLAGS, D_INUSE, D_TABLES, L_FREE, LS_HEAD, LS_LEN
+from vswap_nb.core.device import (
+    CI_COUNT,
+    CI_FLAGS,
+    D_INUSE,
+    D_TABLES,
+    L_FREE,
+    LS_HEAD,
+    LS_LEN,
+)
 from vswap_nb.core.radix import M_NR_NODES, N_META, W_COUNT
 from vswap_nb.designs import get_design
 from vswap_nb.mm import engine as E
@@ -15,9 +23,11 @@ from vswap_nb.mm.cost import cost_vectors
 from vswap_nb.mm.run import CHUNK_QUANTA, FOLIO_SLACK, design_state
 from vswap_nb.workloads.events import (
     F_WRITE,
+    K_BARRIER,
     K_EXIT,
     K_MMAP,
     K_PHASE,
+    K_SWAPOFF,
     K_TOUCH,
     make_workload,
 )
@@ -237,3 +247,44 @@ def test_the_mm_store_must_hold_every_swapped_page_and_match_zswap():
     i = int(np.flatnonzero(st.store_key == e)[0])
     st.store_val[i, E.SV_INFO] &= 15  # where = W_NONE: the data is gone
     _caught((st, ctx, dst), "vswap_v6", f"mm store[entry {e}]", "its data is nowhere: lost")
+
+
+def _after_swapoff(design):
+    """Task 1 pushes task 0's pages out to swap and exits; task 0 swaps the device off
+    and stops there (its pages in memory or, for a virtual design, in the swap cache)."""
+    a, b = 10_000, 12_000
+    t0 = [(K_MMAP, 0, a), (K_PHASE, 0), (K_TOUCH, 0, a, F_WRITE), (K_BARRIER, 0), (K_BARRIER, 1),
+          (K_PHASE, 1), (K_SWAPOFF,), (K_PHASE, 2), (K_EXIT,)]
+    t1 = [(K_MMAP, 0, b), (K_PHASE, 0), (K_BARRIER, 0), (K_TOUCH, 0, b, F_WRITE), (K_EXIT,)]
+    w = make_workload("swapoff", {}, ("fill", "swapoff", "exit"), [t0, t1])
+    s = v.System("64M", swap=v.Device("ssd", "256M"), nr_cpus=2)
+    prim, mm = cost_vectors(None)
+    params = s.to_params()
+    nfolios = int(params[P_RAM_PAGES]) + FOLIO_SLACK
+    dst = design_state(get_design(design), s, nfolios, {})
+    ctx = verbs.new_ctx(nfolios)
+    st = E.new_mm_state(w, params, prim, mm, s.nr_cpus, nfolios, 0)
+    events = np.ascontiguousarray(w.events, dtype=np.int64)
+    task_end = np.ascontiguousarray(w.task_start[1:], dtype=np.int64)
+    for p in (0, 1):
+        while st.meta[E.M_PHASE_DONE] != -(p + 1):
+            assert E.run_phase(st, ctx, dst, events, task_end, p, CHUNK_QUANTA) == E.OK
+    assert st.meta[E.M_SWAPOFF] == 1 and int(st.vm[E.VM_SWAPOFF_PAGES]) > 0
+    check_invariants((st, ctx, dst), design=design)  # clean before the poke
+    return st, ctx, dst
+
+
+def test_after_swapoff_no_data_is_on_the_device_and_no_slot_in_use():
+    st, ctx, dst = _after_swapoff("vswap_v6")
+    live = np.flatnonzero(st.store_key != E.EMPTY_KEY)
+    assert live.size > 0  # repointed entries: their pages are in the swap cache
+    i = int(live[0])
+    st.store_val[i, E.SV_INFO] = (st.store_val[i, E.SV_INFO] & 15) | (E.W_DISK << 4)
+    _caught((st, ctx, dst), "vswap_v6", f"mm store[entry {int(st.store_key[i])}]",
+            "recorded on the swap device after swapoff")
+
+    st, ctx, dst = _after_swapoff("classic")
+    assert not (st.store_key != E.EMPTY_KEY).any()  # every page is mapped again
+    dst.dev.ci[0, CI_COUNT] += 1
+    dst.dev.meta[D_INUSE] += 1
+    _caught((st, ctx, dst), "classic", "dev.meta[D_OFF]", "swapped off with 1 slots still in use")

@@ -67,12 +67,12 @@ def test_atomic_alloc_fallback_costs_but_changes_nothing(design):
     """A failed atomic table allocation takes the sleeping fallback: one more allocation
     per table object, one more cluster lock and per-CPU lock each time, and otherwise
     the very same run (one task and no kswapd, so that time decides nothing)."""
-    w = v.usemem("48M", read_back=True, fill={"zero": 0.1, "sequence": 0.9})
+    w = v.usemem("96M", read_back=True, fill={"zero": 0.1, "sequence": 0.9})
     kw = dict(swap=v.Device("ssd", "256M"), zswap=v.Zswap(max_pool_percent=10), kswapd=False)
     base = v.simulate(design, w, v.System("64M", **kw))
     hit = v.simulate(design, w, v.System("64M", faults={"atomic_alloc": 0.5}, **kw), check="phase")
     n = int(hit.fault_atomic_alloc)
-    assert n > 0 and int(base.fault_atomic_alloc) == 0
+    assert int(base.pswpout) > 0 and n > 0 and int(base.fault_atomic_alloc) == 0
     for name in ("pswpout", "pswpin", "zswpout", "swap_ra", "pgmajfault", "content_checks", "allocstall"):
         assert int(hit[name]) == int(base[name]), name
     diff = (hit.counters - base.counters).sum("op")

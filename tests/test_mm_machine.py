@@ -11,7 +11,7 @@ writeback, reclaim scans against each design's plain-Python reference) are in
 import numpy as np
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 import vswap_nb as v
 from vswap_nb.workloads.events import (
@@ -26,9 +26,10 @@ from vswap_nb.workloads.events import (
     make_workload,
 )
 
-NV, VP = 3, 8_000  # three VMAs of 8000 pages: 24000 pages > 64M of RAM
-AFTER_SWAPOFF = 11_000  # pages a workload may keep written once the device is gone
-SYSTEM = v.System("64M", swap=v.Device("ssd", "256M"), nr_cpus=1, zswap=v.Zswap(max_pool_percent=10))
+NV, VP = 3, 2_400  # three VMAs of 2400 pages: 7200 pages > memory.max of 4096
+AFTER_SWAPOFF = 2_500  # pages a workload may keep written once the device is gone
+SYSTEM = v.System("64M", memory_max="16M", swap=v.Device("ssd", "256M"), nr_cpus=1,
+                  zswap=v.Zswap(max_pool_percent=2))
 
 
 class MmMachine(RuleBasedStateMachine):
@@ -38,6 +39,12 @@ class MmMachine(RuleBasedStateMachine):
         self.live = [True] * NV
         self.written = np.zeros(NV * VP, dtype=bool)
         self.swapped_off = False
+
+    @initialize()
+    def fill(self):
+        """Write every VMA once: about 3000 pages go to swap from the start."""
+        self.events += [(K_TOUCH, i * VP, VP, F_WRITE) for i in range(NV)]
+        self.written[:] = True
 
     def _may_write(self, lo, hi):
         if not self.swapped_off:
@@ -80,8 +87,11 @@ class MmMachine(RuleBasedStateMachine):
     @precondition(lambda self: not self.swapped_off)
     @rule()
     def swapoff(self):
-        if int(self.written.sum()) > AFTER_SWAPOFF:
-            return  # the pages would not fit in memory without the device
+        # what the task keeps must fit in memory.max without the device: unmap the
+        # most-written VMAs, highest first (VMA 0, written first, has most in swap)
+        while int(self.written.sum()) > AFTER_SWAPOFF:
+            per = self.written.reshape(NV, VP).sum(axis=1)
+            self.unmap(NV - 1 - int(np.argmax(per[::-1])))
         self.events.append((K_SWAPOFF,))
         self.swapped_off = True
 
@@ -97,8 +107,8 @@ class MmMachine(RuleBasedStateMachine):
 
 
 MmMachine.TestCase.settings = settings(
-    max_examples=4,
-    stateful_step_count=10,
+    max_examples=10,
+    stateful_step_count=12,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
