@@ -213,13 +213,17 @@ class NaiveClassic(NaiveSwapTable):
             self._table_alloc_bookkeeping(cl)
         return c
 
-    def _free_cluster_now(self, op, c):
-        """__free_cluster(): swap_cluster_free_table(), then the free list."""
+    def _free_table(self, op, c):
         cl = self.clusters[c]
         if cl.has_table:
             self._c(op, "mem_free", self.TABLE_OBJS)
             cl.has_table = False
             self.tables -= 1
+
+    def _free_cluster_now(self, op, c):
+        """__free_cluster(): swap_cluster_free_table(), then the free list."""
+        cl = self.clusters[c]
+        self._free_table(op, c)
         self._move(op, c, "free", FREE)
         cl.order = 0
 
@@ -361,6 +365,9 @@ class NaiveClassic(NaiveSwapTable):
 
     def _dev_alloc(self, op, cpu, order):
         """folio_alloc_swap()'s allocation part (6.19: no discard-and-retry)."""
+        if not self.writeok:
+            self.alloc_fail += 1  # swapoff took the device off the available list
+            return 0
         if self.discard_pending:
             self._do_scheduled_discard(op)
         if (1 << order) > self.csize:
@@ -405,8 +412,8 @@ class NaiveClassic(NaiveSwapTable):
         cl = self.clusters[c]
         cl.count -= n
         self.inuse -= n
-        if self.inuse < self.pages:
-            self.avail = True  # swap_usage_sub -> add_to_avail_list
+        if self.inuse < self.pages and self.writeok:
+            self.avail = True  # swap_usage_sub -> add_to_avail_list (not during swapoff)
         if cl.count == 0:
             self._free_cluster(op, c)
         else:
@@ -755,6 +762,15 @@ class NaiveClassic(NaiveSwapTable):
         self.cache_del("cache_del", entry, 1)  # the written folio is reclaimed
         return 0
 
+    def unuse_entry(self, op, off):
+        """find_next_to_unuse(): one swap_map byte read; the slot's entry, 0 if free or
+        bad (the walk, swapoff_begin / unuse / swapoff_end are the base class's)."""
+        self._c(op, "map_read")
+        b = self.byte(off)
+        if b == 0 or b & 0x3F == SWAP_MAP_BAD:
+            return 0
+        return off
+
     def swap_count(self, entry):
         s = self.slots[entry]
         if s is None or s is BAD:
@@ -763,12 +779,13 @@ class NaiveClassic(NaiveSwapTable):
 
     def metadata_bytes(self):
         nodes = sum(len(t.nodes()) for t in self.trees)
+        static = 0 if self.off else 1  # swapoff frees the static per-device structures
         return {
-            "swap_map": self.max,
-            "swap_map_continuation": self.total_cont_pages() * 4096,
-            "swap_cgroup": self.max * 2,
-            "zeromap": -(-self.max // 64) * 8,
-            "cluster_info": self.ncl * 32,
+            "swap_map": self.max * static,
+            "swap_map_continuation": self.total_cont_pages() * 4096 * static,
+            "swap_cgroup": self.max * 2 * static,
+            "zeromap": -(-self.max // 64) * 8 * static,
+            "cluster_info": self.ncl * 32 * static,
             "swap_table": self.tables * self.csize * 8,
             "zswap_trees": self.ntrees * 16,
             "zswap_xa_nodes": nodes * 576,

@@ -72,6 +72,15 @@ Whole-folio backing (ste.py's docstring, commit 9c95a16):
   then nr new slots for the whole folio.  A Pointer written for a page whose swap
   count is 0 has the C bit at once.
 
+Swapoff of the physical device: ``swapoff_begin`` clears its SWP_WRITEOK (every later
+physical allocation fails and counts an allocation failure: a disk writeout or a zswap
+writeback that needs a slot gets -ENOMEM); ``unuse_entry(off)`` is one ``rmap_read`` of
+the Pointer word (its vswap slot, 0 for a free or bad slot); ``unuse(entry, folio)``
+needs the cached folio to hold the entry (else -EBUSY) and is ``vswap_store_folio``
+(lock at the folio's first page, its PHYS pages' slots released as above);
+``swapoff_end`` says how many physical slots are still in use, and at 0 the device is
+off: its cluster_info is no longer in ``metadata_bytes``.
+
 Undocumented conventions followed from the code: the vswap device's own full-cluster
 reclaim (inside a vswap allocation) uses the swap-table layer's ``__try_to_reclaim_swap``
 with its three cluster lookups; a zswap store over a PHYS backing writes the ZSWAP word
@@ -147,13 +156,17 @@ class _DynTables:
             self._table_alloc_bookkeeping(cl)
         return c
 
-    def _free_cluster_now(self, op, c):
+    def _free_table(self, op, c):
         cl = self.clusters[c]
         if cl.has_table:
             self._c(op, "mem_free", self.table_objs)
             self._populated(op, c, False)
             cl.has_table = False
             self.tables -= 1
+
+    def _free_cluster_now(self, op, c):
+        cl = self.clusters[c]
+        self._free_table(op, c)
         self._move(op, c, "free", FREE)
         cl.order = 0
 
@@ -163,7 +176,7 @@ class _DynTables:
         cl = self.clusters[c]
         cl.count -= n
         self.inuse -= n
-        if self.inuse < self.pages:
+        if self.inuse < self.pages and self.writeok:
             self.avail = True
         if cl.count == 0:
             self._free_cluster(op, c)
@@ -197,6 +210,44 @@ class PhysDev(_DynTables, NaiveSwapTable):
     def alloc_deferred(self, op, cpu, order):
         """dev_alloc() + (after the caller's writes) dev_deferred_work()."""
         return self._dev_alloc(op, cpu, order)
+
+    def _dev_alloc(self, op, cpu, order):
+        if not self.writeok:  # swapoff took the device off the available list
+            self.alloc_fail += 1
+            return 0
+        return super()._dev_alloc(op, cpu, order)
+
+    # ---- swapoff (dev_swapoff_begin / dev_next_used / dev_swapoff_end)
+
+    off = False  # D_OFF: swapoff emptied the device, its static metadata is freed
+
+    def swapoff_begin(self):
+        """SWP_WRITEOK off, off the available list, the per-CPU offsets dropped."""
+        self.writeok = False
+        self.avail = False
+        for key in self.pcpu:
+            self.pcpu[key] = 0
+
+    def next_used(self, off):
+        """The first slot at or after ``off`` in a cluster that holds any slot (bad
+        slots included), or -1."""
+        while off < self.max:
+            c = off // self.csize
+            if self.clusters[c].count:
+                return off
+            off = (c + 1) * self.csize
+        return -1
+
+    def swapoff_end(self, op="swapoff"):
+        """The slots still in use; none: pending discards flushed, every table left
+        freed, the device off."""
+        if self.inuse == 0:
+            if self.discard_pending:
+                self._do_scheduled_discard(op)
+            for c in range(len(self.clusters)):
+                self._free_table(op, c)
+            self.off = True
+        return self.inuse
 
     def deferred_work(self):
         if self.reclaim_pending:
@@ -700,11 +751,37 @@ class NaiveSte(_DynTables, NaiveSwapTable):
         self.cache_del("cache_del", entry, 1)
         return 0
 
+    # ------------------------------------------------------------------ swapoff
+
+    def swapoff_begin(self):
+        self.pdev.swapoff_begin()
+
+    def unuse_entry(self, op, off):
+        """swapoff's look at physical slot ``off``: the Pointer word names the vswap
+        slot (0 for a free or bad slot)."""
+        self._c(op, "rmap_read")
+        s = self.pdev.slots[off]
+        return s.v if isinstance(s, Ptr) else 0
+
+    def unuse(self, op, entry, folio):
+        """vswap_store_folio(): the cached ``folio`` (which must hold ``entry``)
+        becomes the backend of its pages, whose physical slots are freed."""
+        start = self.folio_swap.get(folio, 0)
+        nr = 1 << self.folio_order.get(folio, 0)
+        if start == 0 or not start <= entry < start + nr:
+            return EBUSY
+        self._vlock(op, start)
+        self._drop_phys(op, start, nr)
+        return 0
+
+    def swapoff_end(self):
+        return self.pdev.swapoff_end()
+
     def metadata_bytes(self):
         vcs, pcs = self.csize, self.pdev.csize
         live = self.tables
         return {
-            "cluster_info": live * CI_DYN_BYTES + self.pdev.ncl * 48,
+            "cluster_info": live * CI_DYN_BYTES + self.pdev.ncl * 48 * (not self.pdev.off),
             "swap_table": live * vcs * 8,
             "memcg_table": live * vcs * 2,
             "extend_table": self.ext_tables() * vcs * 4,

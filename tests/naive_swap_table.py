@@ -148,7 +148,8 @@ class NaiveSwapTable:
         self.solidstate = solidstate
         self.discard = discard
         self.blkdev = blkdev
-        self.writeok = True
+        self.writeok = True  # SWP_WRITEOK: cleared by swapoff_begin()
+        self.off = False  # swapoff emptied the device and freed its static metadata
 
         self.inuse = 0
         self.avail = True  # on swap_avail_head
@@ -263,13 +264,17 @@ class NaiveSwapTable:
             return
         self._free_cluster_now(op, c)
 
-    def _free_cluster_now(self, op, c):
-        """__free_cluster(): the table goes, the cluster joins the free list."""
+    def _free_table(self, op, c):
         cl = self.clusters[c]
         if cl.has_table:
             self._c(op, "mem_free", 2)
             cl.has_table = False
             self.tables -= 1
+
+    def _free_cluster_now(self, op, c):
+        """__free_cluster(): the table goes, the cluster joins the free list."""
+        cl = self.clusters[c]
+        self._free_table(op, c)
         self._move(op, c, "free", FREE)
         cl.order = 0
 
@@ -497,6 +502,9 @@ class NaiveSwapTable:
         return 0
 
     def _dev_alloc(self, op, cpu, order):
+        if not self.writeok:
+            self.alloc_fail += 1  # swapoff took the device off the available list
+            return 0
         if self.discard_pending:
             self._do_scheduled_discard(op)
         if (1 << order) > self.csize:
@@ -648,7 +656,7 @@ class NaiveSwapTable:
         cl = self.clusters[c]
         cl.count -= n
         self.inuse -= n
-        if self.inuse < self.pages:
+        if self.inuse < self.pages and self.writeok:  # not re-added once swapoff began
             self.avail = True
         if cl.count == 0:
             self._free_cluster(op, c)
@@ -978,6 +986,55 @@ class NaiveSwapTable:
         self.cache_del("cache_del", entry, 1)  # the written folio is reclaimed
         return 0
 
+    # ------------------------------------------------------------------ swapoff
+
+    def swapoff_begin(self):
+        """The start of swapoff(2): del_from_avail_list() and SWP_WRITEOK cleared, so
+        every later allocation fails; the per-CPU offsets into the device are dropped."""
+        self.writeok = False
+        self.avail = False
+        for key in self.pcpu:
+            self.pcpu[key] = 0
+
+    def next_used(self, off):
+        """try_to_unuse()'s walk: the first slot at or after ``off`` (below si->max) in
+        a cluster that holds any slot (bad slots included), or -1."""
+        while off < self.max:
+            c = self.cluster_of(off)
+            if self.clusters[c].count:
+                return off
+            off = (c + 1) * self.csize
+        return -1
+
+    def unuse_entry(self, op, off):
+        """find_next_to_unuse(): one table read; the slot's entry, 0 if free or bad."""
+        self._c(op, "table_read")
+        s = self.slots[off]
+        if s is None or s is BAD:
+            return 0
+        return off
+
+    def unuse(self, op, entry, folio):
+        """swapoff's folio_free_swap() of the folio caching ``entry``: 1 when the entry
+        went, -EBUSY if a count still holds it (or the folio does not cache it)."""
+        start = self.folio_swap.get(folio, 0)
+        nr = 1 << self.folio_order.get(folio, 0)
+        if not start or not start <= entry < start + nr:
+            return EBUSY
+        return 1 if self.cache_free(op, start, nr) else EBUSY
+
+    def swapoff_end(self, op="swapoff"):
+        """The end of swapoff(2): the slots still in use; none left -> pending
+        discards flushed, every table left freed, the device off and its static
+        metadata freed."""
+        if self.inuse == 0:
+            if self.discard_pending:
+                self._do_scheduled_discard(op)
+            for c in range(len(self.clusters)):
+                self._free_table(op, c)
+            self.off = True
+        return self.inuse
+
     def swap_count(self, entry):
         s = self.slots[entry]
         if s is None or s is BAD:
@@ -990,7 +1047,7 @@ class NaiveSwapTable:
             "swap_map": 0,
             "swap_cgroup": 0,
             "zeromap": 0,
-            "cluster_info": self.ncl * 48,
+            "cluster_info": 0 if self.off else self.ncl * 48,
             "swap_table": self.tables * self.csize * 8,
             "memcg_table": self.tables * self.csize * 2,
             "extend_table": self.ext_tables() * self.csize * 4,

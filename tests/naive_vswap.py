@@ -32,7 +32,8 @@ Virtual side
   later.
 * Every verb (alloc, dup, pte_batch, put, cache_lookup, cache_add, cache_del,
   cache_free, try_reclaim, writeout, read_backend, ra_probe, zswap_writeback,
-  reclaim_full) is one tick of that clock, taken at its start, whatever it returns;
+  reclaim_full, unuse) is one tick of that clock, taken at its start, whatever it
+  returns (swapoff's ``unuse_entry``, a read of the physical device, is not);
   work one verb does on behalf of another (put's reclaim of cache-only folios, the
   allocator's reclaim of a cache-only slot, zswap writeback's cache add, the
   allocator's own full-cluster scan) is part of the calling verb and does not tick.
@@ -50,6 +51,16 @@ Virtual side
   backing such an entry: set when a count drops to 0 on a cached SWAPFILE entry,
   cleared on dup, and written at once when a physical slot is allocated for an entry
   that is already cache-only (a large folio's unreferenced pages).
+* Swapoff: ``swapoff_begin`` clears the device's SWP_WRITEOK (every later physical
+  allocation fails and counts an allocation failure; a freed cluster no longer goes
+  to the discard list; the device never comes back on the available list);
+  ``unuse_entry(off)`` reads the allocated bit (``map_read``) and, for a used slot, the
+  reverse map (``rmap_read``) naming the virtual entry; ``unuse(entry, folio)``
+  (lookup + lock, ``desc_read``) needs ``folio`` in the swap cache for the entry and
+  turns a SWAPFILE descriptor into a FOLIO one: the physical slot freed, one
+  ``memcg_uncharge``, ``desc_write``; ``swapoff_end`` says how many slots are still
+  in use, and at 0 the device is off: no physical bitmaps and no cluster_info in
+  ``metadata_bytes`` any more.
 * ``metadata_bytes``: v6 has a 112-byte cluster header and a separate descriptor array
   (24 bytes per slot); v5 one slab object per cluster holding a 40-byte header, the
   allocation bitmap (whole longs) and the descriptors, in the kmalloc size class that
@@ -215,7 +226,8 @@ class Phys619:
         self.solidstate = solidstate
         self.discard = discard
         self.blkdev = blkdev
-        self.writeok = True
+        self.writeok = True  # SWP_WRITEOK: cleared by swapoff_begin()
+        self.off = False  # D_OFF: swapoff emptied the device, its static metadata is freed
         self.inuse = 0
         self.avail = True
         self.reclaim_pending = False
@@ -272,12 +284,16 @@ class Phys619:
             return
         self._free_cluster_now(op, c)
 
-    def _free_cluster_now(self, op, c):
+    def _free_table(self, op, c):
         cl = self.clusters[c]
         if cl.has_table:
             self._c(op, "mem_free")
             cl.has_table = False
             self.tables -= 1
+
+    def _free_cluster_now(self, op, c):
+        cl = self.clusters[c]
+        self._free_table(op, c)
         self._move(op, c, "free", FREE)
         cl.order = 0
 
@@ -506,6 +522,9 @@ class Phys619:
 
     def alloc(self, op, cpu, order):
         """The allocation part of folio_alloc_swap(): first offset or 0."""
+        if not self.writeok:  # swapoff took the device off the available list
+            self.alloc_fail += 1
+            return 0
         if self.discard_pending:
             self._do_scheduled_discard(op)
         if (1 << order) > self.csize:
@@ -559,12 +578,43 @@ class Phys619:
         cl = self.clusters[c]
         cl.count -= nr
         self.inuse -= nr
-        if self.inuse < self.pages:
+        if self.inuse < self.pages and self.writeok:
             self.avail = True
         if cl.count == 0:
             self._free_cluster(op, c)
         elif cl.flags != NONFULL:
             self._move(op, c, ("nonfull", cl.order), NONFULL)
+
+    # ---- swapoff
+
+    def swapoff_begin(self):
+        """swapoff(2) starts: SWP_WRITEOK off, off the available list, the per-CPU
+        offsets dropped (no cost is counted)."""
+        self.writeok = False
+        self.avail = False
+        for key in self.pcpu:
+            self.pcpu[key] = 0
+
+    def next_used(self, off):
+        """try_to_unuse()'s walk: the first slot at or after ``off`` in a cluster that
+        holds any slot (bad slots included), or -1."""
+        while off < self.max:
+            c = off // self.csize
+            if self.clusters[c].count:
+                return off
+            off = (c + 1) * self.csize
+        return -1
+
+    def swapoff_end(self, op="swapoff"):
+        """swapoff(2) ends: the slots still in use; none: pending discards flushed,
+        every table left freed, the device off."""
+        if self.inuse == 0:
+            if self.discard_pending:
+                self._do_scheduled_discard(op)
+            for c in range(len(self.clusters)):
+                self._free_table(op, c)
+            self.off = True
+        return self.inuse
 
 
 # --------------------------------------------------------------------------- virtual
@@ -1290,6 +1340,46 @@ class NaiveVswap:
         """The verb: swap_reclaim_full_clusters(); its operation row is reclaim_scan."""
         return self._verb("reclaim_scan", lambda op: self.dev.reclaim_full(force))
 
+    # ---- swapoff
+
+    def swapoff_begin(self):
+        self.dev.swapoff_begin()
+
+    def unuse_entry(self, op, off):
+        """swapoff's look at physical slot ``off``: the allocated bit, then the reverse
+        map names the virtual entry (0 for a free or bad slot).  Not a verb of its own
+        for the RCU clock and the lookup cache."""
+        self._c(op, "map_read")
+        s = self.dev.slots[off]
+        if s is None or s is BAD:
+            return 0
+        self._c(op, "rmap_read")
+        return s.entry
+
+    def unuse(self, op, entry, folio):
+        return self._verb(op, self._unuse, entry, folio)
+
+    def _unuse(self, op, entry, folio):
+        """The entry's data is in ``folio`` (in the swap cache): a SWAPFILE entry
+        becomes a FOLIO one and its physical slot is freed (and uncharged)."""
+        cl = self._lookup_lock(op, entry)
+        if cl is None:
+            return ENOENT
+        d = cl.desc[entry & (self.vsize - 1)]
+        self._c(op, "desc_read")
+        if not d.in_cache or d.folio != folio:
+            return EBUSY
+        if d.type == SWAPFILE:
+            self._phys_free(op, d.backend, 1)
+            self._c(op, "memcg_uncharge")
+            self._c(op, "desc_write")
+            d.backend = 0
+            d.type = FOLIO
+        return 0
+
+    def swapoff_end(self):
+        return self.dev.swapoff_end()
+
     def swap_count(self, entry):
         """-1 when not allocated (reserved entries included), else the count."""
         if not self.allocated(entry):
@@ -1307,9 +1397,10 @@ class NaiveVswap:
             cluster = rows * 112
         else:
             cluster = rows * v5_cluster_object_bytes(self.vsize) - desc
+        on = not dev.off  # swapoff freed the static arrays
         return {
-            "phys_bitmaps": 2 * (-(-dev.max // 64)) * 8,
-            "cluster_info": dev.ncl * 32,
+            "phys_bitmaps": 2 * (-(-dev.max // 64)) * 8 * on,
+            "cluster_info": dev.ncl * 32 * on,
             "rmap_table": dev.tables * dev.csize * 8,
             "vswap_cluster": cluster,
             "vswap_desc": desc,

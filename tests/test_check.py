@@ -16,7 +16,7 @@ from vswap_nb.core.device import (
     LS_LEN,
 )
 from vswap_nb.core.radix import M_NR_NODES, N_META, W_COUNT
-from vswap_nb.designs import get_design
+from vswap_nb.designs import entry_space, get_design
 from vswap_nb.mm import engine as E
 from vswap_nb.mm.config import P_RAM_PAGES
 from vswap_nb.mm.cost import cost_vectors
@@ -78,7 +78,7 @@ def _live(design, zswap=None):
     nfolios = int(params[P_RAM_PAGES]) + FOLIO_SLACK
     dst = design_state(get_design(design), s, nfolios, {})
     ctx = verbs.new_ctx(nfolios)
-    st = E.new_mm_state(w, params, prim, mm, s.nr_cpus, nfolios, 0)
+    st = E.new_mm_state(w, params, prim, mm, s.nr_cpus, nfolios, 0, entry_space(dst))
     events = np.ascontiguousarray(w.events, dtype=np.int64)
     task_end = np.ascontiguousarray(w.task_start[1:], dtype=np.int64)
     while st.meta[E.M_PHASE_DONE] != -1:
@@ -263,7 +263,7 @@ def _after_swapoff(design):
     nfolios = int(params[P_RAM_PAGES]) + FOLIO_SLACK
     dst = design_state(get_design(design), s, nfolios, {})
     ctx = verbs.new_ctx(nfolios)
-    st = E.new_mm_state(w, params, prim, mm, s.nr_cpus, nfolios, 0)
+    st = E.new_mm_state(w, params, prim, mm, s.nr_cpus, nfolios, 0, entry_space(dst))
     events = np.ascontiguousarray(w.events, dtype=np.int64)
     task_end = np.ascontiguousarray(w.task_start[1:], dtype=np.int64)
     for p in (0, 1):

@@ -243,8 +243,7 @@ def test_a_registered_variant_runs_as_v6_with_its_presets():
     """designs.register(vswap.variant(...)): the new name is accepted everywhere and
     counts exactly as vswap_v6 with the same option given by hand."""
     import vswap_nb as v
-    from vswap_nb.designs import _MODULES
-    from vswap_nb.designs import register, vswap
+    from vswap_nb.designs import _MODULES, register, vswap
 
     var = vswap.variant("test_v6_lc3", "v6 with a 3-way lookup cache", lookup_cache_ways=3)
     assert register(var) == "test_v6_lc3"

@@ -120,20 +120,20 @@ def test_content_check_catches_a_lost_page():
     raw = run("classic", v.usemem("1M"), s, s.to_params(), prim, mm, seed=0, options={})  # compile
     assert raw["live_entries"] == 0
     from vswap_nb.core import verbs
-    from vswap_nb.designs import get_design
+    from vswap_nb.designs import entry_space, get_design
     from vswap_nb.mm.run import design_state
 
     nf = int(s.ram_pages) + 64
     dst = design_state(get_design("classic"), s, nf, {})
     ctx = verbs.new_ctx(nf)
-    st = E.new_mm_state(w, s.to_params(), prim, mm, 1, nf, 0)
+    st = E.new_mm_state(w, s.to_params(), prim, mm, 1, nf, 0, entry_space(dst))
     ends = np.ascontiguousarray(w.task_start[1:])
     assert E.run_phase(st, ctx, dst, w.events, ends, 0, 1 << 30) == E.OK
     assert st.vm[E.VM_PSWPOUT] == 0 and st.vm[E.VM_CONTENT_ERRORS] == 0  # 8M fits in 16M
     # squeeze: a second task's worth is not there, so make swap happen by hand instead:
     w2 = v.usemem("24M", read_back=True)
-    st = E.new_mm_state(w2, s.to_params(), prim, mm, 1, nf, 0)
     dst = design_state(get_design("classic"), s, nf, {})
+    st = E.new_mm_state(w2, s.to_params(), prim, mm, 1, nf, 0, entry_space(dst))
     ctx = verbs.new_ctx(nf)
     ends = np.ascontiguousarray(w2.task_start[1:])
     assert E.run_phase(st, ctx, dst, w2.events, ends, 0, 1 << 30) == E.OK

@@ -53,6 +53,7 @@ from vswap_nb.core.counters import (
     OP_READAHEAD,
     OP_RECLAIM_SCAN,
     OP_SWAPIN,
+    OP_SWAPOFF,
     OP_WRITEOUT,
     OP_ZSWAP_WB,
     OPS,
@@ -66,6 +67,7 @@ from vswap_nb.core.verbs import (
     BACKEND_ZSWAP,
     C_CACHE_DROPS,
     C_CPU,
+    ENOMEM,
     F_FLAGS,
     F_ORDER,
     F_SWAP,
@@ -129,7 +131,9 @@ class StePair:
         got = getattr(verbs, name)(self.dst, self.ctx, *args)
         want = getattr(self.naive, name)(*args)
         assert int(got) == want, f"{name}{args}: numba returned {int(got)}, naive {want}"
-        if check:
+        if check == "counters":
+            assert_counters(self, f"after {name}{args}")
+        elif check:
             assert_same(self, f"after {name}{args}")
         return want
 
@@ -175,6 +179,33 @@ class StePair:
     def reclaim_full(self, force, check=True):
         return self._both("reclaim_full", (bool(force),), check)
 
+    def unuse_entry(self, op, off, check="counters"):
+        """A read of the physical device: the return value and the counters are all
+        it can change, so only they are compared by default."""
+        return self._both("unuse_entry", (op, off), check)
+
+    def unuse(self, op, entry, folio, check=True):
+        return self._both("unuse", (op, entry, folio), check)
+
+    def swapoff_begin(self):
+        """dev_swapoff_begin() on the physical device (``verbs.phys_dev``)."""
+        D.dev_swapoff_begin(verbs.phys_dev(self.dst))
+        self.naive.swapoff_begin()
+        assert_same(self, "after swapoff_begin")
+
+    def next_used(self, off):
+        got = int(D.dev_next_used(verbs.phys_dev(self.dst), off))
+        want = self.naive.pdev.next_used(off)
+        assert got == want, f"dev_next_used({off}): numba {got}, naive {want}"
+        return want
+
+    def swapoff_end(self):
+        got = int(D.dev_swapoff_end(verbs.phys_dev(self.dst), self.dst, self.ctx, OP_SWAPOFF))
+        want = self.naive.swapoff_end()
+        assert got == want, f"dev_swapoff_end: numba {got}, naive {want}"
+        assert_same(self, "after swapoff_end")
+        return want
+
     def swap_count(self, entry):
         got = int(verbs.swap_count(self.dst, entry))
         want = self.naive.swap_count(entry)
@@ -203,6 +234,8 @@ def _check_words(where, name, got, n, encode):
             f"{where}: {name} words differ at {(bad[:8] + lo).tolist()}: numba "
             f"{[hex(int(v)) for v in got[lo:hi][bad[:8]]]}, naive {[n.slots[lo + i] for i in bad[:8]]}"
         )
+    if getattr(n, "off", False):
+        return  # swapped off: every table is freed, the words left (bad slots) are garbage
     bad = np.flatnonzero(got[mask] != 0)
     assert bad.size == 0, f"{where}: {name}: non-NULL words in unpopulated clusters"
 
@@ -262,10 +295,13 @@ def _assert_device(where, name, dev, n, ncpu, aux=None):
     got = {k: int(meta[i]) for k, i in (
         ("max", D.D_MAX), ("pages", D.D_PAGES), ("inuse", D.D_INUSE), ("avail", D.D_AVAIL),
         ("reclaim_pending", D.D_RECLAIM_PENDING), ("discard_pending", D.D_DISCARD_PENDING),
-        ("tables", D.D_TABLES), ("peak_tables", D.D_PEAK_TABLES), ("alloc_fail", D.D_ALLOC_FAIL))}
+        ("tables", D.D_TABLES), ("peak_tables", D.D_PEAK_TABLES), ("alloc_fail", D.D_ALLOC_FAIL),
+        ("off", D.D_OFF))}
+    got["writeok"] = int(meta[D.D_FLAGS] & D.SWP_WRITEOK != 0)
     exp = {"max": n.max, "pages": n.pages, "inuse": n.inuse, "avail": int(n.avail),
            "reclaim_pending": int(n.reclaim_pending), "discard_pending": int(n.discard_pending),
-           "tables": n.tables, "peak_tables": n.peak_tables, "alloc_fail": n.alloc_fail}
+           "tables": n.tables, "peak_tables": n.peak_tables, "alloc_fail": n.alloc_fail,
+           "off": int(getattr(n, "off", False)), "writeok": int(n.writeok)}
     assert got == exp, f"{where}: {name} device words: numba {got}, naive {exp}"
 
 
@@ -276,14 +312,18 @@ def _dict_array(d, size):
     return a
 
 
+def assert_counters(pair, where=""):
+    want = np.array(pair.naive.counter_matrix(), dtype=np.int64)
+    if not np.array_equal(pair.ctx.counters, want):
+        raise AssertionError(
+            f"{where}: counters differ {{cell: (numba, naive)}}: {counters_diff(pair.ctx.counters, want)}"
+        )
+
+
 def assert_same(pair, where=""):
     n, dst, ctx = pair.naive, pair.dst, pair.ctx
 
-    want = np.array(n.counter_matrix(), dtype=np.int64)
-    if not np.array_equal(ctx.counters, want):
-        raise AssertionError(
-            f"{where}: counters differ {{cell: (numba, naive)}}: {counters_diff(ctx.counters, want)}"
-        )
+    assert_counters(pair, where)
 
     # the vswap device: table words, extend table, memcg ids, virtual_table
     _check_words(where, "vswap table", dst.dev.table, n, _table_word)
@@ -739,10 +779,56 @@ class SteMachine(RuleBasedStateMachine):
         for x in data.draw(st.lists(st.integers(0, self.p.vtotal - 1), max_size=6), label="slots"):
             self.p.swap_count(x)
 
+    # ---- swapoff
+
+    @precondition(lambda self: not getattr(self, "swapped_off", False))
+    @rule(data=st.data())
+    def swapoff(self, data):
+        """swapoff(8) of the physical device once per run: the mm's device loop
+        (``_swapoff``) at verb level."""
+        self.swapped_off = True
+        swapoff_device(self.p, self.cpu(data))
+        # writeout to disk of a folio PTEs still reference fails now (no physical slot)
+        n = self.p.naive
+        counted = [(s, 1 << o) for _, (s, o) in self.cached()
+                   if any(n.slots[x].count for x in range(s, s + (1 << o)))]
+        if counted and data.draw(st.booleans(), label="writeout to disk"):
+            start, nr = data.draw(st.sampled_from(counted), label="cached folio")
+            fails = n.pdev.alloc_fail
+            assert self.p.writeout(OP_WRITEOUT, start, nr, BACKEND_DISK) == ENOMEM
+            assert n.pdev.alloc_fail == fails + 1
+
     @invariant()
     def backing_is_consistent(self):
         if hasattr(self, "p"):
             check_backing(self.p.naive)
+
+
+def swapoff_device(p, cpu):
+    """The mm's swapoff of the physical device (``engine._swapoff``; ``ptes_hold_slots``
+    is false, so no page-table walk) on both models: SWP_WRITEOK off; each used
+    physical slot's vswap entry (``unuse_entry``) gets its page into the swap cache (a
+    lookup, else a new unmapped folio added and read, as ``_swapin_one`` does) and its
+    folio becomes the backend (``unuse``: the physical slots freed); the device is then
+    empty and off.  Everything is charged to the swapoff row and compared after every
+    call."""
+    p.set_cpu(cpu)
+    p.swapoff_begin()
+    off = p.next_used(0)
+    while off >= 0:
+        e = p.unuse_entry(OP_SWAPOFF, off)
+        if e:
+            f = p.cache_lookup(OP_SWAPOFF, e)
+            if f < 0:
+                f = p.free_folios(1)[0]
+                p.set_flags(f, 0)  # a new folio, not mapped: the PTEs keep the entry
+                assert p.cache_add(OP_SWAPOFF, e, 1, f) == 0
+                p.read_backend(OP_SWAPOFF, e)
+            assert p.unuse(OP_SWAPOFF, e, f) == 0
+            assert p.naive.vt.get(e, 0) & 7 != VT_PHYS
+        off = p.next_used(off + 1)
+    assert p.swapoff_end() == 0
+    assert not any(isinstance(s, Ptr) for s in p.naive.pdev.slots)
 
 
 def check_backing(n):

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
+    invariant,
     precondition,
     rule,
 )
@@ -38,6 +39,7 @@ from vswap_nb.core.counters import (
     OP_READAHEAD,
     OP_RECLAIM_SCAN,
     OP_SWAPIN,
+    OP_SWAPOFF,
     OP_WRITEOUT,
     OP_ZSWAP_WB,
     OPS,
@@ -110,10 +112,15 @@ class Pair:
         return out
 
     def _both(self, name, nb_args, nv_args, check=True):
+        """Run verb ``name`` on both; compare the return values and then the whole
+        state (``check=True``), the counter matrix only (``"light"``, inside long loops
+        that end with a full check) or nothing (``False``)."""
         got = getattr(verbs, name)(self.dst, self.ctx, *nb_args)
         want = getattr(self.naive, name)(*nv_args)
         assert int(got) == want, f"{name}{nv_args}: numba returned {int(got)}, naive {want}"
-        if check:
+        if check == "light":
+            assert_same_counters(self, f"after {name}{nv_args}")
+        elif check:
             assert_same(self, f"after {name}{nv_args}")
         return want
 
@@ -157,6 +164,31 @@ class Pair:
     def reclaim_full(self, force, check=True):
         return self._both("reclaim_full", (bool(force),), (bool(force),), check)
 
+    def unuse_entry(self, op, off, check=True):
+        return self._both("unuse_entry", (op, off), (op, off), check)
+
+    def unuse(self, op, entry, folio, check=True):
+        return self._both("unuse", (op, entry, folio), (op, entry, folio), check)
+
+    # swapoff's device steps (core.device on the design's physical device)
+    def swapoff_begin(self):
+        D.dev_swapoff_begin(verbs.phys_dev(self.dst))
+        self.naive.swapoff_begin()
+        assert_same(self, "after swapoff_begin")
+
+    def next_used(self, off):
+        got = int(D.dev_next_used(verbs.phys_dev(self.dst), off))
+        want = self.naive.next_used(off)
+        assert got == want, f"dev_next_used({off}): numba {got}, naive {want}"
+        return want
+
+    def swapoff_end(self):
+        got = int(D.dev_swapoff_end(verbs.phys_dev(self.dst), self.dst, self.ctx, OP_SWAPOFF))
+        want = self.naive.swapoff_end()
+        assert got == want, f"dev_swapoff_end(): numba {got}, naive {want}"
+        assert_same(self, "after swapoff_end")
+        return want
+
     def swap_count(self, entry):
         got = int(verbs.swap_count(self.dst, entry))
         want = self.naive.swap_count(entry)
@@ -191,15 +223,19 @@ def _numba_list(dev, lid):
     return out
 
 
-def assert_same(pair, where=""):
-    n, dst, ctx = pair.naive, pair.dst, pair.ctx
-    dev = dst.dev
-
-    want = np.array(n.counter_matrix(), dtype=np.int64)
+def assert_same_counters(pair, where=""):
+    ctx = pair.ctx
+    want = np.array(pair.naive.counter_matrix(), dtype=np.int64)
     if not np.array_equal(ctx.counters, want):
         raise AssertionError(
             f"{where}: counters differ {{cell: (numba, naive)}}: {counters_diff(ctx.counters, want)}"
         )
+
+
+def assert_same(pair, where=""):
+    n, dst, ctx = pair.naive, pair.dst, pair.ctx
+    dev = dst.dev
+    assert_same_counters(pair, where)
 
     # every table word, extend-table word and memcg id (one pass over the naive slots;
     # expected_word() spelled out inline, this runs after every verb call)
@@ -268,6 +304,8 @@ def assert_same(pair, where=""):
         "tables": int(meta[D.D_TABLES]),
         "peak_tables": int(meta[D.D_PEAK_TABLES]),
         "alloc_fail": int(meta[D.D_ALLOC_FAIL]),
+        "writeok": int(meta[D.D_FLAGS] & D.SWP_WRITEOK != 0),
+        "off": int(meta[D.D_OFF]),
         "ext_tables": int(dst.meta[st_design.T_EXT_TABLES]),
     }
     exp = {
@@ -280,6 +318,8 @@ def assert_same(pair, where=""):
         "tables": n.tables,
         "peak_tables": n.peak_tables,
         "alloc_fail": n.alloc_fail,
+        "writeok": int(n.writeok),
+        "off": int(n.off),
         "ext_tables": n.ext_tables(),
     }
     assert got == exp, f"{where}: device words: numba {got}, naive {exp}"
@@ -326,6 +366,65 @@ def assert_same(pair, where=""):
 # --------------------------------------------------------------------------- random tests
 
 
+def swapoff_pair(p):
+    """swapoff(2) of ``p``'s device at verb level, as the mm's ``_swapoff`` runs it.
+
+    The device stops taking allocations (dev_swapoff_begin); try_to_unuse() walks the
+    page tables (here every swap count is a PTE): each counted entry gets its page in
+    the swap cache (the cached folio, else __read_swap_cache_async(): an order-0 cache
+    add and the read, as ``_swapin_one``), unuse_pte() puts each PTE's count (no cache
+    reclaim) and maps the folio, and folio_free_swap() of the whole folio drops its
+    entries once none is counted.  Then the device walk (dev_next_used +
+    ``unuse_entry``, find_next_to_unuse) resolves every slot still in use (the
+    cache-only ones) through ``unuse``, and dev_swapoff_end() finds the device empty.
+    All of it is charged to the ``swapoff`` row.
+
+    Return values and counters are compared after every call, the whole state after
+    the entries of each cluster (page-table walk, then device walk) and at both ends:
+    a device of 1536 slots may have over a thousand entries to unuse."""
+    p.swapoff_begin()
+    dirty = None  # the cluster changed since the last full check
+    for x in range(p.total):  # unuse_mm() over every swap PTE
+        if dirty is not None and x // p.csize != dirty:
+            assert_same(p, f"after unuse_pte() of cluster {dirty}")
+            dirty = None
+        s = p.naive.slots[x]
+        if not isinstance(s, Slot) or s.count < 1:
+            continue
+        dirty = x // p.csize
+        folio = p.cache_lookup(OP_SWAPOFF, x, check="light")
+        if folio < 0:  # __read_swap_cache_async() of this page
+            folio = p.free_folios(1)[0]
+            assert p.cache_add(OP_SWAPOFF, x, 1, folio, check="light") == 0, (
+                f"swapoff: cache add of live entry {x}")
+            p.read_backend(OP_SWAPOFF, x, check="light")
+        while p.naive.swap_count(x) >= 1:  # unuse_pte() per PTE: folio_put_swap()
+            p.put(OP_SWAPOFF, x, 1, False, check="light")
+        p.set_flags(folio, p.naive.folio_flags.get(folio, 0) | FOLIO_MAPPED)
+        start, nr = p.naive.folio_swap[folio], 1 << p.naive.folio_order[folio]
+        p.cache_free(OP_SWAPOFF, start, nr, check="light")  # 0 while another page is counted
+    if dirty is not None:
+        assert_same(p, f"after unuse_pte() of cluster {dirty}")
+    off = p.next_used(0)
+    while off >= 0:  # find_next_to_unuse(): the slots left (cache-only)
+        e = p.unuse_entry(OP_SWAPOFF, off, check="light")
+        if e:
+            dirty = off // p.csize
+            folio = p.cache_lookup(OP_SWAPOFF, e, check="light")
+            if folio < 0:
+                folio = p.free_folios(1)[0]
+                assert p.cache_add(OP_SWAPOFF, e, 1, folio, check="light") == 0, (
+                    f"swapoff: cache add of entry {e}")
+                p.read_backend(OP_SWAPOFF, e, check="light")
+            assert p.unuse(OP_SWAPOFF, e, folio, check="light") == 1, f"swapoff: unuse of entry {e}"
+        off = p.next_used(off + 1)
+        if dirty is not None and (off < 0 or off // p.csize != dirty):
+            assert_same(p, f"after unuse of the entries of cluster {dirty}")
+            dirty = None
+    assert_same(p, "after the swapoff walk")
+    assert p.swapoff_end() == 0
+
+
 @st.composite
 def device_configs(draw, cluster_sizes, max_clusters):
     csize = draw(st.sampled_from(cluster_sizes))
@@ -352,6 +451,17 @@ class SwapTableMachine(RuleBasedStateMachine):
     """Random valid operation sequences on both models, compared after every call."""
 
     configs = device_configs([16, 32], 8)
+    swapoff_from_step = 14  # swapoff ends a run's use of the device: not before this step
+
+    def __init__(self):
+        super().__init__()
+        self.steps = 0
+        self.swapped_off = False
+
+    @invariant()
+    def count_steps(self):
+        """Not a check: counts the steps run (for the swapoff precondition)."""
+        self.steps += 1
 
     @initialize(data=st.data())
     def setup(self, data):
@@ -639,6 +749,17 @@ class SwapTableMachine(RuleBasedStateMachine):
         for x in data.draw(st.lists(st.integers(0, self.p.total - 1), max_size=6), label="slots"):
             self.p.swap_count(x)
 
+    # ---- swapoff
+
+    @precondition(lambda self: not self.swapped_off and self.steps >= self.swapoff_from_step
+                  and self.p.naive.inuse)
+    @rule()
+    def swapoff(self):
+        """swapoff(2), once per run, late in it and on a device in use (``swapoff_pair``);
+        the rules after it see every allocation fail on both sides."""
+        swapoff_pair(self.p)
+        self.swapped_off = True
+
 
 SMALL = settings(max_examples=75, stateful_step_count=35, deadline=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
@@ -652,6 +773,8 @@ class BigClusterMachine(SwapTableMachine):
     extend-table scans."""
 
     configs = device_configs([512], 3)
+
+    swapoff_from_step = 8
 
     def fill_orders(self):  # order-0 fills run in the small machine (1535 steps here)
         return [3, 5, self.max_order(), self.max_order()]
@@ -1065,3 +1188,65 @@ def test_kernel_large_swapin_over_zswap():
     got = int(verbs.cache_add(p.dst, p.ctx, OP_SWAPIN, off, 2, 2))
     assert got == verbs.EBUSY, f"large swap-in over zswap entries returned {got}"
     assert int(p.ctx.folio[2, F_SWAP]) == 0
+
+
+# --------------------------------------------------------------------------- swapoff
+
+
+def test_swapoff_of_one_swapped_out_page():
+    """try_to_unuse() of one swapped-out page: read into a new folio, the PTE's count
+    put, folio_free_swap(); the device walk then reads the 16 slots of the cluster
+    that still holds the header; allocations fail afterwards."""
+    p = Pair(64, csize=16)
+    off = p.alloc(0, 0, 5, 0)
+    p.dup(OP_DUP, off, 1)
+    p.cache_del(OP_CACHE_DEL, off, 1)
+    before = p.ctx.counters.copy()
+    swapoff_pair(p)
+    assert _delta(p, before) == {
+        # lookup 1, cache add 3 (check, recheck, add), read 1, put 2,
+        # folio_maybe_swapped 1, del 1, free 1, the walk over cluster 0: 16
+        ("swapoff", "table_read"): 26,
+        ("swapoff", "table_write"): 4,  # add, put, PFN -> shadow, free
+        ("swapoff", "cluster_lock"): 4,  # add 2, put, del
+        ("swapoff", "memcg_read"): 2,
+        ("swapoff", "memcg_charge"): 1,
+        ("swapoff", "slot_free_notify"): 1,
+        ("swapoff", "si_lock"): 1,  # cluster 0: frag -> nonfull
+        ("swapoff", "mem_free"): 2,  # free_cluster_info(): cluster 0's table + memcg table
+    }
+    assert p.naive.slots[off] is None and int(p.dst.dev.meta[D.D_OFF]) == 1
+    out = np.zeros(N_STRUCTURES, dtype=np.int64)
+    verbs.metadata_bytes(p.dst, out)
+    assert out[STRUCTURES.index("cluster_info")] == 0
+    before = p.ctx.counters.copy()
+    assert p.alloc(0, 0, 9, 0) == verbs.ENOMEM and p.naive.alloc_fail == 1
+    assert not (p.ctx.counters - before).any()
+
+
+def test_swapoff_of_mixed_entries():
+    """A partly counted large folio in the cache, an overflowed count (extend table),
+    a zswap page, a zero page and cache-only slots (one of them large) on a discard
+    device: every entry goes, compared with the reference after every call."""
+    p = Pair(128, csize=16, discard=True, zswap_on=True)
+    big = p.alloc(0, 2, 1, 1)  # order 2, two of its pages mapped out
+    p.dup(OP_DUP, big, 1)
+    p.dup(OP_DUP, big + 2, 2)
+    ovf = p.alloc(0, 0, 2, 2)
+    for _ in range(20):
+        p.dup(OP_DUP, ovf, 1)
+    p.cache_del(OP_CACHE_DEL, ovf, 1)
+    for folio, backend in ((3, BACKEND_ZSWAP), (4, BACKEND_ZERO), (5, BACKEND_DISK)):
+        x = p.alloc(0, 0, folio, 3)
+        p.dup(OP_DUP, x, 1)
+        p.writeout(OP_WRITEOUT, x, 1, backend)
+        p.cache_del(OP_CACHE_DEL, x, 1)
+    p.alloc(0, 0, 6, 0)  # cache-only
+    p.alloc(0, 3, 7, 0)  # cache-only, order 3
+    freed = p.alloc(0, 0, 8, 0)
+    p.cache_free(OP_SWAPIN, freed, 1)
+    assert p.naive.ext_tables() == 1 and p.naive.zswap_entries() == 1
+    swapoff_pair(p)
+    assert p.naive.inuse == 0 and p.naive.zswap_entries() == 0 and not p.naive.folio_swap
+    assert p.naive.ext_tables() == 0
+    assert p.alloc(0, 0, 9, 0) == verbs.ENOMEM

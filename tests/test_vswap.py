@@ -42,6 +42,7 @@ from vswap_nb.core.counters import (
     OP_READAHEAD,
     OP_RECLAIM_SCAN,
     OP_SWAPIN,
+    OP_SWAPOFF,
     OP_WRITEOUT,
     OP_ZSWAP_WB,
     OPS,
@@ -54,6 +55,7 @@ from vswap_nb.core.verbs import (
     BACKEND_ZSWAP,
     C_CACHE_DROPS,
     C_CPU,
+    ENOMEM,
     F_FLAGS,
     F_ORDER,
     F_SWAP,
@@ -201,6 +203,42 @@ class Pair:
 
     def reclaim_full(self, force, check=True, cpu=None):
         return self._both("reclaim_full", (bool(force),), check, cpu)
+
+    def unuse_entry(self, op, off, check=True, cpu=None):
+        return self._both("unuse_entry", (op, off), check, cpu)
+
+    def unuse(self, op, entry, folio, check=True, cpu=None):
+        return self._both("unuse", (op, entry, folio), check, cpu)
+
+    def _devs(self):
+        """The physical device of the design (and of the twin): ``verbs.phys_dev``."""
+        return [verbs.phys_dev(d) for d in (self.dst, self.twin) if d is not None]
+
+    def swapoff_begin(self):
+        """dev_swapoff_begin() on the physical device of both models."""
+        for dev in self._devs():
+            D.dev_swapoff_begin(dev)
+        self.naive.swapoff_begin()
+        assert_same(self, "after swapoff_begin")
+
+    def next_used(self, off):
+        """dev_next_used(): swapoff's walk over the clusters that hold slots."""
+        want = self.naive.dev.next_used(off)
+        for dev in self._devs():
+            got = int(D.dev_next_used(dev, off))
+            assert got == want, f"dev_next_used({off}): numba {got}, naive {want}"
+        return want
+
+    def swapoff_end(self):
+        """dev_swapoff_end(): the slots still in use (0: the device is off)."""
+        want = self.naive.swapoff_end()
+        for dst, ctx in ((self.dst, self.ctx), (self.twin, getattr(self, "twin_ctx", None))):
+            if dst is None:
+                continue
+            got = int(D.dev_swapoff_end(verbs.phys_dev(dst), dst, ctx, OP_SWAPOFF))
+            assert got == want, f"dev_swapoff_end: numba {got}, naive {want}"
+        assert_same(self, "after swapoff_end")
+        return want
 
     def swap_count(self, entry):
         got = int(verbs.swap_count(self.dst, entry))
@@ -392,11 +430,12 @@ def assert_same(pair, where=""):
         f"{where}: per-CPU next offsets (last row: global): numba {dev.pcpu.tolist()}, naive {exp.tolist()}")
     nd = n.dev
     got = tuple(int(dev.meta[i]) for i in (D.D_INUSE, D.D_AVAIL, D.D_RECLAIM_PENDING, D.D_DISCARD_PENDING,
-                                           D.D_TABLES, D.D_PEAK_TABLES, D.D_ALLOC_FAIL))
+                                           D.D_TABLES, D.D_PEAK_TABLES, D.D_ALLOC_FAIL, D.D_OFF))
+    got += (int(dev.meta[D.D_FLAGS] & D.SWP_WRITEOK != 0),)
     exp = (nd.inuse, int(nd.avail), int(nd.reclaim_pending), int(nd.discard_pending), nd.tables,
-           nd.peak_tables, nd.alloc_fail)
+           nd.peak_tables, nd.alloc_fail, int(nd.off), int(nd.writeok))
     assert got == exp, (f"{where}: device words (inuse, avail, reclaim_pending, discard_pending, tables, "
-                        f"peak_tables, alloc_fail): numba {got}, naive {exp}")
+                        f"peak_tables, alloc_fail, off, writeok): numba {got}, naive {exp}")
 
     # ---- the folio side of the context
     exp = np.zeros((NFOLIOS, 3), dtype=np.int64)
@@ -860,6 +899,51 @@ class VswapMachine(RuleBasedStateMachine):
     def swap_counts(self, data):
         for _ in range(data.draw(st.integers(0, 4), label="n")):
             self.p.swap_count(self.any_entry(data))
+
+    # ---- swapoff
+
+    @precondition(lambda self: not getattr(self, "swapped_off", False))
+    @rule(data=st.data())
+    def swapoff(self, data):
+        """swapoff(8) once per run: the mm's device loop (``_swapoff``) at verb level."""
+        self.swapped_off = True
+        swapoff_device(self.p, self.cpu(data))
+        # writeout to disk of a folio PTEs still reference fails now (no physical slot)
+        counted = [(s, nr) for _, s, nr in self.cached()
+                   if any(self.n.desc_of(e).count for e in range(s, s + nr))]
+        if counted and data.draw(st.booleans(), label="writeout to disk"):
+            start, nr = data.draw(st.sampled_from(counted), label="cached folio")
+            fails = self.n.dev.alloc_fail
+            assert self.p.writeout(OP_WRITEOUT, start, nr, BACKEND_DISK, cpu=self.cpu(data)) == ENOMEM
+            assert self.n.dev.alloc_fail == fails + 1
+
+
+def swapoff_device(p, cpu):
+    """The mm's swapoff of the physical device (``engine._swapoff``, no page-table walk
+    for a virtual design) on both models: SWP_WRITEOK off; each used slot's virtual
+    entry (``unuse_entry``) gets its page into the swap cache (a lookup, else a new
+    unmapped folio added and read, as ``_swapin_one`` does) and is repointed at it
+    (``unuse``: the physical slot freed); the device is then empty.  Everything is
+    charged to the swapoff row; return values and counters are compared after every
+    call, the whole state after the walk."""
+    p.swapoff_begin()
+    with p.bulk("swapoff"):
+        off = p.next_used(0)
+        while off >= 0:
+            e = p.unuse_entry(OP_SWAPOFF, off, cpu=cpu)
+            if e:
+                f = p.cache_lookup(OP_SWAPOFF, e, cpu=cpu)
+                if f < 0:
+                    f = p.free_folios(1)[0]
+                    p.set_flags(f, 0)  # a new folio, not mapped: the PTEs keep the entry
+                    assert p.cache_add(OP_SWAPOFF, e, 1, f, cpu=cpu) == 0
+                    p.read_backend(OP_SWAPOFF, e, cpu=cpu)
+                assert p.unuse(OP_SWAPOFF, e, f, cpu=cpu) == 0
+                d = p.naive.desc_of(e)
+                assert d.type == FOLIO and d.folio == f and d.in_cache
+            off = p.next_used(off + 1)
+    assert p.swapoff_end() == 0
+    assert all(s is None or s is BAD for s in p.naive.dev.slots)
 
 
 _SETTINGS = settings(max_examples=60, stateful_step_count=30, deadline=None,

@@ -111,6 +111,7 @@ from .core.radix import (
     XAPool,
 )
 from .core.verbs import F_ORDER, F_SWAP
+from .designs import entry_space
 from .designs import ste as S
 from .designs import vswap as V
 from .mm import engine as E
@@ -135,15 +136,9 @@ def _swap_counts(dst, out):
         out[e] = verbs.swap_count(dst, e)
 
 
-def _entry_space(dst) -> int:
-    if isinstance(dst, V.VswapState):
-        return int(dst.meta[V.V_NROWS]) << int(dst.meta[V.V_VSHIFT])
-    return int(dst.dev.meta[D_MAX])
-
-
 def swap_counts(dst) -> np.ndarray:
     """The swap count of every entry value of the design (-1: not allocated)."""
-    out = np.full(_entry_space(dst), -1, dtype=np.int64)
+    out = np.full(entry_space(dst), -1, dtype=np.int64)
     _swap_counts(dst, out)
     return out
 

@@ -806,10 +806,17 @@ def dev_next_used(dev, off):
 
 
 @njit
-def dev_swapoff_end(dev):
-    """The end of swapoff(2): returns the slots still in use; when none is, the
-    device's static metadata (swap_map, cluster array, bitmaps) is freed (D_OFF)."""
+def dev_swapoff_end(dev, dst, ctx, op):
+    """The end of swapoff(2): returns the slots still in use.  When none is, the
+    pending discards are flushed (flush_work of the discard work), every cluster's
+    table still allocated is freed (free_cluster_info: the clusters holding bad slots
+    keep theirs until here), and the device's static metadata (swap_map, cluster
+    array, bitmaps) goes with it (D_OFF)."""
     left = dev.meta[D_INUSE]
     if left == 0:
+        if dev.meta[D_DISCARD_PENDING]:
+            _do_scheduled_discard(dev, dst, ctx, op)
+        for c in range(dev.meta[D_NCLUSTERS]):
+            _free_table(dev, dst, ctx, op, c)
         dev.meta[D_OFF] = 1
     return left

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from ..core.device import D_MAX
 from . import classic, ste, swap_table, vswap
 
 _MODULES = {m.NAME: m for m in (classic, swap_table, vswap.V5, vswap.V6, ste.STE, ste.GHOST)}
@@ -43,6 +44,14 @@ def register(design) -> str:
         raise ValueError(f"a design named {name!r} is already registered; pick another NAME")
     _MODULES[name] = design
     return name
+
+
+def entry_space(dst) -> int:
+    """One more than the largest entry value the design state ``dst`` can hand out
+    (the mm keeps a record per entry value, and the checker a count)."""
+    if isinstance(dst, vswap.VswapState):
+        return int(dst.meta[vswap.V_NROWS]) << int(dst.meta[vswap.V_VSHIFT])
+    return int(dst.dev.meta[D_MAX])
 
 
 def get_design(name):

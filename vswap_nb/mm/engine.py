@@ -385,16 +385,17 @@ def _pow2_at_least(n: int) -> int:
     return p
 
 
-def new_mm_state(workload, params, prim_ns, mm_ns, ncpu: int, nfolios: int, seed: int) -> MmState:
-    """Fresh engine state for ``workload`` on the system ``params`` (System.to_params)."""
+def new_mm_state(workload, params, prim_ns, mm_ns, ncpu: int, nfolios: int, seed: int, entry_space: int) -> MmState:
+    """Fresh engine state for ``workload`` on the system ``params`` (System.to_params);
+    ``entry_space`` bounds the design's entry values (:func:`vswap_nb.designs.entry_space`)."""
     mm_base = np.zeros(workload.nmm + 1, dtype=np.int64)
     mm_base[1:] = np.cumsum(workload.mm_pages)
     total = int(mm_base[-1])
-    # live entries never outnumber the workload's pages (each belongs to a page, or to
-    # a read-ahead folio of one) nor the swap slots plus folios: load factor <= 3/4
+    cap = int(entry_space)
+    # the shrinker's queue (a ring that forgets its oldest records when full): live
+    # entries never outnumber the workload's pages nor the swap slots plus folios
     live_max = min(total, int(params[P_SWAP_SLOTS]) + nfolios)
-    cap = _pow2_at_least((4 * live_max) // 3 + 16)
-    zq_cap = cap if params[P_ZSWAP_ON] != 0 else 1
+    zq_cap = _pow2_at_least((4 * live_max) // 3 + 16) if params[P_ZSWAP_ON] != 0 else 1
     ntasks = workload.ntasks
     task = np.zeros((ntasks, TK_WORDS), dtype=np.int64)
     task[:, TK_EV] = workload.task_start[:-1]
@@ -488,62 +489,34 @@ def _random_vpn(seed, task, ev_index, i, start, span):
 # --------------------------------------------------------------------------- swap store
 
 
+# The store is indexed by the entry value itself: the design's entry space is known
+# when the run starts (designs.entry_space), entries are handed out cluster by cluster,
+# so neighbouring pages' records are neighbours in memory (a hash table here cost a
+# cache miss per swap-out and per free).  ``store_key[e]`` is ``e`` while entry e holds
+# a record, EMPTY_KEY otherwise.
+
+
 @njit(inline="always")
-def _slot_of(st, key):
-    mask = st.store_key.shape[0] - 1
-    return np.int64(splitmix64(key)) & mask
-
-
-@njit
 def _store_find(st, key):
-    mask = st.store_key.shape[0] - 1
-    i = _slot_of(st, key)
-    while True:
-        k = st.store_key[i]
-        if k == key:
-            return i
-        if k == EMPTY_KEY:
-            return -1
-        i = (i + 1) & mask
+    if st.store_key[key] == key:
+        return key
+    return -1
 
 
-@njit
+@njit(inline="always")
 def _store_insert(st, key):
-    mask = st.store_key.shape[0] - 1
-    i = _slot_of(st, key)
-    while True:
-        k = st.store_key[i]
-        if k == key:
-            return i
-        if k == EMPTY_KEY:
-            st.store_key[i] = key
-            st.store_val[i, SV_TAG] = 0
-            st.store_val[i, SV_INFO] = 0
-            st.store_val[i, SV_FOLIO] = -1
-            st.meta[M_STORE_LIVE] += 1
-            return i
-        i = (i + 1) & mask
+    if st.store_key[key] != key:
+        st.store_key[key] = key
+        st.store_val[key, SV_TAG] = 0
+        st.store_val[key, SV_INFO] = 0
+        st.store_val[key, SV_FOLIO] = -1
+        st.meta[M_STORE_LIVE] += 1
+    return key
 
 
-@njit
+@njit(inline="always")
 def _store_delete_at(st, i):
-    """Backward-shift deletion (linear probing keeps no tombstones)."""
-    mask = st.store_key.shape[0] - 1
     st.meta[M_STORE_LIVE] -= 1
-    j = i
-    while True:
-        j = (j + 1) & mask
-        k = st.store_key[j]
-        if k == EMPTY_KEY:
-            break
-        h = _slot_of(st, k)
-        # move k back to i when its home h is not in the cyclic range (i, j]
-        if (j > i and (h <= i or h > j)) or (j < i and (h <= i and h > j)):
-            st.store_key[i] = k
-            st.store_val[i, 0] = st.store_val[j, 0]
-            st.store_val[i, 1] = st.store_val[j, 1]
-            st.store_val[i, 2] = st.store_val[j, 2]
-            i = j
     st.store_key[i] = EMPTY_KEY
 
 
@@ -1492,7 +1465,7 @@ def _swapoff(st, ctx, dst, cpu, now):
                 st.meta[M_STATUS] = ERR_VERB
                 return ns
         off = dev_next_used(dev, off + 1)
-    if dev_swapoff_end(dev) != 0:
+    if dev_swapoff_end(dev, dst, ctx, OP_SWAPOFF) != 0:
         st.meta[M_STATUS] = ERR_VERB
     st.fmeta[FM_SWAPOFF_NS] += ns + _op_cost(st, ctx, OP_SWAPOFF) - c0
     _sample_metadata(st, dst)

@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from ..core import verbs
-from ..designs import get_design
+from ..designs import entry_space, get_design
 from . import engine as E
 from .config import P_RAM_PAGES
 
@@ -56,7 +56,7 @@ def run(
     nfolios = int(params[P_RAM_PAGES]) + FOLIO_SLACK
     dst = design_state(module, system, nfolios, options)
     ctx = verbs.new_ctx(nfolios)
-    st = E.new_mm_state(workload, params, prim_ns, mm_ns, int(system.nr_cpus), nfolios, int(seed))
+    st = E.new_mm_state(workload, params, prim_ns, mm_ns, int(system.nr_cpus), nfolios, int(seed), entry_space(dst))
     task_end = np.ascontiguousarray(workload.task_start[1:], dtype=np.int64)
     events = np.ascontiguousarray(workload.events, dtype=np.int64)
     _warm(module, system, params, prim_ns, mm_ns, workload, options)
@@ -149,6 +149,6 @@ def _warm(module, system, params, prim_ns, mm_ns, workload, options):
     p[P_RAM_PAGES] = small - FOLIO_SLACK
     dst = design_state(module, system, small, options)
     ctx = verbs.new_ctx(small)
-    st = E.new_mm_state(tiny, p, prim_ns, mm_ns, int(system.nr_cpus), small, 0)
+    st = E.new_mm_state(tiny, p, prim_ns, mm_ns, int(system.nr_cpus), small, 0, entry_space(dst))
     E.run_phase(st, ctx, dst, tiny.events, np.ascontiguousarray(tiny.task_start[1:]), 0, CHUNK_QUANTA)
     _WARMED.add(key)
