@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(PY) -m vswap_nb compare --plot compare.png
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadgroup
 	VSWAP_NB_SMALL=1 $(PY) -m pytest -q --nbmake examples/
 
 bench-check: $(STAMP)

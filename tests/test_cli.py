@@ -107,3 +107,14 @@ def test_sweep_2x2(tmp_path):
     assert len(rows) == 2 * 2 * 2  # design x memory_max x switch
     ds = xr.load_dataset(out, engine="h5netcdf")
     assert dict(ds.sizes)["memory_max"] == 2 and dict(ds.sizes)["cluster_lookup_cache"] == 2
+
+
+def test_compare_shows_the_designs_that_finished_when_one_runs_out_of_memory():
+    """After swapoff at the free phase one design runs out of memory (here vswap_v6,
+    its zswap pool full) while the other finishes: its table is still printed, the
+    failure is one line on stderr, and the exit status is 1."""
+    r = cli("compare", "--designs", "classic,vswap_v6", "--workload", "usemem -n 2 -W 48M", "--ram", "64M",
+            "--swap", "ssd:256M", "--nr-cpus", "2", "--zswap", "--swapoff", "free")
+    assert r.returncode == 1, r.stderr
+    assert "vswap-nb: vswap_v6: out of memory after swapoff" in r.stderr
+    assert "classic" in r.stdout and "pswpout" in r.stdout and "vswap_v6" not in r.stdout

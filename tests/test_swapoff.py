@@ -137,3 +137,13 @@ def test_with_swapoff_places_one_event(tmp_path):
 def test_with_swapoff_rejects(args, exc, msg):
     with pytest.raises(exc, match=msg):
         v.with_swapoff(*args)
+
+
+def test_compare_keeps_the_designs_that_finished():
+    """One design running out of memory after swapoff does not lose the others' runs:
+    they are on the error's ``results``."""
+    w = v.with_swapoff(two_mms(more=8_000), "read")
+    with pytest.raises(EngineError, match="classic: out of memory after swapoff") as err:
+        v.compare(["classic", "vswap_v6"], w, _system(zswap=True))
+    ds = err.value.results
+    assert list(ds.design.values) == ["vswap_v6"] and int(ds.content_errors.sel(design="vswap_v6")) == 0

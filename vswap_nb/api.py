@@ -358,5 +358,20 @@ def compare(designs, workload, system, *, seed=0, cost=None, options=None, check
     from .mm.cost import cost_vectors
 
     cost_vectors(cost)
-    runs = [simulate(n, workload, system, seed=seed, cost=cost, check=check, **options.get(n, {})) for n in names]
+    from .mm.run import EngineError
+
+    runs, failed = [], []
+    for n in names:
+        try:
+            runs.append(simulate(n, workload, system, seed=seed, cost=cost, check=check, **options.get(n, {})))
+        except EngineError as exc:
+            failed.append(exc)
+    if failed:
+        # the designs that finished are kept on the error, not lost with it
+        err = EngineError(
+            "; ".join(str(e) for e in failed)
+            + (f" (the {len(runs)} designs that finished are in the error's .results)" if runs else "")
+        )
+        err.results = compare_dataset(runs) if runs else None
+        raise err from failed[0]
     return compare_dataset(runs)

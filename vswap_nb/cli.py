@@ -271,16 +271,25 @@ class _Progress:
 
 
 def _run_designs(designs, workload, system, args, options):
+    """The runs of ``designs``; a design whose run fails (EngineError) is reported on
+    stderr and left out, the others are still shown.  Returns (Dataset or None, failed)."""
+    from .mm.run import EngineError
     from .results import compare_dataset
 
-    runs = []
+    runs, failed = [], 0
     for d in designs:
         bar = _Progress(d)
         try:
             runs.append(api.simulate(d, workload, system, seed=args.seed, progress=bar, **options.get(d, {})))
+        except EngineError as exc:
+            bar.close()
+            print(f"vswap-nb: {exc}", file=sys.stderr)
+            failed += 1
         finally:
             bar.close()
-    return runs[0] if len(runs) == 1 and args.command == "run" else compare_dataset(runs)
+    if not runs:
+        return None, failed
+    return (runs[0] if len(runs) == 1 and args.command == "run" else compare_dataset(runs)), failed
 
 
 def _check_seed(text):
@@ -397,18 +406,14 @@ def _with_swapoff(args, workload):
 
 
 def _compare_like(args, workload) -> int:
-    from .mm.run import EngineError
-
     workload = _with_swapoff(args, workload)
     designs = _designs_arg(args.designs) if args.command != "run" else _designs_arg(args.design)
     system = _system(args)
     options = _options(args, designs)
     seed = _check_seed(args.seed)
     args.seed = seed
-    try:
-        ds = _run_designs(designs, workload, system, args, options)
-    except EngineError as exc:
-        print(f"vswap-nb: {exc}", file=sys.stderr)
+    ds, failed = _run_designs(designs, workload, system, args, options)
+    if ds is None:
         return 1
     rc = _write_out(ds, args) or _plot(ds, args, "run" if args.command == "run" else "compare")
     if rc:
@@ -429,9 +434,9 @@ def _compare_like(args, workload) -> int:
         else:
             out = headline(ds)
         print(json.dumps(out, indent=2))
-        return 0
+        return 1 if failed else 0
     print(format_run_table(ds) if args.command == "run" else format_compare_table(ds))
-    return 0
+    return 1 if failed else 0
 
 
 def _compare(args) -> int:

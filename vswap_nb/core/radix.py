@@ -509,10 +509,53 @@ def _store_many(xa, tree, indices, values):
     return indices.shape[0]
 
 
+LOAD_BATCH = 8  # walks load_many keeps in flight
+
+
 @njit
 def _load_many(xa, tree, indices, out):
-    for i in range(indices.shape[0]):
-        out[i] = xa_load(xa, tree, indices[i])
+    """xa_load() of every index, as ``LOAD_BATCH`` walks advanced level by level in
+    turn: the walks are independent, so their node reads overlap in the CPU (one walk
+    alone waits for each node before it can read the next).  Results and counts are
+    those of one xa_load() per index.  While a walk is under way, ``out`` holds its
+    next node as ``-2 - node`` (results are >= -1)."""
+    n = indices.shape[0]
+    head = xa.aux[N_META + tree]
+    xa.aux[M_LOADS] += n
+    if not _is_node(head):
+        for i in range(n):
+            out[i] = _value_of(head) if indices[i] == 0 and head != 0 else -1
+        return
+    cs = xa.aux[M_CHUNK_SHIFT]
+    mask = (1 << cs) - 1
+    root = _node_id(head)
+    top = xa.nodes[root, W_SHIFT]
+    visits = 0
+    for b in range(0, n, LOAD_BATCH):
+        end = min(b + LOAD_BATCH, n)
+        live = 0
+        for i in range(b, end):
+            if (indices[i] >> top) > mask:
+                out[i] = -1
+            else:
+                out[i] = -2 - root
+                live += 1
+        while live > 0:
+            live = 0
+            for i in range(b, end):
+                w = out[i]
+                if w > -2:
+                    continue
+                nd = -2 - w
+                visits += 1
+                sh = xa.nodes[nd, W_SHIFT]
+                e = xa.nodes[nd, W_SLOTS + ((indices[i] >> sh) & mask)]
+                if sh == 0 or not _is_node(e):
+                    out[i] = _value_of(e) if e != 0 else -1
+                else:
+                    out[i] = -2 - _node_id(e)
+                    live += 1
+    xa.aux[M_LOAD_VISITS] += visits
 
 
 @njit
