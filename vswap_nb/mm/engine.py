@@ -665,14 +665,21 @@ def _drain_drops(st, ctx, seen):
 # --------------------------------------------------------------------------- cost
 
 
+@njit(inline="always")
+def _add_op_cost(st, ctx, op, c):
+    """``c`` plus the model ns of counter row ``op`` (counters x cost table)."""
+    for p in range(N_PRIMITIVES):
+        v = ctx.counters[op, p]
+        if v != 0:
+            c += v * st.prim_ns[p]
+    return c
+
+
 @njit
 def _cost_now(st, ctx):
     c = 0.0
     for op in range(N_OPS):
-        for p in range(N_PRIMITIVES):
-            v = ctx.counters[op, p]
-            if v != 0:
-                c += v * st.prim_ns[p]
+        c = _add_op_cost(st, ctx, op, c)
     return c
 
 
@@ -1347,16 +1354,6 @@ def _zap(st, ctx, dst, t, cpu, mm, start, n):
 
 
 @njit
-def _op_cost(st, ctx, op):
-    c = 0.0
-    for p in range(N_PRIMITIVES):
-        v = ctx.counters[op, p]
-        if v != 0:
-            c += v * st.prim_ns[p]
-    return c
-
-
-@njit
 def _unuse_pte(st, ctx, dst, cpu, g, f, e):
     """unuse_pte(): the swap PTE at page g becomes a present PTE of folio f (in the swap
     cache for entry e) and puts its count; then folio_free_swap().  Returns mm ns."""
@@ -1406,7 +1403,7 @@ def _swapoff(st, ctx, dst, cpu, now):
         return 0.0
     st.meta[M_SWAPOFF] = 1
     dev = verbs.phys_dev(dst)
-    c0 = _op_cost(st, ctx, OP_SWAPOFF)
+    c0 = _add_op_cost(st, ctx, OP_SWAPOFF, 0.0)
     dev_swapoff_begin(dev)
     ns = 0.0
     if verbs.ptes_hold_slots(dst):
@@ -1467,7 +1464,7 @@ def _swapoff(st, ctx, dst, cpu, now):
         off = dev_next_used(dev, off + 1)
     if dev_swapoff_end(dev, dst, ctx, OP_SWAPOFF) != 0:
         st.meta[M_STATUS] = ERR_VERB
-    st.fmeta[FM_SWAPOFF_NS] += ns + _op_cost(st, ctx, OP_SWAPOFF) - c0
+    st.fmeta[FM_SWAPOFF_NS] += ns + _add_op_cost(st, ctx, OP_SWAPOFF, 0.0) - c0
     _sample_metadata(st, dst)
     return ns
 
