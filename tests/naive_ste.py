@@ -211,43 +211,8 @@ class PhysDev(_DynTables, NaiveSwapTable):
         """dev_alloc() + (after the caller's writes) dev_deferred_work()."""
         return self._dev_alloc(op, cpu, order)
 
-    def _dev_alloc(self, op, cpu, order):
-        if not self.writeok:  # swapoff took the device off the available list
-            self.alloc_fail += 1
-            return 0
-        return super()._dev_alloc(op, cpu, order)
-
-    # ---- swapoff (dev_swapoff_begin / dev_next_used / dev_swapoff_end)
-
-    off = False  # D_OFF: swapoff emptied the device, its static metadata is freed
-
-    def swapoff_begin(self):
-        """SWP_WRITEOK off, off the available list, the per-CPU offsets dropped."""
-        self.writeok = False
-        self.avail = False
-        for key in self.pcpu:
-            self.pcpu[key] = 0
-
-    def next_used(self, off):
-        """The first slot at or after ``off`` in a cluster that holds any slot (bad
-        slots included), or -1."""
-        while off < self.max:
-            c = off // self.csize
-            if self.clusters[c].count:
-                return off
-            off = (c + 1) * self.csize
-        return -1
-
-    def swapoff_end(self, op="swapoff"):
-        """The slots still in use; none: pending discards flushed, every table left
-        freed, the device off."""
-        if self.inuse == 0:
-            if self.discard_pending:
-                self._do_scheduled_discard(op)
-            for c in range(len(self.clusters)):
-                self._free_table(op, c)
-            self.off = True
-        return self.inuse
+    # swapoff (swapoff_begin, next_used, swapoff_end) and the allocator's SWP_WRITEOK
+    # check are NaiveSwapTable's
 
     def deferred_work(self):
         if self.reclaim_pending:

@@ -66,13 +66,9 @@ def test_check_must_be_a_mode():
 # --------------------------------------------------------------------------- corruption
 
 
-def _live(design, zswap=None):
-    """A run stopped after its first phase with every page still mapped: two tasks
-    wrote 24 MiB each under memory.max=24M, so about half the pages sit in swap."""
-    tasks = [[(K_MMAP, 0, PAGES), (K_PHASE, 0), (K_TOUCH, 0, PAGES, F_WRITE), (K_PHASE, 1), (K_EXIT,)]
-             for _ in range(2)]
-    w = make_workload("live", {}, ("write", "exit"), tasks)
-    s = _system(zswap)
+def _run_phases(design, w, s, phases):
+    """The engine's state for ``w`` on ``s`` after running ``phases`` (each to its end),
+    checked clean before a test pokes it."""
     prim, mm = cost_vectors(None)
     params = s.to_params()
     nfolios = int(params[P_RAM_PAGES]) + FOLIO_SLACK
@@ -81,10 +77,20 @@ def _live(design, zswap=None):
     st = E.new_mm_state(w, params, prim, mm, s.nr_cpus, nfolios, 0, entry_space(dst))
     events = np.ascontiguousarray(w.events, dtype=np.int64)
     task_end = np.ascontiguousarray(w.task_start[1:], dtype=np.int64)
-    while st.meta[E.M_PHASE_DONE] != -1:
-        assert E.run_phase(st, ctx, dst, events, task_end, 0, CHUNK_QUANTA) == E.OK
+    for p in phases:
+        while st.meta[E.M_PHASE_DONE] != -(p + 1):
+            assert E.run_phase(st, ctx, dst, events, task_end, p, CHUNK_QUANTA) == E.OK
     check_invariants((st, ctx, dst), design=design)  # clean before the poke
     return st, ctx, dst
+
+
+def _live(design, zswap=None):
+    """A run stopped after its first phase with every page still mapped: two tasks
+    wrote 24 MiB each under memory.max=24M, so about half the pages sit in swap."""
+    tasks = [[(K_MMAP, 0, PAGES), (K_PHASE, 0), (K_TOUCH, 0, PAGES, F_WRITE), (K_PHASE, 1), (K_EXIT,)]
+             for _ in range(2)]
+    w = make_workload("live", {}, ("write", "exit"), tasks)
+    return _run_phases(design, w, _system(zswap), (0,))
 
 
 def _swap_ptes(st):
@@ -257,20 +263,8 @@ def _after_swapoff(design):
           (K_PHASE, 1), (K_SWAPOFF,), (K_PHASE, 2), (K_EXIT,)]
     t1 = [(K_MMAP, 0, b), (K_PHASE, 0), (K_BARRIER, 0), (K_TOUCH, 0, b, F_WRITE), (K_EXIT,)]
     w = make_workload("swapoff", {}, ("fill", "swapoff", "exit"), [t0, t1])
-    s = v.System("64M", swap=v.Device("ssd", "256M"), nr_cpus=2)
-    prim, mm = cost_vectors(None)
-    params = s.to_params()
-    nfolios = int(params[P_RAM_PAGES]) + FOLIO_SLACK
-    dst = design_state(get_design(design), s, nfolios, {})
-    ctx = verbs.new_ctx(nfolios)
-    st = E.new_mm_state(w, params, prim, mm, s.nr_cpus, nfolios, 0, entry_space(dst))
-    events = np.ascontiguousarray(w.events, dtype=np.int64)
-    task_end = np.ascontiguousarray(w.task_start[1:], dtype=np.int64)
-    for p in (0, 1):
-        while st.meta[E.M_PHASE_DONE] != -(p + 1):
-            assert E.run_phase(st, ctx, dst, events, task_end, p, CHUNK_QUANTA) == E.OK
+    st, ctx, dst = _run_phases(design, w, v.System("64M", swap=v.Device("ssd", "256M"), nr_cpus=2), (0, 1))
     assert st.meta[E.M_SWAPOFF] == 1 and int(st.vm[E.VM_SWAPOFF_PAGES]) > 0
-    check_invariants((st, ctx, dst), design=design)  # clean before the poke
     return st, ctx, dst
 
 
