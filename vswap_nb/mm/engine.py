@@ -1178,20 +1178,28 @@ def _dev_sync(st):
 
 
 @njit
-def _map_swapped(st, ctx, dst, cpu, g, f, e, write):
-    """Map folio f (in the swap cache for entry e) at page g after a swap fault:
-    folio_put_swap, then should_try_to_free_swap.  Returns mm ns."""
+def _pte_map_cached(st, ctx, dst, op, cpu, g, f, e):
+    """The swap PTE at page g holding entry e becomes a present PTE of folio f (in the
+    swap cache for e): the content check, folio_put_swap of the PTE's count, the folio
+    mapped (no longer a read-ahead page)."""
     _check_tag(st, f, st.pt[g, PT_TAG])
     ctx.meta[C_CPU] = cpu
     seen = ctx.meta[C_CACHE_DROPS]
-    verbs.put(dst, ctx, OP_SWAPIN, e, 1, False)
+    verbs.put(dst, ctx, op, e, 1, False)
     st.pt[g, PT_STATE] = PTE_PRESENT
     st.pt[g, PT_VAL] = f
     st.fo[f, FO_PAGE] = g
     ctx.folio[f, F_FLAGS] |= FOLIO_MAPPED
-    st.fo[f, FO_FLAGS] |= FL_YOUNG
     st.fo[f, FO_FLAGS] &= ~FL_READAHEAD
     _drain_drops(st, ctx, seen)
+
+
+@njit
+def _map_swapped(st, ctx, dst, cpu, g, f, e, write):
+    """Map folio f (in the swap cache for entry e) at page g after a swap fault:
+    folio_put_swap, then should_try_to_free_swap.  Returns mm ns."""
+    _pte_map_cached(st, ctx, dst, OP_SWAPIN, cpu, g, f, e)
+    st.fo[f, FO_FLAGS] |= FL_YOUNG
     if _dev_sync(st) or _swap_full(st) or write:
         seen = ctx.meta[C_CACHE_DROPS]
         if verbs.cache_free(dst, ctx, OP_SWAPIN, e, 1) > 0:
@@ -1357,16 +1365,7 @@ def _zap(st, ctx, dst, t, cpu, mm, start, n):
 def _unuse_pte(st, ctx, dst, cpu, g, f, e):
     """unuse_pte(): the swap PTE at page g becomes a present PTE of folio f (in the swap
     cache for entry e) and puts its count; then folio_free_swap().  Returns mm ns."""
-    _check_tag(st, f, st.pt[g, PT_TAG])
-    ctx.meta[C_CPU] = cpu
-    seen = ctx.meta[C_CACHE_DROPS]
-    verbs.put(dst, ctx, OP_SWAPOFF, e, 1, False)
-    st.pt[g, PT_STATE] = PTE_PRESENT
-    st.pt[g, PT_VAL] = f
-    st.fo[f, FO_PAGE] = g
-    ctx.folio[f, F_FLAGS] |= FOLIO_MAPPED
-    st.fo[f, FO_FLAGS] &= ~FL_READAHEAD
-    _drain_drops(st, ctx, seen)
+    _pte_map_cached(st, ctx, dst, OP_SWAPOFF, cpu, g, f, e)
     seen = ctx.meta[C_CACHE_DROPS]
     if verbs.cache_free(dst, ctx, OP_SWAPOFF, e, 1) > 0:
         _entry_dead(st, e)
