@@ -62,6 +62,7 @@ import numbers
 from collections import namedtuple
 
 import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from ..core import metadata as md
 from ..core import swp_tb, verbs
@@ -460,7 +461,7 @@ def _heap_pop(dst):
     return top
 
 
-@njit
+@njit(inline="always")
 def _rcu_tick(dst):
     """One verb call passes: rows whose grace period ended become reusable."""
     dst.meta[V_OPS] += 1
@@ -480,7 +481,7 @@ def _rcu_tick(dst):
 # --------------------------------------------------------------------------- clusters
 
 
-@njit
+@njit(inline="always")
 def _lookup(dst, ctx, op, cid):
     """vswap_iter()'s cluster lookup: the lookup cache, else xa_load.  Returns the row
     or -1.
@@ -544,7 +545,7 @@ def _lookup_lock(dst, ctx, op, entry):
     return row
 
 
-@njit
+@njit(inline="always")
 def _mru_settle(dst, ctx, op):
     """End of an operation: the lookup cache drops the clusters that are now empty
     (most recent first)."""
@@ -656,17 +657,44 @@ def _new_cluster(dst, ctx, op, order):
 
 @njit
 def _find_area(dst, ctx, op, row, nr):
-    """bitmap_find_next_zero_area() aligned to nr: the slot index, or -1."""
+    """bitmap_find_next_zero_area() aligned to nr: the slot index, or -1.
+
+    Word by word, as find_next_zero_bit() does: a group of ``nr`` (a power of two)
+    aligned bits is free when its bits OR to zero, so the word is folded onto the
+    first bit of each group and the lowest free group is the lowest set bit of the
+    complement.  Same answer as testing bit by bit from slot 0."""
     ctx.counters[op, BITMAP_OP] += 1
     vsize = np.int64(1) << _vshift(dst)
-    for start in range(0, vsize - nr + 1, nr):
-        ok = True
-        for i in range(start, start + nr):
-            if _bit_test(dst, row, i):
-                ok = False
-                break
-        if ok:
-            return start
+    if nr > vsize:
+        return -1
+    nwords = (vsize + 63) >> 6
+    if nr >= 64:
+        wn = nr >> 6
+        for w0 in range(0, nwords - wn + 1, wn):
+            ok = True
+            for w in range(w0, w0 + wn):
+                if dst.vbits[row, w] != 0:
+                    ok = False
+                    break
+            if ok:
+                return w0 << 6
+        return -1
+    full = ~np.uint64(0)
+    # bit k*nr set for every k: the first bit of each aligned group
+    firsts = full // ((np.uint64(1) << np.uint64(nr)) - np.uint64(1))
+    if vsize < 64:
+        firsts &= (np.uint64(1) << np.uint64(vsize - nr + 1)) - np.uint64(1)
+    for w in range(nwords):
+        word = dst.vbits[row, w]
+        if word == full:
+            continue
+        s = np.int64(1)
+        while s < nr:
+            word |= word >> np.uint64(s)
+            s <<= 1
+        free = ~word & firsts
+        if free != 0:
+            return (w << 6) + np.int64(trailing_zeros(free))
     return -1
 
 
@@ -742,7 +770,7 @@ def _release_backing(dst, ctx, op, row, idx, n):
     _put_ref(dst, ctx, op, row, n)
 
 
-@njit
+@njit(inline="always")
 def _cpu_holds(dst, row):
     order = dst.vc[row, VC_ORDER]
     for cpu in range(dst.vpcpu.shape[0]):
@@ -862,7 +890,7 @@ def vs_alloc(dst, ctx, cpu, order, folio, memcg):
     return entry
 
 
-@njit
+@njit(inline="always")
 def _vs_dup(dst, ctx, op, entry, nr):
     """swap_duplicate(): per PTE a lookup, the lock, a descriptor read and write."""
     vsize = np.int64(1) << _vshift(dst)
@@ -882,7 +910,7 @@ def _vs_dup(dst, ctx, op, entry, nr):
     return 0
 
 
-@njit
+@njit(inline="always")
 def _vs_pte_batch(dst, ctx, op, entry, nr):
     """swap_pte_batch(): without defer_cgroup_check, each PTE's cgroup through a vswap
     lookup + lock + descriptor read; the batch stops at a change."""
@@ -904,7 +932,7 @@ def _vs_pte_batch(dst, ctx, op, entry, nr):
     return nr
 
 
-@njit
+@njit(inline="always")
 def _vs_put(dst, ctx, op, entry, nr, reclaim_cache):
     """The free path: count - 1 on each entry; entries reaching 0 are freed (runs split
     at cluster and memcg changes), cached ones become cache-only and are reclaimed
@@ -979,7 +1007,7 @@ def _folio_of(dst, ctx, op, entry):
     return row, dst.desc[d, DW_CACHE] - 1
 
 
-@njit
+@njit(inline="always")
 def _only_has_cache(dst, ctx, op, start, nr):
     vsize = np.int64(1) << _vshift(dst)
     row = _lookup_lock(dst, ctx, op, start)
@@ -1038,7 +1066,7 @@ def _vs_try_reclaim(dst, ctx, op, entry, flags):
     return nr
 
 
-@njit
+@njit(inline="always")
 def _vs_cache_lookup(dst, ctx, op, entry):
     row, folio = _folio_of(dst, ctx, op, entry)
     _mru_settle(dst, ctx, op)
@@ -1093,14 +1121,14 @@ def _vs_cache_add(dst, ctx, op, entry, nr, folio):
     return 0
 
 
-@njit
+@njit(inline="always")
 def _vs_cache_del(dst, ctx, op, entry, nr):
     _cache_del(dst, ctx, op, entry, nr)
     _mru_settle(dst, ctx, op)
     return 0
 
 
-@njit
+@njit(inline="always")
 def _vs_cache_free(dst, ctx, op, entry, nr):
     """folio_free_swap()."""
     if not _only_has_cache(dst, ctx, op, entry, nr):
@@ -1110,7 +1138,7 @@ def _vs_cache_free(dst, ctx, op, entry, nr):
     return 1
 
 
-@njit
+@njit(inline="always")
 def _drop_stale_backend(dst, ctx, op, base, i0, nr, keep_phys):
     """Release a previous swap-out's backend before a new one (zswap entries, zero;
     a physical slot is kept when the page goes to disk again)."""
@@ -1132,7 +1160,7 @@ def _drop_stale_backend(dst, ctx, op, base, i0, nr, keep_phys):
             _d_set_type(dst, d, T_FOLIO)
 
 
-@njit
+@njit(inline="always")
 def _vs_writeout(dst, ctx, op, entry, nr, backend):
     """swap_writeout() of a cached folio whose PTEs hold the entries."""
     vsize = np.int64(1) << _vshift(dst)
@@ -1181,7 +1209,7 @@ def _vs_writeout(dst, ctx, op, entry, nr, backend):
     return result
 
 
-@njit
+@njit(inline="always")
 def _vs_read_backend(dst, ctx, op, entry):
     """swap_read_folio(): v5 asks the zero check, zswap and the slot lookup in turn
     (a lookup each); with batch_ops one lookup reads the type.  A zswap load drops the
@@ -1216,7 +1244,7 @@ def _vs_read_backend(dst, ctx, op, entry):
     return result
 
 
-@njit
+@njit(inline="always")
 def _vs_ra_probe(dst, ctx, op, entry):
     """do_swap_page() after a cache miss: the backend's SWP_SYNCHRONOUS_IO, found
     through ``swp_entry_to_swp_slot()`` (a vswap lookup, the cluster lock, a
@@ -1235,7 +1263,7 @@ def _vs_ra_probe(dst, ctx, op, entry):
     return RA_READAHEAD
 
 
-@njit
+@njit(inline="always")
 def _vs_zswap_writeback(dst, ctx, op, entry, folio):
     """zswap writeback: the folio through the swap cache, verify the zswap backend, a
     physical slot now (vswap_alloc_swap_slot), write, drop the zswap entry, reclaim."""
@@ -1273,7 +1301,7 @@ def vs_reclaim_full(dst, ctx, force):
     return r
 
 
-@njit
+@njit(inline="always")
 def _row_of(dst, cid):
     """The row of cluster ``cid`` without counting (a state query, not a kernel path)."""
     word, _ = xa_walk(dst.cmap, 0, cid)
@@ -1466,7 +1494,7 @@ def vs_unuse_entry(dst, ctx, op, off):
     return swp_tb.tb_pointer_offset(tb)
 
 
-@njit
+@njit(inline="always")
 def _vs_unuse(dst, ctx, op, entry, folio):
     """Swapoff without a page-table walk: the data is in ``folio`` (in the swap cache),
     so the descriptor becomes a FOLIO entry and its physical slot is freed (and
