@@ -251,13 +251,14 @@ def xa_walk(xa, tree, index):
     if (index >> xa.nodes[node, W_SHIFT]) > mask:
         return 0, 0
     visits = 0
+    sh = xa.nodes[node, W_SHIFT]
     while True:
         visits += 1
-        sh = xa.nodes[node, W_SHIFT]
         e = xa.nodes[node, W_SLOTS + ((index >> sh) & mask)]
         if sh == 0 or not _is_node(e):
             return e, visits
         node = _node_id(e)
+        sh -= cs  # a child's shift is its parent's less one chunk: no header read
 
 
 @njit
@@ -540,6 +541,7 @@ def _load_many(xa, tree, indices, out):
             else:
                 out[i] = -2 - root
                 live += 1
+        sh = top  # the walks go down in step: all live ones are at this shift
         while live > 0:
             live = 0
             for i in range(b, end):
@@ -548,13 +550,13 @@ def _load_many(xa, tree, indices, out):
                     continue
                 nd = -2 - w
                 visits += 1
-                sh = xa.nodes[nd, W_SHIFT]
                 e = xa.nodes[nd, W_SLOTS + ((indices[i] >> sh) & mask)]
                 if sh == 0 or not _is_node(e):
                     out[i] = _value_of(e) if e != 0 else -1
                 else:
                     out[i] = -2 - _node_id(e)
                     live += 1
+            sh -= cs
     xa.aux[M_LOAD_VISITS] += visits
 
 
