@@ -714,7 +714,7 @@ def _alloc_fast(dev, dst, ctx, op, cpu, order):
     return _scan_cluster(dev, dst, ctx, op, cpu, c, off, order)
 
 
-@njit
+@njit(inline="always")
 def dev_alloc(dev, dst, ctx, op, cpu, order):
     """The allocation part of folio_alloc_swap(): returns the first offset of
     ``2**order`` free, aligned slots, or 0 when the device cannot provide them.  The

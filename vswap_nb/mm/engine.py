@@ -736,7 +736,7 @@ def _zswap_shrink(st, ctx, dst, cpu):
     return ns
 
 
-@njit
+@njit(inline="always")
 def _writeout(st, ctx, dst, cpu, f, e):
     """pageout() of the dirty swap-cache folio f (entry e).  Returns (ok, mm ns)."""
     cls = st.fo[f, FO_CLASS]
@@ -791,7 +791,7 @@ def _writeout(st, ctx, dst, cpu, f, e):
     return True, ns
 
 
-@njit
+@njit(inline="always")
 def _reclaim_folio(st, ctx, dst, cpu):
     """shrink_folio_list() on the inactive tail folio.  Returns (reclaimed, mm ns)."""
     f = st.lru[INACTIVE, LRU_TAIL]
@@ -943,7 +943,7 @@ def _sample_metadata(st, dst):
     st.md_peak_total[0] = max(st.md_peak_total[0], tot)
 
 
-@njit
+@njit(inline="always")
 def _kswapd_catch_up(st, ctx, dst, now):
     """kswapd runs batches while it is awake and its clock is behind ``now``."""
     if st.params[P_KSWAPD] == 0:
@@ -979,7 +979,7 @@ def _direct_reclaim(st, ctx, dst, cpu, memcg):
     return _shrink_batch(st, ctx, dst, cpu, False)
 
 
-@njit
+@njit(inline="always")
 def _alloc_folio(st, ctx, dst, cpu, now, for_ra):
     """A page for a fault (or a readahead page: no reclaim, may fail).  Returns
     (folio or -1, mm ns spent)."""
@@ -1217,7 +1217,7 @@ def _map_swapped(st, ctx, dst, cpu, g, f, e, write):
     return st.mm_ns[M_FAULT]
 
 
-@njit
+@njit(inline="always")
 def _touch(st, ctx, dst, t, cpu, now, vpn, write):
     """One page access of task t.  Returns mm ns."""
     mm = st.task[t, TK_MM]
