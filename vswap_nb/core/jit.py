@@ -29,6 +29,15 @@ Every kernel in vswap_nb is compiled through :func:`njit` from this module:
   namedtuples (a dozen atomic operations through function pointers per call), which
   made a swap-count increment cost ~200 ns instead of ~5 ns.  A kernel that really
   must allocate can ask for ``njit(nrt=True)``.
+* calls between kernels are not free even without the runtime: Numba passes a
+  namedtuple of arrays as flat scalar arguments, 5 + 2 x ndim words per array, so an
+  engine call carrying ``(st, ctx, dst)`` pushes about 310 words and a verb call
+  ``(dst, ctx, ...)`` about 140.  A perf profile of usemem under pressure (perf's
+  ``/tmp/perf-<pid>.map`` filled from the dispatchers' compiled libraries) had 73% of
+  the engine's samples on those pushes.  So the per-page path is ``inline="always"``
+  where a function has one call site (or is tiny), and is left a call where it has
+  several (inlining those copies it into every caller and costs compile time: inlining
+  the cluster scan into its three callers added ~20 s to a design's first compile).
 """
 from __future__ import annotations
 
