@@ -510,7 +510,9 @@ def _store_many(xa, tree, indices, values):
     return indices.shape[0]
 
 
-LOAD_BATCH = 8  # walks load_many keeps in flight
+# walks load_many keeps in flight (2^20 random lookups, 2-core machine: with 8, 25 ns
+# dense and 100 ns sparse a lookup; with 64, 18-26 ns and 78-85 ns)
+LOAD_BATCH = 64
 
 
 @njit

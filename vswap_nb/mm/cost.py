@@ -271,7 +271,7 @@ def calibrate(repeat: int = 3) -> dict:
       nodes; queried in random order).  ``xa_lookup`` is the per-lookup time on the
       first; ``xa_node_visit`` is the extra time per node visit on the second, (t6 - t0)
       / 6 with the visits read from ``XArray.node_visits``.  Lookups are independent and
-      ``load_many`` keeps 8 walks in flight, so the CPU overlaps them: these are
+      ``load_many`` keeps 64 walks in flight, so the CPU overlaps them: these are
       throughput costs, not load-to-use latencies.
     * ``table_read``: an njit loop summing ``table[idx[i]]`` over 2**20 random indices
       into a 64K-entry uint64 table (512 KiB, L2-resident), per access (the sequential
