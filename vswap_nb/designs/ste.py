@@ -216,7 +216,7 @@ def _new(nslots, *, ncpu, cluster_size, solidstate, discard, blkdev, synchronous
 # --------------------------------------------------------------------------- hooks
 
 
-@njit
+@njit(inline="always")
 def ste_cluster_lookup(dst, ctx, op, dev, off):
     """__swap_offset_to_cluster(): an xa_load for the vswap device, arithmetic for the
     physical one."""
@@ -251,7 +251,7 @@ def _fw_present(dst, slot):
     return dst.dev.ci[slot >> dst.dev.meta[D_CLUSTER_SHIFT], CI_AUX] > 0
 
 
-@njit
+@njit(inline="always")
 def _fw_read(dst, ctx, op, slot):
     """The slot's backend word; a virtual_table read where the table exists (ghost
     finds zswap entries through zswap itself [I])."""
@@ -284,7 +284,7 @@ def _fw_write(dst, ctx, op, slot, word):
             dst.meta[E_VTABLES] -= 1
 
 
-@njit
+@njit(inline="always")
 def _vlock(dst, ctx, op, slot):
     """Look the vswap cluster up and lock it."""
     ste_cluster_lookup(dst, ctx, op, dst.dev, slot)
@@ -307,7 +307,7 @@ def _phys_release(dst, ctx, op, p, n, memcg):
     dev_free_range(dst.pdev, dst, ctx, op, p, n)
 
 
-@njit
+@njit(inline="always")
 def _zswap_new(dst):
     dst.meta[E_NEXT_ZSWAP] += 1
     dst.meta[E_ZSWAP_ENTRIES] += 1
