@@ -265,9 +265,11 @@ class _Progress:
         self.shown = True
 
     def close(self) -> None:
+        """End the progress line (once: a second call writes nothing)."""
         if self.shown:
             sys.stderr.write("\n")
             sys.stderr.flush()
+            self.shown = False
 
 
 def _run_designs(designs, workload, system, args, options):

@@ -252,10 +252,10 @@ def xa_walk(xa, tree, index):
     cs = xa.aux[M_CHUNK_SHIFT]
     mask = (1 << cs) - 1
     node = _node_id(head)
-    if (index >> xa.nodes[node, W_SHIFT]) > mask:
+    sh = xa.nodes[node, W_SHIFT]
+    if (index >> sh) > mask:
         return 0, 0
     visits = 0
-    sh = xa.nodes[node, W_SHIFT]
     while True:
         visits += 1
         e = xa.nodes[node, W_SLOTS + ((index >> sh) & mask)]
