@@ -60,7 +60,7 @@ def test_compare_prints_the_table_writes_netcdf_and_a_plot(tmp_path):
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert "classic" in lines[0] and "vswap_v6" in lines[0] and "(x classic)" in lines[0]
-    for label in ("model time free (ms)", "xa lookups", "pswpout", "direct reclaim share"):
+    for label in ("time free (ms)", "xa lookups", "pswpout", "direct reclaim share"):
         assert any(line.startswith(label) for line in lines), label
     ds = xr.load_dataset(out, engine="h5netcdf")
     assert list(ds.design.values) == ["classic", "vswap_v6"]

@@ -243,7 +243,7 @@ def test_params_layout():
         "P_ZSWAP_RATIO_SEQ", "P_ZSWAP_RATIO_ZERO", "P_ZSWAP_RATIO_SAME", "P_ZRAM_RATIO_SEQ",
         "P_ZRAM_RATIO_ZERO", "P_ZRAM_RATIO_SAME", "P_PAGE_CLUSTER", "P_VMA_RA", "P_SWAPPINESS",
         "P_KSWAPD", "P_FAULT_SWAP_ALLOC", "P_FAULT_ZSWAP_REJECT", "P_FAULT_READAHEAD",
-        "P_FAULT_ATOMIC_ALLOC",
+        "P_FAULT_ATOMIC_ALLOC", "P_MEMCG_CHARGES_ZSWAP",
     ]
     assert [getattr(cfg, n) for n in expected] == list(range(len(expected)))
     assert cfg.N_PARAMS == len(expected) == len(cfg.PARAM_NAMES)
@@ -264,7 +264,7 @@ def test_to_params_values():
         cfg.P_ZRAM_RATIO_SEQ: 0.30, cfg.P_ZRAM_RATIO_ZERO: 0.0, cfg.P_ZRAM_RATIO_SAME: 0.0,
         cfg.P_PAGE_CLUSTER: 3, cfg.P_VMA_RA: 1, cfg.P_SWAPPINESS: 100, cfg.P_KSWAPD: 1,
         cfg.P_FAULT_SWAP_ALLOC: 0, cfg.P_FAULT_ZSWAP_REJECT: 0, cfg.P_FAULT_READAHEAD: 0,
-        cfg.P_FAULT_ATOMIC_ALLOC: 0,
+        cfg.P_FAULT_ATOMIC_ALLOC: 0, cfg.P_MEMCG_CHARGES_ZSWAP: 1,
     }
     assert len(want) == cfg.N_PARAMS
     for i, v in want.items():
@@ -278,6 +278,7 @@ def test_to_params_values():
     assert q[cfg.P_ZRAM_RATIO_SEQ] == q[cfg.P_ZRAM_RATIO_ZERO] == q[cfg.P_ZRAM_RATIO_SAME] == 1.0
     assert q[cfg.P_VMA_RA] == 0 and q[cfg.P_KSWAPD] == 0
     assert q[cfg.P_WMARK_HIGH] == 22568
+    assert System("1G", swap=zram(), cgroup_version=1).to_params()[cfg.P_MEMCG_CHARGES_ZSWAP] == 0
 
 
 def test_dict_round_trip():

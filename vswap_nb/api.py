@@ -11,9 +11,10 @@ from .core.jit import njit
 from .core.metadata import N_STRUCTURES, PAGE_SIZE
 from .core.units import parse_size
 from .designs import design_names, get_design
+from .kernel import KERNEL
 from .results import metadata_dataset
 
-__all__ = ["BACKENDS", "compare", "designs", "metadata_overhead", "simulate"]
+__all__ = ["BACKENDS", "compare", "design_spec", "designs", "metadata_overhead", "simulate"]
 
 BACKENDS = ("disk", "zswap")
 _BACKEND_CODES = {"disk": verbs.BACKEND_DISK, "zswap": verbs.BACKEND_ZSWAP}
@@ -21,8 +22,21 @@ MAX_SWAP_BYTES = 1 << 50  # far above any swap device the model is meant for
 
 
 def designs() -> tuple:
-    """Names of the metadata designs that work so far."""
+    """Names of the model's metadata designs.  ``"kernel"`` (the running kernel, see
+    :mod:`vswap_nb.kernel`) is accepted wherever a design name is, but is not listed:
+    it is not a model and has no metadata to measure."""
     return design_names()
+
+
+def design_spec(name):
+    """What the package knows of design ``name``: its module (or design object), or the
+    ``kernel`` design's description; ValueError listing the valid names otherwise."""
+    if name == KERNEL.NAME:
+        return KERNEL
+    try:
+        return get_design(name)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (and {KERNEL.NAME!r}, the running kernel)") from None
 
 
 # --------------------------------------------------------------------------- checks
@@ -47,7 +61,7 @@ def _valid(name):
 def check_designs(value) -> tuple:
     names = _as_tuple(value, "designs")
     for n in names:
-        get_design(n)
+        design_spec(n)
     if len(set(names)) != len(names):
         raise ValueError(f"designs lists a design twice: {list(names)}; give each once")
     return names
@@ -151,6 +165,11 @@ def metadata_overhead(
     ``bytes_per_slot`` and ``swapped_entries``.
     """
     names = check_designs(design_names() if designs is None else designs)
+    if KERNEL.NAME in names:
+        raise ValueError(
+            "metadata_overhead measures the model's designs; the running kernel ('kernel') "
+            "has no metadata model to measure: leave it out"
+        )
     usage_arr = check_usage(usage)
     backends = check_backends(backend)
     nbytes = check_swap_size(swap_size)
@@ -237,7 +256,7 @@ def _check_seed(seed) -> int:
 
 
 def _check_options(name, options: dict) -> dict:
-    module = get_design(name)
+    module = design_spec(name)
     valid = dict(getattr(module, "OPTIONS", {}))
     out = {}
     for k, v in options.items():
@@ -326,10 +345,17 @@ def simulate(design, workload, system, *, seed=0, cost=None, progress=None, chec
     system = _check_system(system)
     seed = _check_seed(seed)
     check = _check_check(check)
-    prim_ns, mm_ns = cost_vectors(cost)
-    params = system.to_params()
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be a callable(done, total) or None, got {progress!r}")
+    if name == KERNEL.NAME:
+        if check is not None:
+            raise ValueError(
+                "check= checks the model's state; the kernel design has none (it checks every "
+                "page it reads back instead): drop check for 'kernel'"
+            )
+        return _simulate_kernel(workload, system, seed, options, progress)
+    prim_ns, mm_ns = cost_vectors(cost)
+    params = system.to_params()
     raw = run(
         name, workload, system, params, prim_ns, mm_ns, seed=seed, options=options, progress=progress, check=check
     )
@@ -338,10 +364,35 @@ def simulate(design, workload, system, *, seed=0, cost=None, progress=None, chec
     )
 
 
-def compare(designs, workload, system, *, seed=0, cost=None, options=None, check=None):
+def _simulate_kernel(workload, system, seed, options, progress):
+    from . import kernel
+    from .results import kernel_dataset
+
+    raw = kernel.run(workload, system, seed=seed, options=options, progress=progress)
+    return kernel_dataset(raw, workload=workload, system=system, seed=seed, write_pages=_write_pages(workload))
+
+
+def check_kernel(names, workload, system, options) -> None:
+    """If ``kernel`` is among ``names``, check now (before any run) that it can run
+    ``workload`` on ``system`` here: ValueError, or KernelUnavailable naming what the
+    machine lacks."""
+    if KERNEL.NAME in names:
+        from . import kernel
+
+        kernel.check(workload, system, _check_options(KERNEL.NAME, options.get(KERNEL.NAME, {})))
+
+
+def compare(designs, workload, system, *, seed=0, cost=None, options=None, check=None, progress=None):
     """:func:`simulate` for each design on the same workload stream, along a ``design``
     dimension.  ``options`` maps a design name to its switches; ``check`` as in
-    :func:`simulate`."""
+    :func:`simulate` (for the model's designs; ``kernel`` checks every page it reads
+    instead).  ``progress(design, done, total)`` is called as each run goes on.
+    Everything is checked before the first run, ``kernel``'s machine included; a design
+    that fails (out of memory, a failed kernel run) does not lose the others: they are
+    on the error's ``.results``."""
+    from .kernel import KernelError
+    from .mm.cost import cost_vectors
+    from .mm.run import EngineError
     from .results import compare_dataset
 
     names = check_designs(designs)
@@ -355,20 +406,27 @@ def compare(designs, workload, system, *, seed=0, cost=None, options=None, check
     _check_system(system)
     _check_seed(seed)
     _check_check(check)
-    from .mm.cost import cost_vectors
-
     cost_vectors(cost)
-    from .mm.run import EngineError
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a callable(design, done, total) or None, got {progress!r}")
+    check_kernel(names, workload, system, options)
 
     runs, failed = [], []
     for n in names:
+        bar = None if progress is None else (lambda done, total, n=n: progress(n, done, total))
         try:
-            runs.append(simulate(n, workload, system, seed=seed, cost=cost, check=check, **options.get(n, {})))
-        except EngineError as exc:
+            runs.append(
+                simulate(
+                    n, workload, system, seed=seed, cost=cost, progress=bar,
+                    check=None if n == KERNEL.NAME else check, **options.get(n, {}),
+                )
+            )
+        except (EngineError, KernelError) as exc:
             failed.append(exc)
     if failed:
         # the designs that finished are kept on the error, not lost with it
-        err = EngineError(
+        cls = EngineError if all(isinstance(e, EngineError) for e in failed) else KernelError
+        err = cls(
             "; ".join(str(e) for e in failed)
             + (f" (the {len(runs)} designs that finished are in the error's .results)" if runs else "")
         )

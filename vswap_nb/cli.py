@@ -20,7 +20,13 @@ Subcommands:
     the metadata-overhead table: bytes of swap metadata per usable slot for each
     design and backend at each usage level.
 ``vswap-nb designs``
-    the designs that work, with what each models.
+    the designs that work, with what each models (and ``kernel``, the running kernel).
+``vswap-nb kernel-info [--json]``
+    what this machine offers for ``kernel`` runs, and what they can and cannot do here.
+
+``--designs`` takes ``kernel`` too: the workload runs for real on this machine's kernel
+(root, a memory cgroup controller and a swap device of its own; see
+:mod:`vswap_nb.kernel`), next to the model's designs.
 
 Exit codes: 0 ok, 2 bad arguments (the argument is named and the fix said), 1 anything
 else.
@@ -36,7 +42,7 @@ import time
 
 from . import api
 from .core.units import format_size
-from .designs import get_design
+from .kernel import KERNEL, KernelError
 
 
 class _ArgError(Exception):
@@ -129,11 +135,23 @@ def format_overhead_table(ds, by_structure: bool = False) -> str:
 
 
 def _designs(args) -> int:
-    for name in api.designs():
-        m = get_design(name)
+    for name in (*api.designs(), KERNEL.NAME):
+        m = api.design_spec(name)
         print(f"{name:<12} {m.SUMMARY}")
         if m.OPTIONS:
-            print(" " * 13 + "switches: " + ", ".join(f"{k}={v}" for k, v in m.OPTIONS.items()))
+            what = "options" if name == KERNEL.NAME else "switches"
+            print(" " * 13 + f"{what}: " + ", ".join(f"{k}={v}" for k, v in m.OPTIONS.items()))
+    return 0
+
+
+def _kernel_info(args) -> int:
+    from . import kernel
+
+    m = kernel.kernel_info()
+    if args.json:
+        print(json.dumps(m.to_dict(), indent=2))
+    else:
+        print("\n".join(kernel.describe(m)))
     return 0
 
 
@@ -178,7 +196,39 @@ def parse_workload(text: str):
     raise _ArgError(f"--workload: unknown workload {name!r}; use usemem, memhog or kbuild (or trace replay FILE)")
 
 
-def _system(args):
+def _cgroup_version(args, designs) -> int:
+    """``--cgroup-version``: 1, 2, or auto (the machine's when ``kernel`` runs, so the
+    model charges memory as the kernel does; else 2, so model results do not depend on
+    the machine)."""
+    v = str(args.cgroup_version).strip().lower()
+    if v in ("1", "2"):
+        return int(v)
+    if v != "auto":
+        raise _ArgError(f"--cgroup-version {args.cgroup_version!r}: give 1, 2 or auto")
+    if KERNEL.NAME in designs:
+        from .kernel import kernel_info
+
+        found = kernel_info().cgroup_version
+        if found is not None:
+            return found
+    return 2
+
+
+def _nr_cpus(args, designs):
+    """``--nr-cpus``: a number, or auto: 4, or the machine's CPUs if fewer when
+    ``kernel`` runs (it cannot have more CPUs than the machine)."""
+    v = str(args.nr_cpus).strip().lower()
+    if v != "auto":
+        return args.nr_cpus
+    n = 4
+    if KERNEL.NAME in designs:
+        from .kernel import kernel_info
+
+        n = min(n, kernel_info().cpus)
+    return n
+
+
+def _system(args, designs=()):
     from .mm.config import System
 
     try:
@@ -187,9 +237,10 @@ def _system(args):
             memory_max=args.memory_max,
             swap=args.swap,
             zswap=args.zswap,
-            nr_cpus=args.nr_cpus,
+            nr_cpus=_nr_cpus(args, designs),
             page_cluster=args.page_cluster,
             faults=args.faults,
+            cgroup_version=_cgroup_version(args, designs),
         )
     except (TypeError, ValueError) as exc:
         raise _ArgError(str(exc)) from None
@@ -218,12 +269,17 @@ def _options(args, designs) -> dict:
             )
         if design not in designs:
             raise _ArgError(f"--option {spec!r}: design {design!r} is not among --designs {','.join(designs)}")
-        valid = get_design(design).OPTIONS
+        valid = api.design_spec(design).OPTIONS
         if switch not in valid:
             hint = ", ".join(valid) if valid else "none"
             raise _ArgError(f"--option {spec!r}: {design} has no switch {switch!r} (its switches: {hint})")
         if isinstance(valid[switch], bool):
             value = _switch_value(val, f"--option {spec}")
+        elif valid[switch] is None or isinstance(valid[switch], str):  # a path or a name
+            try:
+                value = api._check_options(design, {switch: val})[switch]
+            except (TypeError, ValueError) as exc:
+                raise _ArgError(f"--option {spec}: {exc}") from None
         else:
             try:
                 value = int(val)
@@ -247,7 +303,8 @@ def _designs_arg(text: str) -> tuple:
 
 class _Progress:
     """A one-line progress bar on stderr, shown once a run has taken a second, and only
-    when stderr is a terminal."""
+    when stderr is a terminal.  Called as ``bar(done, total)``, or ``bar(label, done,
+    total)`` by :func:`vswap_nb.compare` (a new label starts a new line)."""
 
     def __init__(self, label: str):
         self.label = label
@@ -255,7 +312,15 @@ class _Progress:
         self.on = sys.stderr.isatty()
         self.shown = False
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, *args) -> None:
+        if len(args) == 3:
+            label, done, total = args
+            if label != self.label:
+                self.close()
+                self.label = label
+                self.t0 = time.perf_counter()
+        else:
+            done, total = args
         if not self.on or time.perf_counter() - self.t0 < 1.0:
             return
         frac = done / total if total else 1.0
@@ -273,25 +338,24 @@ class _Progress:
 
 
 def _run_designs(designs, workload, system, args, options):
-    """The runs of ``designs``; a design whose run fails (EngineError) is reported on
-    stderr and left out, the others are still shown.  Returns (Dataset or None, failed)."""
+    """The runs of ``designs`` (:func:`vswap_nb.compare`, or ``simulate`` for ``run``); a
+    design whose run fails (out of memory, a failed kernel run) is reported on stderr and
+    left out, the others are still shown.  Returns (Dataset or None, failed)."""
     from .mm.run import EngineError
-    from .results import compare_dataset
 
-    runs, failed = [], 0
-    for d in designs:
-        bar = _Progress(d)
-        try:
-            runs.append(api.simulate(d, workload, system, seed=args.seed, progress=bar, **options.get(d, {})))
-        except EngineError as exc:
-            bar.close()
-            print(f"vswap-nb: {exc}", file=sys.stderr)
-            failed += 1
-        finally:
-            bar.close()
-    if not runs:
-        return None, failed
-    return (runs[0] if len(runs) == 1 and args.command == "run" else compare_dataset(runs)), failed
+    bar = _Progress(designs[0])
+    try:
+        if args.command == "run":
+            return api.simulate(designs[0], workload, system, seed=args.seed, progress=bar, **options.get(designs[0], {})), 0
+        return api.compare(designs, workload, system, seed=args.seed, options=options, progress=bar), 0
+    except (EngineError, KernelError) as exc:
+        bar.close()
+        print(f"vswap-nb: {exc}", file=sys.stderr)
+        return getattr(exc, "results", None), 1
+    except (TypeError, ValueError) as exc:
+        raise _ArgError(str(exc)) from None
+    finally:
+        bar.close()
 
 
 def _check_seed(text):
@@ -302,18 +366,19 @@ def _check_seed(text):
 
 
 HEADLINE = (
-    # (label, function of one design's Dataset, format)
-    ("model time write (ms)", lambda r: _phase(r, "model_time", "write") / 1e6, "{:.1f}"),
-    ("model time free (ms)", lambda r: _phase(r, "model_time", "free") / 1e6, "{:.2f}"),
+    # (label, function of one design's Dataset, format); time, throughput and latency are
+    # model time for the model's designs and measured time for kernel
+    ("time write (ms)", lambda r: _slowest(r, "write") / 1e6, "{:.1f}"),
+    ("time free (ms)", lambda r: _slowest(r, "free") / 1e6, "{:.2f}"),
     ("throughput (MB/s)", lambda r: _phase(r, "throughput", "write") / 1024, "{:.0f}"),
     ("free latency (us)", lambda r: _phase(r, "latency", "free"), "{:.0f}"),
-    ("xa lookups", lambda r: int(r.counters.sel(primitive="xa_lookup").sum()), "{:d}"),
-    ("cluster locks", lambda r: int(r.counters.sel(primitive="cluster_lock").sum()), "{:d}"),
-    ("metadata peak (MiB)", lambda r: int(r.metadata_bytes_peak_total) / 2**20, "{:.1f}"),
-    ("pswpout", lambda r: int(r.pswpout), "{:d}"),
-    ("pswpin", lambda r: int(r.pswpin), "{:d}"),
-    ("swap_ra", lambda r: int(r.swap_ra), "{:d}"),
-    ("allocstall", lambda r: int(r.allocstall), "{:d}"),
+    ("xa lookups", lambda r: _total(r.counters.sel(primitive="xa_lookup")), "{:.0f}"),
+    ("cluster locks", lambda r: _total(r.counters.sel(primitive="cluster_lock")), "{:.0f}"),
+    ("metadata peak (MiB)", lambda r: float(r.metadata_bytes_peak_total) / 2**20, "{:.1f}"),
+    ("pswpout", lambda r: float(r.pswpout), "{:.0f}"),
+    ("pswpin", lambda r: float(r.pswpin), "{:.0f}"),
+    ("swap_ra", lambda r: float(r.swap_ra), "{:.0f}"),
+    ("allocstall", lambda r: float(r.allocstall), "{:.0f}"),
     ("direct reclaim share", lambda r: float(r.direct_reclaim_share), "{:.3f}"),
 )
 
@@ -324,8 +389,21 @@ def _phase(r, var, phase):
     return float(r[var].sel(phase=phase))
 
 
+def _slowest(r, phase):
+    """The phase's time, slowest task: model time, or measured for kernel."""
+    if phase not in list(r.phase.values):
+        return float("nan")
+    return float(r.task_time.sel(phase=phase).max())
+
+
+def _total(da):
+    """Sum of a counter selection; NaN when the design has no counters (kernel)."""
+    return float(da.sum(skipna=False))
+
+
 def headline(ds) -> dict:
-    """{figure: {design: value}} of a compare Dataset."""
+    """{figure: {design: value}} of a compare Dataset (NaN where a design has no such
+    figure: the kernel has no counter matrix or metadata)."""
     return {
         label: {str(d): fn(ds.sel(design=d)) for d in ds.design.values} for label, fn, _ in HEADLINE
     }
@@ -340,12 +418,23 @@ def format_compare_table(ds) -> str:
     fmts = {label: f for label, _, f in HEADLINE}
     for label, vals in table.items():
         first = vals[designs[0]]
-        cells = "".join(f"{fmts[label].format(vals[d]):>{width}}" for d in designs)
+        cells = "".join(f"{_cell(fmts[label], vals[d]):>{width}}" for d in designs)
         ratios = " ".join(
-            "-" if not first or math.isnan(first) else f"{vals[d] / first:.2f}" for d in designs[1:]
+            "-" if not first or math.isnan(first) or math.isnan(vals[d]) else f"{vals[d] / first:.2f}"
+            for d in designs[1:]
         )
         lines.append(f"{label:<24}{cells}   {ratios}")
+    if KERNEL.NAME in designs:
+        lines.append(
+            f"(kernel: measured on this machine, {ds.attrs.get('kernel_release', '?')}, cgroup "
+            f"v{ds.attrs.get('kernel_cgroup_version', '?')}, {ds.attrs.get('kernel_device', '?')}; "
+            f"-: the kernel has no such figure; the model's designs: model time)"
+        )
     return "\n".join(lines)
+
+
+def _cell(fmt, value):
+    return "-" if isinstance(value, float) and math.isnan(value) else fmt.format(value)
 
 
 def format_run_table(ds) -> str:
@@ -410,7 +499,7 @@ def _with_swapoff(args, workload):
 def _compare_like(args, workload) -> int:
     workload = _with_swapoff(args, workload)
     designs = _designs_arg(args.designs) if args.command != "run" else _designs_arg(args.design)
-    system = _system(args)
+    system = _system(args, designs)
     options = _options(args, designs)
     seed = _check_seed(args.seed)
     args.seed = seed
@@ -510,7 +599,7 @@ def _sweep(args) -> int:
 
     designs = _designs_arg(args.designs)
     workload = _with_swapoff(args, parse_workload(args.workload))
-    system = _system(args)
+    system = _system(args, designs)
     seed = _check_seed(args.seed)
     over = _parse_over(args)
     args.over_names = list(over)
@@ -519,7 +608,7 @@ def _sweep(args) -> int:
         ds = run_sweep(designs, workload, system, over, client=args.client, seed=seed, progress=bar)
     except (TypeError, ValueError) as exc:
         raise _ArgError(str(exc)) from None
-    except EngineError as exc:
+    except (EngineError, KernelError) as exc:
         print(f"vswap-nb: {exc}", file=sys.stderr)
         return 1
     finally:
@@ -544,7 +633,10 @@ def _add_run_options(p, designs_default=DEFAULT_DESIGNS, workload=True):
     p.add_argument("--memory-max", default=None, help="memory.max of the workload's cgroup (default: none)")
     p.add_argument("--swap", default="zram:8G", help="swap device KIND:SIZE, kind zram|pmem|brd|ssd|hdd (default zram:8G)")
     p.add_argument("--zswap", action="store_true", help="enable zswap in front of the device")
-    p.add_argument("--nr-cpus", default="4", help="CPUs of the machine (default 4)")
+    p.add_argument(
+        "--nr-cpus", default="auto",
+        help="CPUs of the machine (default auto: 4, or this machine's CPUs if fewer when kernel runs)",
+    )
     p.add_argument("--page-cluster", default="3", help="vm.page-cluster (default 3)")
     p.add_argument(
         "--faults", default=None,
@@ -552,6 +644,11 @@ def _add_run_options(p, designs_default=DEFAULT_DESIGNS, workload=True):
     )
     p.add_argument("--swapoff", default=None, metavar="PHASE",
                    help="swap the device off at the start of this phase of the workload (e.g. read)")
+    p.add_argument(
+        "--cgroup-version", default="auto",
+        help="cgroup version of the workload's memory cgroup, 1 or 2 (v2 charges zswap's pool to it); "
+        "default auto: the machine's when kernel is among the designs, else 2",
+    )
     p.add_argument("--seed", default="0", help="seed of the workload's random choices (default 0)")
     p.add_argument("--out", default=None, help="write the Dataset to this netCDF file")
     p.add_argument("--plot", default=None, help="write a figure to this PNG file")
@@ -572,6 +669,9 @@ def build_parser() -> argparse.ArgumentParser:
     o.set_defaults(func=_overhead)
     d = sub.add_parser("designs", help="list the designs")
     d.set_defaults(func=_designs)
+    k = sub.add_parser("kernel-info", help="what this machine offers for kernel (ground-truth) runs")
+    k.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    k.set_defaults(func=_kernel_info)
     c = sub.add_parser("compare", help="designs side by side on one workload")
     c.add_argument("--designs", default=DEFAULT_DESIGNS, help=f"comma-separated designs (default {DEFAULT_DESIGNS})")
     c.add_argument("--option", action="append", help="DESIGN:SWITCH=on|off, repeatable")
@@ -612,7 +712,9 @@ def main(argv=None) -> int:
     try:
         args = parser.parse_args(argv)
         if not getattr(args, "command", None):
-            raise _ArgError("give a subcommand: compare, run, sweep, trace, overhead or designs (see vswap-nb --help)")
+            raise _ArgError(
+                "give a subcommand: compare, run, sweep, trace, overhead, designs or kernel-info (see vswap-nb --help)"
+            )
         if args.command == "trace" and not getattr(args, "trace_command", None):
             raise _ArgError("give a trace subcommand: record, info or replay")
         return int(args.func(args))

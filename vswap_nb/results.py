@@ -8,6 +8,7 @@ Counters stay ``int64``.
 from __future__ import annotations
 
 import json
+import time
 
 import numba
 import numpy as np
@@ -15,7 +16,7 @@ import xarray as xr
 
 from .core.metadata import STRUCTURE_DESCRIPTIONS, STRUCTURES
 
-__all__ = ["base_attrs", "metadata_dataset"]
+__all__ = ["base_attrs", "compare_dataset", "fill_missing", "kernel_dataset", "metadata_dataset", "run_dataset"]
 
 
 def base_attrs(kind: str, parameters: dict) -> dict:
@@ -144,148 +145,342 @@ def _xa_nodes(md) -> int:
     return int((md[S_CLUSTER_MAP_NODES] + md[S_ZSWAP_XA_NODES]) // XA_NODE_BYTES)
 
 
+def _elapsed(phase_t) -> np.ndarray:
+    """[task, phase] time from each phase's start to its end, NaN where a task did not
+    run the phase."""
+    started = phase_t[:, :, 0] >= 0
+    ended = phase_t[:, :, 1] >= 0
+    return np.where(started & ended, phase_t[:, :, 1] - phase_t[:, :, 0], np.nan)
+
+
+def _lower_median(values, axis=0):
+    """The lower median along ``axis`` (an observed value, not an average of two)."""
+    a = np.sort(np.asarray(values), axis=axis)
+    return np.take(a, (a.shape[axis] - 1) // 2, axis=axis)
+
+
 def run_dataset(raw: dict, *, workload, system, seed: int, cost: dict, write_pages) -> xr.Dataset:
     """Dataset of one :func:`vswap_nb.simulate` run (raw: :func:`vswap_nb.mm.run.run`).
 
     ``write_pages[t, phase]`` is the number of page writes task t does in each phase
     (for usemem's throughput)."""
-    from .core.counters import OPS, PRIMITIVES
+    from .core.counters import N_OPS, N_PRIMITIVES
+
+    vm = {name: int(raw["vmstat"][i]) for i, name in enumerate(_vmstat_names())}
+    return _dataset(
+        design=raw["design"],
+        options=raw["options"],
+        elapsed=_elapsed(raw["phase_t"]),
+        model=True,
+        cpu_time=raw["phase_cpu"].sum(axis=0),
+        wall_time=raw["wall"],
+        vm=vm,
+        counters=raw["counters"],
+        md_peak=raw["md_peak"],
+        md_final=raw["md_final"],
+        md_peak_total=raw["md_peak_total"],
+        kswapd_ns=raw["kswapd_busy_ns"],
+        swapoff_ns=raw["swapoff_ns"],
+        live_entries=raw["live_entries"],
+        workload=workload,
+        system=system,
+        seed=seed,
+        cost=cost,
+        write_pages=write_pages,
+        extra_attrs={},
+        extra_vars={},
+        n_ops=N_OPS,
+        n_prims=N_PRIMITIVES,
+    )
+
+
+def kernel_dataset(raw: dict, *, workload, system, seed: int, write_pages) -> xr.Dataset:
+    """Dataset of a ``kernel`` run (raw: :func:`vswap_nb.kernel.run`): the variables of
+    :func:`run_dataset`, those the kernel also has taken from it (the lower median over
+    ``repeat`` runs) and the model's own ones (counter matrix, model time, metadata,
+    XArray nodes) NaN; plus every run's raw counts (``kernel_vmstat``,
+    ``kernel_memcg``, ``background_pgfault``) along a ``repeat`` dimension."""
+    from .core.counters import N_OPS, N_PRIMITIVES
+
+    runs = raw["runs"]
+    names = _vmstat_names()
+    vm = {}
+    for n in names:
+        vals = [r["vmstat"][n] for r in runs]
+        vm[n] = None if any(v is None for v in vals) else int(_lower_median(vals))
+    phase_t = np.stack([r["phase_t"] for r in runs])  # [repeat, task, phase, 2]
+    elapsed = _lower_median(np.stack([_elapsed(pt) for pt in phase_t]))
+    span = []
+    for pt in phase_t:
+        with np.errstate(invalid="ignore"):
+            s0 = np.where(pt[:, :, 0] >= 0, pt[:, :, 0], np.inf).min(axis=0)
+            s1 = np.where(pt[:, :, 1] >= 0, pt[:, :, 1], -np.inf).max(axis=0)
+        span.append(np.where(np.isfinite(s0) & np.isfinite(s1), (s1 - s0) * 1e-9, 0.0))
+    always = ("pswpin", "pswpout", "swap_ra", "swap_ra_hit", "pgfault", "pgmajfault", "swpout_zero", "swpin_zero", "zswpout", "zswpin", "zswpwb")
+    vkeys = sorted({k for r in runs for k in r["vmstat_delta"]} | set(always))
+    mkeys = sorted({k for r in runs for k in r["memcg"]})
+    rep = np.arange(1, len(runs) + 1)
+    extra_vars = {
+        "kernel_vmstat": (
+            ("repeat", "vmstat_counter"),
+            np.array([[r["vmstat_delta"].get(k, 0) for k in vkeys] for r in runs], dtype=np.int64).reshape(len(runs), len(vkeys)),
+            {"long_name": "change of each /proc/vmstat counter over the run (kernel only)", "units": "count"},
+        ),
+        "kernel_memcg": (
+            ("repeat", "memcg_counter"),
+            np.array([[r["memcg"].get(k, 0) for k in mkeys] for r in runs], dtype=np.int64).reshape(len(runs), len(mkeys)),
+            {"long_name": "the workload cgroup's own counters at the end of the run (kernel only)", "units": "count"},
+        ),
+        "background_pgfault": (
+            ("repeat",),
+            np.array([r["background_pgfault"] for r in runs], dtype=np.int64),
+            {"long_name": "page faults on the machine outside the workload's cgroup during the run (kernel only)", "units": "count"},
+        ),
+    }
+    coords = {
+        "repeat": ("repeat", rep, {"long_name": "run of the workload on the kernel", "units": "1"}),
+        "vmstat_counter": ("vmstat_counter", vkeys, {"long_name": "/proc/vmstat counter", "units": "1"}),
+        "memcg_counter": ("memcg_counter", mkeys, {"long_name": "memory cgroup counter", "units": "1"}),
+    }
+    info = {
+        "machine": raw["machine"],
+        "settings": raw["settings"],
+        "recovered": raw["recovered"],
+        "lock_wait_s": raw["lock_wait_s"],
+        "lock_held": raw["lock_held"],
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(raw["started"])),
+        "ended": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(raw["ended"])),
+    }
+    m = raw["machine"]
+    attrs = {
+        "kernel": json.dumps(info, sort_keys=True),
+        "kernel_release": m["release"],
+        "kernel_cgroup_version": int(m["cgroup_version"]),
+        "kernel_device": f"{raw['settings']['device']} ({raw['settings']['device_kind']})",
+        "kernel_zswap_ever_enabled": m["zswap_ever_enabled"],
+        "kernel_machine_ram_bytes": int(m["ram"]),
+        "kernel_machine_cpus": int(m["cpus"]),
+    }
+    return _dataset(
+        design=raw["design"],
+        options=raw["options"],
+        elapsed=elapsed,
+        model=False,
+        cpu_time=_lower_median([r["phase_cpu"].sum(axis=0) for r in runs]).astype(np.float64),
+        wall_time=_lower_median(span),
+        vm=vm,
+        counters=None,
+        md_peak=None,
+        md_final=None,
+        md_peak_total=None,
+        kswapd_ns=float(_lower_median([r["kswapd_ns"] for r in runs])),
+        swapoff_ns=float(_lower_median([r["swapoff_ns"] for r in runs])),
+        live_entries=int(_lower_median([r["live_entries"] for r in runs])),
+        workload=workload,
+        system=system,
+        seed=seed,
+        cost=None,
+        write_pages=write_pages,
+        extra_attrs=attrs,
+        extra_vars=extra_vars,
+        extra_coords=coords,
+        n_ops=N_OPS,
+        n_prims=N_PRIMITIVES,
+    )
+
+
+def _vmstat_names():
     from .mm.engine import VMSTAT
 
+    return VMSTAT
+
+
+def _dataset(
+    *, design, options, elapsed, model, cpu_time, wall_time, vm, counters, md_peak, md_final,
+    md_peak_total, kswapd_ns, swapoff_ns, live_entries, workload, system, seed, cost,
+    write_pages, extra_attrs, extra_vars, n_ops, n_prims, extra_coords=None,
+):
+    """The one place a run's Dataset is built (model or kernel)."""
+    from .core.counters import OPS, PRIMITIVES
+
     phases = list(workload.phases) or ["run"]
-    pt = raw["phase_t"]
-    started = pt[:, :, 0] >= 0
-    ended = pt[:, :, 1] >= 0
-    elapsed = np.where(started & ended, pt[:, :, 1] - pt[:, :, 0], np.nan)  # [task, phase]
+    has = ~np.isnan(elapsed)
+    n_has = has.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        model_time = np.where(started & ended, elapsed, 0.0).max(axis=0)  # slowest task
+        slowest = np.where(has, elapsed, 0.0).max(axis=0)
         bytes_w = write_pages * 4096.0
         tput = np.where(elapsed > 0, bytes_w / 1024.0 / (elapsed * 1e-9), np.nan)  # KB/s per task
-    has = started & ended
-    n_has = has.sum(axis=0)
-    vm = raw["vmstat"]
-    steal = vm[VMSTAT.index("pgsteal_kswapd")] + vm[VMSTAT.index("pgsteal_direct")]
+    nan = float("nan")
+    nstruct = len(STRUCTURES)
+    steal = None
+    if vm["pgsteal_kswapd"] is not None and vm["pgsteal_direct"] is not None:
+        steal = vm["pgsteal_kswapd"] + vm["pgsteal_direct"]
+    measured = " (kernel: measured on the machine)"
     data = {
         "counters": (
             ("op", "primitive"),
-            raw["counters"],
+            counters if counters is not None else np.full((n_ops, n_prims), nan),
             {"long_name": "metadata accesses by operation and primitive", "units": "count"},
         ),
         "model_time": (
             ("phase",),
-            model_time,
+            slowest if model else np.full(len(phases), nan),
             {"long_name": "model time of the phase (slowest task)", "units": "ns"},
         ),
         "cpu_time": (
             ("phase",),
-            raw["phase_cpu"].sum(axis=0),
-            {"long_name": "model CPU time of all tasks in the phase", "units": "ns"},
+            cpu_time,
+            {"long_name": "CPU time of all tasks in the phase (model; kernel: the tasks' thread CPU time)", "units": "ns"},
         ),
         "task_time": (
             ("task", "phase"),
             np.nan_to_num(elapsed, nan=0.0),
-            {"long_name": "model time each task spent in each phase", "units": "ns"},
+            {"long_name": "time each task spent in each phase (model time; kernel: measured)", "units": "ns"},
         ),
         "wall_time": (
             ("phase",),
-            raw["wall"],
-            {"long_name": "wall time of the engine kernel for the phase", "units": "s"},
+            wall_time,
+            {"long_name": "wall time of the phase (model: the engine kernel's; kernel: first start to last end)", "units": "s"},
         ),
         "throughput": (
             ("phase",),
             np.where(n_has > 0, np.nansum(np.where(has, tput, 0.0), axis=0), 0.0),
-            {"long_name": "sum over tasks of written KB per model second (usemem's Sum Throughput)", "units": "KB/s"},
+            {"long_name": "sum over tasks of written KB per second (usemem's Sum Throughput)" + measured, "units": "KB/s"},
         ),
         "latency": (
             ("phase",),
             np.where(n_has > 0, np.nansum(np.where(has, elapsed, 0.0), axis=0) / np.maximum(n_has, 1) / 1e3, 0.0),
-            {"long_name": "mean model time per task in the phase (usemem's free latency for 'free')", "units": "us"},
+            {"long_name": "mean time per task in the phase (usemem's free latency for 'free')" + measured, "units": "us"},
         ),
         "metadata_bytes_peak": (
             ("structure",),
-            raw["md_peak"],
+            md_peak if md_peak is not None else np.full(nstruct, nan),
             {"long_name": "peak swap metadata by structure (sampled after every reclaim batch)", "units": "bytes"},
         ),
         "metadata_bytes_final": (
             ("structure",),
-            raw["md_final"],
+            md_final if md_final is not None else np.full(nstruct, nan),
             {"long_name": "swap metadata by structure at the end of the run", "units": "bytes"},
         ),
         "metadata_bytes_peak_total": (
             (),
-            raw["md_peak_total"],
+            md_peak_total if md_peak_total is not None else nan,
             {"long_name": "peak swap metadata, all structures together", "units": "bytes"},
         ),
         "xa_nodes_peak": (
             (),
-            _xa_nodes(raw["md_peak"]),
+            _xa_nodes(md_peak) if md_peak is not None else nan,
             {"long_name": "XArray nodes (cluster map and zswap trees) at the peak", "units": "nodes"},
         ),
         "xa_nodes_final": (
             (),
-            _xa_nodes(raw["md_final"]),
+            _xa_nodes(md_final) if md_final is not None else nan,
             {"long_name": "XArray nodes (cluster map and zswap trees) at the end", "units": "nodes"},
         ),
         "kswapd_time": (
             (),
-            raw["kswapd_busy_ns"],
-            {"long_name": "model time kswapd spent reclaiming", "units": "ns"},
+            kswapd_ns,
+            {"long_name": "time kswapd spent reclaiming (model time; kernel: kswapd threads' CPU time)", "units": "ns"},
         ),
         "direct_reclaim_share": (
             (),
-            float(vm[VMSTAT.index("pgsteal_direct")]) / steal if steal else 0.0,
+            (float(vm["pgsteal_direct"]) / steal if steal else 0.0) if steal is not None else nan,
             {"long_name": "share of reclaimed pages reclaimed in the allocating task", "units": "1"},
         ),
         "swapoff_time": (
             (),
-            raw["swapoff_ns"],
-            {"long_name": "model time of swapoff (0 without one)", "units": "ns"},
+            swapoff_ns,
+            {"long_name": "time of swapoff (0 without one)", "units": "ns"},
         ),
         "live_entries": (
             (),
-            raw["live_entries"],
+            live_entries,
             {"long_name": "swap entries still allocated at the end", "units": "entries"},
         ),
     }
-    for i, name in enumerate(VMSTAT):
-        data[name] = ((), int(vm[i]), {"long_name": VMSTAT_DESCRIPTIONS[name], "units": "count"})
-    ds = xr.Dataset(
+    for name, value in vm.items():
+        data[name] = ((), nan if value is None else int(value), {"long_name": VMSTAT_DESCRIPTIONS[name], "units": "count"})
+    data.update(extra_vars)
+    coords = {
+        "op": ("op", list(OPS), {"long_name": "kernel operation", "units": "1"}),
+        "primitive": ("primitive", list(PRIMITIVES), {"long_name": "metadata primitive", "units": "1"}),
+        "phase": ("phase", phases, {"long_name": "workload phase", "units": "1"}),
+        "task": ("task", np.arange(elapsed.shape[0]), {"long_name": "workload task", "units": "1"}),
+        "structure": ("structure", list(STRUCTURES), {"long_name": "metadata structure", "units": "1"}),
+    }
+    coords.update(extra_coords or {})
+    return xr.Dataset(
         data_vars=data,
-        coords={
-            "op": ("op", list(OPS), {"long_name": "kernel operation", "units": "1"}),
-            "primitive": ("primitive", list(PRIMITIVES), {"long_name": "metadata primitive", "units": "1"}),
-            "phase": ("phase", phases, {"long_name": "workload phase", "units": "1"}),
-            "task": ("task", np.arange(pt.shape[0]), {"long_name": "workload task", "units": "1"}),
-            "structure": ("structure", list(STRUCTURES), {"long_name": "metadata structure", "units": "1"}),
-        },
+        coords=coords,
         attrs=base_attrs(
             "simulate",
             {
-                "design": raw["design"],
-                "design_options": raw["options"],
+                "design": design,
+                "design_options": options,
                 "system": system.to_dict(),
                 "workload": {"name": workload.name, "params": workload.params, "phases": list(workload.phases)},
                 "cost": cost,
             },
         )
-        | {"design": raw["design"], "seed": int(seed)},
+        | {"design": design, "seed": int(seed)}
+        | extra_attrs,
     )
-    return ds
+
+
+def fill_missing(runs) -> list:
+    """The run Datasets with every variable any of them has: a variable a run lacks
+    (the kernel's own ``kernel_*`` ones, for a model design) is added as NaN, so runs of
+    the model and of the kernel concatenate along ``design``."""
+    have = {}
+    for r in runs:
+        for k, v in r.data_vars.items():
+            have.setdefault(k, v)
+    out = []
+    for r in runs:
+        missing = {k: xr.full_like(v, np.nan, dtype=np.float64) for k, v in have.items() if k not in r.data_vars}
+        out.append(r.assign(missing) if missing else r)
+    return out
 
 
 def compare_dataset(runs) -> xr.Dataset:
-    """Datasets of one workload under several designs, along a ``design`` dimension."""
+    """Datasets of one workload under several designs, along a ``design`` dimension.
+    Variables only some designs have (the kernel's own) are NaN for the others; int64
+    variables that are NaN for a design (a kernel's model-only ones) become float64."""
     names = [r.attrs["design"] for r in runs]
+    kernel_attrs = {k: v for r in runs for k, v in r.attrs.items() if k.startswith("kernel")}
     options = {r.attrs["design"]: json.loads(r.attrs["parameters"])["design_options"] for r in runs}
     stripped = []
-    for r in runs:
+    for r in fill_missing(runs):
         r = r.copy()
         r.attrs = {}
         stripped.append(r)
     ds = xr.concat(stripped, dim="design", data_vars="all", coords="minimal", compat="override")
     ds = ds.assign_coords(design=("design", names, {"long_name": "metadata design", "units": "1"}))
-    params = json.loads(runs[0].attrs["parameters"])
+    base = next((r for r in runs if r.attrs["design"] != "kernel"), runs[0])  # the model's cost table
+    params = json.loads(base.attrs["parameters"])
     params.pop("design")
     params["design_options"] = options
-    ds.attrs = base_attrs("compare", params) | {"designs": ",".join(names), "seed": runs[0].attrs["seed"]}
+    ds.attrs = base_attrs("compare", params) | {"designs": ",".join(names), "seed": runs[0].attrs["seed"]} | kernel_attrs
+    return ds
+
+
+def cases_dataset(runs, names) -> xr.Dataset:
+    """Compare Datasets of different workloads or systems (the cases of
+    :mod:`vswap_nb.kernel.validation`) along a ``case`` dimension; a run's own
+    dimensions (phases, tasks, counters) are the union over the cases, NaN where a case
+    has no such label."""
+    stripped = []
+    for r in runs:
+        r = r.copy()
+        r.attrs = {}
+        stripped.append(r)
+    ds = xr.concat(stripped, dim="case", data_vars="all", coords="minimal", compat="override", join="outer")
+    ds = ds.assign_coords(case=("case", list(names), {"long_name": "validation case", "units": "1"}))
+    first = runs[0].attrs
+    ds.attrs = {k: v for k, v in first.items() if k not in ("parameters",)} | {
+        "title": "vswap_nb cases",
+        "cases": json.dumps(
+            {n: json.loads(r.attrs["parameters"]) for n, r in zip(names, runs)}, sort_keys=True
+        ),
+    }
     return ds

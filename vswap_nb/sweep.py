@@ -275,7 +275,7 @@ def _rebuildable(workload) -> bool:
 
 
 def _sweepable(names, workload) -> list:
-    from .designs import get_design
+    from .api import design_spec as get_design
 
     opts = []
     for n in names:
@@ -285,7 +285,8 @@ def _sweepable(names, workload) -> list:
 
 
 def _resolve(over, names, workload, system, options) -> list:
-    from .designs import design_names, get_design
+    from .api import design_spec as get_design
+    from .designs import design_names
 
     if not isinstance(over, Mapping):
         raise TypeError(
@@ -549,6 +550,14 @@ def _open_client(client):
         f"client must be None (run here), 'local', a scheduler address or a "
         f"distributed.Client, got {type(client).__name__}"
     )
+
+
+def _is_remote_client(client) -> bool:
+    """A distributed.Client whose workers may be on other machines (not a LocalCluster)."""
+    if client is None or isinstance(client, str):
+        return False
+    cluster = getattr(client, "cluster", None)
+    return cluster is None or type(cluster).__name__ != "LocalCluster"
 
 
 def _worker_addresses(client) -> list:
@@ -823,6 +832,19 @@ def sweep(designs, workload, system, over, *, client=None, seed=0, cost=None, op
         "seed": seed,
         "cost": cost_to_dict(cost),
     }
+
+    # the kernel's runs: each checked on this machine before anything runs (a remote
+    # cluster's workers check their own machine when their run starts)
+    if not (isinstance(client, str) and "://" in client) and not _is_remote_client(client):
+        from .kernel import KERNEL, check as check_kernel
+
+        for design, wi, sysd, opts, point in runs:
+            if design == KERNEL.NAME:
+                try:
+                    check_kernel(wl_list[wi], System.from_dict(sysd), opts)
+                except (TypeError, ValueError) as e:
+                    where = f" at {_describe(point)}" if point else ""
+                    raise type(e)(f"the kernel design cannot run the sweep{where}: {e}") from e
 
     runner = _Runner(runs, wl_list, seed, cost, progress)
     the_client, to_close = _open_client(client)

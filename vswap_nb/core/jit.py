@@ -9,7 +9,10 @@ Every kernel in vswap_nb is compiled through :func:`njit` from this module:
   to the file a kernel lives in; our kernels inline verbs from other modules (the design
   verbs are dispatched statically, see :mod:`vswap_nb.core.verbs`), so a change anywhere
   in the package must start a fresh cache.  Keying the directory by the source hash does
-  exactly that, and lets dask workers on one machine share one cache.
+  exactly that, and lets dask workers on one machine share one cache.  Modules that
+  hold no jitted code and no constant a kernel compiles in (``NOT_COMPILED``: the
+  command line, results, sweeps, plots, the kernel design) are left out of the hash,
+  so editing them does not throw the cache away.
 * ``nogil=True`` so kernels can run in threads (dask's threaded workers).
 * no ``fastmath``: counters are integers and the float cost model must be reproducible.
 * no ``parallel``: each run is sequential by nature (the kernel's operations happen in
@@ -52,7 +55,7 @@ from numba.core import config as _numba_config
 from numba.core import types as _types
 from numba.core.registry import CPUDispatcher as _CPUDispatcher
 
-__all__ = ["CACHE_ENABLED", "cache_dir", "njit"]
+__all__ = ["CACHE_ENABLED", "cache_dir", "cache_root", "njit"]
 
 _PKG_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -64,13 +67,37 @@ CACHE_ENABLED = os.environ.get("VSWAP_NB_CACHE", "1").strip().lower() not in (
 )
 
 
+# Modules no kernel reads: they hold no jitted code and no constant a kernel compiles in
+# (the command line, the Dataset builder, sweeps, plots, the kernel design, which runs C).
+# Editing them keeps the compiled cache; tests/test_jit_policy.py checks they stay free of
+# jitted code.
+NOT_COMPILED = ("__main__.py", "cli.py", "results.py", "sweep.py", "plot.py", "kernel/")
+
+
+def _hashed_sources() -> list:
+    """The package's source files the compiled cache depends on."""
+    out = []
+    for path in sorted(_PKG_ROOT.rglob("*.py")):
+        rel = path.relative_to(_PKG_ROOT).as_posix()
+        if not any(rel == n or (n.endswith("/") and rel.startswith(n)) for n in NOT_COMPILED):
+            out.append(path)
+    return out
+
+
 def _source_hash() -> str:
     h = hashlib.sha1()
     h.update(numba.__version__.encode())
-    for path in sorted(_PKG_ROOT.rglob("*.py")):
+    for path in _hashed_sources():
         h.update(str(path.relative_to(_PKG_ROOT)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:12]
+
+
+def cache_root() -> pathlib.Path:
+    """The directory every cache of the package lives under (``VSWAP_NB_CACHE_DIR``,
+    or ``$XDG_CACHE_HOME/vswap_nb``, or ``~/.cache/vswap_nb``); the compiled kernels go
+    to a subdirectory keyed by the source hash, the kernel design's helper to another."""
+    return _base_cache_dir()
 
 
 def _base_cache_dir() -> pathlib.Path:

@@ -9,8 +9,8 @@ Memory.  Every anonymous page in RAM is a folio (order 0; large folios are not
 modelled).  Free memory = RAM pages - folios in use - pages of the zswap pool - pages
 of zram's compressed store (zram keeps its data in RAM).  The watermarks min/low/high
 come from :class:`vswap_nb.mm.config.System`.  An optional memcg ``memory.max`` limits
-the workload's charge: its folios plus its zswap pool pages (zswap memory is charged
-to the memcg; zram's is not).
+the workload's charge: its folios plus its zswap pool pages on cgroup v2 (zswap memory
+is charged to the memcg there, not on v1; zram's is not charged on either).
 
 Page tables.  Per mm, one word triple per page: state (none / present / swapped), the
 folio or the swap entry, and the content tag the page must hold.  A write gives the
@@ -167,6 +167,7 @@ from .config import (
     P_FAULT_SWAP_ALLOC,
     P_FAULT_ZSWAP_REJECT,
     P_KSWAPD,
+    P_MEMCG_CHARGES_ZSWAP,
     P_MEMCG_MAX_PAGES,
     P_PAGE_CLUSTER,
     P_RAM_PAGES,
@@ -573,6 +574,8 @@ def _avail(st):
 
 @njit(inline="always")
 def _memcg_usage(st):
+    if st.params[P_MEMCG_CHARGES_ZSWAP] == 0:  # cgroup v1: zswap's pool is not charged
+        return st.meta[M_USED_FOLIOS]
     return st.meta[M_USED_FOLIOS] + np.int64(np.ceil(st.fmeta[FM_ZSWAP_BYTES] / PAGE_SIZE))
 
 

@@ -1,0 +1,411 @@
+"""The ``kernel`` design: the running kernel as ground truth.
+
+The checks and the Dataset are tested everywhere.  What runs on the machine's kernel is
+tested where the machine allows it (root, a memory cgroup controller, zram or loop
+devices, a C compiler, no swap active) and skipped with the reason elsewhere: small
+runs against ``classic``, the command line leaving the machine as it found it, SIGTERM
+and SIGKILL, two runs serialised by the lock.
+"""
+import dataclasses
+import glob
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+import vswap_nb as v
+from vswap_nb import kernel
+from vswap_nb.kernel import machine as km
+from vswap_nb.kernel import replay, stats
+from vswap_nb.kernel.host import KernelCleanupWarning, state_dir
+from vswap_nb.mm.config import Zswap
+
+M = kernel.kernel_info()
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _skip_unless(kind):
+    problems = km.machine_problems(M, kind, ours=kernel._leftover_swaps())
+    return pytest.mark.skipif(bool(problems), reason="; ".join(problems) or "ok")
+
+
+needs_zram = _skip_unless("zram")
+needs_loop = _skip_unless("ssd")
+
+W = v.usemem("64M", read_back=True)
+
+
+def _system(swap="zram:256M", **kw):
+    kw.setdefault("memory_max", "32M")
+    kw.setdefault("cgroup_version", M.cgroup_version or 2)
+    kw.setdefault("nr_cpus", min(2, M.cpus))
+    return v.System("2G", swap=swap, **kw)
+
+
+def machine_state() -> dict:
+    """What a kernel run may touch, as text: swap devices, cgroups, loop devices, zram
+    devices, zswap's parameters, the sysctls, the journal."""
+    z = pathlib.Path("/sys/module/zswap/parameters")
+    return {
+        "swaps": pathlib.Path("/proc/swaps").read_text(),
+        "cgroups": sorted(os.listdir(M.cgroup_root)) if M.cgroup_root else None,
+        "loops": {p: pathlib.Path(p).read_text() for p in glob.glob("/sys/block/loop*/loop/backing_file")},
+        "zram": sorted(glob.glob("/sys/block/zram*")),
+        "zswap": {p.name: p.read_text() for p in z.iterdir()} if z.is_dir() else None,
+        "sysctl": [
+            pathlib.Path(p).read_text()
+            for p in ("/proc/sys/vm/page-cluster", "/proc/sys/vm/swappiness", "/sys/kernel/mm/swap/vma_ra_enabled")
+        ],
+        "journal": (state_dir() / "journal.jsonl").exists(),
+        "helpers": subprocess.run(["pgrep", "-f", "vswap-nb-touch"], capture_output=True, text=True).stdout,
+    }
+
+
+def _close(a, b, rel, what):
+    a, b = float(a), float(b)
+    assert abs(a - b) <= rel * max(a, b, 1.0), f"{what}: kernel {a:.0f}, classic {b:.0f} (more than {rel:.0%} apart)"
+
+
+# --------------------------------------------------------------------------- checks (everywhere)
+
+
+def _fake(**kw):
+    base = dict(
+        root=True, cgroup_version=1, cgroup_root="/sys/fs/cgroup/memory", cgroup_problem=None, zram=True,
+        loop=True, brd="absent", swaps=(), cpus=2, ram=24 << 30, mem_available=20 << 30,
+        zswap={"enabled": "N"}, tools={"cc": "/usr/bin/cc", "mkswap": "/sbin/mkswap", "losetup": "/sbin/losetup"},
+    )
+    base.update(kw)
+    return dataclasses.replace(M, **base)
+
+
+@pytest.mark.parametrize(
+    "machine, swap, words",
+    [
+        ({"root": False}, "zram:256M", "not root"),
+        ({"cgroup_problem": "no memory cgroup controller is mounted"}, "zram:256M", "no memory cgroup controller"),
+        ({"zram": False}, "zram:256M", "no zram"),
+        ({"loop": False}, "ssd:256M", "no loop devices"),
+        ({"brd": "absent"}, "pmem:256M", "no brd module"),
+        ({"brd": "loaded"}, "brd:256M", "brd is already loaded"),
+        ({"swaps": ("/dev/vdb2",)}, "zram:256M", "swap is already active on this machine (/dev/vdb2)"),
+        ({"tools": {"mkswap": "/sbin/mkswap"}}, "zram:256M", "no C compiler"),
+    ],
+)
+def test_machine_refusals_name_what_is_missing(machine, swap, words):
+    with pytest.raises(kernel.KernelUnavailable, match="cannot run on this machine") as exc:
+        kernel.check(W, _system(swap, cgroup_version=1), {}, _fake(**machine))
+    assert words in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    "system, options, words",
+    [
+        (dict(faults={"swap_alloc": 0.1}), {}, "cannot inject faults"),
+        (dict(kswapd=False), {}, "without kswapd"),
+        (dict(min_free_kbytes=8192), {}, "min_free_kbytes"),
+        (dict(memory_max=None), {}, "needs memory_max"),
+        (dict(nr_cpus=3), {}, "more than this machine's 2 CPUs"),
+        (dict(cgroup_version=2), {}, "cgroup v1, but the System says cgroup_version=2"),
+        (dict(swap="zram:30G"), {}, "three quarters of this machine's available memory"),
+        (dict(swap="ssd:64M"), {"swap_dir": "/nonexistent/dir"}, "is not a directory"),
+        (dict(zswap=Zswap(max_pool_percent=12.5)), {}, "not a whole number"),
+        (dict(swap=v.Device("zram", "64M", synchronous=False)), {}, "SWP_SYNCHRONOUS_IO"),
+    ],
+)
+def test_request_refusals(system, options, words):
+    kw = dict(cgroup_version=1)
+    kw.update(system)
+    with pytest.raises(ValueError) as exc:
+        kernel.check(W, _system(kw.pop("swap", "zram:256M"), **kw), options, _fake())
+    assert words in str(exc.value)
+
+
+def test_ram_above_the_machine_is_refused():
+    with pytest.raises(ValueError, match="more than this machine's"):
+        kernel.check(W, _system(cgroup_version=1), {}, _fake(ram=1 << 30))
+
+
+def test_swap_dir_in_ram_is_refused():
+    if km._fstype(pathlib.Path("/dev/shm")) != "tmpfs":
+        pytest.skip("/dev/shm is not tmpfs here")
+    with pytest.raises(ValueError, match="lives in RAM"):
+        kernel.check(W, _system("ssd:64M", cgroup_version=1), {"swap_dir": "/dev/shm"}, _fake())
+
+
+def test_global_pressure_is_an_explicit_opt_in():
+    s = _system(memory_max=None, cgroup_version=1)
+    kernel.check(W, s, {"allow_global_pressure": True}, _fake())  # no error
+
+
+def test_kernel_options_are_checked():
+    with pytest.raises(ValueError, match="repeat must be in"):
+        v.simulate("kernel", W, _system(), repeat=0)
+    with pytest.raises(TypeError, match="repeat must be a whole number"):
+        v.simulate("kernel", W, _system(), repeat="3")
+    with pytest.raises(TypeError, match="swap_dir must be a directory path"):
+        v.simulate("kernel", W, _system(), swap_dir=3)
+    with pytest.raises(ValueError, match="unknown option"):
+        v.simulate("kernel", W, _system(), cluster_lookup_cache=True)
+    with pytest.raises(ValueError, match="drop check for 'kernel'"):
+        v.simulate("kernel", W, _system(), check="phase")
+    with pytest.raises(ValueError, match="no metadata model"):
+        v.metadata_overhead(["kernel"], swap_size="64M")
+
+
+def test_model_vmstat_maps_the_kernels_counters():
+    delta = {
+        "pswpout": 100, "pgsteal_anon": 90, "pgsteal_file": 20, "pgsteal_kswapd": 30, "pgsteal_khugepaged": 5,
+        "pgscan_anon": 200, "pgscan_kswapd": 50, "allocstall_normal": 3, "allocstall_movable": 1, "pgfault": 999,
+    }
+    memcg = {"pgfault": 700, "pgmajfault": 40, "failcnt": 17}
+    out = stats.model_vmstat(delta, memcg, {})
+    assert out["pgsteal_direct"] == 90 + 20 - 30 - 5  # direct and memcg reclaim
+    assert out["pgscan_direct"] == 200 - 50
+    assert out["allocstall"] == 4
+    assert (out["pgfault"], out["pgmajfault"]) == (700, 40)  # the cgroup's own
+    assert out["memcg_reclaim"] is None and out["swap_alloc_fail"] is None and out["zswap_reject"] is None
+    assert stats.model_vmstat(delta, memcg, {"reject_compress_poor": 2, "pool_limit_hit": 5})["zswap_reject"] == 7
+
+
+def test_not_compiled_modules_hold_no_jitted_code():
+    from vswap_nb.core import jit
+
+    pkg = ROOT / "vswap_nb"
+    hashed = set(jit._hashed_sources())
+    for path in pkg.rglob("*.py"):
+        if path not in hashed:
+            assert "njit" not in path.read_text(), f"{path} has jitted code but is left out of the cache hash"
+    assert pkg / "kernel" / "host.py" not in hashed and pkg / "mm" / "engine.py" in hashed
+
+
+def _fake_raw(n=3):
+    rng = np.random.default_rng(1)
+    runs = []
+    for i in range(n):
+        pt = np.zeros((1, 3, 2))
+        pt[0, :, 0] = [0, 1e9, 3e9]
+        pt[0, :, 1] = [1e9 - i, 3e9, 3e9 + 1e6 * (i + 1)]
+        vm = {name: int(rng.integers(100, 200)) for name in v.mm.engine.VMSTAT}
+        vm["memcg_reclaim"] = None
+        runs.append({
+            "phase_t": pt, "phase_cpu": np.ones((1, 3)) * (i + 1), "vmstat": vm, "vmstat_delta": {"pswpout": vm["pswpout"], "nr_x": i},
+            "memcg": {"failcnt": i}, "background_pgfault": i, "kswapd_ns": 10 * i, "live_entries": 0, "swapoff_ns": 0,
+        })
+    return {
+        "design": "kernel", "options": {"repeat": n}, "runs": runs, "machine": M.to_dict() | {"cgroup_version": 1},
+        "settings": {"device": "/dev/zram9", "device_kind": "zram"}, "recovered": [], "lock_wait_s": 0.0,
+        "lock_held": [0.0, 1.0], "started": 0.0, "ended": 1.0,
+    }
+
+
+def test_kernel_dataset_takes_the_lower_median_and_leaves_the_model_nan(tmp_path):
+    from vswap_nb.results import kernel_dataset
+
+    raw = _fake_raw()
+    wp = np.array([[16384.0, 0.0, 0.0]])
+    ds = kernel_dataset(raw, workload=W, system=_system(cgroup_version=1), seed=0, write_pages=wp)
+    vals = sorted(r["vmstat"]["pswpout"] for r in raw["runs"])
+    assert int(ds.pswpout) == vals[1]
+    assert np.isnan(float(ds.memcg_reclaim))
+    for name in ("counters", "model_time", "metadata_bytes_peak", "metadata_bytes_peak_total", "xa_nodes_peak"):
+        assert np.isnan(ds[name].values).all(), name
+    assert float(ds.latency.sel(phase="free")) == pytest.approx(2e6 / 1e3)  # median of 1, 2, 3 ms in us
+    assert list(ds.repeat.values) == [1, 2, 3]
+    assert ds.kernel_vmstat.sel(vmstat_counter="nr_x").values.tolist() == [0, 1, 2]
+    assert ds.attrs["kernel_cgroup_version"] == 1
+    ds.to_netcdf(tmp_path / "k.nc", engine="h5netcdf")
+
+
+def test_compare_puts_kernel_and_model_in_one_dataset(tmp_path):
+    from vswap_nb.results import compare_dataset, kernel_dataset
+
+    wp = np.array([[16384.0, 0.0, 0.0]])
+    s = _system(cgroup_version=1)
+    k = kernel_dataset(_fake_raw(1), workload=W, system=s, seed=0, write_pages=wp)
+    c = v.simulate("classic", W, s)
+    ds = compare_dataset([k, c])
+    assert list(ds.design.values) == ["kernel", "classic"]
+    assert np.isnan(ds.counters.sel(design="kernel")).all() and not np.isnan(ds.counters.sel(design="classic")).any()
+    assert np.isnan(ds.kernel_vmstat.sel(design="classic")).all()
+    assert int(ds.pswpout.sel(design="classic")) == int(c.pswpout)
+    assert "kernel_release" in ds.attrs
+    ds.to_netcdf(tmp_path / "c.nc", engine="h5netcdf")
+
+
+def _run_helper(exe, prog, releases):
+    """Run the helper on a one-task program outside any cgroup; its X line, split.  The
+    helper exits when its stdin closes, so it stays open until the task has exited."""
+    p = subprocess.Popen([str(exe), str(prog), "-", "/dev/null"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        p.stdin.write(releases)
+        p.stdin.flush()
+        for line in p.stdout:
+            if line.startswith(("X", "E")):
+                return line.split()
+        raise AssertionError(p.stderr.read())
+    finally:
+        p.stdin.close()
+        p.wait(timeout=30)
+
+
+def test_the_helper_catches_a_lost_page(tmp_path):
+    """A page read back that does not hold what was written is counted: here the
+    mapping is replaced between the write and the read (something no workload may do;
+    the program is written by hand), so the read finds fresh zero pages."""
+    cc = M.tools.get("cc")
+    if not cc:
+        pytest.skip("no C compiler")
+    exe = replay.build_helper(cc)
+    from vswap_nb.workloads.events import F_WRITE, K_EXIT, K_MMAP, K_TOUCH, K_UNMAP
+
+    rows = [(K_MMAP, 0, 8, 0, 0), (K_TOUCH, 0, 8, F_WRITE, 0), (K_UNMAP, 0, 8, 0, 0), (K_MMAP, 0, 8, 0, 0),
+            (K_TOUCH, 2, 6, 0, 0), (K_EXIT, 0, 0, 0, 0)]
+    words = np.array([replay.MAGIC, replay.VERSION, 0, 0, 8, 0, 0, 0, 1, 0, -1, len(rows)], dtype=np.int64)
+    f01 = np.frombuffer(np.array([1.0, 1.0]).tobytes(), dtype=np.int64)
+    words[5:7] = f01  # every page of class sequence
+    body = np.array([[i, *r] for i, r in enumerate(rows)], dtype=np.int64).ravel()
+    prog = tmp_path / "prog"
+    prog.write_bytes(np.concatenate([words, body]).astype("<i8").tobytes())
+    x = _run_helper(exe, prog, "G -1\n")
+    checks, errors, first_bad = int(x[4]), int(x[5]), int(x[6])
+    assert (checks, errors, first_bad) == (6, 6, 2)
+
+
+def test_the_helper_checks_what_was_written(tmp_path):
+    """The same program without the remap: every page read back holds its content
+    (sequence, zero and same-filled pages, by the fill hash)."""
+    cc = M.tools.get("cc")
+    if not cc:
+        pytest.skip("no C compiler")
+    exe = replay.build_helper(cc)
+    w = v.usemem("1M", read_back=True, fill={"sequence": 0.4, "zero": 0.3, "same": 0.3})
+    prog = tmp_path / "prog"
+    prog.write_bytes(replay._program(w, 0, 5, 1))
+    x = _run_helper(exe, prog, "G -1\nG 0\n")
+    assert (int(x[4]), int(x[5])) == (256, 0)
+
+
+# --------------------------------------------------------------------------- on the machine
+
+
+@needs_zram
+def test_command_compares_kernel_and_classic_and_leaves_the_machine_as_it_was():
+    before = machine_state()
+    p = subprocess.run(
+        [sys.executable, "-m", "vswap_nb", "compare", "--designs", "kernel,classic", "--workload", "usemem -W 256M",
+         "--memory-max", "128M", "--swap", "zram:1G"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert p.returncode == 0, p.stderr
+    head = p.stdout.splitlines()[0].split()
+    assert head[:2] == ["kernel", "classic"]
+    rows = {line[:24].strip(): line[24:].split() for line in p.stdout.splitlines()[2:]}
+    k, c = (int(x) for x in rows["pswpout"][:2])
+    _close(k, c, 0.01, "pswpout")
+    assert rows["xa lookups"][0] == "-"
+    assert machine_state() == before
+
+
+@needs_zram
+def test_small_run_on_zram_agrees_with_classic():
+    ds = v.compare(["kernel", "classic"], W, _system("zram:256M"))
+    k, c = ds.sel(design="kernel"), ds.sel(design="classic")
+    for name, rel in (("pswpout", 0.01), ("pswpin", 0.01), ("pgmajfault", 0.01)):
+        _close(k[name], c[name], rel, name)
+    assert int(k.swap_ra) == int(c.swap_ra) == 0  # zram: SWP_SYNCHRONOUS_IO, no readahead
+    assert int(k.content_errors) == 0 and int(k.content_checks) == 16384
+    assert int(k.live_entries) == 0
+    assert float(k.latency.sel(phase="free")) > 0 and np.isnan(float(k.model_time.sel(phase="free")))
+
+
+@needs_loop
+def test_small_run_on_a_loop_device_agrees_with_classic():
+    ds = v.compare(["kernel", "classic"], W, _system("ssd:256M"))
+    k, c = ds.sel(design="kernel"), ds.sel(design="classic")
+    for name, rel in (("pswpout", 0.01), ("pswpin", 0.01), ("pgmajfault", 0.05), ("swap_ra", 0.05)):
+        _close(k[name], c[name], rel, name)
+    assert int(k.swap_ra) > 10000  # an asynchronous device reads ahead
+    assert int(k.content_errors) == 0
+
+
+_SCRIPT = """
+import sys, vswap_nb as v
+s = v.System("2G", memory_max="32M", swap="zram:1G", cgroup_version={cg}, nr_cpus={cpus})
+ds = v.simulate("kernel", v.usemem("{size}", read_back=True, repeat=3), s, repeat={repeat})
+import json
+print(json.dumps(json.loads(ds.attrs["kernel"])["lock_held"]))
+"""
+
+
+def _start(size="512M", repeat=1):
+    code = _SCRIPT.format(cg=M.cgroup_version or 2, cpus=min(2, M.cpus), size=size, repeat=repeat)
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_until_running(p, timeout=60):
+    """Until the run's cgroup exists and its swap device is on (the workload runs)."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if p.poll() is not None:
+            raise AssertionError(f"the run ended early: {p.stderr.read()}")
+        cg = glob.glob(os.path.join(M.cgroup_root, km.PREFIX + f"{p.pid}-*"))
+        if cg and "/dev/" in pathlib.Path("/proc/swaps").read_text() and pathlib.Path(cg[0], "cgroup.procs").read_text().strip():
+            return
+        time.sleep(0.05)
+    raise AssertionError("the run did not start in time")
+
+
+@needs_zram
+def test_sigterm_restores_the_machine():
+    before = machine_state()
+    p = _start()
+    _wait_until_running(p)
+    time.sleep(0.3)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode != 0
+    assert "stopped by SIGTERM; the machine was restored" in err
+    assert machine_state() == before
+
+
+@needs_zram
+def test_sigkill_leaves_state_the_next_run_cleans_up():
+    before = machine_state()
+    p = _start()
+    _wait_until_running(p)
+    time.sleep(0.3)
+    p.kill()
+    p.communicate(timeout=60)
+    t0 = time.monotonic()  # the helpers die with their parent (PR_SET_PDEATHSIG), once out of reclaim
+    while machine_state()["helpers"] and time.monotonic() - t0 < 20:
+        time.sleep(0.1)
+    dirty = machine_state()
+    assert dirty["journal"] and dirty["swaps"] != before["swaps"]
+    assert dirty["helpers"] == ""
+    with pytest.warns(KernelCleanupWarning, match=r"cleaned up after an interrupted run \(pid %d" % p.pid):
+        ds = v.simulate("kernel", v.usemem("16M"), _system(memory_max="16M"))
+    assert json.loads(ds.attrs["kernel"])["recovered"]
+    assert machine_state() == before
+
+
+@needs_zram
+def test_two_runs_are_serialised_by_the_lock():
+    before = machine_state()
+    a, b = _start("64M"), _start("64M")
+    out = []
+    for p in (a, b):
+        o, e = p.communicate(timeout=300)
+        assert p.returncode == 0, e
+        out.append(json.loads(o.strip().splitlines()[-1]))
+    (a0, a1), (b0, b1) = out
+    assert a1 <= b0 or b1 <= a0, f"the runs held the lock at the same time: {out}"
+    assert machine_state() == before

@@ -1,0 +1,302 @@
+"""The running kernel as one more design: ``kernel``.
+
+``vswap_nb.compare(["kernel", "classic", "vswap_v6"], workload, system)`` runs the
+workload for real on this machine's kernel, next to the model's designs, and puts the
+kernel's counters in the same Dataset.  What it does:
+
+1. **Checks** (:mod:`.machine`), before anything changes: root, a memory cgroup
+   controller (v1 or v2), the swap device's pieces (zram's ``hot_add``, loop devices
+   and ``losetup``, or a loadable brd), a C compiler for the helper, no swap already
+   active, and a System a real kernel can honour (no injected faults, kswapd on, no
+   ``min_free_kbytes`` of its own, no more CPUs or RAM than the machine, the machine's
+   cgroup version, a ``memory_max`` unless ``allow_global_pressure``).
+2. **The system, set up** (:mod:`.host`, which journals every change and undoes it on
+   every exit path, SIGTERM included, and after a SIGKILL on the next run): a fresh
+   memory cgroup per repetition with ``memory_max`` as its limit (``memory.max`` on
+   v2, ``memory.limit_in_bytes`` on v1, plus v1's per-cgroup ``memory.swappiness``);
+   the swap device (``zram:SIZE``: a new zram device by ``hot_add``, ``disksize``,
+   ``mkswap``, ``swapon``; ``ssd``/``hdd``: a loop device with direct I/O over a
+   sparse file in ``swap_dir``, its ``queue/rotational`` set to 0 or 1 before swapon;
+   ``pmem``/``brd``: a brd ramdisk, where the kernel has the module); zswap's
+   ``enabled``, ``max_pool_percent`` and ``shrinker_enabled`` (and v2's
+   ``memory.zswap.writeback``); ``vm.page-cluster``, ``vma_ra_enabled``, and on v2
+   ``vm.swappiness``.  Transparent huge pages are turned off for the workload's
+   processes only (``PR_SET_THP_DISABLE``): the model has order-0 folios only.
+3. **The workload** (:mod:`.replay`): one helper process per address space, one thread
+   per task, each replaying its events in compiled C, checking every page it reads.
+4. **The counters** (:mod:`.stats`): /proc/vmstat deltas, the cgroup's own counts,
+   kswapd's CPU time, the swap entries still in use at the end.  With ``repeat=N`` the
+   workload runs N times (a fresh cgroup each, the same device); the Dataset's figures
+   are the lower median of the N runs (an observed value), and every run's raw counts
+   are kept (``kernel_vmstat``, ``kernel_memcg``).
+
+Options of the ``kernel`` design (``--option kernel:NAME=VALUE``):
+
+``repeat``                 runs of the workload (1..100, default 1)
+``allow_global_pressure``  run without ``memory_max`` (default False: refused)
+``swap_dir``               directory of the loop device's sparse file (ssd/hdd;
+                           default ``/var/tmp``)
+"""
+from __future__ import annotations
+
+import contextlib
+import numbers
+import os
+import signal
+import sys
+import threading
+import time
+
+from .host import Host, KernelCleanupWarning, KernelInterrupted, active_swaps, swap_used_pages, state_dir
+from .machine import (
+    DEFAULT_SWAP_DIR,
+    KernelError,
+    KernelUnavailable,
+    Machine,
+    _read,
+    _selected,
+    check_request,
+    describe,
+    probe,
+)
+from .replay import build_helper, run_workload
+from .stats import kswapd_cpu_ns, memcg_counters, model_vmstat, read_vmstat, zswap_debug
+
+__all__ = [
+    "KERNEL",
+    "KernelCleanupWarning",
+    "KernelError",
+    "KernelInterrupted",
+    "KernelUnavailable",
+    "Machine",
+    "check",
+    "describe",
+    "kernel_info",
+    "run",
+]
+
+MAX_REPEAT = 100
+
+
+class _KernelDesign:
+    """The ``kernel`` design as the rest of the package sees a design: a name, a summary
+    and options (it has no state and no verbs: it runs on the machine)."""
+
+    NAME = "kernel"
+    SUMMARY = (
+        "the running kernel (ground truth): the workload replayed on real memory in a memory "
+        "cgroup with a swap device of its own; vmstat and cgroup counters, measured phase times"
+    )
+    OPTIONS = {"repeat": 1, "allow_global_pressure": False, "swap_dir": None}
+
+    @staticmethod
+    def check_option(name, value):
+        if name == "repeat":
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"repeat must be a whole number of runs in [1, {MAX_REPEAT}], got {value!r}")
+            if not 1 <= int(value) <= MAX_REPEAT:
+                raise ValueError(f"repeat must be in [1, {MAX_REPEAT}] runs, got {value}")
+            return int(value)
+        if name == "allow_global_pressure":
+            if not isinstance(value, bool):
+                raise TypeError(f"allow_global_pressure must be True or False, got {value!r}")
+            return value
+        if name == "swap_dir":
+            if value is None:
+                return None
+            if not isinstance(value, (str, os.PathLike)):
+                raise TypeError(f"swap_dir must be a directory path or None, got {value!r}")
+            return os.fspath(value)
+        raise ValueError(f"unknown kernel option {name!r}")
+
+
+KERNEL = _KernelDesign()
+
+
+def kernel_info() -> Machine:
+    """What this machine offers for ``kernel`` runs (see ``vswap-nb kernel-info``)."""
+    return probe()
+
+
+def _leftover_swaps() -> list:
+    """Swap devices a killed earlier run left (its journal names them); the next run
+    removes them, so they do not count as someone else's swap."""
+    import json
+
+    j = state_dir() / "journal.jsonl"
+    out = []
+    try:
+        for line in j.read_text().splitlines():
+            with contextlib.suppress(ValueError):
+                rec = json.loads(line)
+                if rec.get("op") == "swapon":
+                    out.append(rec["dev"])
+    except OSError:
+        pass
+    return out
+
+
+def check(workload, system, options: dict, machine: Machine | None = None) -> Machine:
+    """Raise (ValueError, or KernelUnavailable naming what is missing) if ``workload`` on
+    ``system`` cannot run on this machine's kernel; returns the machine as probed."""
+    m = probe() if machine is None else machine
+    check_request(m, system, workload, options, ours=_leftover_swaps())
+    return m
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    """SIGTERM raises KernelInterrupted in the main thread for the duration (so the
+    machine is restored on the way out); elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KernelInterrupted("the kernel run was stopped by SIGTERM; the machine was restored")
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _say(msg: str) -> None:
+    print(f"vswap_nb kernel: {msg}", file=sys.stderr, flush=True)
+
+
+def _set_up(host: Host, m: Machine, system, options) -> dict:
+    """The swap device and the settings of ``system``; returns what was set."""
+    dev = system.swap
+    if dev.kind == "zram":
+        path = host.make_zram(dev.size)
+    elif dev.kind in ("ssd", "hdd"):
+        path = host.make_loop(dev.size, options.get("swap_dir") or DEFAULT_SWAP_DIR, dev.kind == "hdd")
+    else:
+        path = host.make_brd(dev.size)
+    vm = "/proc/sys/vm/"
+    host.set(vm + "page-cluster", system.page_cluster)
+    host.set("/sys/kernel/mm/swap/vma_ra_enabled", "true" if system.vma_readahead else "false")
+    if m.cgroup_version == 2:
+        host.set(vm + "swappiness", system.swappiness)
+    z = "/sys/module/zswap/parameters/"
+    if m.zswap is not None:
+        if system.zswap_on:
+            host.set(z + "max_pool_percent", int(system.zswap.max_pool_percent))
+            host.set(z + "shrinker_enabled", "Y" if system.zswap.shrinker else "N")
+            host.mark_zswap_enabled()
+            host.set(z + "enabled", "Y")
+        else:
+            host.set(z + "enabled", "N")
+    host.swapon(path)
+    comp = None
+    if dev.kind == "zram":
+        comp = _selected(_read(f"/sys/block/{os.path.basename(path)}/comp_algorithm"))
+    return {
+        "device": path,
+        "device_kind": dev.kind,
+        "device_bytes": dev.size,
+        "zram_compressor": comp,
+        "page_cluster": system.page_cluster,
+        "vma_ra_enabled": system.vma_readahead,
+        "swappiness": system.swappiness,
+        "zswap": None if m.zswap is None else {
+            p: _read(z + p) for p in sorted(os.listdir(z)) if _read(z + p) is not None
+        },
+    }
+
+
+def run(workload, system, *, seed: int, options: dict, progress=None, machine: Machine | None = None) -> dict:
+    """Run ``workload`` on this machine's kernel as ``system`` describes it; returns the
+    raw results for :func:`vswap_nb.results.kernel_dataset`.  Inputs were checked by
+    :func:`check`; this probes again and re-checks under the lock."""
+    m = check(workload, system, options, machine)
+    exe = build_helper(m.tools["cc"])
+    repeats = int(options.get("repeat", 1))
+    runs = []
+    t_start = time.time()
+    with _sigterm_raises(), Host(m, wait_message=_say) as host:
+        foreign = active_swaps()
+        if foreign:
+            raise KernelUnavailable(
+                f"swap is active on this machine ({', '.join(foreign)}); vswap_nb does not touch "
+                f"swap it did not create: swapoff it first"
+            )
+        settings = _set_up(host, m, system, options)
+        dev = settings["device"]
+        for r in range(repeats):
+            if dev not in active_swaps():  # the workload swapped it off in the run before
+                host.swapon_again(dev)
+            cg = host.make_cgroup(system.memory_max, system.swappiness)
+            if m.cgroup_version == 2 and system.zswap_on and not system.zswap.writeback:
+                with open(cg / "memory.zswap.writeback", "w") as f:
+                    f.write("0")
+            before = {}
+
+            def snap():
+                before["vm"] = read_vmstat()
+                before["z"] = zswap_debug()
+                before["kswapd"] = kswapd_cpu_ns()
+
+            prog = None
+            if progress is not None:
+                prog = lambda done, total, r=r: progress(r * total + done, repeats * total)  # noqa: E731
+            out = run_workload(workload, seed, system.nr_cpus, exe, str(cg / "cgroup.procs"), dev, on_start=snap, progress=prog)
+            after_vm = read_vmstat()
+            after_z = zswap_debug()
+            kswapd = kswapd_cpu_ns() - before["kswapd"]
+            used = swap_used_pages(dev)
+            memcg = memcg_counters(cg, m.cgroup_version)
+            host.remove_cgroup(cg)
+            delta = {k: v - before["vm"].get(k, 0) for k, v in after_vm.items() if v != before["vm"].get(k, 0)}
+            zd = {k: v - before["z"].get(k, 0) for k, v in after_z.items()}
+            vm = model_vmstat(delta, memcg, zd)
+            vm["content_checks"] = out["content_checks"]
+            vm["content_errors"] = out["content_errors"]
+            runs.append(
+                {
+                    "phase_t": out["phase_t"],
+                    "phase_cpu": out["phase_cpu"],
+                    "vmstat": vm,
+                    "vmstat_delta": delta,
+                    "memcg": memcg,
+                    "background_pgfault": delta.get("pgfault", 0) - (vm["pgfault"] or 0),
+                    "kswapd_ns": kswapd,
+                    "live_entries": used if used is not None else 0,
+                    "swapoff_ns": sum(t for _, t in out["swapoff"]),
+                    "swapoff_errno": [e for e, _ in out["swapoff"] if e],
+                    "first_bad_vpn": out["first_bad_vpn"],
+                }
+            )
+        recovered = list(host.recovered)
+        lock_wait = host.lock_wait
+    t_end = time.time()
+    held = list(host.held)
+    raw = {
+        "design": KERNEL.NAME,
+        "options": dict(options),
+        "runs": runs,
+        "machine": m.to_dict(),
+        "settings": settings,
+        "recovered": recovered,
+        "lock_wait_s": lock_wait,
+        "lock_held": held,
+        "started": t_start,
+        "ended": t_end,
+    }
+    bad = [(i, r) for i, r in enumerate(runs) if r["vmstat"]["content_errors"] or r["swapoff_errno"]]
+    if bad:
+        i, r = bad[0]
+        if r["swapoff_errno"]:
+            msg = f"swapoff failed in run {i + 1}: {os.strerror(r['swapoff_errno'][0])}"
+        else:
+            msg = (
+                f"run {i + 1}: {r['vmstat']['content_errors']} pages read back with the wrong content "
+                f"(first: task, vpn {r['first_bad_vpn'][0]}): the kernel lost or mixed up data"
+            )
+        err = KernelError(msg + " (the measured results are on the error's .raw)")
+        err.raw = raw
+        raise err
+    return raw
+

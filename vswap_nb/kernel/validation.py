@@ -1,0 +1,197 @@
+"""``classic`` against ``kernel`` on a matrix of small cases: the table in
+``docs/kernel-validation.md`` and notebook ``06_model_vs_kernel``.
+
+Each case is usemem in a memory cgroup on this machine (one task of 128 MiB, or four
+of 32 MiB, in a 64 MiB cgroup), varied one way at a time from a base case (zram,
+sequence data, write then read back, sequential, one task, zswap off): the device
+(zram or a loop device), the fill (sequence, half zero, all zero), write only, random
+access (``-R``), four tasks, zswap on.  The model runs with the machine's RAM, CPUs
+and cgroup version, so that both sides describe the same machine.
+
+Regenerate the document (root, on a machine that can run ``kernel``; zswap cases enable
+zswap, which turns mTHP swap-in off until the next boot)::
+
+    python -m vswap_nb.kernel.validation --repeat 3 --out docs/kernel-validation.md
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+from ..core.units import format_size
+
+__all__ = ["CASES", "FIGURES", "case_system", "case_workload", "markdown", "run_cases"]
+
+# name -> (device, usemem keyword arguments, zswap on)
+BASE = dict(size="128M", read_back=True)
+CASES = {
+    "zram": ("zram", BASE, False),
+    "loop": ("ssd", BASE, False),
+    "zram write only": ("zram", dict(size="128M"), False),
+    "loop write only": ("ssd", dict(size="128M"), False),
+    "zram half zero": ("zram", dict(BASE, fill={"sequence": 0.5, "zero": 0.5}), False),
+    "loop half zero": ("ssd", dict(BASE, fill={"sequence": 0.5, "zero": 0.5}), False),
+    "zram all zero": ("zram", dict(BASE, fill="zero"), False),
+    "loop all zero": ("ssd", dict(BASE, fill="zero"), False),
+    "zram random": ("zram", dict(BASE, random=True), False),
+    "loop random": ("ssd", dict(BASE, random=True), False),
+    "zram 4 tasks": ("zram", dict(size="32M", read_back=True, nr_tasks=4, sync_free=True), False),
+    "loop 4 tasks": ("ssd", dict(size="32M", read_back=True, nr_tasks=4, sync_free=True), False),
+    "zram zswap": ("zram", BASE, True),
+    "loop zswap": ("ssd", BASE, True),
+}
+MEMORY_MAX = "64M"
+DEVICE_SIZE = "512M"
+# the figures compared (the kernel's name where the model has one)
+FIGURES = ("pswpout", "pswpin", "pgmajfault", "swap_ra", "swap_ra_hit", "zswpout", "zswpin", "pgsteal_direct")
+PHASES = ("write", "read", "free")
+
+
+def case_workload(name: str):
+    from ..workloads import usemem
+
+    return usemem(**CASES[name][1])
+
+
+def case_system(name: str, machine):
+    """The System of case ``name`` on ``machine`` (its RAM, CPUs and cgroup version)."""
+    from ..mm.config import Device, System
+
+    kind, _, zswap = CASES[name]
+    ram = (machine.ram >> 20) << 20
+    return System(
+        ram,
+        memory_max=MEMORY_MAX,
+        swap=Device(kind, DEVICE_SIZE),
+        nr_cpus=machine.cpus,
+        zswap=zswap,
+        cgroup_version=machine.cgroup_version or 2,
+    )
+
+
+def run_cases(names=None, repeat: int = 3, progress=None):
+    """``compare(["kernel", "classic"])`` on each case; a Dataset with a ``case``
+    dimension (see :func:`vswap_nb.results.cases_dataset`)."""
+    from ..api import compare
+    from ..results import cases_dataset
+    from . import kernel_info
+
+    m = kernel_info()
+    names = list(CASES) if names is None else list(names)
+    for n in names:
+        if n not in CASES:
+            raise ValueError(f"unknown case {n!r}; cases: {', '.join(CASES)}")
+    out = []
+    for i, n in enumerate(names):
+        if progress is not None:
+            progress(i, len(names), n)
+        out.append(compare(["kernel", "classic"], case_workload(n), case_system(n, m), options={"kernel": {"repeat": repeat}}))
+    return cases_dataset(out, names)
+
+
+def _fmt(x):
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:,.0f}"
+
+
+def _ratio(model, kern):
+    if kern is None or model is None or math.isnan(model) or math.isnan(kern):
+        return "-"
+    if kern == 0:
+        return "1.00" if model == 0 else "inf"
+    return f"{model / kern:.2f}"
+
+
+def markdown(ds, command: str) -> str:
+    """The validation document for a Dataset of :func:`run_cases`."""
+    import json
+
+    k0 = json.loads(ds.attrs["kernel"])
+    m = k0["machine"]
+    lines = [
+        "# classic against the running kernel",
+        "",
+        "Counts of the model's `classic` design next to the same workload run for real on the "
+        "`kernel` design, on a matrix of small cases (usemem in a "
+        f"{MEMORY_MAX} memory cgroup on a {DEVICE_SIZE} swap device: one task of 128 MiB, "
+        "or four of 32 MiB with `-x`; varied one way at a time from zram, sequence data, write "
+        "then read back, sequential, one task, zswap off).  Each kernel figure is the lower "
+        f"median of {ds.sizes.get('repeat', 1)} runs, with the spread over those runs (max - min) "
+        "in brackets; the model is deterministic.  `ratio` is model / kernel.",
+        "",
+        f"Machine: Linux {m['release']}, {m['cpus']} CPUs, {format_size(m['ram'])} RAM, memory cgroup "
+        f"v{m['cgroup_version']}, MGLRU {'off' if m['mglru'] in (None, '0x0000') else m['mglru']}, "
+        f"zram compressor {k0['settings'].get('zram_compressor') or m['zram_comp']}; THP off for the "
+        "workload (`PR_SET_THP_DISABLE`); zswap ever enabled this boot: "
+        f"{m['zswap_ever_enabled']}.  Regenerated by:",
+        "",
+        "```sh",
+        command,
+        "```",
+        "",
+        "## Counts",
+        "",
+        "| case | figure | kernel | classic | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for case in ds.case.values:
+        c = ds.sel(case=case)
+        zs = CASES[str(case)][2]
+        for f in FIGURES:
+            if f.startswith("zswp") and not zs:
+                continue
+            kv, mv = float(c[f].sel(design="kernel")), float(c[f].sel(design="classic"))
+            spread = ""
+            if f in list(c.vmstat_counter.values) and f not in ("pgmajfault", "pgfault"):
+                runs = c.kernel_vmstat.sel(design="kernel", vmstat_counter=f).values
+                spread = f" ({runs.max() - runs.min():,.0f})"
+            lines.append(f"| {case} | {f} | {_fmt(kv)}{spread} | {_fmt(mv)} | {_ratio(mv, kv)} |")
+    lines += [
+        "",
+        "## Phase times (for the next issue: the cost table is not calibrated yet)",
+        "",
+        "Time of each phase, slowest task, in ms: the kernel's measured on this machine, the "
+        "model's in model time from the default cost table (a server core).",
+        "",
+        "| case | " + " | ".join(f"{p} kernel | {p} classic | {p} ratio" for p in PHASES) + " |",
+        "|---|" + "---|" * (3 * len(PHASES)),
+    ]
+    for case in ds.case.values:
+        c = ds.sel(case=case)
+        cells = []
+        for p in PHASES:
+            if p not in list(c.phase.values) or math.isnan(float(c.task_time.sel(design="kernel", phase=p).max())):
+                cells += ["-", "-", "-"]
+                continue
+            kt = float(c.task_time.sel(design="kernel", phase=p).max()) / 1e6
+            mt = float(c.task_time.sel(design="classic", phase=p).max()) / 1e6
+            cells += [f"{kt:.1f}", f"{mt:.1f}", f"{mt / kt:.2f}" if kt else "-"]
+        lines.append(f"| {case} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m vswap_nb.kernel.validation", description=__doc__.splitlines()[0])
+    p.add_argument("--repeat", type=int, default=3, help="kernel runs per case (default 3)")
+    p.add_argument("--cases", default=None, help="comma-separated case names (default: all)")
+    p.add_argument("--out", default=None, help="write the Markdown here (default: print it)")
+    p.add_argument("--nc", default=None, help="also write the Dataset to this netCDF file")
+    a = p.parse_args(argv)
+    names = None if a.cases is None else [c.strip() for c in a.cases.split(",")]
+    ds = run_cases(names, repeat=a.repeat, progress=lambda i, n, c: print(f"[{i + 1}/{n}] {c}", file=sys.stderr))
+    cmd = "python -m vswap_nb.kernel.validation --repeat %d%s --out docs/kernel-validation.md" % (
+        a.repeat, "" if a.cases is None else f" --cases '{a.cases}'"
+    )
+    text = markdown(ds, cmd)
+    if a.nc:
+        ds.to_netcdf(a.nc, engine="h5netcdf")
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(text)
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
