@@ -76,20 +76,25 @@ if AVAILABLE:
     print("\nclassic / kernel\n", ratio.round(3))
 
 # %% [markdown]
-# **Finding.** On every case the model's swap-outs, swap-ins, major faults and
-# readahead are within a few percent of the kernel's; most are within 1%.  The kernel
-# writes a few dozen pages more than the model on zram (the cgroup's charge also holds
-# the page tables and a few pages of the helper, so reclaim starts a little earlier);
-# on the loop device the kernel's readahead window and the model's agree to a fraction
-# of a percent.  Zero-filled pages are not written at all by either (the swap zeromap);
-# the kernel counts them in `swpout_zero`, which the Dataset keeps in `kernel_vmstat`.
+# **Finding.** With sequential access the model's swap-outs, swap-ins, major faults
+# and readahead are within 3.5% of the kernel's, most within 1%: the kernel writes a
+# few dozen pages more on zram (the cgroup's charge also holds the page tables and a
+# few pages of the helper, so reclaim starts a little earlier), and on the loop device
+# the model takes two more major faults per 512-page PMD than the kernel's readahead
+# windows, which tile each PMD exactly.  Random access (`-R`) differs more, up to ~8%
+# on the loop device: there a folio under asynchronous writeback stays on the LRU until
+# a later scan, and a write in between makes the kernel write it twice, a window the
+# model (which writes synchronously) does not have.  `docs/kernel-validation.md` says
+# what would close each gap.  Zero-filled pages are not written at all by either (the
+# swap zeromap); the kernel counts them in `swpout_zero`, kept in `kernel_vmstat`.
 
 # %%
 if AVAILABLE:
     k = ds.sel(design="kernel")
     c = ds.sel(design="classic")
     for case in CASES:
-        for f, tol in (("pswpout", 0.02), ("pswpin", 0.02), ("pgmajfault", 0.05), ("swap_ra", 0.05)):
+        tol = 0.10 if "random" in case else 0.035
+        for f in FIGURES:
             kv, cv = float(k[f].sel(case=case)), float(c[f].sel(case=case))
             assert abs(kv - cv) <= tol * max(kv, cv, 1000), (case, f, kv, cv)
         assert int(k.content_errors.sel(case=case)) == 0  # no page lost on the way
@@ -118,14 +123,16 @@ if AVAILABLE:
 # ## Time is another matter
 #
 # Phase times (slowest task) as the kernel measured them and as the model computes them
-# from its default cost table, which describes a server core, not this machine.  The
-# model is faster on every phase; calibrating the cost table on the kernel is the
-# subject of the next piece of work (`docs/kernel-validation.md` keeps these figures
-# too).
+# from its default cost table, which describes a server core, not this machine.  On the
+# development machine (a 2-core VM) the model's free phase (the munmap) took a tenth to
+# four fifths of the kernel's, and the write and read phases mostly a third to two
+# thirds: the counts agree, the costs do not yet.  Calibrating the cost table on the kernel is the next piece of work
+# (`docs/kernel-validation.md` keeps these figures too).
 
 # %%
 if AVAILABLE:
-    times = (ds.task_time.max("task") / 1e6).to_dataframe().unstack("design")["task_time"]
-    print(times.round(1))
-    free = times.xs("free", level="phase")
-    assert (free["kernel"] > 0).all()
+    times = (ds.task_time.max("task") / 1e6).to_dataframe()["task_time"].unstack("design")
+    times = times[times["kernel"] > 0]  # phases a case has (write only has no read)
+    times["classic / kernel"] = times["classic"] / times["kernel"]
+    print(times.round(2))
+    assert (times.xs("free", level="phase")["classic / kernel"] < 1.0).all()

@@ -409,3 +409,28 @@ def test_two_runs_are_serialised_by_the_lock():
     (a0, a1), (b0, b1) = out
     assert a1 <= b0 or b1 <= a0, f"the runs held the lock at the same time: {out}"
     assert machine_state() == before
+
+
+@needs_zram
+def test_kernel_in_a_sweep():
+    s = _system(memory_max="32M")
+    before = machine_state()
+    ds = v.sweep(["kernel", "classic"], v.usemem("32M"), s, over={"memory_max": ["24M", "32M"]})
+    assert ds.pswpout.dims == ("design", "memory_max")
+    k, c = ds.pswpout.sel(design="kernel"), ds.pswpout.sel(design="classic")
+    _close(k.sel(memory_max=24 << 20), c.sel(memory_max=24 << 20), 0.02, "pswpout at 24M")
+    assert int(k.sel(memory_max=32 << 20)) < 1000 and int(c.sel(memory_max=32 << 20)) == 0
+    assert ds.kernel_vmstat.dims == ("design", "memory_max", "repeat", "vmstat_counter")
+    assert machine_state() == before
+
+
+@needs_zram
+def test_out_of_memory_after_swapoff_fails_on_both_sides():
+    """Swapping off in the read phase with more than memory_max mapped: the kernel's
+    cgroup OOM killer kills the task, the model runs out of memory; the compare error
+    names both, and the machine is restored."""
+    before = machine_state()
+    w = v.with_swapoff(v.usemem("48M", read_back=True), "read")
+    with pytest.raises(kernel.KernelError, match=r"died before they exited .*SIGKILL.*; classic: out of memory after swapoff"):
+        v.compare(["kernel", "classic"], w, _system(memory_max="32M"))
+    assert machine_state() == before

@@ -476,8 +476,8 @@ def cases_dataset(runs, names) -> xr.Dataset:
         stripped.append(r)
     ds = xr.concat(stripped, dim="case", data_vars="all", coords="minimal", compat="override", join="outer")
     ds = ds.assign_coords(case=("case", list(names), {"long_name": "validation case", "units": "1"}))
-    first = runs[0].attrs
-    ds.attrs = {k: v for k, v in first.items() if k not in ("parameters",)} | {
+    last = runs[-1].attrs  # the machine as the last case left it (zswap ever enabled, ...)
+    ds.attrs = {k: v for k, v in last.items() if k not in ("parameters",)} | {
         "title": "vswap_nb cases",
         "cases": json.dumps(
             {n: json.loads(r.attrs["parameters"]) for n, r in zip(names, runs)}, sort_keys=True

@@ -225,6 +225,9 @@ def run(workload, system, *, seed: int, options: dict, progress=None, machine: M
             )
         settings = _set_up(host, m, system, options)
         dev = settings["device"]
+        mdict = m.to_dict()
+        if system.zswap_on:
+            mdict["zswap_ever_enabled"] = "yes (this run enabled zswap: mTHP swap-in is off until reboot)"
         for r in range(repeats):
             if dev not in active_swaps():  # the workload swapped it off in the run before
                 host.swapon_again(dev)
@@ -277,7 +280,7 @@ def run(workload, system, *, seed: int, options: dict, progress=None, machine: M
         "design": KERNEL.NAME,
         "options": dict(options),
         "runs": runs,
-        "machine": m.to_dict(),
+        "machine": mdict,
         "settings": settings,
         "recovered": recovered,
         "lock_wait_s": lock_wait,

@@ -401,7 +401,7 @@ def describe(m: Machine) -> list:
     lines = [
         f"kernel          {m.release}",
         f"root            {yes(m.root)}",
-        f"CPUs, RAM       {m.cpus}, {format_size(m.ram)} ({format_size(m.mem_available)} available)",
+        f"CPUs, RAM       {m.cpus}, {m.ram / 2**30:.1f} GiB ({m.mem_available / 2**30:.1f} GiB available)",
         "memory cgroup   "
         + (f"v{m.cgroup_version} at {m.cgroup_root}" if m.cgroup_version else "none")
         + (f" ({m.cgroup_problem})" if m.cgroup_problem else ""),
