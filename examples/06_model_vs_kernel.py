@@ -78,8 +78,9 @@ if AVAILABLE:
 # %% [markdown]
 # **Finding.** With sequential access the model's swap-outs, swap-ins, major faults
 # and readahead are within 3.5% of the kernel's, most within 1%: the kernel writes a
-# few dozen pages more on zram (the cgroup's charge also holds the page tables and a
-# few pages of the helper, so reclaim starts a little earlier), and on the loop device
+# few dozen pages more on zram (the cgroup's charge also holds the page tables and up
+# to 64 pages charged ahead to each CPU's stock, so reclaim starts a little earlier),
+# and on the loop device
 # the model takes two more major faults per 512-page PMD than the kernel's readahead
 # windows, which tile each PMD exactly.  Random access (`-R`) differs more, up to ~8%
 # on the loop device: there a folio under asynchronous writeback stays on the LRU until

@@ -1,6 +1,8 @@
 import pathlib
 import sys
 
+import pytest
+
 # the plain-Python reference models live next to the tests
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
@@ -14,9 +16,8 @@ ENGINE_FILES = {
 }
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the marks into node ids
 def pytest_collection_modifyitems(config, items):
-    import pytest
-
     for item in items:
         group = "engine" if item.path.name in ENGINE_FILES else "designs"
         item.add_marker(pytest.mark.xdist_group(group))

@@ -68,9 +68,14 @@ def machine_state() -> dict:
     }
 
 
-def _close(a, b, rel, what):
+def _close(a, b, rel, what, slack=0):
+    """Within ``rel`` of the larger, or ``slack`` pages (the kernel's cgroup charge also
+    holds page tables and up to 64 pages per CPU charged ahead, an offset that small runs
+    feel)."""
     a, b = float(a), float(b)
-    assert abs(a - b) <= rel * max(a, b, 1.0), f"{what}: kernel {a:.0f}, classic {b:.0f} (more than {rel:.0%} apart)"
+    assert abs(a - b) <= max(rel * max(a, b, 1.0), slack), (
+        f"{what}: kernel {a:.0f}, classic {b:.0f} (more than {rel:.0%} or {slack} pages apart)"
+    )
 
 
 # --------------------------------------------------------------------------- checks (everywhere)
@@ -418,7 +423,7 @@ def test_kernel_in_a_sweep():
     ds = v.sweep(["kernel", "classic"], v.usemem("32M"), s, over={"memory_max": ["24M", "32M"]})
     assert ds.pswpout.dims == ("design", "memory_max")
     k, c = ds.pswpout.sel(design="kernel"), ds.pswpout.sel(design="classic")
-    _close(k.sel(memory_max=24 << 20), c.sel(memory_max=24 << 20), 0.02, "pswpout at 24M")
+    _close(k.sel(memory_max=24 << 20), c.sel(memory_max=24 << 20), 0.02, "pswpout at 24M", slack=256)
     assert int(k.sel(memory_max=32 << 20)) < 1000 and int(c.sel(memory_max=32 << 20)) == 0
     assert ds.kernel_vmstat.dims == ("design", "memory_max", "repeat", "vmstat_counter")
     assert machine_state() == before

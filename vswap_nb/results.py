@@ -224,7 +224,7 @@ def kernel_dataset(raw: dict, *, workload, system, seed: int, write_pages) -> xr
         "kernel_vmstat": (
             ("repeat", "vmstat_counter"),
             np.array([[r["vmstat_delta"].get(k, 0) for k in vkeys] for r in runs], dtype=np.int64).reshape(len(runs), len(vkeys)),
-            {"long_name": "change of each /proc/vmstat counter over the run (kernel only)", "units": "count"},
+            {"long_name": "change of each /proc/vmstat counter (and per-size mTHP counter, hugepages-<size>kB.<stat>) over the run (kernel only)", "units": "count"},
         ),
         "kernel_memcg": (
             ("repeat", "memcg_counter"),

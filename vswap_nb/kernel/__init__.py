@@ -24,7 +24,8 @@ kernel's counters in the same Dataset.  What it does:
    processes only (``PR_SET_THP_DISABLE``): the model has order-0 folios only.
 3. **The workload** (:mod:`.replay`): one helper process per address space, one thread
    per task, each replaying its events in compiled C, checking every page it reads.
-4. **The counters** (:mod:`.stats`): /proc/vmstat deltas, the cgroup's own counts,
+4. **The counters** (:mod:`.stats`): /proc/vmstat deltas (with the per-size mTHP
+   counters, ``hugepages-<size>kB.<stat>``), the cgroup's own counts,
    kswapd's CPU time, the swap entries still in use at the end.  With ``repeat=N`` the
    workload runs N times (a fresh cgroup each, the same device); the Dataset's figures
    are the lower median of the N runs (an observed value), and every run's raw counts
@@ -60,7 +61,7 @@ from .machine import (
     probe,
 )
 from .replay import build_helper, run_workload
-from .stats import kswapd_cpu_ns, memcg_counters, model_vmstat, read_vmstat, zswap_debug
+from .stats import kswapd_cpu_ns, memcg_counters, model_vmstat, read_mthp_stats, read_vmstat, zswap_debug
 
 __all__ = [
     "KERNEL",
@@ -238,7 +239,7 @@ def run(workload, system, *, seed: int, options: dict, progress=None, machine: M
             before = {}
 
             def snap():
-                before["vm"] = read_vmstat()
+                before["vm"] = read_vmstat() | read_mthp_stats()
                 before["z"] = zswap_debug()
                 before["kswapd"] = kswapd_cpu_ns()
 
@@ -246,7 +247,7 @@ def run(workload, system, *, seed: int, options: dict, progress=None, machine: M
             if progress is not None:
                 prog = lambda done, total, r=r: progress(r * total + done, repeats * total)  # noqa: E731
             out = run_workload(workload, seed, system.nr_cpus, exe, str(cg / "cgroup.procs"), dev, on_start=snap, progress=prog)
-            after_vm = read_vmstat()
+            after_vm = read_vmstat() | read_mthp_stats()
             after_z = zswap_debug()
             kswapd = kswapd_cpu_ns() - before["kswapd"]
             used = swap_used_pages(dev)

@@ -25,7 +25,7 @@ import pathlib
 
 from .machine import _read
 
-__all__ = ["kswapd_cpu_ns", "memcg_counters", "model_vmstat", "read_vmstat", "zswap_debug"]
+__all__ = ["kswapd_cpu_ns", "memcg_counters", "model_vmstat", "read_mthp_stats", "read_vmstat", "zswap_debug"]
 
 DIRECT_EXCLUDED = ("kswapd", "khugepaged", "proactive")
 
@@ -36,6 +36,21 @@ def read_vmstat() -> dict:
         k, _, v = line.partition(" ")
         if v.strip().lstrip("-").isdigit():
             out[k] = int(v)
+    return out
+
+
+def read_mthp_stats() -> dict:
+    """The per-size mTHP counters (``hugepages-<size>kB/stats/*``), as
+    ``"hugepages-64kB.swpout"``; gauges such as ``nr_anon`` are left out."""
+    out = {}
+    base = pathlib.Path("/sys/kernel/mm/transparent_hugepage")
+    for d in base.glob("hugepages-*kB/stats"):
+        for p in d.iterdir():
+            if p.name.startswith("nr_"):
+                continue
+            v = _read(p)
+            if v is not None and v.isdigit():
+                out[f"{d.parent.name}.{p.name}"] = int(v)
     return out
 
 

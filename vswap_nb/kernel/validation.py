@@ -105,9 +105,10 @@ NOTES = """
 
 * **Sequential cases agree within 3%, most within 1%.**  On zram the kernel swaps out a
   few dozen to a hundred pages more than the model: the cgroup's charge also holds the
-  page tables of the mapped range (one page per 512 pages mapped) and the helper's few
-  pages after it joined, so the kernel reaches the limit a little earlier.  To close:
-  charge page tables to the memcg in the model.
+  page tables of the mapped range (one page per 512 pages mapped) and the pages charged
+  ahead to each CPU's stock (up to `MEMCG_CHARGE_BATCH` = 64 pages per CPU), so the
+  kernel reaches the limit a little earlier.  To close: charge page tables and the
+  per-CPU stock to the memcg in the model.
 * **Major faults on the loop device: the model takes 2 more per 512-page PMD** (ratio
   1.03).  The kernel's VMA readahead windows (8 pages at page-cluster 3) tile each PMD
   exactly, 64 windows per PMD; the model's window placement at a PMD boundary costs it
