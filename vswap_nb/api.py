@@ -11,8 +11,10 @@ from .core.jit import njit
 from .core.metadata import N_STRUCTURES, PAGE_SIZE
 from .core.units import parse_size
 from .designs import design_names, get_design
-from .kernel import KERNEL
-from .results import metadata_dataset
+from .kernel import KERNEL, KernelError
+from .kernel import check as kernel_check
+from .kernel import run as kernel_run
+from .results import compare_dataset, kernel_dataset, metadata_dataset
 
 __all__ = ["BACKENDS", "compare", "design_spec", "designs", "metadata_overhead", "simulate"]
 
@@ -365,10 +367,7 @@ def simulate(design, workload, system, *, seed=0, cost=None, progress=None, chec
 
 
 def _simulate_kernel(workload, system, seed, options, progress):
-    from . import kernel
-    from .results import kernel_dataset
-
-    raw = kernel.run(workload, system, seed=seed, options=options, progress=progress)
+    raw = kernel_run(workload, system, seed=seed, options=options, progress=progress)
     return kernel_dataset(raw, workload=workload, system=system, seed=seed, write_pages=_write_pages(workload))
 
 
@@ -377,9 +376,7 @@ def check_kernel(names, workload, system, options) -> None:
     ``workload`` on ``system`` here: ValueError, or KernelUnavailable naming what the
     machine lacks."""
     if KERNEL.NAME in names:
-        from . import kernel
-
-        kernel.check(workload, system, _check_options(KERNEL.NAME, options.get(KERNEL.NAME, {})))
+        kernel_check(workload, system, _check_options(KERNEL.NAME, options.get(KERNEL.NAME, {})))
 
 
 def compare(designs, workload, system, *, seed=0, cost=None, options=None, check=None, progress=None):
@@ -390,10 +387,8 @@ def compare(designs, workload, system, *, seed=0, cost=None, options=None, check
     Everything is checked before the first run, ``kernel``'s machine included; a design
     that fails (out of memory, a failed kernel run) does not lose the others: they are
     on the error's ``.results``."""
-    from .kernel import KernelError
     from .mm.cost import cost_vectors
     from .mm.run import EngineError
-    from .results import compare_dataset
 
     names = check_designs(designs)
     options = {} if options is None else dict(options)
