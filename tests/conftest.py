@@ -1,5 +1,14 @@
+import os
 import pathlib
 import sys
+
+from hypothesis import settings
+
+# hypothesis draws the same examples on every run (derandomize), so a CI run passes or
+# fails on the code alone; VSWAP_NB_HYPOTHESIS=explore draws new ones each run
+settings.register_profile("fixed", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("VSWAP_NB_HYPOTHESIS", "fixed"))
 
 # the plain-Python reference models live next to the tests
 sys.path.insert(0, str(pathlib.Path(__file__).parent))

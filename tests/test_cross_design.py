@@ -89,6 +89,12 @@ class Replay:
                 verbs.put(self.dst, self.ctx, OP_FREE, e, 1, True)
             del self.refs[p]
             self.entry.pop(p, None)
+            f = self.folio(p)
+            if self.ctx.folio[f, verbs.F_SWAP]:
+                # a fault mapped the page from the swap cache while other PTEs still held
+                # the entry (swap_in after fork): that PTE goes too, and the folio with it
+                self.ctx.folio[f, verbs.F_FLAGS] &= ~verbs.FOLIO_MAPPED
+                verbs.cache_free(self.dst, self.ctx, OP_FREE, e, 1)
         elif p in self.entry:  # present, still in the swap cache: freed with the folio
             f = self.folio(p)
             self.ctx.folio[f, verbs.F_FLAGS] &= ~verbs.FOLIO_MAPPED
