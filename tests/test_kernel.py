@@ -369,14 +369,21 @@ def _wait_until_running(p, timeout=60):
     raise AssertionError("the run did not start in time")
 
 
-@needs_zram
-def test_sigterm_restores_the_machine():
-    before = machine_state()
+def _interrupted(sig):
+    """A kernel run in another process, sent ``sig`` while its workload runs; (process,
+    stderr) once it has ended."""
     p = _start()
     _wait_until_running(p)
     time.sleep(0.3)
-    p.send_signal(signal.SIGTERM)
-    out, err = p.communicate(timeout=60)
+    p.send_signal(sig)
+    _, err = p.communicate(timeout=60)
+    return p, err
+
+
+@needs_zram
+def test_sigterm_restores_the_machine():
+    before = machine_state()
+    p, err = _interrupted(signal.SIGTERM)
     assert p.returncode != 0
     assert "stopped by SIGTERM; the machine was restored" in err
     assert machine_state() == before
@@ -385,11 +392,7 @@ def test_sigterm_restores_the_machine():
 @needs_zram
 def test_sigkill_leaves_state_the_next_run_cleans_up():
     before = machine_state()
-    p = _start()
-    _wait_until_running(p)
-    time.sleep(0.3)
-    p.kill()
-    p.communicate(timeout=60)
+    p, _ = _interrupted(signal.SIGKILL)
     t0 = time.monotonic()  # the helpers die with their parent (PR_SET_PDEATHSIG), once out of reclaim
     while machine_state()["helpers"] and time.monotonic() - t0 < 20:
         time.sleep(0.1)
@@ -439,3 +442,18 @@ def test_out_of_memory_after_swapoff_fails_on_both_sides():
     with pytest.raises(kernel.KernelError, match=r"died before they exited .*SIGKILL.*; classic: out of memory after swapoff"):
         v.compare(["kernel", "classic"], w, _system(memory_max="32M"))
     assert machine_state() == before
+
+
+@needs_zram
+def test_command_run_and_json_for_kernel():
+    args = ["--workload", "usemem -W 64M", "--memory-max", "32M", "--swap", "zram:256M"]
+    p = subprocess.run([sys.executable, "-m", "vswap_nb", "run", "--design", "kernel", *args],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "the kernel has no counter matrix" in p.stdout and "measured time per phase" in p.stdout
+    p = subprocess.run([sys.executable, "-m", "vswap_nb", "compare", "--designs", "kernel,classic", "--json", *args],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)  # strict JSON: a figure the kernel lacks is null, not NaN
+    assert out["xa lookups"] == {"kernel": None, "classic": 0}
+    _close(out["pswpin"]["kernel"], out["pswpin"]["classic"], 0.01, "pswpin")

@@ -438,23 +438,47 @@ def _cell(fmt, value):
 
 
 def format_run_table(ds) -> str:
-    lines = [f"design {ds.attrs['design']}: counters by operation (rows) and primitive"]
-    c = ds.counters
-    used = [str(p) for p in c.primitive.values if int(c.sel(primitive=p).sum())]
-    ops = [str(o) for o in c.op.values if int(c.sel(op=o).sum())]
-    head = f"{'op':<16}" + "".join(f"{p:>16}" for p in used)
-    lines += [head, "-" * len(head)]
-    for o in ops:
-        lines.append(f"{o:<16}" + "".join(f"{int(c.sel(op=o, primitive=p)):>16d}" for p in used))
-    lines.append("")
     from .mm.engine import VMSTAT
 
-    lines.append("vmstat: " + ", ".join(f"{n}={int(ds[n])}" for n in VMSTAT if int(ds[n])))
+    if ds.attrs["design"] == KERNEL.NAME:
+        lines = [
+            f"design kernel: measured on this machine ({ds.attrs.get('kernel_release')}, cgroup "
+            f"v{ds.attrs.get('kernel_cgroup_version')}, {ds.attrs.get('kernel_device')}); "
+            f"the kernel has no counter matrix"
+        ]
+        moved = ds.kernel_vmstat.isel(repeat=0) if ds.sizes.get("repeat", 0) == 1 else ds.kernel_vmstat.max("repeat")
+        lines.append(
+            "other /proc/vmstat counters that moved: "
+            + ", ".join(
+                f"{k}={int(v)}" for k, v in zip(moved.vmstat_counter.values, moved.values)
+                if int(v) and k not in VMSTAT and not k.startswith("nr_")  # events, not gauges
+            )
+        )
+    else:
+        lines = [f"design {ds.attrs['design']}: counters by operation (rows) and primitive"]
+        c = ds.counters
+        used = [str(p) for p in c.primitive.values if int(c.sel(primitive=p).sum())]
+        ops = [str(o) for o in c.op.values if int(c.sel(op=o).sum())]
+        head = f"{'op':<16}" + "".join(f"{p:>16}" for p in used)
+        lines += [head, "-" * len(head)]
+        for o in ops:
+            lines.append(f"{o:<16}" + "".join(f"{int(c.sel(op=o, primitive=p)):>16d}" for p in used))
+    lines.append("")
     lines.append(
-        "model time per phase (ms): "
-        + ", ".join(f"{p}={float(t) / 1e6:.2f}" for p, t in zip(ds.phase.values, ds.model_time.values))
+        "vmstat: " + ", ".join(f"{n}={int(ds[n])}" for n in VMSTAT if not math.isnan(float(ds[n])) and int(ds[n]))
+    )
+    what = "measured" if ds.attrs["design"] == KERNEL.NAME else "model"
+    lines.append(
+        f"{what} time per phase (ms, slowest task): "
+        + ", ".join(f"{p}={float(t) / 1e6:.2f}" for p, t in zip(ds.phase.values, ds.task_time.max("task").values))
     )
     return "\n".join(lines)
+
+
+def _number(x):
+    """A JSON value: int for whole numbers, None for NaN (a figure the design lacks)."""
+    x = float(x)
+    return None if math.isnan(x) else (int(x) if x.is_integer() else x)
 
 
 def _write_out(ds, args) -> int:
@@ -515,15 +539,18 @@ def _compare_like(args, workload) -> int:
 
             out = {
                 "design": ds.attrs["design"],
-                "vmstat": {n: int(ds[n]) for n in VMSTAT},
-                "counters": {
+                "vmstat": {n: _number(ds[n]) for n in VMSTAT},
+                "counters": None if ds.attrs["design"] == KERNEL.NAME else {
                     str(o): {str(p): int(ds.counters.sel(op=o, primitive=p)) for p in ds.primitive.values}
                     for o in ds.op.values
                 },
-                "model_time_ns": {str(p): float(t) for p, t in zip(ds.phase.values, ds.model_time.values)},
+                "model_time_ns": {str(p): _number(t) for p, t in zip(ds.phase.values, ds.model_time.values)},
+                "phase_time_ns": {
+                    str(p): float(t) for p, t in zip(ds.phase.values, ds.task_time.max("task").values)
+                },
             }
         else:
-            out = headline(ds)
+            out = {label: {d: _number(x) for d, x in vals.items()} for label, vals in headline(ds).items()}
         print(json.dumps(out, indent=2))
         return 1 if failed else 0
     print(format_run_table(ds) if args.command == "run" else format_compare_table(ds))

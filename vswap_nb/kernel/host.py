@@ -335,8 +335,14 @@ class Host:
             self._unlock()
             if in_main:
                 signal.pthread_sigmask(signal.SIG_SETMASK, old)
-        if errors and exc[0] is None:
-            raise KernelError("could not restore the machine after the kernel run:\n  " + "\n  ".join(errors))
+        if errors:
+            msg = (
+                "could not restore the machine after the kernel run (the journal is kept; the "
+                "next run retries):\n  " + "\n  ".join(errors)
+            )
+            if exc[0] is None:
+                raise KernelError(msg)
+            warnings.warn(msg, KernelCleanupWarning, stacklevel=2)  # the run's own error goes on
         return False
 
     def teardown(self) -> list:
