@@ -263,3 +263,16 @@ def test_a_registered_variant_runs_as_v6_with_its_presets():
         vswap.variant("x", "y", lookup_cache=2)
     with pytest.raises(TypeError, match="NAME, SUMMARY, OPTIONS and new_state"):
         register(object())
+
+
+@pytest.mark.parametrize("name", ["classic", "swap_table", "vswap_v5", "vswap_v6", "vswap_ste", "ghost"])
+def test_slot_free_hook_only_where_the_device_has_one(name):
+    """swap_range_free() calls swap_slot_free_notify for each freed slot of a block device
+    whose driver has it: zram (zs_free of the slot's object).  A disk or pmem device has no
+    hook, so its frees count none."""
+    from vswap_nb.core.counters import SLOT_FREE_NOTIFY
+
+    for hook in (True, False):
+        dst, ctx = make(name, free_notify=hook)
+        row = zap(dst, ctx, swapped_batch(dst, ctx, verbs.BACKEND_DISK))
+        assert row[SLOT_FREE_NOTIFY] == (N if hook else 0), (name, hook)

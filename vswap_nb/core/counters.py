@@ -38,7 +38,7 @@ bitmap_op                     bitmap set/clear/search on a virtual cluster
 lookup_cache_hit / _miss      the per-CPU most-recently-used cluster lookup cache
 mem_alloc / mem_free          dynamic metadata allocations (tables, descriptors, entries)
 memcg_charge / memcg_uncharge swap charge / uncharge calls
-slot_free_notify              per-slot hooks on free (arch invalidate, zram notify)
+slot_free_notify              zram's swap_slot_free_notify per freed slot (zs_free); none on other devices
 pte_read                      PTE reads done on behalf of swap (swap_pte_batch, readahead)
 """
 from __future__ import annotations

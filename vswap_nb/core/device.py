@@ -117,6 +117,7 @@ SWP_PAGE_DISCARD = 2
 SWP_BLKDEV = 4
 SWP_SYNCHRONOUS_IO = 8
 SWP_WRITEOK = 16
+SWP_FREE_NOTIFY = 32  # not a kernel flag: the bdev has swap_slot_free_notify (zram)
 
 # meta words
 D_MAX = 0  # si->max: slots including the header
@@ -187,8 +188,12 @@ def new_device(
     table_objs: int = 1,
     dev_id: int = 0,
     kernel: int = KERNEL_P4,
+    free_notify: bool = True,
 ) -> SwapDev:
-    """A freshly swapon'd device of ``nslots`` slots (slot 0 is the header)."""
+    """A freshly swapon'd device of ``nslots`` slots (slot 0 is the header).
+    ``free_notify``: its driver has a ``swap_slot_free_notify`` hook, which
+    ``swap_range_free()`` calls for every freed slot of a block device (zram's, which
+    frees the slot's zsmalloc object); the mm passes it for zram only."""
     if cluster_size & (cluster_size - 1) or not 2 <= cluster_size <= (1 << 20):
         raise ValueError(f"cluster_size must be a power of two in [2, 2**20], got {cluster_size}")
     if nslots < 2:
@@ -204,6 +209,8 @@ def new_device(
         flags |= SWP_BLKDEV
     if synchronous:
         flags |= SWP_SYNCHRONOUS_IO
+    if free_notify and blkdev:
+        flags |= SWP_FREE_NOTIFY
     meta = np.zeros(N_DMETA, dtype=np.int64)
     meta[D_MAX] = nslots
     meta[D_PAGES] = nslots - 1

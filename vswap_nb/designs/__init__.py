@@ -1,7 +1,8 @@
 """Metadata designs.  Each design (a module, or an object for designs sharing a module)
 has ``NAME``, ``SUMMARY``, ``OPTIONS`` (switch name -> default) and
 ``new_state(nslots, *, ncpu, cluster_size, solidstate, discard, blkdev, synchronous,
-zswap_enabled, **switches)``; its module registers the verbs with
+zswap_enabled, free_notify, **switches)`` (``free_notify``: the device's driver frees
+each slot through ``swap_slot_free_notify``, as zram's does); its module registers the verbs with
 :mod:`vswap_nb.core.verbs`.  ``zswap_enabled`` describes the system (only ``ghost``
 changes its structure with it).  A design may also have ``check_option(name, value)``
 for options that are not plain True/False switches.

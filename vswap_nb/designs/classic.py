@@ -81,6 +81,7 @@ from ..core.device import (
     D_OFF,
     D_TABLES,
     KERNEL_619,
+    SWP_FREE_NOTIFY,
     SWP_SYNCHRONOUS_IO,
     dev_alloc,
     dev_deferred_work,
@@ -170,6 +171,7 @@ def new_state(
     blkdev: bool = True,
     synchronous: bool = False,
     zswap_enabled: bool = False,
+    free_notify: bool = True,
 ) -> ClassicState:
     """A classic design over a fresh device of ``nslots`` slots."""
     dev = new_device(
@@ -182,6 +184,7 @@ def new_state(
         synchronous=synchronous,
         table_objs=1,
         kernel=KERNEL_619,
+        free_notify=free_notify,
     )
     n = dev.table.shape[0]
     swap_map = np.zeros(n, dtype=np.uint8)
@@ -248,7 +251,8 @@ def _entries_free(dst, ctx, op, start, n):
         ctx.counters[op, ZEROMAP_WRITE] += 1
         _zero_set(dst, s, False)
         zswap_invalidate(dst.zswap, ctx, op, s)
-        ctx.counters[op, SLOT_FREE_NOTIFY] += 1
+        if dst.dev.meta[D_FLAGS] & SWP_FREE_NOTIFY:  # zram: zs_free of the slot's object
+            ctx.counters[op, SLOT_FREE_NOTIFY] += 1
     table = dst.dev.table
     for s in range(start, start + n):  # __swap_cache_clear_shadow(): an exchange
         ctx.counters[op, TABLE_READ] += 1

@@ -96,6 +96,7 @@ from ..core.device import (
     D_OFF,
     D_TABLES,
     KERNEL_P4,
+    SWP_FREE_NOTIFY,
     SWP_SYNCHRONOUS_IO,
     dev_alloc,
     dev_deferred_work,
@@ -164,7 +165,7 @@ meta   int64[N_EMETA]   extend tables, zswap entries, forward tables, ghost flag
 """
 
 
-def _new(nslots, *, ncpu, cluster_size, solidstate, discard, blkdev, synchronous, virtual_slots, virtual_cluster_size, lazy_vt):
+def _new(nslots, *, ncpu, cluster_size, solidstate, discard, blkdev, synchronous, free_notify, virtual_slots, virtual_cluster_size, lazy_vt):
     if virtual_cluster_size & (virtual_cluster_size - 1) or not 2 <= virtual_cluster_size <= (1 << 20):
         raise ValueError(f"virtual_cluster_size must be a power of two, got {virtual_cluster_size}")
     pdev = new_device(
@@ -177,6 +178,7 @@ def _new(nslots, *, ncpu, cluster_size, solidstate, discard, blkdev, synchronous
         synchronous=synchronous,
         table_objs=1,  # the memcg table is deferred to directly mapped slots
         kernel=KERNEL_P4,
+        free_notify=free_notify,
     )
     if virtual_slots is None:
         virtual_slots = 2 * int(nslots)
@@ -190,6 +192,7 @@ def _new(nslots, *, ncpu, cluster_size, solidstate, discard, blkdev, synchronous
         table_objs=3 if lazy_vt else 4,
         dev_id=VSWAP_DEV,
         kernel=KERNEL_P4,
+        free_notify=False,  # the vswap device has no driver
     )
     n = vdev.table.shape[0]
     nclusters = vdev.ci.shape[0]
@@ -303,7 +306,8 @@ def _phys_release(dst, ctx, op, p, n, memcg):
     for s in range(p, p + n):
         ctx.counters[op, RMAP_WRITE] += 1
         dst.pdev.table[s] = swp_tb.NULL
-        ctx.counters[op, SLOT_FREE_NOTIFY] += 1
+        if dst.pdev.meta[D_FLAGS] & SWP_FREE_NOTIFY:  # zram: zs_free of the slot's object
+            ctx.counters[op, SLOT_FREE_NOTIFY] += 1
     dev_free_range(dst.pdev, dst, ctx, op, p, n)
 
 
@@ -669,6 +673,7 @@ class _Design:
         zswap_enabled=False,
         virtual_slots=None,
         virtual_cluster_size=512,
+        free_notify=True,
     ):
         dev = dict(
             ncpu=ncpu,
@@ -677,6 +682,7 @@ class _Design:
             discard=discard,
             blkdev=blkdev,
             synchronous=synchronous,
+            free_notify=free_notify,
         )
         if self._ghost and not zswap_enabled:
             return swap_table.new_state(nslots, **dev)

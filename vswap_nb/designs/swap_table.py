@@ -67,6 +67,7 @@ from ..core.device import (
     D_NCLUSTERS,
     D_OFF,
     D_TABLES,
+    SWP_FREE_NOTIFY,
     SWP_SYNCHRONOUS_IO,
     dev_alloc,
     dev_deferred_work,
@@ -147,6 +148,7 @@ def new_state(
     blkdev: bool = True,
     synchronous: bool = False,
     zswap_enabled: bool = False,
+    free_notify: bool = True,
 ) -> SwapTableState:
     """A swap_table design over a fresh device of ``nslots`` slots."""
     dev = new_device(
@@ -158,6 +160,7 @@ def new_state(
         blkdev=blkdev,
         synchronous=synchronous,
         table_objs=2,  # the table page and the memcg table
+        free_notify=free_notify,
     )
     n = dev.table.shape[0]
     return SwapTableState(
@@ -596,7 +599,8 @@ def st_slot_release(dst, ctx, op, start, n):
     """swap_range_free() per slot: zswap_invalidate and the free hooks."""
     for s in range(start, start + n):
         zswap_invalidate(dst.zswap, ctx, op, s)
-        ctx.counters[op, SLOT_FREE_NOTIFY] += 1
+        if dst.dev.meta[D_FLAGS] & SWP_FREE_NOTIFY:  # zram: zs_free of the slot's object
+            ctx.counters[op, SLOT_FREE_NOTIFY] += 1
 
 
 @njit

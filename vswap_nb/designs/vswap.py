@@ -97,6 +97,7 @@ from ..core.device import (
     D_TABLES,
     KERNEL_619,
     N_ORDERS,
+    SWP_FREE_NOTIFY,
     SWP_SYNCHRONOUS_IO,
     dev_alloc,
     dev_deferred_work,
@@ -289,6 +290,7 @@ def new_state(
     batch_ops: bool = False,
     lookup_cache_ways: int = 1,
     layout_v6: bool = False,
+    free_notify: bool = True,
 ) -> VswapState:
     """A virtual swap design over a fresh physical device of ``nslots`` slots, with room
     for ``virtual_slots`` virtual entries (default: twice the device, plus a cluster per
@@ -313,6 +315,7 @@ def new_state(
         synchronous=synchronous,
         table_objs=1,
         kernel=KERNEL_619,
+        free_notify=free_notify,
     )
     vsize = int(virtual_cluster_size)
     vshift = vsize.bit_length() - 1
@@ -710,7 +713,8 @@ def _phys_free(dst, ctx, op, start, n):
         ctx.counters[op, RMAP_WRITE] += 1
         dst.dev.table[s] = swp_tb.NULL
         ctx.counters[op, MAP_WRITE] += 1
-        ctx.counters[op, SLOT_FREE_NOTIFY] += 1
+        if dst.dev.meta[D_FLAGS] & SWP_FREE_NOTIFY:  # zram: zs_free of the slot's object
+            ctx.counters[op, SLOT_FREE_NOTIFY] += 1
     dev_free_range(dst.dev, dst, ctx, op, start, n)
 
 

@@ -26,6 +26,7 @@ def design_state(module, system, nfolios: int, options: dict):
         synchronous=bool(dev.synchronous),
         solidstate=dev.kind != "hdd",
         zswap_enabled=bool(system.zswap_on),
+        free_notify=dev.kind == "zram",  # swap_slot_free_notify: zram's alone frees per slot
     )
     if getattr(module, "VIRTUAL_SLOTS", False):
         # every swapped page and every swap-cache folio may hold a virtual entry
