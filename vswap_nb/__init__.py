@@ -9,7 +9,8 @@ sweep()              every combination of swept parameters, here or on a dask cl
 System, Device, Zswap  the machine a run models
 usemem(), memhog(), kbuild()  workloads; read_trace()/write_trace() record and replay
 with_swapoff()       a workload that swaps the device off at the start of a phase
-calibrate()          the emulation's own primitive costs on this machine, usable as cost=
+calibrate()          a cost table measured here (kernel=True: fitted on the running kernel)
+load_cost()          a cost table from a JSON file (calibrate(out=...) writes one)
 metadata_overhead()  bytes of swap metadata per design, backend and usage (a Dataset)
 XArray               the emulated Linux XArray (lib/xarray.c), for exploring lookups
 parse_size()         "32G" -> bytes
@@ -25,7 +26,8 @@ from .check import InvariantError, check_invariants
 from .core.radix import XArray
 from .core.units import parse_size
 from .mm.config import Device, System, Zswap
-from .mm.cost import calibrate
+from .api import calibrate
+from .mm.cost import load_cost
 from .sweep import sweep
 from .workloads import (
     Workload,
@@ -50,6 +52,7 @@ __all__ = [
     "compare",
     "designs",
     "kbuild",
+    "load_cost",
     "memhog",
     "metadata_overhead",
     "parse_size",

@@ -349,6 +349,7 @@ def simulate(design, workload, system, *, seed=0, cost=None, progress=None, chec
     check = _check_check(check)
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be a callable(done, total) or None, got {progress!r}")
+    system = with_device_costs(system, cost)
     if name == KERNEL.NAME:
         if check is not None:
             raise ValueError(
@@ -364,6 +365,64 @@ def simulate(design, workload, system, *, seed=0, cost=None, progress=None, chec
     return run_dataset(
         raw, workload=workload, system=system, seed=seed, cost=cost_to_dict(cost), write_pages=_write_pages(workload)
     )
+
+
+def calibrate(repeat: int = 3, *, kernel: bool = False, out=None, train=None, test=None, progress=None):
+    """A cost table measured on this machine, usable as ``cost=``.
+
+    ``kernel=False``: what the *emulation's* own primitives cost here
+    (:func:`vswap_nb.mm.cost.calibrate`: XArray walks, table reads and writes, a lock
+    word), the rest the defaults.  ``kernel=True``: the model's costs fitted on this
+    machine's kernel (:mod:`vswap_nb.kernel.calibration`: ground-truth runs of a set of
+    training cases, a fit of the mm-level costs, the error on held-out cases in
+    ``.report``); root and a machine that can run the ``kernel`` design.  ``out``
+    writes the table to a JSON file that ``cost=vswap_nb.load_cost(path)`` and the
+    command's ``--cost FILE`` read back."""
+    import json
+
+    from .mm.cost import calibrate as calibrate_emulation
+    from .mm.cost import cost_to_dict
+
+    if not isinstance(kernel, bool):
+        raise TypeError(f"kernel must be True or False, got {kernel!r}")
+    if kernel:
+        from .kernel.calibration import calibrate_on_kernel
+
+        table = calibrate_on_kernel(repeat=repeat, train=train, test=test, progress=progress)
+        body = table.to_file_dict()
+    else:
+        if train is not None or test is not None:
+            raise ValueError("train and test cases apply to calibrate(kernel=True) only")
+        table = calibrate_emulation(repeat)
+        body = cost_to_dict(table) | {"about": {"what": "the emulation's own primitive costs (calibrate())"}}
+    if out is not None:
+        with open(out, "w") as f:
+            json.dump(body, f, indent=2, sort_keys=True)
+    return table
+
+
+def with_device_costs(system, cost):
+    """``system`` with the device page times of the cost table ``cost`` (``zram_read``,
+    ``ssd_write``, ...) for its device's kind, where the Device has its kind's default
+    (a Device(read_ns=...) of the caller's own wins)."""
+    import dataclasses
+
+    from .mm.config import DEVICE_DEFAULTS
+    from .mm.cost import device_costs
+
+    dev = device_costs(cost).get(system.swap.kind)
+    if not dev:
+        return system
+    d = system.swap
+    default_read, default_write = DEVICE_DEFAULTS[d.kind][3:5]
+    kw = {}
+    if "read_ns" in dev and d.read_ns == default_read:
+        kw["read_ns"] = dev["read_ns"]
+    if "write_ns" in dev and d.write_ns == default_write:
+        kw["write_ns"] = dev["write_ns"]
+    if not kw:
+        return system
+    return dataclasses.replace(system, swap=dataclasses.replace(d, **kw))
 
 
 def _simulate_kernel(workload, system, seed, options, progress):

@@ -144,6 +144,60 @@ def _designs(args) -> int:
     return 0
 
 
+def _calibrate(args) -> int:
+    try:
+        repeat = int(args.repeat)
+    except ValueError:
+        raise _ArgError(f"--repeat {args.repeat!r}: give a whole number of runs") from None
+    train = _split(args.train) if args.train else None
+    test = _split(args.test) if args.test else None
+    bar = _Progress("calibrate")
+    try:
+        table = api.calibrate(repeat, kernel=args.kernel, out=args.out, train=train, test=test,
+                              progress=(lambda i, n, what: bar(i, n)) if args.kernel else None)
+    except (TypeError, ValueError) as exc:
+        raise _ArgError(str(exc)) from None
+    except KernelError as exc:
+        print(f"vswap-nb: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        bar.close()
+    if args.json:
+        print(json.dumps(table.to_file_dict() if args.kernel else dict(table), indent=2, sort_keys=True))
+        return 0
+    if not args.kernel:
+        for k, v in table.items():
+            print(f"{k:<20} {v:10.2f} ns")
+        return 0
+    print(format_calibration(table.report))
+    if args.out:
+        print(f"\nwrote {args.out} (use it with --cost {args.out})")
+    return 0
+
+
+def format_calibration(report) -> str:
+    """The fitted costs next to the defaults, and each case's phase times."""
+    lines = [f"{'cost':<22}{'default':>12}{'fitted':>12}{'ratio':>8}"]
+    for k, v in report["fitted"].items():
+        d = report["defaults"][k]
+        unit = "" if k.startswith("primitives") else " ns"
+        lines.append(f"{k:<22}{d:>12.1f}{v:>12.1f}{(v / d if d else float('nan')):>8.2f}{unit}")
+    lines += ["", f"{'case':<22}{'set':<6}{'phase':<7}{'kernel ms':>11}{'default':>9}{'fitted':>9}{'fit/kernel':>12}"]
+    for name, c in report["cases"].items():
+        for p, v in c["phases"].items():
+            ratio = v["fitted_ms"] / v["kernel_ms"] if v["kernel_ms"] else float("nan")
+            lines.append(
+                f"{name:<22}{c['set']:<6}{p:<7}{v['kernel_ms']:>11.1f}{v['default_ms']:>9.1f}"
+                f"{v['fitted_ms']:>9.1f}{ratio:>12.2f}"
+            )
+    e = report["error"]
+    lines.append("")
+    for k in ("train", "test"):
+        if e.get(k):
+            lines.append(f"{k}: fitted / kernel from {e[k]['min_ratio']:.2f} to {e[k]['max_ratio']:.2f} per phase")
+    return "\n".join(lines)
+
+
 def _kernel_info(args) -> int:
     from . import kernel
 
@@ -346,8 +400,11 @@ def _run_designs(designs, workload, system, args, options):
     bar = _Progress(designs[0])
     try:
         if args.command == "run":
-            return api.simulate(designs[0], workload, system, seed=args.seed, progress=bar, **options.get(designs[0], {})), 0
-        return api.compare(designs, workload, system, seed=args.seed, options=options, progress=bar), 0
+            return api.simulate(
+                designs[0], workload, system, seed=args.seed, cost=args.cost_table, progress=bar,
+                **options.get(designs[0], {}),
+            ), 0
+        return api.compare(designs, workload, system, seed=args.seed, cost=args.cost_table, options=options, progress=bar), 0
     except (EngineError, KernelError) as exc:
         bar.close()
         print(f"vswap-nb: {exc}", file=sys.stderr)
@@ -356,6 +413,18 @@ def _run_designs(designs, workload, system, args, options):
         raise _ArgError(str(exc)) from None
     finally:
         bar.close()
+
+
+def _cost(args):
+    """``--cost FILE``: the cost table in FILE, checked (None without the option)."""
+    if args.cost is None:
+        return None
+    from .mm.cost import load_cost
+
+    try:
+        return load_cost(args.cost)
+    except (FileNotFoundError, TypeError, ValueError) as exc:
+        raise _ArgError(f"--cost: {exc}") from None
 
 
 def _check_seed(text):
@@ -527,6 +596,7 @@ def _compare_like(args, workload) -> int:
     options = _options(args, designs)
     seed = _check_seed(args.seed)
     args.seed = seed
+    args.cost_table = _cost(args)
     ds, failed = _run_designs(designs, workload, system, args, options)
     if ds is None:
         return 1
@@ -632,7 +702,7 @@ def _sweep(args) -> int:
     args.over_names = list(over)
     bar = _Progress("sweep")
     try:
-        ds = run_sweep(designs, workload, system, over, client=args.client, seed=seed, progress=bar)
+        ds = run_sweep(designs, workload, system, over, client=args.client, seed=seed, cost=_cost(args), progress=bar)
     except (TypeError, ValueError) as exc:
         raise _ArgError(str(exc)) from None
     except (EngineError, KernelError) as exc:
@@ -677,6 +747,10 @@ def _add_run_options(p, designs_default=DEFAULT_DESIGNS, workload=True):
         "default auto: the machine's when kernel is among the designs, else 2",
     )
     p.add_argument("--seed", default="0", help="seed of the workload's random choices (default 0)")
+    p.add_argument(
+        "--cost", default=None, metavar="FILE",
+        help="a cost table (JSON, as vswap-nb calibrate --kernel writes it) instead of the defaults",
+    )
     p.add_argument("--out", default=None, help="write the Dataset to this netCDF file")
     p.add_argument("--plot", default=None, help="write a figure to this PNG file")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
@@ -696,6 +770,15 @@ def build_parser() -> argparse.ArgumentParser:
     o.set_defaults(func=_overhead)
     d = sub.add_parser("designs", help="list the designs")
     d.set_defaults(func=_designs)
+    cal = sub.add_parser("calibrate", help="a cost table measured on this machine (--kernel: fitted on the kernel)")
+    cal.add_argument("--kernel", action="store_true",
+                     help="fit the model's costs on this machine's kernel (root; ground-truth runs)")
+    cal.add_argument("--out", default=None, help="write the cost table to this JSON file (for --cost FILE)")
+    cal.add_argument("--repeat", default="3", help="kernel runs per case (default 3)")
+    cal.add_argument("--train", default=None, help="comma-separated training cases (default: all)")
+    cal.add_argument("--test", default=None, help="comma-separated held-out cases (default: all)")
+    cal.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    cal.set_defaults(func=_calibrate)
     k = sub.add_parser("kernel-info", help="what this machine offers for kernel (ground-truth) runs")
     k.add_argument("--json", action="store_true", help="print machine-readable JSON")
     k.set_defaults(func=_kernel_info)
@@ -740,7 +823,8 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
         if not getattr(args, "command", None):
             raise _ArgError(
-                "give a subcommand: compare, run, sweep, trace, overhead, designs or kernel-info (see vswap-nb --help)"
+                "give a subcommand: compare, run, sweep, trace, overhead, designs, kernel-info or calibrate "
+                "(see vswap-nb --help)"
             )
         if args.command == "trace" and not getattr(args, "trace_command", None):
             raise _ArgError("give a trace subcommand: record, info or replay")

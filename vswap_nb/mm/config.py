@@ -92,6 +92,7 @@ from dataclasses import KW_ONLY, dataclass, fields
 import numpy as np
 
 from ..core.units import PAGE_SIZE, format_size, parse_size
+from .cost import DEVICE_COST_NAMES
 
 __all__ = [
     "CONTENT_CLASSES",
@@ -108,6 +109,7 @@ __all__ = [
 # --------------------------------------------------------------------------- constants
 
 DEVICE_KINDS = ("zram", "pmem", "brd", "ssd", "hdd")
+assert DEVICE_COST_NAMES == tuple(f"{k}_{rw}" for k in DEVICE_KINDS for rw in ("read", "write"))
 CONTENT_CLASSES = ("sequence", "zero", "same")
 
 MAX_BYTES = 1 << 50  # 1 PiB: far above anything the model is meant for

@@ -38,6 +38,7 @@ from ..core.jit import njit
 __all__ = [
     "CALIBRATED",
     "DEFAULT_COST",
+    "DEVICE_COST_NAMES",
     "MM_COST",
     "MM_NAMES",
     "N_MM",
@@ -45,6 +46,8 @@ __all__ = [
     "cost_from_dict",
     "cost_to_dict",
     "cost_vectors",
+    "device_costs",
+    "load_cost",
 ]
 
 # --------------------------------------------------------------------------- primitives
@@ -137,7 +140,16 @@ MM_COST = {
 }
 assert tuple(MM_COST) == MM_NAMES and len(MM_NAMES) == N_MM
 
-_ALL_NAMES = PRIMITIVES + MM_NAMES
+# --------------------------------------------------------------------------- devices
+# A cost table may also carry a device kind's page read and write times (``zram_read``,
+# ``ssd_write``, ...): what a calibration on a kernel measures for its zram or loop
+# device.  They replace the System's device latencies where the Device left its kind's
+# default in place (a Device(read_ns=...) of the caller's own wins); the defaults and
+# their rationale are in :data:`vswap_nb.mm.config.DEVICE_DEFAULTS`.
+_DEVICE_KINDS = ("zram", "pmem", "brd", "ssd", "hdd")  # mm.config.DEVICE_KINDS (asserted there)
+DEVICE_COST_NAMES = tuple(f"{k}_{rw}" for k in _DEVICE_KINDS for rw in ("read", "write"))
+
+_ALL_NAMES = PRIMITIVES + MM_NAMES + DEVICE_COST_NAMES
 _PRIM_INDEX = {n: i for i, n in enumerate(PRIMITIVES)}
 _MM_INDEX = {n: i for i, n in enumerate(MM_NAMES)}
 
@@ -181,35 +193,86 @@ def cost_vectors(cost=None) -> tuple:
             prim[_PRIM_INDEX[name]] = _check_cost_value(name, value)
         elif name in _MM_INDEX:
             mm[_MM_INDEX[name]] = _check_cost_value(name, value)
+        elif name in DEVICE_COST_NAMES:
+            _check_cost_value(name, value)  # applied to the System (device_costs)
         else:
             raise ValueError(
                 f"cost has an unknown name {name!r}; valid names: primitives "
-                f"{', '.join(PRIMITIVES)}; mm events {', '.join(MM_NAMES)}"
+                f"{', '.join(PRIMITIVES)}; mm events {', '.join(MM_NAMES)}; device page "
+                f"times {', '.join(DEVICE_COST_NAMES)}"
             )
     return prim, mm
 
 
+def device_costs(cost=None) -> dict:
+    """``{kind: {"read_ns": ns, "write_ns": ns}}`` of the device page times in ``cost``
+    (only the kinds and directions it names)."""
+    out: dict = {}
+    if cost is None:
+        return out
+    cost_vectors(cost)  # validates
+    for name, value in cost.items():
+        if name in DEVICE_COST_NAMES:
+            kind, _, rw = name.rpartition("_")
+            out.setdefault(kind, {})[f"{rw}_ns"] = _check_cost_value(name, value)
+    return out
+
+
 def cost_to_dict(cost=None) -> dict:
-    """The full cost tables in use as ``{"primitives": {name: ns}, "mm": {name: ns}}``
-    (JSON-friendly, for Dataset attributes)."""
+    """The full cost tables in use as ``{"primitives": {name: ns}, "mm": {name: ns}}``,
+    plus ``"devices"`` when ``cost`` names device page times (JSON-friendly, for
+    Dataset attributes and cost files)."""
     prim, mm = cost_vectors(cost)
-    return {
+    out = {
         "primitives": {n: float(prim[i]) for i, n in enumerate(PRIMITIVES)},
         "mm": {n: float(mm[i]) for i, n in enumerate(MM_NAMES)},
     }
+    dev = device_costs(cost)
+    if dev:
+        out["devices"] = dev
+    return out
+
+
+_SECTIONS = {"primitives", "mm", "devices", "about"}
 
 
 def cost_from_dict(d) -> dict:
     """A flat ``{name: ns}`` dict usable as ``cost=`` from :func:`cost_to_dict`'s form
-    (or from a flat dict); the values are checked."""
+    (sections ``primitives``, ``mm``, ``devices`` as ``{kind: {"read_ns", "write_ns"}}``,
+    and ``about``, free text that is ignored) or from a flat dict; the values are checked."""
     if not isinstance(d, Mapping):
         raise TypeError(f"cost dict must be a dict, got {type(d).__name__}")
-    if set(d) <= {"primitives", "mm"} and all(isinstance(v, Mapping) for v in d.values()):
+    if set(d) <= _SECTIONS and any(k in d for k in ("primitives", "mm", "devices")):
         flat = {**d.get("primitives", {}), **d.get("mm", {})}
+        for kind, rw in (d.get("devices") or {}).items():
+            if not isinstance(rw, Mapping) or not set(rw) <= {"read_ns", "write_ns"}:
+                raise ValueError(
+                    f"cost devices[{kind!r}] must be a dict with read_ns and/or write_ns, got {rw!r}"
+                )
+            for k, v in rw.items():
+                flat[f"{kind}_{k[:-3]}"] = v
     else:
         flat = dict(d)
     cost_vectors(flat)  # validates names and values
     return {k: _check_cost_value(k, v) for k, v in flat.items()}
+
+
+def load_cost(path) -> dict:
+    """The cost table in the JSON file ``path`` (as :func:`cost_to_dict` writes it, or a
+    flat ``{name: ns}``), checked, as a dict for ``cost=``."""
+    import json
+
+    try:
+        with open(path) as f:
+            d = json.load(f)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"cost file {path!r} does not exist") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"cost file {path!r} is not JSON: {exc}") from None
+    try:
+        return cost_from_dict(d)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"cost file {path!r}: {exc}") from None
 
 
 # --------------------------------------------------------------------------- calibration
