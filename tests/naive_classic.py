@@ -67,6 +67,8 @@ id: swap_pte_batch() stops at a change and a folio has one memcg.
 """
 from __future__ import annotations
 
+from vswap_nb.core.counters import OPS
+
 from naive_swap_table import (
     BACKEND_DISK,
     BACKEND_NONE,
@@ -96,6 +98,8 @@ LOW_BASE = SWAP_MAP_MAX + 1  # 63: values of the swap_map digit
 CONT_BASE = SWAP_CONT_MAX + 1  # 128: values of a continuation digit
 CONT_PAGE_SLOTS = 4096  # slots per page of swap_map (one byte each)
 RA_READAHEAD, RA_SYNC = 0, 1  # ra_probe answers
+FOLIO_SYNC_BYPASS = 4  # verbs.FOLIO_SYNC_BYPASS: pinned by 6.19's synchronous swap-in
+OP_SWAPIN = OPS.index("swapin")
 
 __all__ = [
     "COUNT_CONTINUED",
@@ -403,7 +407,8 @@ class NaiveClassic(NaiveSwapTable):
             self._c(op, "zeromap_write")
             self.zeromap.discard(x)
             self._zswap_invalidate(op, x)
-            self._c(op, "slot_free_notify")
+            if self.blkdev:  # swap_slot_free_notify: block devices only (zram's hook)
+                self._c(op, "slot_free_notify")
         for x in range(start, start + n):
             self._c(op, "table_read")  # the xchg's old entry
             self._c(op, "table_write")  # __swap_cache_clear_shadow
@@ -564,8 +569,7 @@ class NaiveClassic(NaiveSwapTable):
             self._c(op, "table_read")
             self._c(op, "table_write")
             self.slots[x].folio = folio
-        self.folio_swap[folio] = off
-        self.folio_order[folio] = order
+        self._added(folio, off, 1 << order)
         if self.reclaim_pending:
             self.reclaim_pending = False
             self.reclaim_full(True)  # reclaim_work
@@ -655,9 +659,31 @@ class NaiveClassic(NaiveSwapTable):
             return s.folio
         return -1
 
+    def _added(self, folio, start, nr):
+        """folio->swap and the order of a folio that enters the swap cache (and it is no
+        longer a bypass folio)."""
+        self.folio_swap[folio] = start
+        self.folio_order[folio] = nr.bit_length() - 1
+        if self.folio_flags.get(folio, 0) & FOLIO_SYNC_BYPASS:
+            self.folio_flags[folio] &= ~FOLIO_SYNC_BYPASS
+
     def cache_add(self, op, entry, nr, folio):
         """Swap-in's cache insert: swapcache_prepare(), the charge (with the
-        swap_cgroup id), swap_cache_add_folio()."""
+        swap_cgroup id), swap_cache_add_folio().  The fault's own page of a count-1
+        entry on a synchronous device takes 6.19's bypass: charge (memcg id read),
+        swapcache_prepare() (HAS_CACHE), the shadow read; no table write."""
+        if (op == OP_SWAPIN and nr == 1 and self.synchronous and isinstance(self.slots[entry], MapSlot)
+                and (self.byte(entry) & ~SWAP_HAS_CACHE) == 1):
+            self._c(op, "memcg_read")
+            self._c(op, "memcg_charge")
+            err = self._swap_duplicate(op, entry, 1, True)
+            if err:
+                return err
+            self._c(op, "table_read")  # swap_cache_get_shadow()
+            self.slots[entry].folio = folio
+            self._added(folio, entry, 1)
+            self.folio_flags[folio] = self.folio_flags.get(folio, 0) | FOLIO_SYNC_BYPASS
+            return 0
         start = entry // nr * nr
         if nr == 1:
             self._c(op, "table_read")  # swap_cache_get_folio()
@@ -678,8 +704,7 @@ class NaiveClassic(NaiveSwapTable):
             self._c(op, "table_read")
             self._c(op, "table_write")
             self.slots[x].folio = folio
-        self.folio_swap[folio] = start
-        self.folio_order[folio] = nr.bit_length() - 1
+        self._added(folio, start, nr)
         return 0
 
     def cache_del(self, op, entry, nr):
@@ -697,7 +722,21 @@ class NaiveClassic(NaiveSwapTable):
         return 0
 
     def cache_free(self, op, entry, nr):
-        """folio_free_swap()."""
+        """folio_free_swap(); swapcache_clear() for a folio 6.19's synchronous swap-in
+        pinned (lock, then the slot freed once only SWAP_HAS_CACHE holds it)."""
+        s = self.slots[entry]
+        if (nr == 1 and isinstance(s, MapSlot) and s.folio is not None
+                and self.folio_flags.get(s.folio, 0) & FOLIO_SYNC_BYPASS):
+            folio = s.folio
+            self.folio_flags[folio] &= ~FOLIO_SYNC_BYPASS
+            del self.folio_swap[folio]
+            s.folio = None
+            self._c(op, "cluster_lock")
+            if self._only_has_cache(op, entry, 1):
+                self._entries_free(op, entry, 1)
+            else:
+                self._put_locked(op, entry, True)
+            return 1
         if self._folio_swapped(op, entry, nr):
             return 0
         self.cache_del(op, entry, nr)

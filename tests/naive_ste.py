@@ -340,7 +340,8 @@ class NaiveSte(_DynTables, NaiveSwapTable):
         for x in range(p, p + n):
             self._c(op, "rmap_write")
             self.pdev.slots[x] = None
-            self._c(op, "slot_free_notify")
+            if self.pdev.blkdev:  # swap_slot_free_notify: block devices only (zram's hook)
+                self._c(op, "slot_free_notify")
         self.pdev.free_range(op, p, n)
 
     def _release_backing(self, op, start, n):

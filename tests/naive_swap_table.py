@@ -651,7 +651,8 @@ class NaiveSwapTable:
             self._c(op, "memcg_uncharge")
         for x in range(start, start + n):
             self._zswap_invalidate(op, x)
-            self._c(op, "slot_free_notify")
+            if self.blkdev:  # swap_slot_free_notify: block devices only (zram's hook)
+                self._c(op, "slot_free_notify")
         c = self.cluster_of(start)
         cl = self.clusters[c]
         cl.count -= n

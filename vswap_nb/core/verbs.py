@@ -96,6 +96,13 @@ cluster_populated(dst, ctx, op, dev, c, on)   a cluster's table was allocated (o
     XArray
 slot_cache_only(dst, ctx, op, slot, on)   a cached slot's count went 1 -> 0 (on) or
     0 -> 1 (off): nothing by default; the Swap Table Edition marks the physical rmap
+free_after_fault(dst, ctx, op, entry, folio, sync_dev, full, write) -> True to free
+    after a fault mapped ``folio`` (in the swap cache for ``entry``) and put the PTE's
+    count: whether the mm then calls ``cache_free`` (folio_free_swap).  Default: the
+    swap table phase II rule, always on a SWP_SYNCHRONOUS_IO device (``sync_dev``),
+    else when swap is full (``full``: vm_swap_full) or on a write fault; 6.19 (classic)
+    has no device rule in should_try_to_free_swap() but frees what its synchronous path
+    pinned (swapcache_clear)
 """
 from __future__ import annotations
 
@@ -136,6 +143,7 @@ F_FLAGS = 2
 
 FOLIO_MAPPED = 1
 FOLIO_DIRTY = 2
+FOLIO_SYNC_BYPASS = 4  # 6.19's synchronous swap-in: pinned by SWAP_HAS_CACHE, not in the swap cache
 
 C_CACHE_DROPS = 0  # folios a design dropped from the swap cache on its own (reclaim)
 C_ZSWAP_ENABLED = 1  # zswap has been enabled (zswap_never_enabled() is false)
@@ -168,12 +176,14 @@ def note_cache_drop(ctx, folio):
 
 @njit(inline="always")
 def folio_add_swap(ctx, folio, start, nr):
-    """The folio side of a swap-cache add: folio->swap = start, order from nr."""
+    """The folio side of a swap-cache add: folio->swap = start, order from nr (and the
+    folio is in the swap cache, not pinned by a synchronous swap-in)."""
     order = 0
     while (1 << order) < nr:
         order += 1
     ctx.folio[folio, F_SWAP] = start
     ctx.folio[folio, F_ORDER] = order
+    ctx.folio[folio, F_FLAGS] &= ~FOLIO_SYNC_BYPASS
 
 
 @njit(inline="always")
@@ -271,6 +281,7 @@ VERB_SIGNATURES = {
     "slot_release": "dst, ctx, op, start, n",
     "range_has_zswap": "dst, ctx, op, start, nr",
     "cluster_lookup": "dst, ctx, op, dev, off",
+    "free_after_fault": "dst, ctx, op, entry, folio, sync_dev, full, write",
     "cluster_populated": "dst, ctx, op, dev, c, on",
     "slot_cache_only": "dst, ctx, op, slot, on",
 }
@@ -403,6 +414,11 @@ def _dev_of(dst):
 
 
 @njit(inline="always")
+def _p2_free_after_fault(dst, ctx, op, entry, folio, sync_dev, full, write):
+    return sync_dev or full or write
+
+
+@njit(inline="always")
 def _ptes_hold_slots(dst):
     return True
 
@@ -413,4 +429,5 @@ _DEFAULTS.update(
     cluster_lookup=_no_cluster_lookup,
     cluster_populated=_no_cluster_populated,
     slot_cache_only=_no_slot_cache_only,
+    free_after_fault=_p2_free_after_fault,
 )

@@ -38,6 +38,18 @@ Verb by verb (counted as the functions named):
   the zeromap bits, zswap, the per-slot hooks and the table shadows.
 * ra_probe: the 6.19 fault takes the synchronous path (no readahead) on a
   SWP_SYNCHRONOUS_IO device only for an entry whose ``__swap_count`` is 1.
+* The synchronous path in 6.18/6.19 (mm/memory.c do_swap_page(), read in the v6.18.0
+  and v6.19 sources) bypasses the swap cache: the folio is charged,
+  ``swapcache_prepare`` pins the slot with SWAP_HAS_CACHE (lock + the swap_map byte),
+  the shadow is read, the page is read synchronously, ``swap_free_nr`` drops the count
+  (the slot keeps HAS_CACHE) and ``swapcache_clear`` frees the slot after mapping; no
+  swap-table entry is written (``cache_add`` on the fault's own page, ``cache_free``).
+  The swap table phase II series later removed this bypass (``swap_table``).
+* free_after_fault: 6.19's should_try_to_free_swap() has no SWP_SYNCHRONOUS_IO test:
+  a swap-cache folio is freed after a fault only when swap is full
+  (mem_cgroup_swap_full, by default vm_swap_full) or on an exclusive write fault
+  (VM_LOCKED and mlocked folios are not modelled); a shared (count > 1) entry on zram
+  goes through readahead and stays cached.
 * cache_del: ``__remove_mapping`` = lock + table PFN -> shadow, then
   ``put_swap_folio`` (lock + HAS_CACHE dropped, slots freed when nothing else holds
   them).
@@ -66,6 +78,7 @@ from ..core.counters import (
     MEMCG_UNCHARGE,
     MEMCG_WRITE,
     OP_ALLOC,
+    OP_SWAPIN,
     SLOT_FREE_NOTIFY,
     TABLE_READ,
     TABLE_WRITE,
@@ -98,7 +111,9 @@ from ..core.verbs import (
     EINVAL,
     ENOENT,
     ENOMEM,
+    F_FLAGS,
     F_SWAP,
+    FOLIO_SYNC_BYPASS,
     RA_READAHEAD,
     RA_SYNC,
     SLOT_BUSY,
@@ -508,10 +523,61 @@ def cl_put(dst, ctx, op, entry, nr, reclaim_cache):
 
 
 @njit
+def _sync_bypass_add(dst, ctx, op, entry, folio):
+    """6.19's synchronous swap-in of a count-1 entry (do_swap_page(), SWP_SYNCHRONOUS_IO):
+    the folio is charged (the memcg id read for it), swapcache_prepare() pins the slot
+    with SWAP_HAS_CACHE (lock + the swap_map byte), the workingset shadow is read from the
+    swap table; the folio is *not* added to the swap cache.  The model still records it
+    against the slot (uncounted: no other path can reach it before the fault ends) and
+    marks it, so that ``cl_cache_free`` does swapcache_clear() for it."""
+    ctx.counters[op, MEMCG_READ] += 1  # lookup_swap_cgroup_id() for the charge
+    ctx.counters[op, MEMCG_CHARGE] += 1
+    err = _duplicate(dst, ctx, op, entry, 1, SWAP_HAS_CACHE)
+    if err != 0:
+        return err
+    ctx.counters[op, TABLE_READ] += 1  # swap_cache_get_shadow()
+    dst.dev.table[entry] = swp_tb.tb_mk_pfn(folio, 0)
+    folio_add_swap(ctx, folio, entry, 1)
+    ctx.folio[folio, F_FLAGS] |= FOLIO_SYNC_BYPASS
+    return 0
+
+
+@njit
+def _swapcache_clear(dst, ctx, op, entry, folio):
+    """swapcache_clear() after a synchronous swap-in: swap_entries_put_cache() under the
+    cluster lock frees the slot once only SWAP_HAS_CACHE holds it."""
+    ctx.folio[folio, F_FLAGS] &= ~FOLIO_SYNC_BYPASS
+    ctx.folio[folio, F_SWAP] = 0
+    ctx.counters[op, CLUSTER_LOCK] += 1
+    if cl_only_has_cache(dst, ctx, op, entry, 1):
+        _entries_free(dst, ctx, op, entry, 1)
+    else:
+        dst.dev.table[entry] = swp_tb.tb_mk_shadow(0, 0)  # the model's record goes
+        _put_locked(dst, ctx, op, entry, SWAP_HAS_CACHE)
+
+
+@njit
+def cl_free_after_fault(dst, ctx, op, entry, folio, sync_dev, full, write):
+    """6.19: should_try_to_free_swap() has no device rule (a swap-cache folio is freed
+    when mem_cgroup_swap_full(), i.e. vm_swap_full() by default, or on an exclusive write
+    fault); the synchronous path frees what it pinned (swapcache_clear)."""
+    return (ctx.folio[folio, F_FLAGS] & FOLIO_SYNC_BYPASS) != 0 or full or write
+
+
+@njit
 def cl_cache_add(dst, ctx, op, entry, nr, folio):
     """Swap-in's cache insert (__read_swap_cache_async): swap_cache_get_folio() (a
     table read), swap_entry_swapped() (lock + a swap_map read), swapcache_prepare()
-    (HAS_CACHE), the memcg id for the charge, swap_cache_add_folio()."""
+    (HAS_CACHE), the memcg id for the charge, swap_cache_add_folio().  A fault's own
+    page on a SWP_SYNCHRONOUS_IO device whose entry has count 1 takes 6.19's bypass
+    instead (:func:`_sync_bypass_add`)."""
+    if (
+        op == OP_SWAPIN
+        and nr == 1
+        and (dst.dev.meta[D_FLAGS] & SWP_SYNCHRONOUS_IO) != 0
+        and (np.int64(dst.swap_map[entry]) & ~SWAP_HAS_CACHE) == 1
+    ):
+        return _sync_bypass_add(dst, ctx, op, entry, folio)
     start = (entry // nr) * nr
     if nr == 1:  # a large folio comes in through the synchronous path, without them
         ctx.counters[op, TABLE_READ] += 1
@@ -559,7 +625,11 @@ def _folio_swapped(dst, ctx, op, entry, nr):
 
 @njit
 def cl_cache_free(dst, ctx, op, entry, nr):
-    """folio_free_swap()."""
+    """folio_free_swap(); swapcache_clear() for a folio the synchronous path pinned."""
+    folio = swp_tb.tb_pfn(dst.dev.table[entry])
+    if nr == 1 and swp_tb.tb_is_folio(dst.dev.table[entry]) and ctx.folio[folio, F_FLAGS] & FOLIO_SYNC_BYPASS:
+        _swapcache_clear(dst, ctx, op, entry, folio)
+        return 1
     if _folio_swapped(dst, ctx, op, entry, nr):
         return 0
     cl_cache_del(dst, ctx, op, entry, nr)
@@ -691,4 +761,5 @@ verbs.register(
     only_has_cache=cl_only_has_cache,
     unuse_entry=cl_unuse_entry,
     unuse=table_unuse,
+    free_after_fault=cl_free_after_fault,
 )
