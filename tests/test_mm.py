@@ -273,3 +273,23 @@ def test_cgroup_v1_does_not_charge_the_zswap_pool_to_the_memcg():
     plain = [v.simulate("classic", w, v.System(cgroup_version=cg, **z)) for cg in (1, 2)]
     assert (plain[0].counters.values == plain[1].counters.values).all()
     assert int(plain[0].pswpout) == int(plain[1].pswpout)
+
+
+def test_vm_swap_full_counts_physical_slots_only():
+    """should_try_to_free_swap() drops a read fault's swap-cache copy when more than half of
+    the *physical* swap slots are in use (vm_swap_full).  A zero-filled page holds a slot in
+    classic (its zeromap bit is per slot) and none in a virtual design (a ZERO descriptor).
+    All-zero pages whose entries fill more than half of an asynchronous device: classic
+    drops each read page's cache copy, so reclaiming it again writes it out again
+    (swpout_zero counts both rounds); vswap_v6 keeps the clean copy and reclaims it with no
+    writeout, so only the pages still dirty from the write phase are written in the read
+    phase."""
+    w = v.usemem("48M", read_back=True, fill="zero")
+    s = v.System("256M", memory_max="16M", swap=v.Device("ssd", "40M"), nr_cpus=1)
+    c, v6 = (v.simulate(d, w, s) for d in ("classic", "vswap_v6"))
+    pages = 48 << 8
+    assert int(c.pswpout) == int(v6.pswpout) == 0
+    assert int(v6.swpout_zero) <= pages + 64  # write phase + the pages resident after it, once each
+    assert int(c.swpout_zero) > int(v6.swpout_zero) + 4000
+    assert int(c.swpin_zero) == int(v6.swpin_zero) > 0
+    assert int(c.content_errors) == int(v6.content_errors) == 0

@@ -134,6 +134,8 @@ VMSTAT_DESCRIPTIONS = {
     "swapoff_pages": "pages swapoff brought back from the device (to a PTE or the swap cache)",
     "swapoff_ptes": "page-table entries swapoff's page-table walk read",
     "fault_atomic_alloc": "injected atomic swap-table allocation failures that took the sleeping fallback (System faults)",
+    "swpout_zero": "zero-filled pages swapped out to no device (the swap zeromap or a zero backend)",
+    "swpin_zero": "zero-filled pages swapped in without a device read",
 }
 
 XA_NODE_BYTES = 576

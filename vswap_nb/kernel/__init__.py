@@ -18,7 +18,9 @@ kernel's counters in the same Dataset.  What it does:
    ``mkswap``, ``swapon``; ``ssd``/``hdd``: a loop device with direct I/O over a
    sparse file in ``swap_dir``, its ``queue/rotational`` set to 0 or 1 before swapon;
    ``pmem``/``brd``: a brd ramdisk, where the kernel has the module); zswap's
-   ``enabled``, ``max_pool_percent`` and ``shrinker_enabled`` (and v2's
+   ``enabled`` and ``max_pool_percent``, ``shrinker_enabled`` off (the proactive memcg
+   shrinker, which the model does not have; the pool-full shrink worker always runs)
+   (and v2's
    ``memory.zswap.writeback``); ``vm.page-cluster``, ``vma_ra_enabled``, and on v2
    ``vm.swappiness``.  Transparent huge pages are turned off for the workload's
    processes only (``PR_SET_THP_DISABLE``): the model has order-0 folios only.
@@ -185,7 +187,9 @@ def _set_up(host: Host, m: Machine, system, options) -> dict:
     if m.zswap is not None:
         if system.zswap_on:
             host.set(z + "max_pool_percent", int(system.zswap.max_pool_percent))
-            host.set(z + "shrinker_enabled", "Y" if system.zswap.shrinker else "N")
+            # the model's shrinker is the pool-full shrink worker, which the kernel always
+            # runs; shrinker_enabled is the proactive memcg shrinker, which it does not model
+            host.set(z + "shrinker_enabled", "N")
             host.mark_zswap_enabled()
             host.set(z + "enabled", "Y")
         else:

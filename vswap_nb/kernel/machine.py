@@ -302,6 +302,12 @@ def check_request(m: Machine, system, workload, options: dict, ours=()) -> None:
         )
     if zswap:
         z = system.zswap
+        if not z.shrinker and z.writeback:
+            raise ValueError(
+                "the kernel's zswap shrink worker always runs when writeback is allowed; "
+                "Zswap(shrinker=False) is a what-if of the model only (use writeback=False "
+                "on cgroup v2 to stop writeback)"
+            )
         if z.max_pool_percent != int(z.max_pool_percent):
             raise ValueError(
                 f"zswap max_pool_percent={z.max_pool_percent} is not a whole number, which is all "

@@ -160,5 +160,7 @@ def model_vmstat(delta: dict, memcg: dict, zdebug: dict) -> dict:
         "swapoff_pages": None,
         "swapoff_ptes": None,
         "fault_atomic_alloc": None,
+        "swpout_zero": _get(delta, "swpout_zero"),
+        "swpin_zero": _get(delta, "swpin_zero"),
     }
     return out

@@ -46,13 +46,14 @@ Swap devices (``Device``).
 zswap (``Zswap``).
 
 * The pool limit is ``totalram_pages * max_pool_percent / 100`` (``zswap_max_pages``,
-  default 20 %).  In the kernel a store into a full pool is rejected and the shrink
-  worker writes the LRU-oldest entries back to the device; ``memory.zswap.writeback=0``
-  forbids writeback; the memcg shrinker (``zswap.shrinker_enabled``) writes back
-  proactively [I: mm/zswap.c not re-read for this module].  The model folds the two
-  writeback paths into one switch: with ``shrinker=True`` the oldest entries move to the
-  device when the pool is full; ``writeback=False`` keeps everything in the pool (full
-  pool: the page goes to the device uncompressed, as a rejected store does).
+  default 20 %).  In 6.18/6.19 (mm/zswap.c) a store while the pool is marked full is
+  rejected (the page goes to the device) and queues the shrink worker, which writes the
+  LRU-oldest entries back until the pool is under ``accept_threshold_percent`` (90 %);
+  the mark clears at a store attempt under that threshold (see the mm engine).
+  ``shrinker=True`` is that worker (the kernel always has it; ``False`` is a what-if).
+  The kernel's separate, proactive memcg shrinker (``zswap.shrinker_enabled``, off by
+  default) is not modelled.  ``memory.zswap.writeback=0`` (``writeback=False``) forbids
+  writeback: a rejected page stays in memory.
 * Zero-filled pages never reach zswap (the zeromap above); zswap no longer special-cases
   same-filled pages, so a non-zero same-filled page is compressed like any other and
   comes out tiny [I].
@@ -513,7 +514,9 @@ class Zswap:
     writeback : bool
         Whether entries may be written back to the device (``memory.zswap.writeback``).
     shrinker : bool
-        When the pool is full, move the oldest entries to the device.  Needs
+        The pool-full shrink worker: a store rejected because the pool is full queues
+        it, and it writes the oldest entries back to the device until the pool is under
+        90 % of its limit.  The kernel always has it (``False`` is a what-if).  Needs
         ``writeback=True``: ``shrinker=True, writeback=False`` is an error.
     compress_ns, decompress_ns : float
         Time to compress / decompress one page (assumptions: ~5 us and ~1.5 us, lzo-rle

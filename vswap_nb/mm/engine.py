@@ -7,7 +7,12 @@ What it models (kernel paths in brackets; [I] marks a reading of ours)
 ---------------------------------------------------------------------
 Memory.  Every anonymous page in RAM is a folio (order 0; large folios are not
 modelled).  Free memory = RAM pages - folios in use - pages of the zswap pool - pages
-of zram's compressed store (zram keeps its data in RAM).  The watermarks min/low/high
+of zram's compressed store (zram keeps its data in RAM) - the design's swap metadata
+(static and dynamic, sampled after every reclaim batch, so a design with more metadata
+reclaims more under global pressure).  No memcg is charged for swap metadata: the
+swap tables, memcg tables, XArray nodes, zswap entries and vswap clusters and
+descriptors are allocated without __GFP_ACCOUNT in 6.18/6.19, P4 and vswap v6.
+Fragmentation of the buddy allocator and compaction are not modelled.  The watermarks min/low/high
 come from :class:`vswap_nb.mm.config.System`.  An optional memcg ``memory.max`` limits
 the workload's charge: its folios plus its zswap pool pages on cgroup v2 (zswap memory
 is charged to the memcg there, not on v1; zram's is not charged on either).
@@ -59,8 +64,9 @@ block of 1 << page_cluster entries around the fault's entry value, skipping entr
 with no swap count [I: the count test is free here, the kernel's costs a table read].
 After mapping, the PTE's swap count is put (``put`` without cache reclaim,
 folio_put_swap), and the folio leaves the swap cache (``cache_free``) when
-should_try_to_free_swap() says so: the device is SWP_SYNCHRONOUS_IO, swap is more than
-half full (vm_swap_full), or the fault is a write (exclusive).  [I: for a virtual
+should_try_to_free_swap() says so: the device is SWP_SYNCHRONOUS_IO, more than half of
+the physical swap slots are in use (vm_swap_full, as the allocator reads it: a virtual
+design's zero and zswap entries hold no slot), or the fault is a write (exclusive).  [I: for a virtual
 entry the physical device's flag is used.]  A read fault that keeps the folio in the
 swap cache maps it read-only; a later write frees the swap copy (wp fault ->
 folio_free_swap).  A folio read from zswap is dirty (zswap loads are exclusive).
@@ -70,13 +76,20 @@ swap cache first leaves it, free_swap_cache); swapped PTEs are put in runs of
 consecutive entries within one PMD, each run through the design's ``pte_batch`` and
 one ``put`` with cache reclaim (swap_put_entries_direct).
 
-zswap [mm/zswap.c].  The pool (compressed bytes by content class) is limited to
-``max_pool_percent`` of RAM.  A store that would pass the limit is rejected (the page
-goes to the device) and the shrinker writes back the oldest entries until the pool is
-under 90% of the limit (accept_thr_percent), each through the design's
-``zswap_writeback`` [I: run synchronously in the reclaimer's context and time].  With
-writeback disabled a rejected page stays in memory, dirty in the swap cache, and is
-activated.
+zswap [mm/zswap.c, 6.18/6.19].  The pool (compressed bytes by content class) is
+limited to ``max_pool_percent`` of RAM.  zswap_check_limits() marks the pool full
+(zswap_pool_reached_full) when it reaches the limit and clears the mark only at a store
+attempt that finds it at or under ``accept_thr_percent`` (90%) of the limit; while
+marked, every store is rejected before compressing (the page goes to the device) and
+queues the shrink worker (zswap_shrink_work on a workqueue).  The worker runs on its
+own clock, as kswapd does: while queued and behind a task's clock it writes back the
+oldest entries one at a time, each through the design's ``zswap_writeback`` on CPU 0
+[I: an unbound kworker], until the pool is at or under the accept threshold.  So the
+lazy designs' physical-slot allocation at writeback is the worker's time, not the
+reclaimer's.  The per-entry second chance of the kernel's LRU walk (an entry's
+referenced bit) and the proactive memcg shrinker (``shrinker_enabled``, off by
+default) are not modelled [I].  With writeback disabled a rejected page stays in
+memory, dirty in the swap cache, and is activated.
 
 Swapoff [mm/swapfile.c try_to_unuse; vswap: [S16], [S23]].  A SWAPOFF event runs
 swapoff(8) in the task's context (see ``_swapoff``): the device stops taking
@@ -120,7 +133,7 @@ from ..core.counters import (
     OP_ZSWAP_WB,
     PTE_READ,
 )
-from ..core.device import dev_next_used, dev_swapoff_begin, dev_swapoff_end
+from ..core.device import dev_next_used, dev_swapoff_begin, dev_swapoff_end, vm_swap_full
 from ..core.jit import njit
 from ..core.metadata import N_STRUCTURES
 from ..core.verbs import (
@@ -205,6 +218,7 @@ SWAP_CLUSTER_MAX = 32
 QUANTUM = 32
 PMD_PAGES = 512
 SWAP_RA_ORDER_CEILING = 5
+ZSWAP_ACCEPT_THR = 90  # zswap.accept_threshold_percent default
 MEMCG_ID = 1  # the workload's memcg (every task runs in it)
 
 # vmstat-style counters (names as in /proc/vmstat where one exists)
@@ -237,6 +251,8 @@ VMSTAT = (
     "swapoff_pages",
     "swapoff_ptes",
     "fault_atomic_alloc",
+    "swpout_zero",
+    "swpin_zero",
 )
 (
     VM_PSWPIN,
@@ -267,6 +283,8 @@ VMSTAT = (
     VM_SWAPOFF_PAGES,
     VM_SWAPOFF_PTES,
     VM_FAULT_ATOMIC_ALLOC,
+    VM_SWPOUT_ZERO,
+    VM_SWPIN_ZERO,
 ) = range(len(VMSTAT))
 N_VM = len(VMSTAT)
 
@@ -335,7 +353,10 @@ TK_WORDS = 11
     M_SWAPOFF,  # 1 once the swap device was swapped off
     M_FAULT_DRAWS,  # + kind: attempts so far of each injected fault
 ) = range(16)
-N_META = M_FAULT_DRAWS + 3
+M_ZSWAP_FULL = M_FAULT_DRAWS + 3  # zswap_pool_reached_full
+M_ZSWAP_WORK = M_ZSWAP_FULL + 1  # the shrink worker is queued
+M_MD_PAGES = M_ZSWAP_FULL + 2  # pages of swap metadata at the last sample (taken from RAM)
+N_META = M_ZSWAP_FULL + 3
 
 # float meta
 (
@@ -346,8 +367,11 @@ N_META = M_FAULT_DRAWS + 3
     FM_KSWAPD_BUSY,
     FM_PENDING,
     FM_SWAPOFF_NS,
-) = range(7)
-N_FMETA = 7
+    FM_NOW,  # the clock of whoever reclaims now (a task's CPU, or kswapd's)
+    FM_ZSWAP_WB_CLOCK,  # the zswap shrink worker's clock
+    FM_ZSWAP_WB_BUSY,  # model ns the worker spent
+) = range(10)
+N_FMETA = 10
 
 MmState = namedtuple(
     "MmState",
@@ -569,7 +593,9 @@ def _pool_pages(st):
 
 @njit(inline="always")
 def _avail(st):
-    return np.int64(st.params[P_RAM_PAGES]) - st.meta[M_USED_FOLIOS] - _pool_pages(st)
+    """Free pages: RAM less the folios, zswap's pool and zram's store, and the swap
+    metadata (sampled after every reclaim batch; no memcg is charged for it)."""
+    return np.int64(st.params[P_RAM_PAGES]) - st.meta[M_USED_FOLIOS] - _pool_pages(st) - st.meta[M_MD_PAGES]
 
 
 @njit(inline="always")
@@ -708,14 +734,25 @@ def _choose_backend(st, cls):
     return BACKEND_DISK
 
 
+@njit(inline="always")
+def _zswap_check_limits(st):
+    """zswap_check_limits(): the pool is full from when it reaches its limit until it is
+    back at or under ``accept_thr_percent`` (90%) of it, checked at a store attempt."""
+    cur = np.ceil(st.fmeta[FM_ZSWAP_BYTES] / PAGE_SIZE)
+    mx = st.params[P_ZSWAP_MAX_POOL_PAGES]
+    if cur >= mx:
+        st.meta[M_ZSWAP_FULL] = 1
+    elif st.meta[M_ZSWAP_FULL] != 0 and cur <= np.floor(mx * ZSWAP_ACCEPT_THR / 100):
+        st.meta[M_ZSWAP_FULL] = 0
+    return st.meta[M_ZSWAP_FULL] != 0
+
+
 @njit
-def _zswap_shrink(st, ctx, dst, cpu):
-    """The shrinker: write back the oldest zswap entries until the pool is under 90% of
-    its limit.  Returns the mm ns spent (device writes)."""
-    target = 0.9 * st.params[P_ZSWAP_MAX_POOL_PAGES] * PAGE_SIZE
+def _zswap_writeback_one(st, ctx, dst):
+    """zswap_writeback_entry() of the oldest zswap entry, on CPU 0 [I: an unbound
+    kworker].  Returns (written back?, mm ns); False when nothing is left to write."""
     cap = st.zq.shape[0]
-    ns = 0.0
-    while st.fmeta[FM_ZSWAP_BYTES] > target and st.meta[M_ZQ_HEAD] < st.meta[M_ZQ_TAIL]:
+    while st.meta[M_ZQ_HEAD] < st.meta[M_ZQ_TAIL]:
         e = st.zq[st.meta[M_ZQ_HEAD] % cap]
         st.meta[M_ZQ_HEAD] += 1
         i = _store_find(st, e)
@@ -723,8 +760,8 @@ def _zswap_shrink(st, ctx, dst, cpu):
             continue
         tmp = _folio_pop(st, ctx)
         if tmp < 0:
-            break
-        ctx.meta[C_CPU] = cpu
+            return False, 0.0
+        ctx.meta[C_CPU] = 0
         r = verbs.zswap_writeback(dst, ctx, OP_ZSWAP_WB, e, tmp)
         _folio_free(st, ctx, tmp)
         if r < 0:
@@ -735,8 +772,43 @@ def _zswap_shrink(st, ctx, dst, cpu):
         st.fmeta[FM_ZRAM_BYTES] += _dsize(st, cls)
         st.vm[VM_ZSWPWB] += 1
         st.vm[VM_PSWPOUT] += 1
-        ns += st.params[P_ZSWAP_DECOMPRESS_NS] + st.params[P_DEV_WRITE_NS]
-    return ns
+        ns = st.params[P_ZSWAP_DECOMPRESS_NS]
+        if _dev_sync(st):
+            ns += st.params[P_DEV_WRITE_NS]
+        return True, ns
+    return False, 0.0
+
+
+@njit(inline="always")
+def _zswap_queue_work(st):
+    """queue_work(shrink_wq, &zswap_shrink_work): a rejected store while the pool is
+    full wakes the shrink worker, which starts when it is queued."""
+    if st.meta[M_ZSWAP_WORK] == 0:
+        st.meta[M_ZSWAP_WORK] = 1
+        st.fmeta[FM_ZSWAP_WB_CLOCK] = max(st.fmeta[FM_ZSWAP_WB_CLOCK], st.fmeta[FM_NOW])
+
+
+@njit
+def _zswap_worker_catch_up(st, ctx, dst, now):
+    """shrink_worker() on its own clock, as kswapd runs: while it is queued and behind
+    ``now`` it writes back the oldest entries, one at a time, until the pool is at or
+    under the accept threshold."""
+    if st.meta[M_ZSWAP_WORK] == 0:
+        return
+    accept = np.floor(st.params[P_ZSWAP_MAX_POOL_PAGES] * ZSWAP_ACCEPT_THR / 100)
+    while st.fmeta[FM_ZSWAP_WB_CLOCK] < now:
+        if np.ceil(st.fmeta[FM_ZSWAP_BYTES] / PAGE_SIZE) <= accept:
+            st.meta[M_ZSWAP_WORK] = 0
+            return
+        pending = _flush_cost(st, ctx)  # what ran before is not the worker's
+        st.fmeta[FM_PENDING] += pending
+        ok, ns = _zswap_writeback_one(st, ctx, dst)
+        spent = ns + _flush_cost(st, ctx)
+        st.fmeta[FM_ZSWAP_WB_CLOCK] += spent
+        st.fmeta[FM_ZSWAP_WB_BUSY] += spent
+        if not ok or st.meta[M_STATUS] != OK:
+            st.meta[M_ZSWAP_WORK] = 0
+            return
 
 
 @njit(inline="always")
@@ -746,16 +818,16 @@ def _writeout(st, ctx, dst, cpu, f, e):
     backend = _choose_backend(st, cls)
     ns = 0.0
     if backend == BACKEND_ZSWAP:
-        ns += st.params[P_ZSWAP_COMPRESS_NS]
-        size = _zsize(st, cls)
-        full = st.fmeta[FM_ZSWAP_BYTES] + size > st.params[P_ZSWAP_MAX_POOL_PAGES] * PAGE_SIZE
+        full = _zswap_check_limits(st)
         injected = not full and _fault(st, P_FAULT_ZSWAP_REJECT, 1)
+        if not full:
+            ns += st.params[P_ZSWAP_COMPRESS_NS]  # a full pool rejects before compressing
         if full or injected:
             st.vm[VM_ZSWAP_REJECT] += 1
             if injected:
                 st.vm[VM_FAULT_ZSWAP_REJECT] += 1
             elif st.params[P_ZSWAP_SHRINKER] != 0 and st.params[P_ZSWAP_WRITEBACK] != 0:
-                ns += _zswap_shrink(st, ctx, dst, cpu)
+                _zswap_queue_work(st)
             if st.params[P_ZSWAP_WRITEBACK] == 0:
                 return False, ns
             backend = BACKEND_DISK
@@ -775,6 +847,7 @@ def _writeout(st, ctx, dst, cpu, f, e):
     if backend == BACKEND_ZERO:
         st.store_val[i, SV_INFO] = cls | (W_ZERO << 4)
         ns += st.mm_ns[M_SAME_FILLED_CHECK]
+        st.vm[VM_SWPOUT_ZERO] += 1
     elif backend == BACKEND_ZSWAP:
         st.store_val[i, SV_INFO] = cls | (W_ZSWAP << 4)
         st.fmeta[FM_ZSWAP_BYTES] += _zsize(st, cls)
@@ -944,6 +1017,7 @@ def _sample_metadata(st, dst):
         tot += v
         st.md_peak[s] = max(st.md_peak[s], v)
     st.md_peak_total[0] = max(st.md_peak_total[0], tot)
+    st.meta[M_MD_PAGES] = (tot + PAGE_SIZE - 1) // PAGE_SIZE
 
 
 @njit(inline="always")
@@ -964,6 +1038,7 @@ def _kswapd_catch_up(st, ctx, dst, now):
             return
         pending = _flush_cost(st, ctx)  # the task's verbs so far are the task's
         st.fmeta[FM_PENDING] += pending
+        st.fmeta[FM_NOW] = st.fmeta[FM_KSWAPD_CLOCK]
         r, ns = _shrink_batch(st, ctx, dst, 0, True)
         spent = ns + _flush_cost(st, ctx)
         st.fmeta[FM_KSWAPD_CLOCK] += spent
@@ -993,6 +1068,7 @@ def _alloc_folio(st, ctx, dst, cpu, now, for_ra):
         if memcg_max >= 0 and _memcg_usage(st) + 1 > memcg_max:
             if for_ra:
                 return -1, ns
+            st.fmeta[FM_NOW] = now + ns
             r, rns = _direct_reclaim(st, ctx, dst, cpu, True)
             ns += rns
             if r == 0 or st.meta[M_STATUS] != OK:
@@ -1002,6 +1078,8 @@ def _alloc_folio(st, ctx, dst, cpu, now, for_ra):
                 return -1, ns
             continue
         _kswapd_catch_up(st, ctx, dst, now + ns)
+        _zswap_worker_catch_up(st, ctx, dst, now + ns)
+        st.fmeta[FM_NOW] = now + ns
         if _avail(st) > wmin:
             break
         if for_ra:
@@ -1059,6 +1137,8 @@ def _read_into(st, ctx, dst, op, cpu, e, f, wait):
         st.vm[VM_PSWPIN] += 1
         if wait or _dev_sync(st):
             ns += st.params[P_DEV_READ_NS]
+    elif b == BACKEND_ZERO:
+        st.vm[VM_SWPIN_ZERO] += 1
     if where == W_NONE and b != BACKEND_ZSWAP:
         st.fo[f, FO_TAG] = -1  # the design read a backend the data never went to
     return ns
@@ -1134,44 +1214,64 @@ def _readahead(st, ctx, dst, t, cpu, now, base, mm_pages, vpn, e):
         st.task[t, TK_RA_PREV] = vpn
         st.task[t, TK_RA_WIN] = win
         st.task[t, TK_RA_HITS] = 0
-        if win <= 1:
-            return ns
-        if vpn == prev + 1:
-            lo = vpn
-            hi = vpn + win
-        elif prev == vpn + 1:
-            lo = vpn - win + 1
-            hi = vpn + 1
-        else:
-            left = (win - 1) // 2
-            lo = vpn - left
-            hi = vpn + win - left
-        pmd = vpn - vpn % PMD_PAGES
-        lo = max(lo, 0, pmd)
-        hi = min(hi, mm_pages, pmd + PMD_PAGES)
-        for v in range(lo, hi):
-            if v == vpn:
-                continue
-            g = base + v
-            ns += st.mm_ns[M_PTE_ZAP]  # the lockless PTE read
-            if st.pt[g, PT_STATE] == PTE_SWAP:
-                ns += _ra_page(st, ctx, dst, cpu, now + ns, st.pt[g, PT_VAL])
-            if st.meta[M_STATUS] != OK:
-                return ns
+        return _vma_ra_window(st, ctx, dst, cpu, now, base, mm_pages, vpn, prev, win)
+    return _cluster_ra(st, ctx, dst, cpu, now, e)
+
+
+@njit
+def _vma_ra_window(st, ctx, dst, cpu, now, base, mm_pages, vpn, prev, win):
+    """Read the ``win``-page VMA readahead window of a fault at vpn (previous fault at
+    ``prev``): forward, backward or centred by direction, clipped to the mm's mapped
+    range and to the fault's PMD, the fault's own page excluded.  Returns mm ns."""
+    ns = 0.0
+    if win <= 1:
+        return ns
+    if vpn == prev + 1:
+        lo = vpn
+        hi = vpn + win
+    elif prev == vpn + 1:
+        lo = vpn - win + 1
+        hi = vpn + 1
     else:
-        mask = (np.int64(1) << pc) - 1
-        for x in range((e & ~mask), (e | mask) + 1):
-            if x != e and x > 0 and verbs.swap_count(dst, x) > 0:
-                ns += _ra_page(st, ctx, dst, cpu, now + ns, x)
-            if st.meta[M_STATUS] != OK:
-                return ns
+        left = (win - 1) // 2
+        lo = vpn - left
+        hi = vpn + win - left
+    pmd = vpn - vpn % PMD_PAGES
+    lo = max(lo, 0, pmd)
+    hi = min(hi, mm_pages, pmd + PMD_PAGES)
+    for v in range(lo, hi):
+        if v == vpn:
+            continue
+        g = base + v
+        ns += st.mm_ns[M_PTE_ZAP]  # the lockless PTE read
+        if st.pt[g, PT_STATE] == PTE_SWAP:
+            ns += _ra_page(st, ctx, dst, cpu, now + ns, st.pt[g, PT_VAL])
+        if st.meta[M_STATUS] != OK:
+            return ns
     return ns
 
 
 @njit
-def _swap_full(st):
-    """vm_swap_full(); after swapoff there is no swap space, and it is false."""
-    return st.meta[M_SWAPOFF] == 0 and 2 * st.meta[M_LIVE_SWAP] > np.int64(st.params[P_SWAP_SLOTS])
+def _cluster_ra(st, ctx, dst, cpu, now, e):
+    """Cluster readahead: the aligned block of 1 << page_cluster entries around e."""
+    ns = 0.0
+    mask = (np.int64(1) << np.int64(st.params[P_PAGE_CLUSTER])) - 1
+    for x in range((e & ~mask), (e | mask) + 1):
+        if x != e and x > 0 and verbs.swap_count(dst, x) > 0:
+            ns += _ra_page(st, ctx, dst, cpu, now + ns, x)
+        if st.meta[M_STATUS] != OK:
+            return ns
+    return ns
+
+
+@njit
+def _swap_full(st, dst):
+    """vm_swap_full(): more than half of the *physical* swap slots in use
+    (``nr_swap_pages * 2 < total_swap_pages``, include/linux/swap.h), as the allocator
+    reads it (:func:`vswap_nb.core.device.vm_swap_full` on the design's physical device).
+    A virtual design's zero and zswap entries hold no slot, so they do not count.  After
+    swapoff there is no swap space, and it is false."""
+    return st.meta[M_SWAPOFF] == 0 and vm_swap_full(verbs.phys_dev(dst))
 
 
 @njit(inline="always")
@@ -1203,7 +1303,7 @@ def _map_swapped(st, ctx, dst, cpu, g, f, e, write):
     folio_put_swap, then should_try_to_free_swap.  Returns mm ns."""
     _pte_map_cached(st, ctx, dst, OP_SWAPIN, cpu, g, f, e)
     st.fo[f, FO_FLAGS] |= FL_YOUNG
-    if _dev_sync(st) or _swap_full(st) or write:
+    if verbs.free_after_fault(dst, ctx, OP_SWAPIN, e, f, _dev_sync(st), _swap_full(st, dst), write):
         seen = ctx.meta[C_CACHE_DROPS]
         if verbs.cache_free(dst, ctx, OP_SWAPIN, e, 1) > 0:
             _entry_dead(st, e)
@@ -1391,8 +1491,10 @@ def _swapoff(st, ctx, dst, cpu, now):
        ghost without zswap), try_to_unuse() walks every page table (unuse_mm): each
        populated PTE is read (``pte_read``; a page table with no populated PTE is not
        there to read [I]); a swap PTE's page is found in the swap cache or read in
-       (one page at a time [I: the kernel reads ahead here]) and mapped in place of
-       the entry (unuse_pte), and the entry is freed (folio_free_swap).
+       through swapin_readahead() (unuse_pte_range(); VMA readahead with a window that
+       starts at the VMA's initial state and only shrinks, since the walk never calls
+       swap_update_readahead(); cluster readahead without VMA readahead) and mapped
+       in place of the entry (unuse_pte), and the entry is freed (folio_free_swap).
     3. Then every slot still in use on the device (find_next_to_unuse, through the
        design's ``unuse_entry``: the slot itself, or the virtual entry its reverse map
        names) gets its page into the swap cache (a lookup, else a read), and the
@@ -1409,7 +1511,14 @@ def _swapoff(st, ctx, dst, cpu, now):
     dev_swapoff_begin(dev)
     ns = 0.0
     if verbs.ptes_hold_slots(dst):
+        mm = 0
+        ra_prev, ra_win, ra_hits = np.int64(-1), np.int64(0), np.int64(4)
+        pc = np.int64(st.params[P_PAGE_CLUSTER])
+        max_win = np.int64(1) << min(pc, SWAP_RA_ORDER_CEILING)
         for g in range(st.pt.shape[0]):
+            while g >= st.mm_base[mm + 1]:  # a new mm: its VMAs' readahead state is fresh
+                mm += 1
+                ra_prev, ra_win, ra_hits = np.int64(-1), np.int64(0), np.int64(4)
             s = st.pt[g, PT_STATE]
             if s == PTE_NONE:
                 continue
@@ -1426,6 +1535,20 @@ def _swapoff(st, ctx, dst, cpu, now):
                 if f < 0:
                     if st.meta[M_STATUS] == OK:
                         st.meta[M_STATUS] = ERR_VERB
+                    return ns
+                # unuse_pte_range(): swapin_readahead() around the miss; it never calls
+                # swap_update_readahead(), so the window only shrinks (8, 4, 2, 1, ...)
+                if pc > 0 and st.params[P_VMA_RA] != 0:
+                    vpn = g - st.mm_base[mm]
+                    ra_win = _swapin_nr_pages(ra_prev, vpn, ra_hits, max_win, ra_win)
+                    ns += _vma_ra_window(
+                        st, ctx, dst, cpu, now + ns, st.mm_base[mm], st.mm_base[mm + 1] - st.mm_base[mm],
+                        vpn, ra_prev, ra_win,
+                    )
+                    ra_prev, ra_hits = vpn, np.int64(0)
+                elif pc > 0:
+                    ns += _cluster_ra(st, ctx, dst, cpu, now + ns, e)
+                if st.meta[M_STATUS] != OK:
                     return ns
             ns += _unuse_pte(st, ctx, dst, cpu, g, f, e)
             st.vm[VM_SWAPOFF_PAGES] += 1
@@ -1618,6 +1741,8 @@ def run_phase(st, ctx, dst, events, task_end, phase, max_quanta):
     while the phase runs and ``-(phase + 1)`` once it is over.  Returns the status."""
     ctx.meta[C_SEED] = st.meta[M_SEED]
     ctx.meta[C_FAULT_ATOMIC_RATE] = np.int64(st.params[P_FAULT_ATOMIC_ALLOC] * 9007199254740992.0)
+    if st.meta[M_MD_PAGES] == 0:
+        _sample_metadata(st, dst)  # the static metadata is there from swapon
     if st.meta[M_PHASE_DONE] != phase + 1:  # a new phase: tasks parked at it go on
         for t in range(st.task.shape[0]):
             if st.task[t, TK_WAIT] == PARKED:
