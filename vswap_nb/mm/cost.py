@@ -7,11 +7,15 @@ counts times ``mm_ns`` (faults, page allocations, reclaim batches, ...).  Two ta
   metadata primitives the design verbs count;
 * ``MM_COST``: the memory-management events the engine counts (``MM_NAMES``).
 
-Each entry is ``(ns, rationale)``.  **Every number is a modelling assumption**, an
-order-of-magnitude figure for one uncontended operation on a current x86 server core with
-the data mostly in L1/L2 (a hot swap-out/free loop); none was measured on a kernel.  They
-are meant to rank designs by what they touch, not to predict wall time; override any
-subset with ``cost={"xa_node_visit": 25.0, ...}`` wherever a cost is accepted.
+Each entry is ``(ns, rationale)``.  The default table describes **a server core**: an
+order-of-magnitude figure for one uncontended operation on a current x86 server core,
+from what the operation does (its rationale says what), except where a rationale names
+a measurement.  Override any subset with ``cost={"xa_node_visit": 25.0, ...}``
+wherever a cost is accepted, or use a table fitted on a kernel:
+``vswap_nb.calibrate(kernel=True)`` (:mod:`vswap_nb.kernel.calibration`) runs a set of
+cases on the machine's own kernel and fits the mm-level costs, a scale on the
+primitives, zram's per-slot free and the devices' page times to the measured phase
+times; ``vswap-nb calibrate --kernel --out FILE`` writes it for ``--cost FILE``.
 
 :func:`calibrate` measures, on this machine, what the *emulation's* own primitives cost
 (an XArray walk in the emulated node pool, a NumPy table read/write, a read+write pair on
@@ -55,16 +59,19 @@ __all__ = [
 DEFAULT_COST = {
     "xa_lookup": (15.0, ("xa_load() call itself: rcu_read_lock, xas setup, entry decode; "
                          "node visits are charged separately")),
-    "xa_node_visit": (10.0, ("one 576-byte xa_node: read shift and one slot (1-2 lines), "
-                             "L2-resident for a hot tree")),
+    "xa_node_visit": (20.0, ("one 576-byte xa_node: its slot line (the shift comes from the "
+                             "parent); reclaim and munmap stream other data between walks, so "
+                             "a tree of more than a few nodes is not L1-resident: an L2/LLC hit "
+                             "(~15-40 cycles on a server core) rather than 4")),
     "xa_store": (40.0, ("xa_store(): xa_lock spin lock/unlock + xas_store bookkeeping, "
                         "without the walk and node allocations")),
     "xa_erase": (40.0, ("xa_erase(): xa_lock + clearing the slot and counts, without walk "
                         "and node frees")),
     "xa_node_alloc": (120.0, "kmem_cache_alloc of a 576-byte radix_tree_node + zeroing it"),
     "xa_node_free": (60.0, "kmem_cache_free via call_rcu, the RCU callback amortised"),
-    "cluster_lock": (20.0, ("uncontended spin_lock/unlock pair: two atomics on a line "
-                            "usually in L1/L2")),
+    "cluster_lock": (8.0, ("uncontended spin_lock/unlock pair of a queued spinlock: one "
+                           "locked cmpxchg (~20 cycles on a line in L1/L2) and a release "
+                           "store (queued_spin_unlock is smp_store_release, not an atomic)")),
     "si_lock": (40.0, ("device-wide spin lock: the line usually comes from another core "
                        "(~40 ns transfer) even without contention")),
     "pcpu_access": (5.0, "this_cpu read/update under local_lock (preempt off), L1 hit"),
@@ -88,12 +95,15 @@ DEFAULT_COST = {
     "lookup_cache_hit": (3.0, "per-CPU MRU cluster compare: one L1 load and compare"),
     "lookup_cache_miss": (5.0, ("MRU compare + updating the per-CPU slot (the xa_load "
                                 "it causes is counted separately)")),
-    "mem_alloc": (100.0, "slab/kmalloc fast path with occasional slow-path refills"),
+    "mem_alloc": (100.0, "one allocation call: the slab/kmalloc fast path with occasional slow-path refills"),
     "mem_free": (60.0, "kfree / kmem_cache_free fast path, RCU-deferred frees amortised"),
     "memcg_charge": (50.0, "page_counter_charge: atomics up the cgroup hierarchy"),
     "memcg_uncharge": (50.0, "page_counter_uncharge: atomics up the hierarchy"),
-    "slot_free_notify": (50.0, ("per-slot free hooks: arch_swap_invalidate_page (no-op on "
-                                "x86) + zram slot free (trylock, free the zsmalloc handle)")),
+    "slot_free_notify": (200.0, ("zram_slot_free_notify() per freed slot (zram only): bit "
+                                 "trylock, zram_free_page() -> zs_free() (pool read lock, "
+                                 "size-class spinlock, object and handle freed): ~200 ns on a "
+                                 "server core; ~400 ns measured on the 2-core development VM "
+                                 "(munmap on zram minus on a loop device, per swapped entry)")),
     "pte_read": (1.0, "a PTE read in a page-table page already in cache (swap_pte_batch)"),
 }
 assert tuple(DEFAULT_COST) == PRIMITIVES, "DEFAULT_COST must follow counters.PRIMITIVES"
@@ -131,7 +141,10 @@ MM_COST = {
     "page_touch": (250.0, "usemem writing/reading 4 KiB it already has, ~16 GB/s"),
     "page_free": (100.0, "freeing one page to the pcp list"),
     "lru_op": (30.0, "add/move one folio on an LRU list (folio batch amortised)"),
-    "unmap_pte": (50.0, "try_to_unmap_one: PTE clear + TLB flush batching, per page"),
+    "unmap_pte": (300.0, ("try_to_unmap_one() per page: the anon rmap walk (anon_vma read "
+                          "lock, the VMA, page_vma_mapped_walk), PTE get-and-clear, the TLB "
+                          "flush batched, the swap PTE set, rss counters and the rmap "
+                          "removal; folio_dup_swap() is the design's dup")),
     "pte_zap": (10.0, "one PTE in zap_pte_range (read, clear, rss counter)"),
     "reclaim_batch": (2000.0, ("shrink_folio_list overhead per 32-page batch "
                                "(isolation, lruvec lock, putback)")),
