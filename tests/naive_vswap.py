@@ -31,8 +31,8 @@ Virtual side
   object (``metadata_bytes``, the object budget ``nrows``) until ``RCU_DELAY`` ticks
   later.
 * Every verb (alloc, dup, pte_batch, put, cache_lookup, cache_add, cache_del,
-  cache_free, try_reclaim, writeout, read_backend, ra_probe, zswap_writeback,
-  reclaim_full, unuse) is one tick of that clock, taken at its start, whatever it
+  cache_free, free_after_fault, try_reclaim, writeout, read_backend, ra_probe,
+  zswap_writeback, reclaim_full, unuse) is one tick of that clock, taken at its start, whatever it
   returns (swapoff's ``unuse_entry``, a read of the physical device, is not);
   work one verb does on behalf of another (put's reclaim of cache-only folios, the
   allocator's reclaim of a cache-only slot, zswap writeback's cache add, the
@@ -47,10 +47,11 @@ Virtual side
 * zswap entries are counted (``zswap_entries``); each stored zswap entry has an
   identity of its own, the descriptor's backend word: 1, 2, 3, ... in store order
   (``zswap_stored``), never reused.
-* With ``rmap_cache_only_bit`` the rmap C bit says "swap-cache only" for every slot
-  backing such an entry: set when a count drops to 0 on a cached SWAPFILE entry,
-  cleared on dup, and written at once when a physical slot is allocated for an entry
-  that is already cache-only (a large folio's unreferenced pages).
+* With ``rmap_cache_only_bit`` the rmap C bit says "swap-cache only": set when a count
+  drops to 0 on a cached SWAPFILE entry, cleared on dup (a rmap write each).  A
+  physical slot allocated for an entry that is already cache-only gets the plain value
+  (v6's vswap_rmap_set), so the allocator sees it busy; with the bit on, the
+  allocator's scan and __try_to_reclaim_swap's swap_only_has_cache read the bit.
 * Swapoff: ``swapoff_begin`` clears the device's SWP_WRITEOK (every later physical
   allocation fails and counts an allocation failure; a freed cluster no longer goes
   to the discard list; the device never comes back on the available list);
@@ -87,8 +88,24 @@ Counter conventions (the design's; see its module docstring)
   ``cluster_lock`` per physical free range;
 * ``mem_alloc`` / ``mem_free``: a cluster object, a zswap entry, a physical table;
 * ``memcg_charge`` per physical allocation and per swap-in cache add,
-  ``memcg_uncharge`` per released run holding physical slots (per slot without
-  batch_ops, and per physical slot dropped by a re-writeout).
+  ``memcg_uncharge``: with batch_ops (v6) one per release_backing() call that released
+  physical slots (a free run, or a store that replaces the backend); without (v5) one
+  per contiguous physical run, found through lookup_swap_cgroup_id() (a lookup, the
+  lock, a descriptor read) with the vswap lock dropped and retaken (a cluster_lock).
+
+The operations follow the v5 / v6 posted code as ``vswap_nb/designs/vswap.py``'s
+docstring lists them verb by verb (v5 = batch_ops off): the lookups, locks and
+descriptor reads / writes of each kernel function, the lookup cache of v6 patch 22
+(``_lookup``'s modes: vswap_iter / swap_cache_lock / add evict a cached cluster under
+its lock and cache the new one, folio_free_swap only evicts, __vswap_remove_mapping
+only reads, swap_cache_unlock empties on a hit, v6 swap_cache_del_folio always
+empties, tryget / put_swap_entry never use it), the fault's tryget_swap_entry (in
+cache_lookup of op swapin) and put_swap_entry (in put of op swapin without cache
+reclaim), the synchronous swap-in path (cache_add of op swapin on a count-1 SWAPFILE
+entry of a synchronous device: no swap-cache insert, the folio marked
+FOLIO_SYNC_BYPASS, released by swapcache_clear in cache_free), free_after_fault
+(should_try_to_free_swap with vswap_swapfile_backed), and zswap "ever enabled"
+(``zswap_enabled``, Ctx.meta[C_ZSWAP_ENABLED], set by a zswap store) for the read.
 """
 from __future__ import annotations
 
@@ -109,6 +126,13 @@ FOLIO_MAPPED = 1
 BACKEND_NONE, BACKEND_ZERO, BACKEND_ZSWAP, BACKEND_DISK, BACKEND_FOLIO = 0, 1, 2, 3, 4
 ENOMEM, ENOENT, EEXIST, EBUSY = -12, -2, -17, -16
 RA_READAHEAD, RA_SYNC = 0, 1
+FOLIO_SYNC_BYPASS = 4  # verbs.FOLIO_SYNC_BYPASS: pinned by the synchronous swap-in
+
+# how a cluster lookup uses the per-CPU lookup cache (V6p22)
+LK_ITER = 0  # vswap_iter, swap_cache_lock(_irq), swap_cache_add_folio: evict, insert
+LK_NOINSERT = 1  # folio_free_swap (v6): evict on a miss, never insert
+LK_PEEK = 2  # __vswap_remove_mapping, v5's __swap_cache_del_folio: read only
+LK_UNLOCK = 3  # swap_cache_unlock(_irq): a hit empties the way
 
 # physical cluster flags (enum swap_cluster_flags order) and allocator answers
 NONE, FREE, NONFULL, FRAG, FULL, DISCARD = range(6)
@@ -624,11 +648,13 @@ class NaiveVswap:
     def __init__(self, nslots, *, ncpu=1, cluster_size=512, solidstate=True, discard=False,
                  blkdev=True, synchronous=False, virtual_slots=None, virtual_cluster_size=512,
                  rmap_cache_only_bit=False, defer_cgroup_check=False,
-                 cluster_lookup_cache=False, batch_ops=False, lookup_cache_ways=1, layout_v6=False):
+                 cluster_lookup_cache=False, batch_ops=False, lookup_cache_ways=1, layout_v6=False,
+                 free_notify=True):
         self.counters = [[0] * len(PRIMITIVES) for _ in OPS]
         self.dev = Phys619(self, nslots, cluster_size=cluster_size, ncpu=ncpu,
                            solidstate=solidstate, discard=discard, blkdev=blkdev)
         self.synchronous = synchronous  # SWP_SYNCHRONOUS_IO (zram, pmem)
+        self.free_notify = free_notify and blkdev  # swap_slot_free_notify per freed slot
         self.rmap_bit = rmap_cache_only_bit
         self.defer_cg = defer_cgroup_check
         self.lookup_cache = cluster_lookup_cache
@@ -652,6 +678,7 @@ class NaiveVswap:
         self.rcu_pending = []  # due times of freed cluster objects
         self.zswap_entries = 0
         self.zswap_stored = 0  # zswap entries ever stored: the last one's identity
+        self.zswap_enabled = False  # Ctx.meta[C_ZSWAP_ENABLED]: a zswap store sets it
 
         # the folio side of Ctx
         self.folio_swap = {}
@@ -740,35 +767,59 @@ class NaiveVswap:
 
     # ---- clusters
 
-    def _lookup(self, op, cid):
-        """vswap_iter()'s cluster lookup, through the per-CPU lookup cache if on."""
+    def _lookup(self, op, cid, mode=LK_ITER):
+        """A cluster lookup, through the per-CPU lookup cache when it is on (V6p22):
+        a hit skips xa_load and makes the cluster the most recent (LK_UNLOCK, a
+        swap_cache_unlock(): empties its way instead); a miss loads the map, and
+        (LK_ITER, LK_NOINSERT) evicts the least recent cluster under its lock when
+        every way is in use, and (LK_ITER) caches a found cluster."""
         if not self.lookup_cache:
             return self._xa_load(op, cid)
         cache = self.mru[self.cpu]
         if cid in cache:
             self._c(op, "lookup_cache_hit")
             cache.remove(cid)
-            cache.insert(0, cid)
+            if mode == LK_UNLOCK:
+                self._put_ref(op, self.clusters[cid], 1)
+            else:
+                cache.insert(0, cid)
             return self.clusters[cid]
         self._c(op, "lookup_cache_miss")
         cl = self._xa_load(op, cid)
-        old = None
-        if cl is not None:
-            cache.insert(0, cid)
-            cl.ref += 1
-            if len(cache) > self.ways:
+        if mode in (LK_ITER, LK_NOINSERT):
+            if len(cache) == self.ways:
                 old = cache.pop()
-        elif cache:
-            old = cache.pop(0)  # a lookup that finds nothing gives up the front way
-        if old is not None:
-            self._put_ref(op, self.clusters[old], 1)
+                self._c(op, "cluster_lock")  # the evicted cluster's lock
+                self._put_ref(op, self.clusters[old], 1)
+            if mode == LK_ITER and cl is not None:
+                cache.insert(0, cid)
+                cl.ref += 1
         return cl
 
-    def _lookup_lock(self, op, entry):
-        cl = self._lookup(op, entry >> self.vshift)
+    def _lookup_lock(self, op, entry, mode=LK_ITER):
+        cl = self._lookup(op, entry >> self.vshift, mode)
         if cl is not None:
             self._c(op, "cluster_lock")
         return cl
+
+    def _lc_drop(self, op, entry):
+        """The lookup cache lets go of the entry's cluster (v6 swap_cache_del_folio)."""
+        if not self.lookup_cache:
+            return
+        cid = entry >> self.vshift
+        cache = self.mru[self.cpu]
+        if cid in cache:
+            cache.remove(cid)
+            self._put_ref(op, self.clusters[cid], 1)
+
+    def _tryget(self, op, entry):
+        """tryget_swap_entry(): a bare xa_load (no lock, no lookup cache)."""
+        return self._xa_load(op, entry >> self.vshift)
+
+    def _put_swap_entry(self, op, entry):
+        """put_swap_entry(): a bare xa_load and the cluster lock."""
+        if self._xa_load(op, entry >> self.vshift) is not None:
+            self._c(op, "cluster_lock")
 
     def _settle(self, op):
         """End of an operation: the lookup cache lets go of an emptied cluster."""
@@ -835,52 +886,92 @@ class NaiveVswap:
             self._c(op, "rmap_write")
             self.dev.slots[s] = None
             self._c(op, "map_write")
-            self._c(op, "slot_free_notify")
+            if self.free_notify:  # SWP_FREE_NOTIFY: zram's hook, a block device only
+                self._c(op, "slot_free_notify")
         self.dev.free_range(op, start, n)
 
-    def _release_backing(self, op, cl, idx, n):
-        """release_backing() + release_vswap_slot_nr() of descriptors [idx, idx+n)."""
-        ranges = []  # contiguous physical ranges inside one physical cluster
-        charged = 0
-        for i in range(idx, idx + n):
-            d = cl.desc[i]
+    def _phys_run_free(self, op, cl, start, n):
+        """swap_slot_free_nr() of a contiguous physical run: one physical lock per
+        physical cluster it spans; v5 drops and retakes the vswap cluster lock around
+        it and uncharges through lookup_swap_cgroup_id() (lookup + lock + read)."""
+        s, end = start, start + n
+        while s < end:
+            cend = min((s // self.dev.csize + 1) * self.dev.csize, end)
+            self._phys_free(op, s, cend - s)
+            s = cend
+        if not self.batch:
+            self._lookup_lock(op, cl.id << self.vshift)  # lookup_swap_cgroup_id()
             self._c(op, "desc_read")
-            if d.type == SWAPFILE:
-                p = d.backend
-                charged += 1
-                if self.batch:
-                    if ranges and p == sum(ranges[-1]) and ranges[-1][0] // self.dev.csize == p // self.dev.csize:
-                        ranges[-1][1] += 1
-                    else:
-                        ranges.append([p, 1])
-                else:
-                    self._phys_free(op, p, 1)
-                    self._c(op, "memcg_uncharge")
-            elif d.type == ZSWAP:
+            self._c(op, "memcg_uncharge")
+            self._c(op, "cluster_lock")  # the vswap cluster lock again
+
+    @staticmethod
+    def _phys_runs(descs):
+        """Contiguous physical runs [(first slot, n)] of the SWAPFILE descriptors of
+        ``descs`` (in order); a descriptor of another type ends a run."""
+        runs = []
+        open_run = False
+        for d in descs:
+            if d.type != SWAPFILE:
+                open_run = False  # another backend ends the run
+                continue
+            if open_run and d.backend == runs[-1][0] + runs[-1][1]:
+                runs[-1][1] += 1
+            else:
+                runs.append([d.backend, 1])
+            open_run = True
+        return runs
+
+    def _release_old(self, op, cl, i0, nr):
+        """release_backing() of live descriptors whose data moves: zswap entries freed,
+        physical runs released (v6: one uncharge for the call), type FOLIO."""
+        descs = cl.desc[i0:i0 + nr]
+        runs = self._phys_runs(descs)
+        for d in descs:
+            if d.type == ZSWAP:
+                self._c(op, "mem_free")
+                self.zswap_entries -= 1
+            if d.type != FOLIO:
+                d.backend = 0
+                d.type = FOLIO
+        for p, k in runs:
+            self._phys_run_free(op, cl, p, k)
+        if self.batch and runs:
+            self._c(op, "memcg_uncharge")
+
+    def _release_backing(self, op, cl, idx, n):
+        """vswap_free_nr() of descriptors [idx, idx+n): v5 clears the shadows in a loop of
+        its own (n reads, n writes), v6 reads the run's memcg id once; release_backing
+        (a read and a write each; zswap entries freed; physical runs; v6 one uncharge);
+        the cgroup clear (a write each); bitmap_clear; refcount_sub."""
+        if self.batch:
+            self._c(op, "desc_read")
+        else:
+            self._c(op, "desc_read", n)
+            self._c(op, "desc_write", n)
+        descs = cl.desc[idx:idx + n]
+        runs = self._phys_runs(descs)
+        for d in descs:
+            self._c(op, "desc_read")
+            if d.type == ZSWAP:
                 self._c(op, "mem_free")  # zswap_entry_free
                 self.zswap_entries -= 1
             self._c(op, "desc_write")
+        for d in descs:
             d.clear()
-        if self.batch:
-            for p, k in ranges:
-                self._phys_free(op, p, k)
-            if charged:
-                self._c(op, "memcg_uncharge")
+        for p, k in runs:
+            self._phys_run_free(op, cl, p, k)
+        if self.batch and runs:
+            self._c(op, "memcg_uncharge")
+        self._c(op, "desc_write", n)  # __vswap_swap_cgroup_clear
         for i in range(idx, idx + n):
             cl.bits.discard(i)
-        self._c(op, "bitmap_op", 1 if self.batch else n)
+        self._c(op, "bitmap_op")
         was_full = cl.count == self.vsize
         cl.count -= n
         if was_full and not self.on_partial(cl) and cl.ref > n and not self._cpu_holds(cl):
             self._partial_add(op, cl)
         self._put_ref(op, cl, n)
-
-    def _free_run(self, op, cl, idx, n):
-        if self.batch:
-            self._release_backing(op, cl, idx, n)
-        else:
-            for i in range(idx, idx + n):
-                self._release_backing(op, cl, i, 1)
 
     def _rmap_mark(self, op, d, cache_only):
         """The reverse map's C bit follows cache-only state of SWAPFILE entries."""
@@ -889,23 +980,67 @@ class NaiveVswap:
         self._c(op, "rmap_write")
         self.dev.slots[d.backend].cache_only = cache_only
 
-    def _alloc_phys(self, op, entry, nr):
-        """vswap_alloc_swap_slot() after its descriptor check."""
+    def _backing(self, cl, i0, nr):
+        """vswap_check_backing(): (first type, all nr the same, SWAPFILE contiguous)."""
+        d0 = cl.desc[i0]
+        for k in range(1, nr):
+            d = cl.desc[i0 + k]
+            if d.type != d0.type or (d0.type == SWAPFILE and d.backend != d0.backend + k):
+                return d0.type, False
+        return d0.type, True
+
+    def _alloc_swap_slot(self, op, entry, nr):
+        """vswap_alloc_swap_slot(): the folio's first physical slot, or -ENOMEM."""
+        i0 = entry & (self.vsize - 1)
+        cl = self._lookup_lock(op, entry)
+        t0, same = self._backing(cl, i0, nr)
+        if self.batch:
+            self._c(op, "desc_read")
+            backed = t0 == SWAPFILE
+        else:
+            self._c(op, "desc_read", nr)
+            backed = t0 == SWAPFILE and same
+        if backed:
+            return cl.desc[i0].backend
         p = self.dev.alloc(op, self.cpu, nr.bit_length() - 1)
         if not p:
             return ENOMEM
+        if not self.batch:
+            self._lookup_lock(op, entry)  # lookup_swap_cgroup_id() for the charge
+            self._c(op, "desc_read")
+        self._c(op, "memcg_charge")
+        if not self.batch:
+            self._c(op, "cluster_lock")  # swap_cluster_lock() around vswap_rmap_set()
         for i in range(nr):
             self._c(op, "rmap_write")
-            d = self.desc_of(entry + i)
-            c_bit = self.rmap_bit and d.count == 0 and d.in_cache  # already cache-only
-            self.dev.slots[p + i] = Rmap(entry + i, c_bit)
+            self.dev.slots[p + i] = Rmap(entry + i)  # the plain value: no C bit
             self._c(op, "map_write")
-        self._c(op, "memcg_charge")
         self.dev.deferred_work()
-        self._c(op, "cluster_lock")  # the virtual cluster again, for the store
+        if self.batch:
+            self._c(op, "cluster_lock")  # the same cluster locked again
+        else:
+            self._lookup_lock(op, entry)  # vswap_iter() for the store
+        for i in range(i0, i0 + nr):
+            self._c(op, "desc_write")
+            cl.desc[i].backend = p + (i - i0)
+            cl.desc[i].type = SWAPFILE
         return p
 
     # ---- swap cache internals
+
+    def _added(self, folio, start, nr):
+        """The folio side of a swap-cache add (and it is no longer a bypass folio)."""
+        self.folio_swap[folio] = start
+        self.folio_order[folio] = nr.bit_length() - 1
+        if self.folio_flags.get(folio, 0) & FOLIO_SYNC_BYPASS:
+            self.folio_flags[folio] &= ~FOLIO_SYNC_BYPASS
+
+    def _left_cache(self, folio):
+        if folio is None:
+            return
+        self.folio_swap.pop(folio, None)
+        if self.folio_flags.get(folio, 0) & FOLIO_SYNC_BYPASS:
+            self.folio_flags[folio] &= ~FOLIO_SYNC_BYPASS
 
     def _folio_of(self, op, entry):
         cl = self._lookup_lock(op, entry)
@@ -915,17 +1050,8 @@ class NaiveVswap:
         d = cl.desc[entry & (self.vsize - 1)]
         return d.folio if d.in_cache else None
 
-    def _only_has_cache(self, op, start, nr):
-        cl = self._lookup_lock(op, start)
-        for e in range(start, start + nr):
-            self._c(op, "desc_read")
-            if cl.desc[e & (self.vsize - 1)].count:
-                return False
-        return True
-
-    def _cache_del(self, op, start, nr):
-        """swap_cache_del_folio(): in_swapcache cleared; uncounted slots are freed."""
-        cl = self._lookup_lock(op, start)
+    def _swapcache_clear_locked(self, op, cl, start, nr):
+        """__swapcache_clear(): in_swapcache off (a write each), count-0 runs freed."""
         i0 = start & (self.vsize - 1)
         folio = cl.desc[i0].folio
         run = None
@@ -938,28 +1064,54 @@ class NaiveVswap:
                 if run is None:
                     run = i
             elif run is not None:
-                self._free_run(op, cl, run, i - run)
+                self._release_backing(op, cl, run, i - run)
                 run = None
         if run is not None:
-            self._free_run(op, cl, run, i0 + nr - run)
-        if folio is not None:
-            del self.folio_swap[folio]
+            self._release_backing(op, cl, run, i0 + nr - run)
+        self._left_cache(folio)
 
-    def _drop_stale_backend(self, op, cl, i0, nr, keep_phys):
-        for i in range(i0, i0 + nr):
-            d = cl.desc[i]
-            if d.type == ZSWAP:
-                self._c(op, "mem_free")
-                self.zswap_entries -= 1
-                d.backend = 0
-                d.type = FOLIO
-            elif d.type == ZERO:
-                d.type = FOLIO
-            elif d.type == SWAPFILE and not keep_phys:
-                self._phys_free(op, d.backend, 1)
-                self._c(op, "memcg_uncharge")
-                d.backend = 0
-                d.type = FOLIO
+    def _swapcache_clear(self, op, start, nr):
+        cl = self._lookup_lock(op, start)
+        self._swapcache_clear_locked(op, cl, start, nr)
+
+    def _swap_cache_del_folio(self, op, start, nr):
+        """v5: lock_irq, __swap_cache_del_folio (a lookup), unlock_irq (a lookup),
+        swapcache_clear: 4 lookups, 2 locks; v6: lock_irq, the cache emptied of the
+        cluster, swapcache_clear: 2 lookups, 2 locks."""
+        self._lookup_lock(op, start)  # swap_cache_lock_irq
+        if self.batch:
+            self._c(op, "desc_write", nr)
+            self._lc_drop(op, start)
+        else:
+            self._lookup(op, start >> self.vshift, LK_PEEK)  # __swap_cache_del_folio
+            self._c(op, "desc_write", nr)
+            self._lookup(op, start >> self.vshift, LK_UNLOCK)  # swap_cache_unlock_irq
+        self._swapcache_clear(op, start, nr)
+
+    def _remove_mapping(self, op, start, nr):
+        """__remove_mapping(): v5 = swap_cache_del_folio; v6: lock_irq +
+        __vswap_remove_mapping (a lookup, nr writes, __swapcache_clear)."""
+        if not self.batch:
+            self._swap_cache_del_folio(op, start, nr)
+            return
+        cl = self._lookup_lock(op, start)
+        self._lookup(op, start >> self.vshift, LK_PEEK)
+        self._c(op, "desc_write", nr)
+        self._swapcache_clear_locked(op, cl, start, nr)
+
+    def _folio_free_swap(self, op, start, nr):
+        """folio_free_swap(): v5 folio_swapped() + swap_cache_del_folio(); v6 one lookup
+        (no insert) + lock, the counts, __swapcache_clear."""
+        cl = self._lookup_lock(op, start, LK_NOINSERT if self.batch else LK_ITER)
+        for e in range(start, start + nr):
+            self._c(op, "desc_read")
+            if cl.desc[e & (self.vsize - 1)].count:
+                return False
+        if self.batch:
+            self._swapcache_clear_locked(op, cl, start, nr)
+        else:
+            self._swap_cache_del_folio(op, start, nr)
+        return True
 
     # ------------------------------------------------------------------ hooks
 
@@ -1039,8 +1191,12 @@ class NaiveVswap:
             d.type = FOLIO
             d.in_cache = True
         entry = (cl.id << self.vshift) + idx
-        self.folio_swap[folio] = entry
-        self.folio_order[folio] = order
+        if not self.batch:  # v5: vswap_cgroup_record(), swap_cache_add_folio()
+            self._lookup_lock(op, entry)
+            self._c(op, "desc_write", nr)
+            self._lookup_lock(op, entry)
+            self._c(op, "desc_write", nr)
+        self._added(folio, entry, nr)
         return entry
 
     def _verb(self, op, body, *args):
@@ -1091,52 +1247,71 @@ class NaiveVswap:
         return self._verb(op, self._put, entry, nr, reclaim_cache)
 
     def _put(self, op, entry, nr, reclaim_cache):
+        """vswap_free_nr_any_cache_only(): one lookup + lock per cluster; runs of freed
+        entries (v6 also cut at memcg changes); a fault's put also pays
+        put_swap_entry(); then, with reclaim_cache, the second pass."""
         mask = self.vsize - 1
+        if op == "swapin" and not reclaim_cache:
+            self._put_swap_entry(op, entry)
         freed = 0
         any_cache_only = False
         off, end = entry, entry + nr
         while off < end:
             cend = min(((off >> self.vshift) + 1) << self.vshift, end)
-            cl = self._lookup_lock(op, off) if self.batch else None
+            cl = self._lookup_lock(op, off)
             run = None
             run_memcg = None
             for e in range(off, cend):
-                if not self.batch:
-                    cl = self._lookup_lock(op, e)
                 i = e & mask
                 d = cl.desc[i]
                 self._c(op, "desc_read")
                 d.count -= 1
                 self._c(op, "desc_write")
                 if d.count == 0 and not d.in_cache:
-                    if self.batch:
-                        if run is not None and d.memcg != run_memcg:
-                            self._free_run(op, cl, run, i - run)
-                            run = None
-                        if run is None:
-                            run, run_memcg = i, d.memcg
-                    else:
-                        self._free_run(op, cl, i, 1)
+                    if run is not None and self.batch and d.memcg != run_memcg:
+                        self._release_backing(op, cl, run, i - run)
+                        run = None
+                    if run is None:
+                        run, run_memcg = i, d.memcg
                     freed += 1
                 else:
+                    if run is not None:
+                        self._release_backing(op, cl, run, i - run)
+                        run = None
                     if d.count == 0:
                         self._rmap_mark(op, d, True)
                         any_cache_only = True
-                    if run is not None:
-                        self._free_run(op, cl, run, i - run)
-                        run = None
             if run is not None:
-                self._free_run(op, cl, run, ((cend - 1) & mask) + 1 - run)
+                self._release_backing(op, cl, run, ((cend - 1) & mask) + 1 - run)
             off = cend
         if any_cache_only and reclaim_cache:
-            e = entry
-            while e < end:
-                r = self._try_reclaim(op, e, TTRS_UNMAPPED | TTRS_FULL)
-                e += 1
-                if r:
-                    step = abs(r)
-                    e = -(-e // step) * step
+            self._free_cache_only(op, entry, end)
         return freed
+
+    def _free_cache_only(self, op, entry, end):
+        """free_swap_and_cache_nr()'s second pass: per entry one lookup + lock + read
+        (v5 vswap_only_has_cache, v6 vswap_get_swap_cache(entry, true)); a cache-only
+        entry's folio (v5: swap_cache_get_folio once more) goes through
+        folio_free_swap(), mapped or not; the walk steps over the folio."""
+        e = entry
+        while e < end:
+            step = 1
+            cl = self._lookup_lock(op, e)
+            folio = None
+            if cl is not None:
+                d = cl.desc[e & (self.vsize - 1)]
+                self._c(op, "desc_read")
+                if d.in_cache and d.count == 0:
+                    folio = d.folio
+                    if not self.batch:
+                        folio = self._folio_of(op, e)
+            if folio is not None:
+                start = self.folio_swap[folio]
+                fnr = 1 << self.folio_order[folio]
+                step = (e + fnr) // fnr * fnr - e
+                if self._folio_free_swap(op, start, fnr):
+                    self.cache_drops += 1
+            e += step
 
     def try_reclaim(self, op, entry, flags):
         """The verb: __try_to_reclaim_swap() as an operation of its own."""
@@ -1156,9 +1331,24 @@ class NaiveVswap:
             need = True
         if not need:
             return -nr
-        if not self._only_has_cache(op, start, nr):
-            return -nr
-        self._cache_del(op, start, nr)
+        cl = self._lookup_lock(op, start)  # swp_entry_to_swp_slot(folio->swap)
+        i0 = start & (self.vsize - 1)
+        self._c(op, "desc_read")
+        if cl.desc[i0].type == SWAPFILE:
+            self._c(op, "cluster_lock")  # the physical cluster
+        for k in range(nr):
+            d = cl.desc[i0 + k]
+            if d.type == SWAPFILE:
+                self._c(op, "rmap_read")
+                if self.rmap_bit:
+                    if not self.dev.slots[d.backend].cache_only:
+                        return -nr
+                    continue
+            self._lookup_lock(op, start + k)  # vswap_only_has_cache(entry, 1)
+            self._c(op, "desc_read")
+            if d.count:
+                return -nr
+        self._swap_cache_del_folio(op, start, nr)
         self.cache_drops += 1
         return nr
 
@@ -1166,174 +1356,257 @@ class NaiveVswap:
         return self._verb(op, self._cache_lookup, entry)
 
     def _cache_lookup(self, op, entry):
+        """swap_cache_get_folio(); a fault (swapin) first does tryget_swap_entry():
+        xa_load (no lock), then swp_entry_to_swp_slot (lookup + lock + read)."""
+        if op == "swapin":
+            if self._tryget(op, entry) is None:
+                return -1
+            if self._lookup_lock(op, entry) is not None:
+                self._c(op, "desc_read")
         folio = self._folio_of(op, entry)
         return -1 if folio is None else folio
 
     def cache_add(self, op, entry, nr, folio):
         return self._verb(op, self._cache_add, entry, nr, folio)
 
+    def _sync_candidate(self, entry):
+        if not self.synchronous or self.swap_count(entry) != 1:
+            return False
+        d = self.desc_of(entry)
+        return d.type == SWAPFILE and not d.in_cache
+
     def _cache_add(self, op, entry, nr, folio):
         mask = self.vsize - 1
+        if op == "swapin" and nr == 1 and self._sync_candidate(entry):
+            # 6.19's synchronous path: charge lookup, swapcache_prepare,
+            # vswap_can_swapin_thp, swap_cache_get_shadow; no swap-cache insert
+            cl = self._lookup_lock(op, entry)
+            self._c(op, "desc_read")
+            self._c(op, "memcg_charge")
+            self._lookup_lock(op, entry)
+            self._c(op, "desc_read")
+            self._c(op, "desc_write")
+            self._lookup_lock(op, entry)
+            self._c(op, "desc_read")
+            self._lookup_lock(op, entry)
+            self._c(op, "desc_read")
+            d = cl.desc[entry & mask]
+            d.in_cache = True
+            d.folio = folio
+            self._added(folio, entry, 1)
+            self.folio_flags[folio] = self.folio_flags.get(folio, 0) | FOLIO_SYNC_BYPASS
+            return 0
         start = entry // nr * nr
-        cl = self._lookup_lock(op, start)
-        if cl is None:
+        i = entry & mask
+        cl = self._lookup_lock(op, entry)  # swap_cache_get_folio
+        if cl is not None:
+            self._c(op, "desc_read")
+            if i in cl.bits and cl.desc[i].in_cache:
+                return EEXIST
+        if self._lookup_lock(op, entry) is not None:  # swap_entry_swapped
+            self._c(op, "desc_read")
+        if cl is None or i not in cl.bits or cl.desc[i].count == 0:
             return ENOENT
-        d0 = cl.desc[entry & mask]
-        self._c(op, "desc_read")
-        if (entry & mask) not in cl.bits:
-            return ENOENT
-        if d0.in_cache:
-            return EEXIST
-        if d0.count == 0:
-            return ENOENT
-        if nr > 1:
-            if d0.type == ZSWAP:
+        d0 = cl.desc[i]
+        self._lookup_lock(op, entry)  # swapcache_prepare
+        if nr > 1 and d0.type == ZSWAP:
+            return EBUSY
+        for e in range(start, start + nr):
+            d = cl.desc[e & mask]
+            self._c(op, "desc_read")
+            if nr > 1 and ((e & mask) not in cl.bits or d.in_cache or d.count == 0
+                           or d.type != d0.type or d.memcg != d0.memcg):
                 return EBUSY
-            for e in range(start, start + nr):
-                d = cl.desc[e & mask]
-                self._c(op, "desc_read")
-                if ((e & mask) not in cl.bits or d.in_cache or d.count == 0
-                        or d.type != d0.type or d.memcg != d0.memcg):
-                    return EBUSY
-        if self.batch:
-            self._c(op, "cluster_lock")
-        else:
-            self._lookup_lock(op, start)
+        self._c(op, "desc_write", nr)
+        self._lookup_lock(op, entry)  # vswap_folio_backed
+        self._c(op, "desc_read", nr)
+        self._lookup_lock(op, entry)  # lookup_swap_cgroup_id for the charge
+        self._c(op, "desc_read")
+        self._c(op, "memcg_charge")
+        self._lookup_lock(op, entry)  # swap_cache_add_folio
         for e in range(start, start + nr):
             self._c(op, "desc_write")
             d = cl.desc[e & mask]
             d.in_cache = True
             d.folio = folio
-        self.folio_swap[folio] = start
-        self.folio_order[folio] = nr.bit_length() - 1
-        self._c(op, "memcg_charge")
+        self._added(folio, start, nr)
         return 0
 
     def cache_del(self, op, entry, nr):
         return self._verb(op, self._cache_del_verb, entry, nr)
 
     def _cache_del_verb(self, op, entry, nr):
-        self._cache_del(op, entry, nr)
+        self._remove_mapping(op, entry, nr)
         return 0
 
     def cache_free(self, op, entry, nr):
         return self._verb(op, self._cache_free, entry, nr)
 
     def _cache_free(self, op, entry, nr):
-        if not self._only_has_cache(op, entry, nr):
-            return 0
-        self._cache_del(op, entry, nr)
-        return 1
+        d = self.desc_of(entry)
+        if (nr == 1 and d is not None and d.in_cache and d.folio is not None
+                and self.folio_flags.get(d.folio, 0) & FOLIO_SYNC_BYPASS):
+            self._swapcache_clear(op, entry, 1)
+            return 1
+        return int(self._folio_free_swap(op, entry, nr))
+
+    def free_after_fault(self, op, entry, folio, sync_dev, full, write):
+        return self._verb(op, self._free_after_fault, entry, folio, sync_dev, full, write)
+
+    def _free_after_fault(self, op, entry, folio, sync_dev, full, write):
+        """The synchronous path frees what it pinned; else should_try_to_free_swap():
+        swap full; vswap_swapfile_backed() (lookup + lock + nr reads): not backed by
+        contiguous physical slots frees; else a write fault."""
+        if self.folio_flags.get(folio, 0) & FOLIO_SYNC_BYPASS:
+            return True
+        if full:
+            return True
+        start = self.folio_swap.get(folio, 0)
+        if not start:
+            return False
+        nr = 1 << self.folio_order[folio]
+        cl = self._lookup_lock(op, start)
+        if cl is None:
+            return False
+        self._c(op, "desc_read", nr)
+        t0, same = self._backing(cl, start & (self.vsize - 1), nr)
+        if not (same and t0 == SWAPFILE):
+            return True
+        return bool(write)
 
     def writeout(self, op, entry, nr, backend):
         return self._verb(op, self._writeout, entry, nr, backend)
 
+    def _store_folio(self, op, entry, cl, i0, nr):
+        self._lookup_lock(op, entry)  # vswap_store_folio
+        self._release_old(op, cl, i0, nr)
+        self._c(op, "desc_write", nr)
+
     def _writeout(self, op, entry, nr, backend):
-        if self._only_has_cache(op, entry, nr):  # folio_free_swap()
-            self._cache_del(op, entry, nr)
+        if self._folio_free_swap(op, entry, nr):
             return BACKEND_NONE
         i0 = entry & (self.vsize - 1)
-        cl = self._lookup_lock(op, entry)  # the backing check
-        self._c(op, "desc_read")
-        phys_backed = cl.desc[i0].type == SWAPFILE
-        self._drop_stale_backend(op, cl, i0, nr, backend == BACKEND_DISK)
-        result = backend
-        if backend == BACKEND_ZERO:
-            if not self.batch:
-                self._lookup_lock(op, entry)
+        cl = self._lookup_lock(op, entry)
+        if backend == BACKEND_ZERO:  # swap_zeromap_folio_set
+            self._release_old(op, cl, i0, nr)
             for i in range(i0, i0 + nr):
                 self._c(op, "desc_write")
                 cl.desc[i].type = ZERO
-        elif backend == BACKEND_ZSWAP:
+            return backend
+        # v6 vswap_prepare_writeout / v5 vswap_swapfile_backed (+ vswap_store_folio)
+        self._c(op, "desc_read", nr)
+        t0, same = self._backing(cl, i0, nr)
+        if self.batch:
+            if not (same and t0 in (SWAPFILE, FOLIO)):
+                self._release_old(op, cl, i0, nr)
+                self._c(op, "desc_write", nr)
+        elif not (same and t0 == SWAPFILE):
+            self._store_folio(op, entry, cl, i0, nr)
+        if backend == BACKEND_ZSWAP:
+            self.zswap_enabled = True
             for i in range(i0, i0 + nr):
                 self._c(op, "mem_alloc")
                 self._lookup_lock(op, entry)  # zswap_entry_store()
+                self._release_old(op, cl, i, 1)
                 self._c(op, "desc_write")
                 self.zswap_entries += 1
                 self.zswap_stored += 1
                 cl.desc[i].backend = self.zswap_stored  # the new entry's identity
                 cl.desc[i].type = ZSWAP
-        elif not phys_backed:
-            self._lookup_lock(op, entry)  # vswap_alloc_swap_slot()
-            self._c(op, "desc_read")
-            p = self._alloc_phys(op, entry, nr)
-            if p < 0:
-                result = ENOMEM
-            else:
-                for i in range(i0, i0 + nr):
-                    self._c(op, "desc_write")
-                    cl.desc[i].backend = p + (i - i0)
-                    cl.desc[i].type = SWAPFILE
-        return result
+            return backend
+        if not self.batch:  # zswap_store()'s check_old
+            self._lookup_lock(op, entry)
+            self._c(op, "desc_read", nr)
+            t0, same = self._backing(cl, i0, nr)
+            if not (same and t0 == SWAPFILE):
+                self._store_folio(op, entry, cl, i0, nr)
+        p = self._alloc_swap_slot(op, entry, nr)
+        if p < 0:
+            return ENOMEM
+        if not self.batch:  # __swap_writepage: swp_entry_to_swp_slot, swap_folio_sector
+            for _ in range(2):
+                self._lookup_lock(op, entry)
+                self._c(op, "desc_read")
+        return backend
 
     def read_backend(self, op, entry):
         return self._verb(op, self._read_backend, entry)
 
     def _read_backend(self, op, entry):
+        """swap_read_folio(): zero check; zswap_entry_load when zswap was ever enabled
+        (a hit: vswap_store_folio); else swp_entry_to_swp_slot, and v5's I/O helper
+        looks the slot up once more."""
         cl = self._lookup_lock(op, entry)
         d = cl.desc[entry & (self.vsize - 1)]
         self._c(op, "desc_read")
-        result = BACKEND_FOLIO
         if d.type == ZERO:
-            result = BACKEND_ZERO
-        else:
+            return BACKEND_ZERO
+        if d.type == ZSWAP or self.zswap_enabled:
+            self._lookup_lock(op, entry)  # zswap_entry_load()
+            self._c(op, "desc_read")
+        if d.type == ZSWAP:
+            self._lookup_lock(op, entry)  # vswap_store_folio()
+            self._c(op, "desc_write")
+            self._c(op, "mem_free")
+            self.zswap_entries -= 1
+            d.backend = 0
+            d.type = FOLIO
+            return BACKEND_ZSWAP
+        self._lookup_lock(op, entry)  # swp_entry_to_swp_slot()
+        self._c(op, "desc_read")
+        if d.type == SWAPFILE:
             if not self.batch:
-                self._lookup_lock(op, entry)  # zswap_entry_load()
+                self._lookup_lock(op, entry)  # the I/O helper's slot lookup
                 self._c(op, "desc_read")
-            if d.type == ZSWAP:
-                self._c(op, "desc_write")
-                self._c(op, "mem_free")
-                self.zswap_entries -= 1
-                d.backend = 0
-                d.type = FOLIO
-                result = BACKEND_ZSWAP
-            else:
-                if not self.batch:
-                    self._lookup_lock(op, entry)  # swp_entry_to_swp_slot()
-                    self._c(op, "desc_read")
-                if d.type == SWAPFILE:
-                    result = BACKEND_DISK
-        return result
+            return BACKEND_DISK
+        return BACKEND_FOLIO
 
     def ra_probe(self, op, entry):
-        """do_swap_page()'s choice after a cache miss: only an entry backed by a physical
-        slot on a synchronous device skips readahead (swp_entry_to_swp_slot: a lookup,
-        the lock, a descriptor read); -ENOENT for an entry not allocated."""
+        """do_swap_page()'s choice after a cache miss: the synchronous path only for a
+        physically backed entry on a synchronous device whose __swap_count() (lookup +
+        lock + read) is 1; -ENOENT for an entry not allocated."""
         return self._verb(op, self._ra_probe, entry)
 
     def _ra_probe(self, op, entry):
         if self.swap_count(entry) < 0:
             return ENOENT
-        cl = self._lookup_lock(op, entry)
-        self._c(op, "desc_read")
-        typ = cl.desc[entry & (self.vsize - 1)].type
-        return RA_SYNC if typ == SWAPFILE and self.synchronous else RA_READAHEAD
+        d = self.desc_of(entry)
+        if d.type == SWAPFILE and self.synchronous:
+            self._lookup_lock(op, entry)  # __swap_count()
+            self._c(op, "desc_read")
+            if d.count == 1:
+                return RA_SYNC
+        return RA_READAHEAD
 
     def zswap_writeback(self, op, entry, folio):
         return self._verb(op, self._zswap_writeback, entry, folio)
 
     def _zswap_writeback(self, op, entry, folio):
+        if self._tryget(op, entry) is None:
+            return ENOENT
+        if self._lookup_lock(op, entry) is not None:  # swp_entry_to_swp_slot
+            self._c(op, "desc_read")
         err = self._cache_add(op, entry, 1, folio)
+        self._put_swap_entry(op, entry)
         if err:
             return err
         cl = self._lookup_lock(op, entry)  # zswap_entry_load() verify
         d = cl.desc[entry & (self.vsize - 1)]
         self._c(op, "desc_read")
         if d.type != ZSWAP:
-            self._cache_del(op, entry, 1)
+            self._swap_cache_del_folio(op, entry, 1)
             return ENOMEM
-        self._lookup_lock(op, entry)  # vswap_alloc_swap_slot()
-        self._c(op, "desc_read")
-        p = self._alloc_phys(op, entry, 1)
+        p = self._alloc_swap_slot(op, entry, 1)
         if p < 0:
-            self._cache_del(op, entry, 1)
+            self._swap_cache_del_folio(op, entry, 1)
             return ENOMEM
-        self._c(op, "desc_write")
         self._c(op, "mem_free")  # zswap_entry_free()
         self.zswap_entries -= 1
-        d.backend = p
-        d.type = SWAPFILE
-        self._cache_del("cache_del", entry, 1)
+        if not self.batch:  # __swap_writepage()
+            for _ in range(2):
+                self._lookup_lock(op, entry)
+                self._c(op, "desc_read")
+        self._remove_mapping("cache_del", entry, 1)
         return 0
 
     def reclaim_full(self, force):

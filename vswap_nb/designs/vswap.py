@@ -2,8 +2,31 @@
 
 Facts (``reference/swap-designs.md`` sections 2.1-2.4, 3 and 4; vswap.c of the v6
 series [S5], the v6 cover letter and patches 13 and 22 [S19-S21], Nhat's regression
-analysis [S28]):
+analysis [S28]); every per-operation count below comes from the posted code as the
+team's inventory (``vswap_inventory.md``, issue 16) established it, cited by its
+source keys:
 
+  V5c    mm/vswap.c of v5 patches 1-20 (intel-lab-lkp/linux 977bfed4)
+  V5p21  "[PATCH v5 21/21] vswap: batch contiguous vswap free calls" (v5's free path)
+  V6c    mm/vswap.c of v6 patches 1-21 (intel-lab-lkp/linux 03fb548d)
+  V6p22  "[PATCH v6 22/22] vswap: cache cluster lookup"
+  V5p14 / V6p14  "mm: swap: decouple virtual swap slot from backing store"
+         (do_swap_page, swap_writeout, swap_read_folio, zswap, should_try_to_free_swap)
+  V4p13 / V6p13  "swap: manage swap entry lifecycle at the virtual swap layer"
+         (swapfile.c: swap_cache_only, __try_to_reclaim_swap, folio_free_swap of v5,
+         __remove_mapping; v5's 13/21 taken as v4's text [I])
+  P03    zswap writeback through tryget_swap_entry / put_swap_entry
+  P10    __read_swap_cache_async and __remove_mapping on the descriptor's swap cache
+  P16    "swap: do not unnecessarily pin readahead swap entries" (vswap_same_cluster)
+  P18    "memcg: swap: only charge physical swap slots" (lookup_swap_cgroup_id in the
+         v5 charge and uncharge)
+  V6p20  "swapfile: replace the swap map with bitmaps" (cluster_scan_range)
+
+Where 6.19 code outside the posted hunks is assumed, or a total is derived, it is
+marked [I].
+
+The design
+----------
 * Page tables hold *virtual* entries: ``(cluster id << 9) | slot``.  A virtual cluster
   (512 slots) has a lock, an id, count/order bits, a refcount, a 512-bit allocation
   bitmap and 512 descriptors of 24 bytes (backend slot or zswap entry; swap-cache folio
@@ -23,38 +46,184 @@ analysis [S28]):
   Pointer in the physical swap table), or the folio itself.  Only physical slots are
   charged to memcg swap.  The physical device keeps 2 bits per slot statically (the
   allocated and bad bitmaps) instead of ``swap_map``; no ``swap_cgroup``, no zeromap.
-* The three fixes of the thread and v6's batching are switches (``vswap_v6`` has them
-  on, ``vswap_v5`` off; with all four off v6 counts exactly as v5):
 
-  ``rmap_cache_only_bit``  bit 63 of the reverse-map entry says "swap-cache only", so
-      the physical allocator reads the rmap word alone; without it, every allocated
-      slot met in a scanned range costs a reverse-map read plus a vswap lookup
-      (``xa_load`` + cluster lock + descriptor read).  The bit is set when a count drops
-      to 0 on a cached SWAPFILE entry and cleared on dup.
-  ``defer_cgroup_check``   ``swap_pte_batch()`` on the free path does no per-PTE cgroup
-      lookup; the free loop splits runs at memcg changes under the held lock.  Without
-      it, each PTE of a batch costs a vswap lookup + lock + descriptor read.
-  ``cluster_lookup_cache`` a per-CPU most-recently-used cluster: a lookup of the same
-      cluster id skips ``xa_load`` (``lookup_cache_hit``); the cluster lock is still
-      taken.  The cache holds a cluster reference, dropped when another cluster is
-      looked up or when the cluster is empty at the end of an operation.
-  ``lookup_cache_ways``    (an integer, not in the kernel: a what-if of the thread's
-      "TLB-like" cache) how many clusters the per-CPU lookup cache holds, most recent
-      first, least recent evicted (1..16; v6 is 1).  Ignored without
-      ``cluster_lookup_cache``.  A hit costs ``lookup_cache_hit`` at any way.
-  ``batch_ops``            v6's batching: the free path takes one lookup + lock per
-      cluster chunk and releases backing per run (one physical lock per contiguous
-      physical range, one uncharge per memcg run); writeout's backing check and store
-      share one lock section (``vswap_prepare_writeout``); swap-in's backend read and
-      cache add do not repeat lookups.  Without it (v5 [I]): one lookup + lock per
-      entry on the free path and per-entry release; separate lookups for each step.
+Counting conventions: a *lookup* is ``xa_load`` on the cluster map (``xa_lookup`` and
+its node visits) or, with the lookup cache, a ``lookup_cache_hit`` / ``_miss``; a
+*lock* is one ``cluster_lock`` (lock + unlock) of a vswap cluster, and the physical
+cluster lock is a ``cluster_lock`` too.  Within one kernel call vswap_iter() keeps the
+cluster it holds, so a call costs one lookup + lock per cluster it touches (V5c, V6c).
 
-What is inferred [I] (v5's source was not read; v6's only in part): the exact per-step
-lookups of v5 beyond those listed in the reference; that v5 frees entry by entry; the
-refcount model (allocated slots + one per CPU cache or lookup cache holding the
-cluster); v5's cluster object being a 16 KiB slab object (12392 B rounded).  The RCU
-delay is 64 verb calls.  Swapoff (``unuse``) repoints each physically backed entry at its swap-cache folio
-[S16, S23]: no page-table walk.  Left out: shmem, multiple physical devices, races.
+Switches
+--------
+``vswap_v6`` has all four on, ``vswap_v5`` all off; ``vswap_v6`` with all four off
+counts exactly as ``vswap_v5``.
+
+``rmap_cache_only_bit``  bit 63 of the reverse-map entry says "swap-cache only" (V6c,
+    V6p13): the physical allocator's swap_cache_only() (the scan, V6p20
+    cluster_scan_range, and __try_to_reclaim_swap's swap_only_has_cache()) reads the
+    rmap word alone; without it every allocated slot asked costs the rmap word plus
+    vswap_only_has_cache() (a lookup, the lock, a descriptor read; V4p13).  The bit is
+    set when a count drops 1 -> 0 on a cached SWAPFILE entry (vswap_free_nr_any_
+    cache_only) and cleared on dup (swap_duplicate_nr: one rmap write each).
+    vswap_alloc_swap_slot() writes the plain value (vswap_rmap_set, V6c): a page whose
+    count is already 0 when it gets a slot has no bit.
+``defer_cgroup_check``   swap_pte_batch() on the free path reads PTEs only (V6p13,
+    V6p14); without it each PTE of the batch costs lookup_swap_cgroup_id() (a lookup,
+    the lock, a descriptor read) and the batch stops at a memcg change.
+``cluster_lookup_cache`` V6p22, a per-CPU cache of the last cluster: vswap_iter(),
+    swap_cache_lock(_irq), swap_cache_add_folio() read it before ``xa_load``; a hit
+    skips ``xa_load``, the cluster lock is still taken.  A miss while another cluster is
+    cached evicts it under its own lock (one more ``cluster_lock``, and its reference
+    dropped), then caches the new one (with a reference).  folio_free_swap() (v6)
+    reads the cache and a miss evicts, but it never caches; __vswap_remove_mapping()
+    reads it only (the lock is held from swap_cache_lock_irq()).
+    swap_cache_unlock(_irq) empties the cache on a hit; swap_cache_del_folio() (v6)
+    always empties it; the end of an operation empties it of a cluster whose count is
+    0 (vswap_iter_break and friends).  tryget_swap_entry() and put_swap_entry() never
+    use it (always ``xa_load``).  [I: vswap_iter() caches a found cluster only when the
+    slot's bit is set; the model caches it whenever the cluster is found.]
+``lookup_cache_ways``    (an integer, not in the kernel: a what-if of the thread's
+    "TLB-like" cache) how many clusters the per-CPU lookup cache holds, most recent
+    first (1..16; v6 is 1).  Ignored without ``cluster_lookup_cache``.  The same rules
+    apply to the way that holds the cluster: a hit at any way; a miss evicts (under
+    its lock) the least recent way only when every way is in use; unlock and
+    swap_cache_del_folio() empty the way holding the cluster.
+``batch_ops``            every other v5 -> v6 difference the posted code shows: the free
+    path's runs cut at memcg changes with the lock held and one uncharge per run
+    (V5p21 vs V6c vswap_free_nr / release_backing); vswap_prepare_writeout;
+    __vswap_remove_mapping; folio_free_swap with one lookup (vswap.c, V6c, instead of
+    swapfile.c's, V4p13); swap_cache_del_folio without __swap_cache_del_folio and
+    swap_cache_unlock_irq; allocation without vswap_cgroup_record and
+    swap_cache_add_folio (V6c folio_alloc_swap); vswap_alloc_swap_slot without the
+    cgroup-id lookup and the physical lock (P18 vs V6c); __swap_writepage without its
+    two slot lookups and swap_read_folio's I/O helper without its second one (V6p14);
+    zswap_store() without check_old (V6p14).  Nothing in v6 merges the swap-in cache
+    add or reads the backend with one lookup: those count as in v5.
+
+Verb by verb (v5 = batch_ops off, v6 = on; order-0 totals in the inventory's terms)
+-----------------------------------------------------------------------------------
+* alloc (folio_alloc_swap): both take the CPU's cluster (a lock, no lookup) and write
+  nr descriptors; v5 then vswap_cgroup_record() (a lookup, the lock, nr writes) and
+  swap_cache_add_folio() (a lookup, the lock, nr writes): v5 2 lookups / 3 locks, v6
+  0 / 1 (V5c + P18, V6c).
+* dup (swap_duplicate per PTE): a lookup, the lock, a read, a write; v6's rmap bit
+  cleared on a count 0 -> 1 of a SWAPFILE entry (V5c, V6c).
+* pte_batch: see ``defer_cgroup_check``.
+* put (free_swap_and_cache_nr / swap_free_nr): vswap_free_nr_any_cache_only(), one
+  lookup + lock per cluster (V5p21, V6c), a read and a write per entry; freed entries
+  in runs cut at cluster boundaries and at entries that stay (v6 also at memcg
+  changes).  Per run, vswap_free_nr(): v5 clears the shadows in a loop of its own (a
+  read and a write each), v6 reads the run's memcg id once; release_backing() (a read
+  and a write each; zswap entries freed; per contiguous physical run one physical lock
+  per physical cluster, and v5 there drops and retakes the vswap lock (a lock) and
+  uncharges through lookup_swap_cgroup_id() (a lookup, the lock, a read), P18; v6 one
+  uncharge per run); __vswap_swap_cgroup_clear() (a write each; the memcg id
+  references' put is not counted); bitmap_clear.  512 contiguous disk-backed PTEs in
+  one cluster: v5 2 lookups, 3 vswap locks, 1 physical lock, 1 uncharge; v6 1, 1, 1, 1.
+  Then, when some cached entry's count went 1 -> 0 and the caller reclaims
+  (free_swap_and_cache_nr), a second pass over every entry, no TTRS gate (a mapped
+  folio goes too): v5 vswap_only_has_cache(entry, 1) per entry (a lookup, the lock, a
+  read), then for a cache-only one swap_cache_get_folio() and v5's folio_free_swap()
+  (~7 lookups, 5 locks per folio); v6 vswap_get_swap_cache(entry, true) per entry,
+  then folio_free_swap() (2 lookups, 2 locks per folio) (V5c, V6c).  The fault's put
+  (op swapin, no cache reclaim) also pays put_swap_entry() of the fault's
+  tryget_swap_entry(): ``xa_load`` + the lock (V5p14/V6p14, V6p22).
+* cache_lookup: swap_cache_get_folio() (a lookup, the lock, a read).  The fault's
+  (op swapin) starts with tryget_swap_entry(): ``xa_load`` (no lock; never through the
+  lookup cache) and swp_entry_to_swp_slot() (a lookup, the lock, a read) (V5p14/V6p14,
+  V6c).  On a cache hit too.
+* ra_probe: the synchronous path only when tryget_swap_entry() found a swap device (a
+  SWAPFILE entry; that lookup was counted with the fault's cache_lookup), the device
+  is SWP_SYNCHRONOUS_IO and __swap_count() (a lookup, the lock, a read) is 1
+  (V5p14/V6p14 do_swap_page, 6.19 context [I]).  Zero, zswap and folio entries, and
+  shared ones, read ahead.
+* cache_add: the fault's own page (op swapin) on the synchronous path: the charge's
+  lookup_swap_cgroup_id(), swapcache_prepare() (in_swapcache written),
+  vswap_can_swapin_thp() and swap_cache_get_shadow(): 4 lookups, 4 locks, one charge,
+  and no swap-cache insert: the folio is recorded against the descriptor (uncounted)
+  and marked ``FOLIO_SYNC_BYPASS``.  Otherwise __read_swap_cache_async() (P10, V6p13):
+  swap_cache_get_folio(), swap_entry_swapped(), swapcache_prepare(),
+  vswap_folio_backed(), the charge's lookup_swap_cgroup_id(), swap_cache_add_folio():
+  6 lookups, 6 locks.  The same in v5 and v6.
+* read_backend (swap_read_folio): swap_zeromap_batch() (1 lookup: zero is done); when
+  zswap was ever enabled (``ctx.meta[C_ZSWAP_ENABLED]``, set by a zswap store)
+  zswap_entry_load(), and a hit vswap_store_folio() (zswap 3 lookups);
+  swp_entry_to_swp_slot(), and v5's I/O helper (swap_folio_sector /
+  swap_read_folio_fs) looks the slot up again: disk v5 4 (3 without zswap), v6 3 (2)
+  (V5p14, V6p14).
+* free_after_fault: a synchronous-path folio is released (swapcache_clear through
+  cache_free).  Otherwise should_try_to_free_swap() with V5p14/V6p14's test: swap full
+  frees; vswap_swapfile_backed() (a lookup, the lock, nr reads) frees anything not
+  backed by contiguous physical slots; a physical one only on a write fault.  6.19 has
+  no SWP_SYNCHRONOUS_IO rule here.
+* cache_free: folio_free_swap(): v5 (swapfile.c, V4p13) folio_swapped() (a lookup, the
+  lock, the counts) then swap_cache_del_folio() (swap_cache_lock_irq,
+  __swap_cache_del_folio, swap_cache_unlock_irq: 3 lookups, a lock; put_swap_folio ->
+  swapcache_clear: a lookup, the lock): 5 lookups, 3 locks, plus a lookup and 2 locks
+  per physical run it frees; v6 (vswap.c, V6c) 1 lookup, 1 lock.  A
+  ``FOLIO_SYNC_BYPASS`` folio: swapcache_clear() (a lookup, the lock, then the run
+  freed as in put).  One synchronous-path fault on zram (page on the device, zswap
+  never enabled), cache_lookup to cache_free: v5 15 lookups, 15 vswap locks, 1
+  physical lock (the free's physical run accounts for a lookup and 2 of the locks);
+  v6 13 lookups, 12 vswap locks, 1 physical lock [I: totals].
+* writeout (swap_writeout, V5p14/V6p14): folio_free_swap() first (v5 folio_swapped: a
+  lookup, the lock; v6 a lookup + lock); zero: swap_zeromap_folio_set() (a lookup, the
+  lock, release_backing, nr writes): 2 lookups in both.  Otherwise v5
+  vswap_swapfile_backed() (a lookup) and, unless contiguous physical slots back the
+  folio, vswap_store_folio() (a lookup); v6 vswap_prepare_writeout() (one lookup).
+  zswap: zswap_entry_store() per page (a lookup): v5 4, v6 3.  Disk: v5 zswap_store()'s
+  check_old (vswap_swapfile_backed, vswap_store_folio), vswap_alloc_swap_slot() (v5:
+  vswap_swapfile_backed, swap_slot_alloc, mem_cgroup_try_charge_swap with
+  lookup_swap_cgroup_id, the physical lock around vswap_rmap_set, a vswap_iter for the
+  store; v6: one vswap_iter, the charge with the memcg known, vswap_rmap_set with no
+  physical lock, the same cluster locked again), v5's __swap_writepage()
+  (swp_entry_to_swp_slot, swap_folio_sector): v5 10 lookups, 10 locks + 1 physical
+  lock; v6 3 lookups, 4 locks (both + the physical allocator's own cluster lock).
+* cache_del (__remove_mapping): v5 swap_cache_lock_irq, __swap_cache_del_folio,
+  swap_cache_unlock_irq, put_swap_folio -> swapcache_clear: 4 lookups, 2 locks
+  (memcg1_swapout's lookup is cgroup v1 only, not counted); v6 swap_cache_lock_irq and
+  __vswap_remove_mapping: 2 lookups, 1 lock (V6p13, P10, V6c).
+* zswap_writeback (zswap_writeback_entry, P03, V5p14, V6p14): tryget_swap_entry()
+  (``xa_load`` + swp_entry_to_swp_slot), __read_swap_cache_async() (6 lookups),
+  put_swap_entry(), zswap_entry_load() to verify, vswap_alloc_swap_slot(),
+  zswap_entry_free(), v5's __swap_writepage() (2 lookups): v5 ~15 lookups, 14 locks +
+  1 physical lock; v6 ~11, 11 [I: totals].  The kernel leaves the folio in the swap
+  cache (folio_set_reclaim) for a later __remove_mapping(); the mm drops it at once,
+  so this verb does that __remove_mapping() itself, charged to the cache_del row (v5 4
+  lookups, v6 2).  A failed verify or allocation deletes the folio
+  (swap_cache_del_folio).
+* phys_slot_scan (the allocator's swap_cache_only, V6p20 cluster_scan_range): see
+  ``rmap_cache_only_bit``.
+* phys_slot_reclaim / try_reclaim (__try_to_reclaim_swap, V4p13/V6p13):
+  swap_cache_get_folio() (a lookup, the lock), the TTRS flags, swp_entry_to_swp_slot(
+  folio->swap) (a lookup, the lock; folio_matches_swap_slot() not counted [I]), the
+  physical lock, swap_only_has_cache() per page (the rmap word; without the rmap bit
+  also vswap_only_has_cache: a lookup, the lock, a read), swap_cache_del_folio() (v5
+  4 lookups / 2 locks, v6 2 / 2): order 0, v5 7 lookups, v6 4 (the inventory's ~8 for
+  v5 counts the scan's own lookup of the slot as well).
+* unuse (swapoff) repoints each physically backed entry at its swap-cache folio [S16,
+  S23]: no page-table walk (not part of the inventory; counted as before).
+
+Left out, and why
+-----------------
+* The readahead window's tryget_swap_entry() / put_swap_entry() pair (3 lookups, 2
+  locks) for each window entry outside the target's cluster (P16, inventory row 9):
+  cache_lookup(op readahead) is not told the fault's entry, so the verb cannot tell a
+  window entry's cluster from the target's without engine changes or state carried
+  between verbs.
+* A window page costs the engine's cache_lookup(op readahead) and then cache_add's own
+  swap_cache_get_folio(): one lookup more than __read_swap_cache_async() does [I: the
+  engine's split of the window step, not changed here].
+* Large (mTHP) swap-in's per-range helpers (swap_pte_batch with vswap_cgroup_batch and
+  vswap_can_swapin_thp for non-free callers), cgroup v1 (memcg1_swapout,
+  __swap_cgroup_record), zswap_store's partial-store path and a failed zswap writeback
+  write (zswap_entry_store back): not driven by the mm.
+* shmem, multiple physical devices, races, folio_trylock failures, CPU hotplug.
+
+Also inferred [I]: the refcount model (allocated slots + one per CPU cache or lookup
+cache holding the cluster; tryget/put references are not kept, they cancel); v5's
+cluster object being a 16 KiB slab object (12392 B rounded).  The RCU delay is 64 verb
+calls.
 """
 from __future__ import annotations
 
@@ -82,6 +251,7 @@ from ..core.counters import (
     OP_ALLOC,
     OP_CACHE_DEL,
     OP_RECLAIM_SCAN,
+    OP_SWAPIN,
     RMAP_READ,
     RMAP_WRITE,
     SI_LOCK,
@@ -123,6 +293,7 @@ from ..core.verbs import (
     BACKEND_ZERO,
     BACKEND_ZSWAP,
     C_CPU,
+    C_ZSWAP_ENABLED,
     EBUSY,
     EEXIST,
     ENOENT,
@@ -131,6 +302,7 @@ from ..core.verbs import (
     F_ORDER,
     F_SWAP,
     FOLIO_MAPPED,
+    FOLIO_SYNC_BYPASS,
     RA_READAHEAD,
     RA_SYNC,
     SLOT_BUSY,
@@ -483,17 +655,27 @@ def _rcu_tick(dst):
 
 # --------------------------------------------------------------------------- clusters
 
+# How a cluster lookup uses the per-CPU lookup cache (cluster_lookup_cache, V6p22)
+LK_ITER = 0  # vswap_iter(), swap_cache_lock(_irq), swap_cache_add_folio: evict, insert
+LK_NOINSERT = 1  # folio_free_swap(): evict on a miss, never insert
+LK_PEEK = 2  # __vswap_remove_mapping() (and v5's __swap_cache_del_folio [I]): read only
+LK_UNLOCK = 3  # swap_cache_unlock(_irq): a hit empties the way that holds the cluster
+
 
 @njit(inline="always")
-def _lookup(dst, ctx, op, cid):
-    """vswap_iter()'s cluster lookup: the lookup cache, else xa_load.  Returns the row
-    or -1.
+def _lookup(dst, ctx, op, cid, mode):
+    """A cluster lookup: the lookup cache (cluster_lookup_cache), else ``xa_load``.
+    Returns the row or -1.
 
     The cache is the CPU's ``meta[V_LC_WAYS]`` most recently used clusters, most recent
-    first (v6: one).  A hit moves the cluster to the front; a miss that finds the
-    cluster puts it at the front with a reference, and the least recent one falls out
-    when all ways are in use; a miss that finds no cluster gives up the front way (with
-    one way: the cache is emptied, as v6 does)."""
+    first (v6 +22: one).  A hit skips ``xa_load`` and moves the cluster to the front
+    (``LK_UNLOCK``: swap_cache_unlock() clears it from the cache instead).  A miss loads
+    the map; then (``LK_ITER``, ``LK_NOINSERT``) when every way is in use (one way: a
+    cluster is cached) the least recent one is evicted under its own lock, a
+    ``cluster_lock`` (V6p22 vswap_iter(): ``spin_lock(&cached->lock);
+    try_to_clear_local_vswap_iter_cache(cached)``), and (``LK_ITER`` only) a found
+    cluster goes to the front with a reference (try_to_cache_local_vswap_iter_cache).
+    ``LK_PEEK`` and ``LK_UNLOCK`` misses change nothing."""
     if dst.meta[V_LOOKUP_CACHE]:
         cpu = ctx.meta[C_CPU]
         ways = dst.meta[V_LC_WAYS]
@@ -501,19 +683,23 @@ def _lookup(dst, ctx, op, cid):
             if dst.vpcpu[cpu, P_MRU_ID + 2 * w] == cid:
                 ctx.counters[op, LOOKUP_CACHE_HIT] += 1
                 row = dst.vpcpu[cpu, P_MRU_ROW + 2 * w]
-                _lc_push_front(dst, cpu, w, cid, row)
+                if mode == LK_UNLOCK:
+                    _lc_remove(dst, cpu, w, ways)
+                    _put_ref(dst, ctx, op, row, 1)
+                else:
+                    _lc_push_front(dst, cpu, w, cid, row)
                 return row
         ctx.counters[op, LOOKUP_CACHE_MISS] += 1
         row = xa_load_counted(dst.cmap, 0, cid, ctx.counters, op)
-        if row >= 0:
+        if mode == LK_ITER or mode == LK_NOINSERT:
             old = dst.vpcpu[cpu, P_MRU_ROW + 2 * (ways - 1)]
-            _lc_push_front(dst, cpu, ways - 1, cid, row)
-            dst.vc[row, VC_REF] += 1
-        else:
-            old = dst.vpcpu[cpu, P_MRU_ROW]
-            _lc_remove(dst, cpu, 0, ways)
-        if old >= 0:
-            _put_ref(dst, ctx, op, old, 1)
+            if old >= 0:
+                ctx.counters[op, CLUSTER_LOCK] += 1  # the evicted cluster's lock
+                _lc_remove(dst, cpu, ways - 1, ways)
+                _put_ref(dst, ctx, op, old, 1)
+            if mode == LK_ITER and row >= 0:
+                _lc_push_front(dst, cpu, ways - 1, cid, row)
+                dst.vc[row, VC_REF] += 1
         return row
     return xa_load_counted(dst.cmap, 0, cid, ctx.counters, op)
 
@@ -521,7 +707,7 @@ def _lookup(dst, ctx, op, cid):
 @njit(inline="always")
 def _lc_push_front(dst, cpu, w, cid, row):
     """Put (cid, row) in way 0 of the CPU's lookup cache, moving ways 0..w-1 one down
-    (way ``w`` is overwritten: the hit's old place, or the evicted least recent way)."""
+    (way ``w`` is overwritten: the hit's old place, or a free last way)."""
     for k in range(w, 0, -1):
         dst.vpcpu[cpu, P_MRU_ID + 2 * k] = dst.vpcpu[cpu, P_MRU_ID + 2 * k - 2]
         dst.vpcpu[cpu, P_MRU_ROW + 2 * k] = dst.vpcpu[cpu, P_MRU_ROW + 2 * k - 2]
@@ -541,17 +727,75 @@ def _lc_remove(dst, cpu, w, ways):
 
 @njit
 def _lookup_lock(dst, ctx, op, entry):
-    """Find and lock the cluster of ``entry``; returns its row (or -1)."""
-    row = _lookup(dst, ctx, op, entry >> _vshift(dst))
+    """vswap_iter() (also swap_cache_lock(_irq), swap_cache_add_folio): find and lock
+    the cluster of ``entry``; returns its row (or -1)."""
+    row = _lookup(dst, ctx, op, entry >> _vshift(dst), LK_ITER)
     if row >= 0:
         ctx.counters[op, CLUSTER_LOCK] += 1
     return row
 
 
+@njit
+def _lookup_lock_noinsert(dst, ctx, op, entry):
+    """folio_free_swap() of v6: the lookup cache is read and a miss evicts, but the
+    cluster is not cached (V6p22); then the lock."""
+    row = _lookup(dst, ctx, op, entry >> _vshift(dst), LK_NOINSERT)
+    if row >= 0:
+        ctx.counters[op, CLUSTER_LOCK] += 1
+    return row
+
+
+@njit
+def _lookup_peek(dst, ctx, op, entry):
+    """A lookup under a lock already held (__vswap_remove_mapping, v5's
+    __swap_cache_del_folio): the cache is read, nothing more."""
+    return _lookup(dst, ctx, op, entry >> _vshift(dst), LK_PEEK)
+
+
+@njit
+def _cache_unlock(dst, ctx, op, entry):
+    """swap_cache_unlock(_irq): a lookup to find the lock to drop; a lookup-cache hit
+    empties that way (V6p22)."""
+    return _lookup(dst, ctx, op, entry >> _vshift(dst), LK_UNLOCK)
+
+
+@njit
+def _lc_drop(dst, ctx, op, entry):
+    """try_to_clear_local_vswap_iter_cache() under the cluster lock (v6
+    swap_cache_del_folio: always): the way holding the cluster is emptied."""
+    if dst.meta[V_LOOKUP_CACHE] == 0:
+        return
+    cid = entry >> _vshift(dst)
+    cpu = ctx.meta[C_CPU]
+    ways = dst.meta[V_LC_WAYS]
+    for w in range(ways):
+        if dst.vpcpu[cpu, P_MRU_ID + 2 * w] == cid:
+            row = dst.vpcpu[cpu, P_MRU_ROW + 2 * w]
+            _lc_remove(dst, cpu, w, ways)
+            _put_ref(dst, ctx, op, row, 1)
+            return
+
+
+@njit
+def _tryget(dst, ctx, op, entry):
+    """tryget_swap_entry()'s ``xa_load`` (a cluster reference, no lock; never through
+    the lookup cache, V6p22): the row or -1."""
+    return xa_load_counted(dst.cmap, 0, entry >> _vshift(dst), ctx.counters, op)
+
+
+@njit
+def _put_swap_entry(dst, ctx, op, entry):
+    """put_swap_entry(): ``xa_load`` + the cluster lock to drop the reference (never
+    through the lookup cache)."""
+    row = xa_load_counted(dst.cmap, 0, entry >> _vshift(dst), ctx.counters, op)
+    if row >= 0:
+        ctx.counters[op, CLUSTER_LOCK] += 1
+
+
 @njit(inline="always")
 def _mru_settle(dst, ctx, op):
     """End of an operation: the lookup cache drops the clusters that are now empty
-    (most recent first)."""
+    (most recent first; vswap_iter_break() and friends, V6p22)."""
     if dst.meta[V_LOOKUP_CACHE] == 0:
         return
     cpu = ctx.meta[C_CPU]
@@ -719,54 +963,127 @@ def _phys_free(dst, ctx, op, start, n):
 
 
 @njit
+def _phys_run_free(dst, ctx, op, row, start, n):
+    """release_backing()'s swap_slot_free_nr() of one contiguous physical run: a
+    physical cluster lock per physical cluster it spans.  v5 (V5p21 release_backing,
+    P18): the vswap cluster lock is dropped around it and taken again (a
+    ``cluster_lock``), and mem_cgroup_uncharge_swap(entry, n) finds the memcg again
+    through lookup_swap_cgroup_id() (a lookup, the lock, a descriptor read), then
+    uncharges.  v6 uncharges once per release_backing() call instead (the caller)."""
+    shift = dst.dev.meta[D_CLUSTER_SHIFT]
+    s = start
+    end = start + n
+    while s < end:
+        cend = min(((s >> shift) + 1) << shift, end)
+        _phys_free(dst, ctx, op, s, cend - s)
+        s = cend
+    if dst.meta[V_BATCH] == 0:
+        _lookup_lock(dst, ctx, op, dst.vc[row, VC_ID] << _vshift(dst))  # lookup_swap_cgroup_id
+        ctx.counters[op, DESC_READ] += 1
+        ctx.counters[op, MEMCG_UNCHARGE] += 1
+        ctx.counters[op, CLUSTER_LOCK] += 1  # spin_lock() again
+
+
+@njit
+def _release_old(dst, ctx, op, row, i0, nr):
+    """release_backing() of live descriptors [i0, i0 + nr) whose data now lives
+    elsewhere (vswap_store_folio, vswap_prepare_writeout, swap_zeromap_folio_set,
+    zswap_entry_store; V5c/V6c): zswap entries freed, physical slots released per
+    contiguous run (:func:`_phys_run_free`), v6 one uncharge for the call when it
+    released physical slots; the descriptors become FOLIO-backed (their reads and
+    writes are counted by the caller)."""
+    vsize = np.int64(1) << _vshift(dst)
+    base = row * vsize
+    pstart = -1
+    plen = 0
+    nphys = 0
+    for i in range(i0, i0 + nr):
+        d = base + i
+        typ = _d_type(dst, d)
+        if typ == T_SWAPFILE:
+            p = dst.desc[d, DW_BACKEND]
+            nphys += 1
+            if pstart >= 0 and p == pstart + plen:
+                plen += 1
+            else:
+                if pstart >= 0:
+                    _phys_run_free(dst, ctx, op, row, pstart, plen)
+                pstart = p
+                plen = 1
+        else:
+            if pstart >= 0:  # another backend ends the physical run
+                _phys_run_free(dst, ctx, op, row, pstart, plen)
+                pstart = -1
+            if typ == T_ZSWAP:
+                ctx.counters[op, MEM_FREE] += 1  # zswap_entry_free()
+                dst.meta[V_ZSWAP_ENTRIES] -= 1
+        if typ != T_FOLIO:
+            dst.desc[d, DW_BACKEND] = 0
+            _d_set_type(dst, d, T_FOLIO)
+    if pstart >= 0:
+        _phys_run_free(dst, ctx, op, row, pstart, plen)
+    if dst.meta[V_BATCH] and nphys > 0:
+        ctx.counters[op, MEMCG_UNCHARGE] += 1
+
+
+@njit
 def _release_backing(dst, ctx, op, row, idx, n):
-    """release_backing() of descriptors [idx, idx + n) of one cluster whose count and
-    cache pin are gone: physical slots (contiguous ranges batched with batch_ops),
-    zswap entries freed, one uncharge per run (per slot without batch_ops)."""
+    """vswap_free_nr() of descriptors [idx, idx + n) of one cluster whose count and
+    cache pin are gone (one run).
+
+    v5 (V5p21): a loop clearing the shadows (a descriptor read and write each), then
+    release_backing(); v6 (V6c): the run's memcg id read once (the shadows were cleared
+    in the caller's pass).  release_backing(): each descriptor read and its backend
+    cleared (a write), zswap entries freed, physical slots per contiguous run
+    (:func:`_phys_run_free`; v5 uncharges there), v6 one uncharge for the run when it
+    held physical slots; __vswap_swap_cgroup_clear(): a descriptor write each (the
+    memcg id reference drop, mem_cgroup_id_put_many, is not counted);
+    release_vswap_slot_nr(): bitmap_clear, refcount_sub, the partial list."""
     vsize = np.int64(1) << _vshift(dst)
     base = row * vsize
     batch = dst.meta[V_BATCH] != 0
+    if batch:
+        ctx.counters[op, DESC_READ] += 1  # swp_desc_memcgid() of the run
+    else:
+        ctx.counters[op, DESC_READ] += n  # the shadow-clearing loop
+        ctx.counters[op, DESC_WRITE] += n
     pstart = -1
     plen = 0
-    charged = 0
+    nphys = 0
     for i in range(idx, idx + n):
         d = base + i
         ctx.counters[op, DESC_READ] += 1
         typ = _d_type(dst, d)
         if typ == T_SWAPFILE:
             p = dst.desc[d, DW_BACKEND]
-            charged += 1
-            if batch:
-                pc = p >> dst.dev.meta[D_CLUSTER_SHIFT]
-                if pstart >= 0 and p == pstart + plen and (pstart >> dst.dev.meta[D_CLUSTER_SHIFT]) == pc:
-                    plen += 1
-                else:
-                    if pstart >= 0:
-                        _phys_free(dst, ctx, op, pstart, plen)
-                    pstart = p
-                    plen = 1
+            nphys += 1
+            if pstart >= 0 and p == pstart + plen:
+                plen += 1
             else:
-                _phys_free(dst, ctx, op, p, 1)
-                ctx.counters[op, MEMCG_UNCHARGE] += 1
-        elif typ == T_ZSWAP:
-            ctx.counters[op, MEM_FREE] += 1
-            dst.meta[V_ZSWAP_ENTRIES] -= 1
+                if pstart >= 0:
+                    _phys_run_free(dst, ctx, op, row, pstart, plen)
+                pstart = p
+                plen = 1
+        else:
+            if pstart >= 0:  # another backend ends the physical run
+                _phys_run_free(dst, ctx, op, row, pstart, plen)
+                pstart = -1
+            if typ == T_ZSWAP:
+                ctx.counters[op, MEM_FREE] += 1
+                dst.meta[V_ZSWAP_ENTRIES] -= 1
         ctx.counters[op, DESC_WRITE] += 1
         dst.desc[d, DW_BACKEND] = 0
         dst.desc[d, DW_CACHE] = 0
         dst.desc[d, DW_META] = 0
-    if batch:
-        if pstart >= 0:
-            _phys_free(dst, ctx, op, pstart, plen)
-        if charged > 0:
-            ctx.counters[op, MEMCG_UNCHARGE] += 1
+    if pstart >= 0:
+        _phys_run_free(dst, ctx, op, row, pstart, plen)
+    if batch and nphys > 0:
+        ctx.counters[op, MEMCG_UNCHARGE] += 1
+    ctx.counters[op, DESC_WRITE] += n  # __vswap_swap_cgroup_clear()
     # release_vswap_slot_nr(): bitmap_clear + refcount_sub
     for i in range(idx, idx + n):
         _bit_set(dst, row, i, False)
-    if batch:
-        ctx.counters[op, BITMAP_OP] += 1
-    else:
-        ctx.counters[op, BITMAP_OP] += n
+    ctx.counters[op, BITMAP_OP] += 1
     was_full = dst.vc[row, VC_COUNT] == vsize
     dst.vc[row, VC_COUNT] -= n
     if was_full and dst.vc[row, VC_FLAGS] & VF_PARTIAL == 0 and dst.vc[row, VC_REF] > n and not _cpu_holds(dst, row):
@@ -784,16 +1101,6 @@ def _cpu_holds(dst, row):
 
 
 @njit
-def _free_run(dst, ctx, op, row, idx, n):
-    """Free descriptors whose last reference is gone, per run (batch_ops) or singly."""
-    if dst.meta[V_BATCH]:
-        _release_backing(dst, ctx, op, row, idx, n)
-    else:
-        for i in range(idx, idx + n):
-            _release_backing(dst, ctx, op, row, i, 1)
-
-
-@njit
 def _rmap_mark(dst, ctx, op, d, on):
     """The reverse map's cache-only bit (rmap_cache_only_bit switch)."""
     if dst.meta[V_RMAP_BIT] == 0 or _d_type(dst, d) != T_SWAPFILE:
@@ -803,13 +1110,50 @@ def _rmap_mark(dst, ctx, op, d, on):
     dst.dev.table[p] = swp_tb.tb_mk_pointer(swp_tb.tb_pointer_offset(dst.dev.table[p]), on)
 
 
+@njit(inline="always")
+def _backing(dst, base, i0, nr):
+    """vswap_check_backing() on state alone (the caller counts the reads): the first
+    descriptor's type, and whether all ``nr`` share it (SWAPFILE: contiguous slots)."""
+    t0 = _d_type(dst, base + i0)
+    p0 = dst.desc[base + i0, DW_BACKEND]
+    for k in range(1, nr):
+        d = base + i0 + k
+        if _d_type(dst, d) != t0:
+            return t0, False
+        if t0 == T_SWAPFILE and dst.desc[d, DW_BACKEND] != p0 + k:
+            return t0, False
+    return t0, True
+
+
 @njit
-def _alloc_phys(dst, ctx, op, entry, nr, d0):
-    """vswap_alloc_swap_slot() after the descriptor check: the physical allocator with
-    reverse-map writes, the memcg swap charge, the descriptors become SWAPFILE.  With
-    ``rmap_cache_only_bit`` a slot backing an entry that is already cache-only (count
-    0: a large folio's unreferenced pages) gets the bit at once [I: taken from the
-    descriptor written in the same lock section, so not counted apart]."""
+def _alloc_swap_slot(dst, ctx, op, entry, nr):
+    """vswap_alloc_swap_slot(): the folio's physical slot, allocated now unless it has
+    one; the first slot or -ENOMEM.
+
+    v5 (V5c, P18): vswap_swapfile_backed() (a lookup, nr descriptor reads; backed:
+    done), swap_slot_alloc(), mem_cgroup_try_charge_swap(folio, entry) with
+    lookup_swap_cgroup_id() (a lookup, a descriptor read) and the charge,
+    swap_cluster_lock() (a physical ``cluster_lock``) around vswap_rmap_set(), then a
+    vswap_iter() (a lookup) for the nr descriptor writes.  v6 (V6c): one vswap_iter()
+    (a lookup, the first descriptor: SWAPFILE means done), unlock, swap_slot_alloc(),
+    the charge with the memcg already known, vswap_rmap_set() without the physical
+    lock, the same cluster locked again (a ``cluster_lock``, no lookup), the writes.
+    vswap_rmap_set() writes the plain entry value: no cache-only bit, even for a page
+    whose count is already 0 (V6c; 6.19's allocator then sees it as busy)."""
+    vsize = np.int64(1) << _vshift(dst)
+    batch = dst.meta[V_BATCH] != 0
+    i0 = entry & (vsize - 1)
+    row = _lookup_lock(dst, ctx, op, entry)
+    base = row * vsize
+    t0, same = _backing(dst, base, i0, nr)
+    if batch:
+        ctx.counters[op, DESC_READ] += 1
+        backed = t0 == T_SWAPFILE
+    else:
+        ctx.counters[op, DESC_READ] += nr
+        backed = t0 == T_SWAPFILE and same
+    if backed:
+        return dst.desc[base + i0, DW_BACKEND]
     cpu = ctx.meta[C_CPU]
     order = 0
     while (1 << order) < nr:
@@ -817,15 +1161,25 @@ def _alloc_phys(dst, ctx, op, entry, nr, d0):
     p = dev_alloc(dst.dev, dst, ctx, op, cpu, order)
     if p == 0:
         return ENOMEM
-    mark = dst.meta[V_RMAP_BIT] != 0
+    if not batch:
+        _lookup_lock(dst, ctx, op, entry)  # lookup_swap_cgroup_id() for the charge
+        ctx.counters[op, DESC_READ] += 1
+    ctx.counters[op, MEMCG_CHARGE] += 1
+    if not batch:
+        ctx.counters[op, CLUSTER_LOCK] += 1  # swap_cluster_lock() around vswap_rmap_set()
     for i in range(nr):
         ctx.counters[op, RMAP_WRITE] += 1
-        cache_only = mark and _d_count(dst, d0 + i) == 0
-        dst.dev.table[p + i] = swp_tb.tb_mk_pointer(entry + i, cache_only)
+        dst.dev.table[p + i] = swp_tb.tb_mk_pointer(entry + i, False)
         ctx.counters[op, MAP_WRITE] += 1  # the allocated bitmap
-    ctx.counters[op, MEMCG_CHARGE] += 1
     dev_deferred_work(dst.dev, dst, ctx)
-    ctx.counters[op, CLUSTER_LOCK] += 1  # lock the virtual cluster again for the store
+    if batch:
+        ctx.counters[op, CLUSTER_LOCK] += 1  # the same cluster locked again
+    else:
+        _lookup_lock(dst, ctx, op, entry)  # vswap_iter() for the store
+    for i in range(i0, i0 + nr):
+        ctx.counters[op, DESC_WRITE] += 1
+        dst.desc[base + i, DW_BACKEND] = p + (i - i0)
+        _d_set_type(dst, base + i, T_SWAPFILE)
     return p
 
 
@@ -834,6 +1188,12 @@ def _alloc_phys(dst, ctx, op, entry, nr, d0):
 
 @njit
 def vs_alloc(dst, ctx, cpu, order, folio, memcg):
+    """folio_alloc_swap().  Both versions: the CPU's cluster for the order (a lock, no
+    lookup), the bitmap, nr descriptor writes.  v5 then records the memcg
+    (mem_cgroup_record_swap -> vswap_cgroup_record: a lookup, the lock, nr descriptor
+    writes; the first pass wrote memcg id 0) and adds the folio to the swap cache
+    (swap_cache_add_folio: a lookup, the lock, nr writes) [V5c, P18]; v6 writes the
+    memcg id and the swap-cache fields in the first pass and calls neither [V6c]."""
     op = OP_ALLOC
     _rcu_tick(dst)
     ctx.meta[C_CPU] = cpu
@@ -890,6 +1250,11 @@ def vs_alloc(dst, ctx, cpu, order, folio, memcg):
         dst.desc[base + i, DW_CACHE] = folio + 1
         _d_set(dst, base + i, 0, memcg, T_FOLIO, True)
     entry = (dst.vc[row, VC_ID] << _vshift(dst)) + idx
+    if dst.meta[V_BATCH] == 0:
+        _lookup_lock(dst, ctx, op, entry)  # vswap_cgroup_record()
+        ctx.counters[op, DESC_WRITE] += nr
+        _lookup_lock(dst, ctx, op, entry)  # swap_cache_add_folio()
+        ctx.counters[op, DESC_WRITE] += nr
     folio_add_swap(ctx, folio, entry, nr)
     return entry
 
@@ -938,25 +1303,28 @@ def _vs_pte_batch(dst, ctx, op, entry, nr):
 
 @njit(inline="always")
 def _vs_put(dst, ctx, op, entry, nr, reclaim_cache):
-    """The free path: count - 1 on each entry; entries reaching 0 are freed (runs split
-    at cluster and memcg changes), cached ones become cache-only and are reclaimed
-    afterwards when ``reclaim_cache``."""
+    """The free path, vswap_free_nr_any_cache_only() (V5p21, V6c): one lookup + lock per
+    cluster touched, each entry's count read and written; entries reaching 0 outside
+    the swap cache are freed in runs (cut at cluster boundaries and at entries that
+    stay; v6 also at memcg changes), each run by :func:`_release_backing`.  Cached
+    entries whose count reaches 0 become cache-only (v6 marks the rmap bit) and, with
+    ``reclaim_cache`` (free_swap_and_cache_nr), are reclaimed by a second pass
+    (:func:`_free_cache_only`).  The fault's put (op swapin, no cache reclaim) also
+    pays put_swap_entry() of the fault's tryget_swap_entry()."""
     vsize = np.int64(1) << _vshift(dst)
     batch = dst.meta[V_BATCH] != 0
+    if op == OP_SWAPIN and not reclaim_cache:
+        _put_swap_entry(dst, ctx, op, entry)
     freed = 0
     any_cache_only = False
     off = entry
     end = entry + nr
     while off < end:
         cend = min(((off >> _vshift(dst)) + 1) << _vshift(dst), end)
-        row = -1
-        if batch:
-            row = _lookup_lock(dst, ctx, op, off)
+        row = _lookup_lock(dst, ctx, op, off)
         run = -1
         run_memcg = -1
         for e in range(off, cend):
-            if not batch:
-                row = _lookup_lock(dst, ctx, op, e)
             i = e & (vsize - 1)
             d = row * vsize + i
             ctx.counters[op, DESC_READ] += 1
@@ -965,36 +1333,58 @@ def _vs_put(dst, ctx, op, entry, nr, reclaim_cache):
             _d_set_count(dst, d, c)
             m = _d_memcg(dst, d)
             if c == 0 and not _d_incache(dst, d):
-                if batch:
-                    if run >= 0 and m != run_memcg:
-                        _free_run(dst, ctx, op, row, run, i - run)
-                        run = -1
-                    if run < 0:
-                        run = i
-                        run_memcg = m
-                else:
-                    _free_run(dst, ctx, op, row, i, 1)
+                if run >= 0 and batch and m != run_memcg:
+                    _release_backing(dst, ctx, op, row, run, i - run)
+                    run = -1
+                if run < 0:
+                    run = i
+                    run_memcg = m
                 freed += 1
             else:
+                if run >= 0:
+                    _release_backing(dst, ctx, op, row, run, i - run)
+                    run = -1
                 if c == 0:
                     _rmap_mark(dst, ctx, op, d, True)
                     any_cache_only = True
-                if run >= 0:
-                    _free_run(dst, ctx, op, row, run, i - run)
-                    run = -1
         if run >= 0:
-            _free_run(dst, ctx, op, row, run, ((cend - 1) & (vsize - 1)) + 1 - run)
+            _release_backing(dst, ctx, op, row, run, ((cend - 1) & (vsize - 1)) + 1 - run)
         off = cend
     if any_cache_only and reclaim_cache:
-        e = entry
-        while e < end:
-            r = _vs_try_reclaim(dst, ctx, op, e, TTRS_UNMAPPED | TTRS_FULL)
-            e += 1
-            if r != 0:
-                step = abs(r)
-                e = ((e + step - 1) // step) * step
+        _free_cache_only(dst, ctx, op, entry, end)
     _mru_settle(dst, ctx, op)
     return freed
+
+
+@njit
+def _free_cache_only(dst, ctx, op, entry, end):
+    """free_swap_and_cache_nr()'s second pass over every entry of the range, stepping
+    over a folio it finds; no TTRS_UNMAPPED | TTRS_FULL test (a mapped folio goes too).
+    v5 (V5c, V4p13): vswap_only_has_cache(entry, 1) (a lookup, the lock, a descriptor
+    read), then for a cache-only entry swap_cache_get_folio() (the same again) and
+    v5's folio_free_swap(); v6 (V6c): vswap_get_swap_cache(entry, true) (a lookup, the
+    lock, a descriptor read) then v6's folio_free_swap() (:func:`_folio_free_swap`)."""
+    vsize = np.int64(1) << _vshift(dst)
+    batch = dst.meta[V_BATCH] != 0
+    e = entry
+    while e < end:
+        step = np.int64(1)
+        row = _lookup_lock(dst, ctx, op, e)
+        folio = -1
+        if row >= 0:
+            d = row * vsize + (e & (vsize - 1))
+            ctx.counters[op, DESC_READ] += 1
+            if _d_incache(dst, d) and _d_count(dst, d) == 0:
+                folio = dst.desc[d, DW_CACHE] - 1
+                if not batch:
+                    _, folio = _folio_of(dst, ctx, op, e)  # swap_cache_get_folio()
+        if folio >= 0:
+            start = ctx.folio[folio, F_SWAP]
+            fnr = np.int64(1) << ctx.folio[folio, F_ORDER]
+            step = ((e + fnr) // fnr) * fnr - e  # ALIGN(entry + 1, nr) - entry
+            if _folio_free_swap(dst, ctx, op, start, fnr):
+                verbs.note_cache_drop(ctx, folio)
+        e += step
 
 
 @njit
@@ -1011,26 +1401,16 @@ def _folio_of(dst, ctx, op, entry):
     return row, dst.desc[d, DW_CACHE] - 1
 
 
-@njit(inline="always")
-def _only_has_cache(dst, ctx, op, start, nr):
-    vsize = np.int64(1) << _vshift(dst)
-    row = _lookup_lock(dst, ctx, op, start)
-    for e in range(start, start + nr):
-        ctx.counters[op, DESC_READ] += 1
-        if _d_count(dst, row * vsize + (e & (vsize - 1))) != 0:
-            return False
-    return True
-
-
 @njit
-def _cache_del(dst, ctx, op, start, nr):
-    """swap_cache_del_folio(): clear in_swapcache; slots with count 0 are freed."""
+def _swapcache_clear_locked(dst, ctx, op, row, start, nr):
+    """__swapcache_clear() under the held cluster lock: in_swapcache off on each entry
+    (a descriptor write), count-0 runs freed (vswap_free_nr); the folio leaves the
+    swap cache."""
     vsize = np.int64(1) << _vshift(dst)
-    row = _lookup_lock(dst, ctx, op, start)
     base = row * vsize
-    folio = dst.desc[base + (start & (vsize - 1)), DW_CACHE] - 1
-    run = -1
     i0 = start & (vsize - 1)
+    folio = dst.desc[base + i0, DW_CACHE] - 1
+    run = -1
     for i in range(i0, i0 + nr):
         d = base + i
         ctx.counters[op, DESC_WRITE] += 1
@@ -1040,17 +1420,93 @@ def _cache_del(dst, ctx, op, start, nr):
             if run < 0:
                 run = i
         elif run >= 0:
-            _free_run(dst, ctx, op, row, run, i - run)
+            _release_backing(dst, ctx, op, row, run, i - run)
             run = -1
     if run >= 0:
-        _free_run(dst, ctx, op, row, run, i0 + nr - run)
+        _release_backing(dst, ctx, op, row, run, i0 + nr - run)
     if folio >= 0:
         ctx.folio[folio, F_SWAP] = 0
+        ctx.folio[folio, F_FLAGS] &= ~FOLIO_SYNC_BYPASS
+
+
+@njit
+def _swapcache_clear(dst, ctx, op, start, nr):
+    """swapcache_clear() (put_swap_folio): a lookup + lock, then __swapcache_clear()."""
+    row = _lookup_lock(dst, ctx, op, start)
+    _swapcache_clear_locked(dst, ctx, op, row, start, nr)
+
+
+@njit
+def _swap_cache_del_folio(dst, ctx, op, start, nr):
+    """swap_cache_del_folio().  v5 (V4p13/V6p13 "before" side, P10):
+    swap_cache_lock_irq() (a lookup, the lock), __swap_cache_del_folio() (a lookup, nr
+    shadow writes), swap_cache_unlock_irq() (a lookup), put_swap_folio() ->
+    swapcache_clear() (a lookup, the lock): 4 lookups, 2 locks.  v6 (V6c): lock_irq,
+    the nr writes, unlock (+22: the lookup cache emptied of the cluster), then
+    swapcache_clear(): 2 lookups, 2 locks."""
+    _lookup_lock(dst, ctx, op, start)  # swap_cache_lock_irq()
+    if dst.meta[V_BATCH]:
+        ctx.counters[op, DESC_WRITE] += nr
+        _lc_drop(dst, ctx, op, start)
+    else:
+        _lookup_peek(dst, ctx, op, start)  # __swap_cache_del_folio()
+        ctx.counters[op, DESC_WRITE] += nr
+        _cache_unlock(dst, ctx, op, start)  # swap_cache_unlock_irq()
+    _swapcache_clear(dst, ctx, op, start, nr)
+
+
+@njit
+def _remove_mapping(dst, ctx, op, start, nr):
+    """__remove_mapping() of a swap-cache folio after writeout.  v5: as
+    swap_cache_del_folio() (4 lookups, 2 locks; memcg1_swapout's lookup is cgroup v1
+    only, not counted).  v6 (V6p13, V6c): swap_cache_lock_irq() (a lookup, the lock),
+    __vswap_remove_mapping() (a lookup with the lock held, +22 a lookup-cache read that
+    neither evicts nor inserts; nr shadow writes; __swapcache_clear()): 2 lookups, 1
+    lock."""
+    if dst.meta[V_BATCH] == 0:
+        _swap_cache_del_folio(dst, ctx, op, start, nr)
+        return
+    row = _lookup_lock(dst, ctx, op, start)  # swap_cache_lock_irq()
+    _lookup_peek(dst, ctx, op, start)  # __vswap_remove_mapping()
+    ctx.counters[op, DESC_WRITE] += nr
+    _swapcache_clear_locked(dst, ctx, op, row, start, nr)
+
+
+@njit
+def _folio_free_swap(dst, ctx, op, start, nr):
+    """folio_free_swap(): True when no PTE holds any entry of the folio and it left the
+    swap cache (its entries freed).  v5 (V4p13, swapfile.c): folio_swapped() (a lookup,
+    the lock, a descriptor read per entry up to the first counted one), then
+    :func:`_swap_cache_del_folio`: 5 lookups, 3 locks.  v6 (V6c, V6p22): one lookup
+    (+22: read the cache, a miss evicts but does not insert) and the lock, the counts
+    read, nr writes, vswap_free_nr(): 1 lookup, 1 lock."""
+    vsize = np.int64(1) << _vshift(dst)
+    batch = dst.meta[V_BATCH] != 0
+    if batch:
+        row = _lookup_lock_noinsert(dst, ctx, op, start)
+    else:
+        row = _lookup_lock(dst, ctx, op, start)  # folio_swapped()
+    for e in range(start, start + nr):
+        ctx.counters[op, DESC_READ] += 1
+        if _d_count(dst, row * vsize + (e & (vsize - 1))) != 0:
+            return False
+    if batch:
+        _swapcache_clear_locked(dst, ctx, op, row, start, nr)
+    else:
+        _swap_cache_del_folio(dst, ctx, op, start, nr)
+    return True
 
 
 @njit
 def _vs_try_reclaim(dst, ctx, op, entry, flags):
-    """__try_to_reclaim_swap() on a virtual entry."""
+    """__try_to_reclaim_swap() of the virtual entry a physical slot's reverse map names
+    (V4p13, V6p13): swap_cache_get_folio() (a lookup, the lock), the TTRS flags, the
+    folio's slot through swp_entry_to_swp_slot(folio->swap) (a lookup, the lock;
+    folio_matches_swap_slot() is not counted [I]), the physical cluster lock, then
+    swap_only_has_cache() per page: the rmap word, and the rmap bit with
+    rmap_cache_only_bit, else vswap_only_has_cache() (a lookup, the lock, a
+    descriptor read); then :func:`_swap_cache_del_folio`.  A page with no physical slot
+    (not a kernel path) is asked through the descriptor (a lookup, the lock, a read)."""
     row, folio = _folio_of(dst, ctx, op, entry)
     if folio < 0:
         return 0
@@ -1063,236 +1519,387 @@ def _vs_try_reclaim(dst, ctx, op, entry, flags):
         need = True
     if not need:
         return -nr
-    if not _only_has_cache(dst, ctx, op, start, nr):
-        return -nr
-    _cache_del(dst, ctx, op, start, nr)
+    vsize = np.int64(1) << _vshift(dst)
+    row = _lookup_lock(dst, ctx, op, start)  # swp_entry_to_swp_slot(folio->swap)
+    base = row * vsize
+    i0 = start & (vsize - 1)
+    ctx.counters[op, DESC_READ] += 1
+    if _d_type(dst, base + i0) == T_SWAPFILE:
+        ctx.counters[op, CLUSTER_LOCK] += 1  # swap_cluster_lock()
+    rbit = dst.meta[V_RMAP_BIT] != 0
+    for k in range(nr):
+        d = base + i0 + k
+        if _d_type(dst, d) == T_SWAPFILE:
+            ctx.counters[op, RMAP_READ] += 1
+            if rbit:
+                if not swp_tb.tb_pointer_cache_only(dst.dev.table[dst.desc[d, DW_BACKEND]]):
+                    return -nr
+                continue
+        _lookup_lock(dst, ctx, op, start + k)  # vswap_only_has_cache(entry, 1)
+        ctx.counters[op, DESC_READ] += 1
+        if _d_count(dst, d) != 0:
+            return -nr
+    _swap_cache_del_folio(dst, ctx, op, start, nr)
     verbs.note_cache_drop(ctx, folio)
     return nr
 
 
 @njit(inline="always")
 def _vs_cache_lookup(dst, ctx, op, entry):
+    """swap_cache_get_folio() (a lookup, the lock, a descriptor read).  A fault's first
+    look (op swapin) starts with tryget_swap_entry() (V5p14/V6p14 do_swap_page):
+    ``xa_load`` without lock or lookup cache, then swp_entry_to_swp_slot() (a lookup,
+    the lock, a descriptor read) for the backend's swap device; no cluster: the fault
+    ends there."""
+    if op == OP_SWAPIN:
+        if _tryget(dst, ctx, op, entry) < 0:
+            return -1
+        row = _lookup_lock(dst, ctx, op, entry)  # swp_entry_to_swp_slot()
+        if row >= 0:
+            ctx.counters[op, DESC_READ] += 1
     row, folio = _folio_of(dst, ctx, op, entry)
     _mru_settle(dst, ctx, op)
     return folio
 
 
+@njit(inline="always")
+def _sync_candidate(dst, entry):
+    """do_swap_page()'s synchronous path (on state alone): the entry is backed by a
+    physical slot (tryget_swap_entry() found its swap device), the device is
+    SWP_SYNCHRONOUS_IO, and its count is 1 (not in the swap cache)."""
+    if (dst.dev.meta[D_FLAGS] & SWP_SYNCHRONOUS_IO) == 0 or vs_swap_count(dst, entry) != 1:
+        return False
+    vsize = np.int64(1) << _vshift(dst)
+    row = _row_of(dst, entry >> _vshift(dst))
+    d = row * vsize + (entry & (vsize - 1))
+    return _d_type(dst, d) == T_SWAPFILE and not _d_incache(dst, d)
+
+
+@njit
+def _sync_swapin_add(dst, ctx, op, entry, folio):
+    """The synchronous path of do_swap_page() (V5p14/V6p14, 6.19 context [I]): the
+    folio is charged (mem_cgroup_swapin_charge_folio -> lookup_swap_cgroup_id: a
+    lookup, the lock, a descriptor read), swapcache_prepare() sets in_swapcache (a
+    lookup, the lock, a read and a write), vswap_can_swapin_thp() (a lookup, the lock,
+    a read, also for one page) and swap_cache_get_shadow() (a lookup, the lock, a read):
+    4 lookups, 4 locks.  The folio is *not* added to the swap cache: the model records
+    it against the descriptor (uncounted) and marks it FOLIO_SYNC_BYPASS, so that
+    cache_free does swapcache_clear() for it."""
+    vsize = np.int64(1) << _vshift(dst)
+    row = _lookup_lock(dst, ctx, op, entry)  # lookup_swap_cgroup_id() for the charge
+    ctx.counters[op, DESC_READ] += 1
+    ctx.counters[op, MEMCG_CHARGE] += 1
+    _lookup_lock(dst, ctx, op, entry)  # swapcache_prepare()
+    ctx.counters[op, DESC_READ] += 1
+    ctx.counters[op, DESC_WRITE] += 1
+    _lookup_lock(dst, ctx, op, entry)  # vswap_can_swapin_thp()
+    ctx.counters[op, DESC_READ] += 1
+    _lookup_lock(dst, ctx, op, entry)  # swap_cache_get_shadow()
+    ctx.counters[op, DESC_READ] += 1
+    d = row * vsize + (entry & (vsize - 1))
+    _d_set_incache(dst, d, True)
+    dst.desc[d, DW_CACHE] = folio + 1
+    folio_add_swap(ctx, folio, entry, 1)
+    ctx.folio[folio, F_FLAGS] |= FOLIO_SYNC_BYPASS
+    return 0
+
+
 @njit
 def _vs_cache_add(dst, ctx, op, entry, nr, folio):
-    """Swap-in's cache insert: check the range, then add the folio (one lookup for both
-    with batch_ops, two without)."""
+    """Swap-in's cache insert.  The fault's own page (op swapin, one page) on the
+    synchronous path: :func:`_sync_swapin_add`.  Otherwise __read_swap_cache_async()
+    (P10, V6p13): swap_cache_get_folio() (stops at a cached entry: -EEXIST),
+    swap_entry_swapped() (count 0 or no entry: -ENOENT), swapcache_prepare() (nr reads
+    and in_swapcache writes; the model's range checks of a large folio: -EBUSY),
+    vswap_folio_backed() (nr reads), the charge (lookup_swap_cgroup_id + the charge),
+    swap_cache_add_folio() (a lookup, the lock, nr writes): 6 lookups, 6 locks, the same
+    in v5 and v6."""
+    if op == OP_SWAPIN and nr == 1 and _sync_candidate(dst, entry):
+        return _sync_swapin_add(dst, ctx, op, entry, folio)
     vsize = np.int64(1) << _vshift(dst)
     start = (entry // nr) * nr
-    row = _lookup_lock(dst, ctx, op, start)
-    if row < 0:
+    i = entry & (vsize - 1)
+    row = _lookup_lock(dst, ctx, op, entry)  # swap_cache_get_folio()
+    if row >= 0:
+        ctx.counters[op, DESC_READ] += 1
+        if _bit_test(dst, row, i) and _d_incache(dst, row * vsize + i):
+            return EEXIST
+    r2 = _lookup_lock(dst, ctx, op, entry)  # swap_entry_swapped()
+    if r2 >= 0:
+        ctx.counters[op, DESC_READ] += 1
+    if row < 0 or not _bit_test(dst, row, i) or _d_count(dst, row * vsize + i) == 0:
         return ENOENT
     base = row * vsize
-    d0 = base + (entry & (vsize - 1))
-    ctx.counters[op, DESC_READ] += 1
-    if not _bit_test(dst, row, entry & (vsize - 1)):
-        return ENOENT
-    if _d_incache(dst, d0):
-        return EEXIST
-    if _d_count(dst, d0) == 0:
-        return ENOENT
+    d0 = base + i
     typ = _d_type(dst, d0)
     memcg = _d_memcg(dst, d0)
-    if nr > 1:
-        if typ == T_ZSWAP:
-            return EBUSY  # zswap cannot hand back a large folio
-        for e in range(start, start + nr):
-            d = base + (e & (vsize - 1))
-            ctx.counters[op, DESC_READ] += 1
-            if (
-                not _bit_test(dst, row, e & (vsize - 1))
-                or _d_incache(dst, d)
-                or _d_count(dst, d) == 0
-                or _d_type(dst, d) != typ
-                or _d_memcg(dst, d) != memcg
-            ):
-                return EBUSY
-    if dst.meta[V_BATCH]:
-        ctx.counters[op, CLUSTER_LOCK] += 1
-    else:
-        _lookup_lock(dst, ctx, op, start)
+    _lookup_lock(dst, ctx, op, entry)  # swapcache_prepare()
+    if nr > 1 and typ == T_ZSWAP:
+        return EBUSY  # zswap cannot hand back a large folio
+    for e in range(start, start + nr):
+        d = base + (e & (vsize - 1))
+        ctx.counters[op, DESC_READ] += 1
+        if nr > 1 and (
+            not _bit_test(dst, row, e & (vsize - 1))
+            or _d_incache(dst, d)
+            or _d_count(dst, d) == 0
+            or _d_type(dst, d) != typ
+            or _d_memcg(dst, d) != memcg
+        ):
+            return EBUSY
+    ctx.counters[op, DESC_WRITE] += nr
+    _lookup_lock(dst, ctx, op, entry)  # vswap_folio_backed()
+    ctx.counters[op, DESC_READ] += nr
+    _lookup_lock(dst, ctx, op, entry)  # lookup_swap_cgroup_id() for the charge
+    ctx.counters[op, DESC_READ] += 1
+    ctx.counters[op, MEMCG_CHARGE] += 1  # mem_cgroup_swapin_charge_folio()
+    _lookup_lock(dst, ctx, op, entry)  # swap_cache_add_folio()
     for e in range(start, start + nr):
         d = base + (e & (vsize - 1))
         ctx.counters[op, DESC_WRITE] += 1
         _d_set_incache(dst, d, True)
         dst.desc[d, DW_CACHE] = folio + 1
     folio_add_swap(ctx, folio, start, nr)
-    ctx.counters[op, MEMCG_CHARGE] += 1  # mem_cgroup_swapin_charge_folio()
     return 0
 
 
 @njit(inline="always")
 def _vs_cache_del(dst, ctx, op, entry, nr):
-    _cache_del(dst, ctx, op, entry, nr)
+    _remove_mapping(dst, ctx, op, entry, nr)
     _mru_settle(dst, ctx, op)
     return 0
 
 
 @njit(inline="always")
 def _vs_cache_free(dst, ctx, op, entry, nr):
-    """folio_free_swap()."""
-    if not _only_has_cache(dst, ctx, op, entry, nr):
-        return 0
-    _cache_del(dst, ctx, op, entry, nr)
+    """folio_free_swap() (:func:`_folio_free_swap`); for a folio the synchronous path
+    pinned (FOLIO_SYNC_BYPASS), swapcache_clear() instead (a lookup, the lock, then the
+    count-0 run freed)."""
+    if nr == 1:
+        vsize = np.int64(1) << _vshift(dst)
+        row = _row_of(dst, entry >> _vshift(dst))
+        if row >= 0:
+            d = row * vsize + (entry & (vsize - 1))
+            f = dst.desc[d, DW_CACHE] - 1
+            if _d_incache(dst, d) and f >= 0 and (ctx.folio[f, F_FLAGS] & FOLIO_SYNC_BYPASS) != 0:
+                _swapcache_clear(dst, ctx, op, entry, 1)
+                _mru_settle(dst, ctx, op)
+                return 1
+    r = 0
+    if _folio_free_swap(dst, ctx, op, entry, nr):
+        r = 1
     _mru_settle(dst, ctx, op)
-    return 1
+    return r
 
 
 @njit(inline="always")
-def _drop_stale_backend(dst, ctx, op, base, i0, nr, keep_phys):
-    """Release a previous swap-out's backend before a new one (zswap entries, zero;
-    a physical slot is kept when the page goes to disk again)."""
-    for i in range(i0, i0 + nr):
-        d = base + i
-        typ = _d_type(dst, d)
-        if typ == T_ZSWAP:
-            ctx.counters[op, MEM_FREE] += 1
-            dst.meta[V_ZSWAP_ENTRIES] -= 1
-            dst.desc[d, DW_BACKEND] = 0
-            _d_set_type(dst, d, T_FOLIO)
-        elif typ == T_ZERO:
-            _d_set_type(dst, d, T_FOLIO)
-        elif typ == T_SWAPFILE and not keep_phys:
-            p = dst.desc[d, DW_BACKEND]
-            _phys_free(dst, ctx, op, p, 1)
-            ctx.counters[op, MEMCG_UNCHARGE] += 1
-            dst.desc[d, DW_BACKEND] = 0
-            _d_set_type(dst, d, T_FOLIO)
+def _vs_free_after_fault(dst, ctx, op, entry, folio, sync_dev, full, write):
+    """After the fault's put: a folio the synchronous path pinned is always released
+    (swapcache_clear, through cache_free).  Otherwise 6.19's should_try_to_free_swap()
+    with V5p14/V6p14's test: swap full (mem_cgroup_swap_full) frees; else
+    vswap_swapfile_backed() (a lookup, the lock, nr descriptor reads) frees anything
+    not backed by contiguous physical slots (zero, zswap, folio); a physical slot is
+    kept unless the fault writes.  There is no SWP_SYNCHRONOUS_IO rule (``sync_dev``
+    is not read)."""
+    if ctx.folio[folio, F_FLAGS] & FOLIO_SYNC_BYPASS:
+        return True
+    if full:
+        return True
+    start = ctx.folio[folio, F_SWAP]
+    if start == 0:
+        return False  # not in the swap cache
+    nr = np.int64(1) << ctx.folio[folio, F_ORDER]
+    vsize = np.int64(1) << _vshift(dst)
+    row = _lookup_lock(dst, ctx, op, start)  # vswap_swapfile_backed()
+    if row < 0:
+        return False
+    ctx.counters[op, DESC_READ] += nr
+    t0, same = _backing(dst, row * vsize, start & (vsize - 1), nr)
+    if not (same and t0 == T_SWAPFILE):
+        return True
+    return write
+
+
+@njit
+def _store_folio(dst, ctx, op, entry, row, i0, nr):
+    """vswap_store_folio(): a lookup, the lock, release_backing(), the folio becomes
+    the backend (nr descriptor writes)."""
+    _lookup_lock(dst, ctx, op, entry)
+    _release_old(dst, ctx, op, row, i0, nr)
+    ctx.counters[op, DESC_WRITE] += nr
 
 
 @njit(inline="always")
 def _vs_writeout(dst, ctx, op, entry, nr, backend):
-    """swap_writeout() of a cached folio whose PTEs hold the entries."""
+    """swap_writeout() of a cached folio whose PTEs hold the entries (V5p14, V6p14).
+
+    folio_free_swap() first (:func:`_folio_free_swap`; no PTE left: the folio is
+    dropped, BACKEND_NONE).  Zero: swap_zeromap_folio_set() (a lookup, the lock,
+    release_backing, nr writes).  Otherwise the backend is prepared: v5
+    vswap_swapfile_backed() (a lookup, nr reads) and, unless contiguous physical slots
+    back the folio, vswap_store_folio() (a lookup, release, nr writes); v6
+    vswap_prepare_writeout() (one lookup: FOLIO or contiguous SWAPFILE kept, anything
+    else released and the folio stored under the same lock).  zswap: per page
+    zswap_entry_store() (a lookup, release, a write).  Disk (zswap off or rejected): v5
+    zswap_store()'s check_old (vswap_swapfile_backed, maybe vswap_store_folio),
+    vswap_alloc_swap_slot() (:func:`_alloc_swap_slot`) and __swap_writepage()'s two slot
+    lookups (swp_entry_to_swp_slot, swap_folio_sector); v6 vswap_alloc_swap_slot()
+    only (the slot is passed down)."""
     vsize = np.int64(1) << _vshift(dst)
-    if _only_has_cache(dst, ctx, op, entry, nr):  # folio_free_swap()
-        _cache_del(dst, ctx, op, entry, nr)
+    if _folio_free_swap(dst, ctx, op, entry, nr):
         _mru_settle(dst, ctx, op)
         return BACKEND_NONE
     batch = dst.meta[V_BATCH] != 0
     i0 = entry & (vsize - 1)
-    # the backing check (vswap_prepare_writeout with batch_ops: check and store in one
-    # lock section)
-    row = _lookup_lock(dst, ctx, op, entry)
-    base = row * vsize
-    ctx.counters[op, DESC_READ] += 1
-    phys_backed = _d_type(dst, base + i0) == T_SWAPFILE
-    _drop_stale_backend(dst, ctx, op, base, i0, nr, backend == BACKEND_DISK)
     result = backend
+    row = _lookup_lock(dst, ctx, op, entry)  # zeromap_set / prepare_writeout / swapfile_backed
+    base = row * vsize
     if backend == BACKEND_ZERO:
-        if not batch:
-            _lookup_lock(dst, ctx, op, entry)
+        _release_old(dst, ctx, op, row, i0, nr)
         for i in range(i0, i0 + nr):
             ctx.counters[op, DESC_WRITE] += 1
             _d_set_type(dst, base + i, T_ZERO)
-    elif backend == BACKEND_ZSWAP:
+        _mru_settle(dst, ctx, op)
+        return result
+    ctx.counters[op, DESC_READ] += nr
+    t0, same = _backing(dst, base, i0, nr)
+    if batch:
+        if not (same and (t0 == T_SWAPFILE or t0 == T_FOLIO)):
+            _release_old(dst, ctx, op, row, i0, nr)
+            ctx.counters[op, DESC_WRITE] += nr
+    elif not (same and t0 == T_SWAPFILE):
+        _store_folio(dst, ctx, op, entry, row, i0, nr)
+    if backend == BACKEND_ZSWAP:
+        ctx.meta[C_ZSWAP_ENABLED] = 1
         for i in range(i0, i0 + nr):
             ctx.counters[op, MEM_ALLOC] += 1  # zswap_entry
             _lookup_lock(dst, ctx, op, entry)  # zswap_entry_store()
+            _release_old(dst, ctx, op, row, i, 1)
             ctx.counters[op, DESC_WRITE] += 1
             dst.meta[V_ZSWAP_ENTRIES] += 1
             dst.meta[V_NEXT_ZSWAP] += 1  # the zswap_entry's identity
             dst.desc[base + i, DW_BACKEND] = dst.meta[V_NEXT_ZSWAP]
             _d_set_type(dst, base + i, T_ZSWAP)
-    elif not phys_backed:
-        # vswap_alloc_swap_slot(): read the first descriptor, then the allocator
-        _lookup_lock(dst, ctx, op, entry)
-        ctx.counters[op, DESC_READ] += 1
-        p = _alloc_phys(dst, ctx, op, entry, nr, base + i0)
+    else:
+        if not batch:
+            _lookup_lock(dst, ctx, op, entry)  # check_old: vswap_swapfile_backed()
+            ctx.counters[op, DESC_READ] += nr
+            t0, same = _backing(dst, base, i0, nr)
+            if not (same and t0 == T_SWAPFILE):
+                _store_folio(dst, ctx, op, entry, row, i0, nr)
+        p = _alloc_swap_slot(dst, ctx, op, entry, nr)
         if p < 0:
             result = ENOMEM
-        else:
-            for i in range(i0, i0 + nr):
-                ctx.counters[op, DESC_WRITE] += 1
-                dst.desc[base + i, DW_BACKEND] = p + (i - i0)
-                _d_set_type(dst, base + i, T_SWAPFILE)
+        elif not batch:
+            _lookup_lock(dst, ctx, op, entry)  # __swap_writepage(): swp_entry_to_swp_slot()
+            ctx.counters[op, DESC_READ] += 1
+            _lookup_lock(dst, ctx, op, entry)  # swap_folio_sector()
+            ctx.counters[op, DESC_READ] += 1
     _mru_settle(dst, ctx, op)
     return result
 
 
 @njit(inline="always")
 def _vs_read_backend(dst, ctx, op, entry):
-    """swap_read_folio(): v5 asks the zero check, zswap and the slot lookup in turn
-    (a lookup each); with batch_ops one lookup reads the type.  A zswap load drops the
-    compressed copy: the folio becomes the backend."""
+    """swap_read_folio() (V5p14, V6p14): swap_zeromap_batch() (a lookup, the lock, a
+    read: zero is done); zswap_load() when zswap was ever enabled
+    (``ctx.meta[C_ZSWAP_ENABLED]``): zswap_entry_load() (a lookup, the lock, a read),
+    and a hit stores the folio as the backend (vswap_store_folio: a lookup, the lock,
+    the zswap entry freed, a write); otherwise swp_entry_to_swp_slot() (a lookup, the
+    lock, a read), and v5's I/O helper looks the slot up once more (swap_folio_sector
+    or swap_read_folio_fs), which v6 passes down."""
     vsize = np.int64(1) << _vshift(dst)
-    row = _lookup_lock(dst, ctx, op, entry)
+    row = _lookup_lock(dst, ctx, op, entry)  # swap_zeromap_batch()
     d = row * vsize + (entry & (vsize - 1))
     ctx.counters[op, DESC_READ] += 1
     typ = _d_type(dst, d)
-    batch = dst.meta[V_BATCH] != 0
     result = BACKEND_FOLIO
     if typ == T_ZERO:
         result = BACKEND_ZERO
-    else:
-        if not batch:
-            _lookup_lock(dst, ctx, op, entry)  # zswap_entry_load()
-            ctx.counters[op, DESC_READ] += 1
-        if typ == T_ZSWAP:
-            ctx.counters[op, DESC_WRITE] += 1
-            ctx.counters[op, MEM_FREE] += 1
-            dst.meta[V_ZSWAP_ENTRIES] -= 1
-            dst.desc[d, DW_BACKEND] = 0
-            _d_set_type(dst, d, T_FOLIO)
-            result = BACKEND_ZSWAP
-        else:
-            if not batch:
-                _lookup_lock(dst, ctx, op, entry)  # swp_entry_to_swp_slot()
+    elif typ == T_ZSWAP or ctx.meta[C_ZSWAP_ENABLED] != 0:
+        _lookup_lock(dst, ctx, op, entry)  # zswap_entry_load()
+        ctx.counters[op, DESC_READ] += 1
+    if typ == T_ZSWAP:
+        _lookup_lock(dst, ctx, op, entry)  # vswap_store_folio()
+        ctx.counters[op, DESC_WRITE] += 1
+        ctx.counters[op, MEM_FREE] += 1
+        dst.meta[V_ZSWAP_ENTRIES] -= 1
+        dst.desc[d, DW_BACKEND] = 0
+        _d_set_type(dst, d, T_FOLIO)
+        result = BACKEND_ZSWAP
+    elif typ != T_ZERO:
+        _lookup_lock(dst, ctx, op, entry)  # swp_entry_to_swp_slot()
+        ctx.counters[op, DESC_READ] += 1
+        if typ == T_SWAPFILE:
+            result = BACKEND_DISK
+            if dst.meta[V_BATCH] == 0:
+                _lookup_lock(dst, ctx, op, entry)  # the I/O helper's slot lookup
                 ctx.counters[op, DESC_READ] += 1
-            if typ == T_SWAPFILE:
-                result = BACKEND_DISK
     _mru_settle(dst, ctx, op)
     return result
 
 
 @njit(inline="always")
 def _vs_ra_probe(dst, ctx, op, entry):
-    """do_swap_page() after a cache miss: the backend's SWP_SYNCHRONOUS_IO, found
-    through ``swp_entry_to_swp_slot()`` (a vswap lookup, the cluster lock, a
-    descriptor read).  Only an entry backed by a physical slot on a synchronous device
-    skips readahead; zero, zswap and folio-backed entries take swapin_readahead()
-    (the readahead rise on zram the thread measured)."""
+    """do_swap_page() after a cache miss (V5p14/V6p14): the synchronous path only when
+    tryget_swap_entry() found a swap device (a physical slot backs the entry; counted
+    with the fault's cache_lookup), the device is SWP_SYNCHRONOUS_IO and __swap_count()
+    is 1 (a lookup, the lock, a descriptor read, only asked in that case).  Zero, zswap
+    and folio-backed entries take swapin_readahead() (the readahead rise on zram the
+    thread measured); so does a shared (count > 1) physical one."""
     if vs_swap_count(dst, entry) < 0:
         return ENOENT
     vsize = np.int64(1) << _vshift(dst)
-    row = _lookup_lock(dst, ctx, op, entry)
-    ctx.counters[op, DESC_READ] += 1
-    typ = _d_type(dst, row * vsize + (entry & (vsize - 1)))
+    row = _row_of(dst, entry >> _vshift(dst))
+    d = row * vsize + (entry & (vsize - 1))
+    if _d_type(dst, d) == T_SWAPFILE and (dst.dev.meta[D_FLAGS] & SWP_SYNCHRONOUS_IO):
+        _lookup_lock(dst, ctx, op, entry)  # __swap_count()
+        ctx.counters[op, DESC_READ] += 1
+        if _d_count(dst, d) == 1:
+            _mru_settle(dst, ctx, op)
+            return RA_SYNC
     _mru_settle(dst, ctx, op)
-    if typ == T_SWAPFILE and (dst.dev.meta[D_FLAGS] & SWP_SYNCHRONOUS_IO):
-        return RA_SYNC
     return RA_READAHEAD
 
 
 @njit(inline="always")
 def _vs_zswap_writeback(dst, ctx, op, entry, folio):
-    """zswap writeback: the folio through the swap cache, verify the zswap backend, a
-    physical slot now (vswap_alloc_swap_slot), write, drop the zswap entry, reclaim."""
+    """zswap_writeback_entry() (P03, V5p14, V6p14): tryget_swap_entry() (``xa_load`` +
+    swp_entry_to_swp_slot), __read_swap_cache_async() (:func:`_vs_cache_add`, 6
+    lookups), put_swap_entry(), zswap_entry_load() to verify (not zswap any more: the
+    folio leaves, swap_cache_del_folio, -ENOMEM), vswap_alloc_swap_slot() (no slot:
+    the same), zswap_entry_free(), v5's __swap_writepage() slot lookups (2).  The
+    folio would stay in the swap cache until a later __remove_mapping(); the mm drops
+    it at once, so that __remove_mapping() (:func:`_remove_mapping`) is done here and
+    charged to the cache_del row."""
+    if _tryget(dst, ctx, op, entry) < 0:
+        return ENOENT
+    vsize = np.int64(1) << _vshift(dst)
+    r = _lookup_lock(dst, ctx, op, entry)  # swp_entry_to_swp_slot()
+    if r >= 0:
+        ctx.counters[op, DESC_READ] += 1
     err = _vs_cache_add(dst, ctx, op, entry, 1, folio)
+    _put_swap_entry(dst, ctx, op, entry)
     if err != 0:
         return err
-    vsize = np.int64(1) << _vshift(dst)
     row = _lookup_lock(dst, ctx, op, entry)  # zswap_entry_load() verify
     d = row * vsize + (entry & (vsize - 1))
     ctx.counters[op, DESC_READ] += 1
     if _d_type(dst, d) != T_ZSWAP:
-        _cache_del(dst, ctx, op, entry, 1)
+        _swap_cache_del_folio(dst, ctx, op, entry, 1)
         return ENOMEM
-    _lookup_lock(dst, ctx, op, entry)  # vswap_alloc_swap_slot()
-    ctx.counters[op, DESC_READ] += 1
-    p = _alloc_phys(dst, ctx, op, entry, 1, d)
+    p = _alloc_swap_slot(dst, ctx, op, entry, 1)
     if p < 0:
-        _cache_del(dst, ctx, op, entry, 1)
+        _swap_cache_del_folio(dst, ctx, op, entry, 1)
         return ENOMEM
-    ctx.counters[op, DESC_WRITE] += 1
     ctx.counters[op, MEM_FREE] += 1  # zswap_entry_free()
     dst.meta[V_ZSWAP_ENTRIES] -= 1
-    dst.desc[d, DW_BACKEND] = p
-    _d_set_type(dst, d, T_SWAPFILE)
-    _cache_del(dst, ctx, OP_CACHE_DEL, entry, 1)
+    if dst.meta[V_BATCH] == 0:
+        _lookup_lock(dst, ctx, op, entry)  # __swap_writepage(): swp_entry_to_swp_slot()
+        ctx.counters[op, DESC_READ] += 1
+        _lookup_lock(dst, ctx, op, entry)  # swap_folio_sector()
+        ctx.counters[op, DESC_READ] += 1
+    _remove_mapping(dst, ctx, OP_CACHE_DEL, entry, 1)
     _mru_settle(dst, ctx, op)
     return 0
 
@@ -1487,6 +2094,14 @@ def vs_zswap_writeback(dst, ctx, op, entry, folio):
 
 
 @njit
+def vs_free_after_fault(dst, ctx, op, entry, folio, sync_dev, full, write):
+    _rcu_tick(dst)
+    r = _vs_free_after_fault(dst, ctx, op, entry, folio, sync_dev, full, write)
+    _mru_settle(dst, ctx, op)
+    return r
+
+
+@njit
 def vs_unuse_entry(dst, ctx, op, off):
     """swapoff's walk of the physical device: the allocated bit, then the reverse map
     names the virtual entry."""
@@ -1556,6 +2171,7 @@ verbs.register(
     unuse_entry=vs_unuse_entry,
     unuse=vs_unuse,
     ptes_hold_slots=vs_ptes_hold_slots,
+    free_after_fault=vs_free_after_fault,
 )
 
 V6_DEFAULTS = {**{name: True for name in SWITCHES}, "lookup_cache_ways": 1}
