@@ -6,6 +6,7 @@ import pytest
 
 from vswap_nb.core import verbs
 from vswap_nb.core.counters import (
+    CLUSTER_LOCK,
     DESC_READ,
     LOOKUP_CACHE_HIT,
     LOOKUP_CACHE_MISS,
@@ -14,8 +15,10 @@ from vswap_nb.core.counters import (
     OP_CACHE_DEL,
     OP_DUP,
     OP_FREE,
+    OP_READAHEAD,
     OP_SWAPIN,
     OP_WRITEOUT,
+    OP_ZSWAP_WB,
     RMAP_READ,
     XA_LOOKUP,
 )
@@ -289,3 +292,101 @@ def test_slot_free_hook_only_where_the_device_has_one(name):
         dst, ctx = make(name, free_notify=hook)
         row = zap(dst, ctx, swapped_batch(dst, ctx, verbs.BACKEND_DISK))
         assert row[SLOT_FREE_NOTIFY] == (N if hook else 0), (name, hook)
+
+
+# --------------------------------------------------------------------------- issue 16
+# vswap_v5 / vswap_v6 per operation as the posted v5 and v6 code does it (the inventory
+# of issue 16; vswap.py's docstring cites the sources verb by verb).  "Lookups" are
+# xa_load plus lookup-cache hits; "locks" are cluster_lock (vswap and physical).
+
+
+def _lookups(row):
+    return int(row[XA_LOOKUP] + row[LOOKUP_CACHE_HIT])
+
+
+def _swapped_one(dst, ctx, folio, backend):
+    e = verbs.alloc(dst, ctx, 0, 0, folio, 1)
+    verbs.dup(dst, ctx, OP_DUP, e, 1)
+    assert verbs.writeout(dst, ctx, OP_WRITEOUT, e, 1, backend) == backend
+    verbs.cache_del(dst, ctx, OP_CACHE_DEL, e, 1)
+    return e
+
+
+@pytest.mark.parametrize("name, lookups, locks", [("vswap_v5", 15, 16), ("vswap_v6", 13, 13)])
+def test_vswap_fault_on_zram_takes_the_synchronous_path(name, lookups, locks):
+    """One fault on zram of a page on the device (count 1, zswap never enabled), as the
+    mm drives it: tryget_swap_entry + swap_cache_get_folio, __swap_count, the
+    synchronous path's four lookups and no swap-cache insert (the folio is marked
+    FOLIO_SYNC_BYPASS), the read (v5's I/O helper looks the slot up again), the PTE's
+    put with put_swap_entry, swapcache_clear.  v5: 15 lookups, 15 vswap locks (2 of
+    them and a lookup for the physical run's uncharge) + 1 physical; v6: 13 lookups
+    (11 lookup-cache hits, tryget and put always xa_load), 12 + 1 locks."""
+    dst = get_design(name).new_state(4096, cluster_size=64, synchronous=True)
+    ctx = verbs.new_ctx(16)
+    e = _swapped_one(dst, ctx, 1, verbs.BACKEND_DISK)
+    _swapped_one(dst, ctx, 2, verbs.BACKEND_DISK)
+    ctx.counters[:] = 0
+    assert verbs.cache_lookup(dst, ctx, OP_SWAPIN, e) == -1
+    assert verbs.ra_probe(dst, ctx, OP_SWAPIN, e) == verbs.RA_SYNC
+    assert verbs.cache_add(dst, ctx, OP_SWAPIN, e, 1, 9) == 0
+    assert ctx.folio[9, verbs.F_FLAGS] & verbs.FOLIO_SYNC_BYPASS
+    assert verbs.read_backend(dst, ctx, OP_SWAPIN, e) == verbs.BACKEND_DISK
+    verbs.put(dst, ctx, OP_SWAPIN, e, 1, False)
+    assert verbs.free_after_fault(dst, ctx, OP_SWAPIN, e, 9, True, False, False)
+    assert verbs.cache_free(dst, ctx, OP_SWAPIN, e, 1) == 1
+    assert verbs.swap_count(dst, e) == -1 and ctx.folio[9, verbs.F_FLAGS] == 0
+    row = ctx.counters[OP_SWAPIN]
+    assert (_lookups(row), int(row[CLUSTER_LOCK])) == (lookups, locks)
+    if name == "vswap_v6":
+        assert row[XA_LOOKUP] == 2  # tryget_swap_entry, put_swap_entry (V6p22)
+
+
+@pytest.mark.parametrize("name, wo, cd, wb", [("vswap_v5", 10, 4, 15), ("vswap_v6", 3, 2, 11)])
+def test_vswap_writeout_remove_mapping_and_zswap_writeback(name, wo, cd, wb):
+    """swap_writeout to disk (v5 10 lookups, v6 3), __remove_mapping (v5 4, v6 2) and a
+    zswap writeback (v5 ~15, v6 ~11; its later __remove_mapping is charged to
+    cache_del)."""
+    dst = get_design(name).new_state(4096, cluster_size=64)
+    ctx = verbs.new_ctx(16)
+    _swapped_one(dst, ctx, 1, verbs.BACKEND_DISK)
+    e = verbs.alloc(dst, ctx, 0, 0, 2, 1)
+    verbs.dup(dst, ctx, OP_DUP, e, 1)
+    ctx.counters[:] = 0
+    assert verbs.writeout(dst, ctx, OP_WRITEOUT, e, 1, verbs.BACKEND_DISK) == verbs.BACKEND_DISK
+    verbs.cache_del(dst, ctx, OP_CACHE_DEL, e, 1)
+    assert _lookups(ctx.counters[OP_WRITEOUT]) == wo and _lookups(ctx.counters[OP_CACHE_DEL]) == cd
+    z = _swapped_one(dst, ctx, 3, verbs.BACKEND_ZSWAP)
+    ctx.counters[:] = 0
+    assert verbs.zswap_writeback(dst, ctx, OP_ZSWAP_WB, z, 4) == 0
+    assert _lookups(ctx.counters[OP_ZSWAP_WB]) == wb and _lookups(ctx.counters[OP_CACHE_DEL]) == cd
+
+
+@pytest.mark.parametrize("name", ["vswap_v5", "vswap_v6"])
+def test_vswap_free_reclaims_a_mapped_cache_only_folio(name):
+    """free_swap_and_cache_nr()'s second pass has no TTRS_UNMAPPED | TTRS_FULL test in
+    v5 or v6: a folio still mapped (here: another PTE holds the entry after a fork and
+    the page was faulted back in) leaves the swap cache when the last swap PTE goes."""
+    dst = get_design(name).new_state(4096, cluster_size=64)
+    ctx = verbs.new_ctx(16)
+    e = verbs.alloc(dst, ctx, 0, 0, 1, 1)
+    verbs.dup(dst, ctx, OP_DUP, e, 1)
+    ctx.folio[1, verbs.F_FLAGS] |= verbs.FOLIO_MAPPED
+    assert verbs.pte_batch(dst, ctx, OP_FREE, e, 1) == 1
+    verbs.put(dst, ctx, OP_FREE, e, 1, True)
+    assert verbs.swap_count(dst, e) == -1 and ctx.meta[verbs.C_CACHE_DROPS] == 1
+
+
+def test_vswap_lookup_cache_miss_evicts_under_the_old_clusters_lock():
+    """V6p22 vswap_iter(): a miss while another cluster is cached locks the cached one to
+    clear it, then loads the map and locks the new one: 2 cluster locks for the lookup."""
+    dst = get_design("vswap_v6").new_state(4096, cluster_size=64, virtual_cluster_size=16)
+    ctx = verbs.new_ctx(64)
+    assert [verbs.alloc(dst, ctx, 0, 0, f, 1) for f in range(1, 33)] == list(range(1, 33))
+    verbs.cache_lookup(dst, ctx, OP_READAHEAD, 2)  # cluster 0 cached
+    ctx.counters[:] = 0
+    assert verbs.cache_lookup(dst, ctx, OP_READAHEAD, 18) == 18  # cluster 1
+    row = ctx.counters[OP_READAHEAD]
+    assert (row[LOOKUP_CACHE_MISS], row[XA_LOOKUP], row[CLUSTER_LOCK]) == (1, 1, 2)
+    ctx.counters[:] = 0
+    assert verbs.cache_lookup(dst, ctx, OP_READAHEAD, 19) == 19
+    assert (row[LOOKUP_CACHE_HIT], row[CLUSTER_LOCK]) == (1, 1)
