@@ -167,7 +167,8 @@ def _p4_only(name):
 
 
 class NaiveClassic(NaiveSwapTable):
-    TABLE_OBJS = 1  # swap table only (swap_cgroup is static in 6.19)
+    def table_bytes(self):
+        return (8 * self.csize,)  # the swap table only (swap_cgroup is static in 6.19)
 
     # P4 helpers of the base class with no meaning here
     _free_entries = _p4_only("_free_entries")
@@ -213,14 +214,14 @@ class NaiveClassic(NaiveSwapTable):
         was = cl.flags
         cl.flags = NONE
         if was == FREE:  # swap_cluster_alloc_table()
-            self._c(op, "mem_alloc", self.TABLE_OBJS)
+            self._zalloc(op, self.table_bytes())
             self._table_alloc_bookkeeping(cl)
         return c
 
     def _free_table(self, op, c):
         cl = self.clusters[c]
         if cl.has_table:
-            self._c(op, "mem_free", self.TABLE_OBJS)
+            self._c(op, "mem_free", len(self.table_bytes()))
             cl.has_table = False
             self.tables -= 1
 

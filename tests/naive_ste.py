@@ -37,12 +37,18 @@ Counting conventions (from ste.py's docstring and code; see also naive_swap_tabl
   ``mem_free`` 4/3 and a counted ``xa_erase``.  Clusters populated at swapon (the
   header's) are stored in the pool uncounted.  A physical cluster: ``mem_alloc`` /
   ``mem_free`` 1 (its memcg table is deferred).
-* virtual_table words: ``vt_read`` / ``vt_write`` per word; in ghost only while the
-  cluster's forward table exists, i.e. while some entry of the cluster is PHYS
+* virtual_table words: ``vt_read`` / ``vt_write`` per word.  ``ghost=True`` here is
+  ghost's tree reading (``lazy_forward_table=True``; the default ghost counts what
+  vswap_ste counts): the forward table exists while some entry of the cluster is PHYS
   (``mem_alloc`` 1 when the first becomes PHYS, before the write is counted;
-  ``mem_free`` 1 when the last stops being PHYS, after it).  The word itself is always
-  read and written (ghost: zswap finds its entries by itself [I]); zswap writeback's
-  clear and restore of the ZSWAP tag are not counted.
+  ``mem_free`` 1 when the last stops being PHYS, after it), reads are counted while it
+  exists, and writes only when the old or the new word is PHYS (zswap is not in it).
+  zswap's entries are in the inherited per-64 MiB trees over the ghost offsets:
+  ``xa_store`` at a store, ``xa_load`` + ``xa_erase`` at a load, an ``xa_load`` per page
+  for presence (until one is found) and for writeback's verification (``xa_erase``
+  when it succeeds), and a ``zswap_invalidate`` (skip an empty tree, else ``xa_erase``)
+  of every slot the free releases and every page a writeout prepares.  zswap
+  writeback's clear and restore of the ZSWAP tag are not counted.
 * physical Pointer words: ``rmap_read`` / ``rmap_write`` (never ``table_*``).
 * ``memcg`` (swap charge): the vswap id is recorded (cluster lookup + ``cluster_lock``
   + ``memcg_write``) but a vswap slot is never charged, so freeing it uncharges nothing
@@ -131,10 +137,8 @@ class Ptr:
 
 
 class _DynTables:
-    """``isolate_lock_cluster`` / ``__free_cluster`` with ``table_objs`` allocations per
-    populated cluster and a hook when a cluster's table comes or goes."""
-
-    table_objs = 2
+    """``isolate_lock_cluster`` / ``__free_cluster`` with the ``table_bytes()``
+    allocations per populated cluster and a hook when a cluster's table comes or goes."""
 
     def _populated(self, op, c, on):
         pass
@@ -151,7 +155,7 @@ class _DynTables:
         was = cl.flags
         cl.flags = NONE
         if was == FREE:
-            self._c(op, "mem_alloc", self.table_objs)
+            self._zalloc(op, self.table_bytes())
             self._populated(op, c, True)
             self._table_alloc_bookkeeping(cl)
         return c
@@ -159,7 +163,7 @@ class _DynTables:
     def _free_table(self, op, c):
         cl = self.clusters[c]
         if cl.has_table:
-            self._c(op, "mem_free", self.table_objs)
+            self._c(op, "mem_free", len(self.table_bytes()))
             self._populated(op, c, False)
             cl.has_table = False
             self.tables -= 1
@@ -187,7 +191,8 @@ class _DynTables:
 class PhysDev(_DynTables, NaiveSwapTable):
     """The physical device under vswap: Pointer rmap words with the cache-only bit."""
 
-    table_objs = 1  # the table page; the memcg table is deferred to direct slots
+    def table_bytes(self):
+        return (8 * self.csize,)  # the table page; the memcg table is deferred to direct slots
 
     def __init__(self, design, nslots, **kw):
         super().__init__(nslots, **kw)
@@ -223,11 +228,16 @@ class PhysDev(_DynTables, NaiveSwapTable):
 class NaiveSte(_DynTables, NaiveSwapTable):
     """The vswap_ste design (``ghost=False``) or ghost with zswap (``ghost=True``)."""
 
+    def table_bytes(self):
+        """A vswap cluster: swap_cluster_info_dynamic (a 96-byte kmalloc object), the
+        table, the memcg table and (STE; ghost allocates it lazily) the virtual_table."""
+        cs = self.csize
+        return (96, 8 * cs, 2 * cs) if self.ghost else (96, 8 * cs, 2 * cs, 8 * cs)
+
     def __init__(self, nslots, *, ncpu=1, cluster_size=512, solidstate=True,
                  discard=False, blkdev=True, synchronous=False, virtual_slots=None,
                  virtual_cluster_size=512, ghost=False):
         self.ghost = ghost
-        self.table_objs = 3 if ghost else 4
         self.vt = {}  # slot -> virtual_table word (absent = VT_NONE)
         self.aux = {}  # ghost: cluster -> entries that are PHYS (CI_AUX)
         self.vtables = 0
@@ -308,10 +318,10 @@ class NaiveSte(_DynTables, NaiveSwapTable):
         c = slot // self.csize
         if self.ghost and word & 7 == VT_PHYS and old & 7 != VT_PHYS:
             if not self.aux.get(c, 0):
-                self._c(op, "mem_alloc")
+                self._zalloc(op, (8 * self.csize,))  # the forward table
                 self.vtables += 1
             self.aux[c] = self.aux.get(c, 0) + 1
-        if self.present(slot):
+        if self.present(slot) and (not self.ghost or VT_PHYS in (old & 7, word & 7)):
             self._c(op, "vt_write")
         self._vt_set(slot, word)
         if self.ghost and old & 7 == VT_PHYS and word & 7 != VT_PHYS:
@@ -320,6 +330,11 @@ class NaiveSte(_DynTables, NaiveSwapTable):
                 del self.aux[c]
                 self._c(op, "mem_free")
                 self.vtables -= 1
+
+    def _tree_invalidate(self, op, off):
+        """ghost's zswap_invalidate() of a slot, without the entry free (counted by the
+        caller): skip an empty tree, else erase; True if an entry was there."""
+        return bool(self._tree(off).d) and self._xa_erase(op, off)
 
     def _zswap_new(self):
         self.next_zswap += 1
@@ -352,6 +367,8 @@ class NaiveSte(_DynTables, NaiveSwapTable):
         for x in range(start, start + n):
             w = self._fw_read(op, x)
             tag = w & 7
+            if self.ghost:
+                assert self._tree_invalidate(op, x) == (tag == VT_ZSWAP)
             if tag == VT_PHYS:
                 p = w >> 3
                 m = self.memcg.get(x, 0)
@@ -560,7 +577,7 @@ class NaiveSte(_DynTables, NaiveSwapTable):
             while x < cend:
                 err = self._dup_one(op, x)
                 if err == ENOMEM:
-                    self._c(op, "mem_alloc")
+                    self._zalloc(op, (4 * self.csize,))
                     self._c(op, "cluster_lock", 2)
                     self.clusters[self.cluster_of(x)].has_ext = True
                     continue
@@ -635,6 +652,8 @@ class NaiveSte(_DynTables, NaiveSwapTable):
         return 0
 
     def _range_has_zswap(self, op, start, nr):
+        if self.ghost:
+            return any(self._xa_load(op, x) for x in range(start, start + nr))
         self._vlock(op, start)
         return any(self._fw_read(op, x) & 7 == VT_ZSWAP for x in range(start, start + nr))
 
@@ -652,7 +671,10 @@ class NaiveSte(_DynTables, NaiveSwapTable):
             return BACKEND_NONE
         self._vlock(op, entry)  # vswap_prepare_writeout: drop a stale zswap backing
         for x in range(entry, entry + nr):
-            if self._fw_read(op, x) & 7 == VT_ZSWAP:
+            w = self._fw_read(op, x)
+            if self.ghost:
+                self._tree_invalidate(op, x)  # zswap_store()'s check_old
+            if w & 7 == VT_ZSWAP:
                 self._zswap_free_entry(op)
                 self._fw_write(op, x, VT_NONE)
         self._set_zero(op, entry, nr, backend == BACKEND_ZERO)
@@ -664,6 +686,8 @@ class NaiveSte(_DynTables, NaiveSwapTable):
                 self._vlock(op, x)  # vswap_zswap_store()
                 w = self._fw_read(op, x)
                 self._fw_write(op, x, self._zswap_new())
+                if self.ghost:
+                    self._xa_store(op, x)
                 if w & 7 == VT_PHYS:
                     self._phys_release(op, w >> 3, 1, self.memcg.get(x, 0))
             return BACKEND_ZSWAP
@@ -677,11 +701,18 @@ class NaiveSte(_DynTables, NaiveSwapTable):
         self._c(op, "table_read")
         if self.slots[entry].zero:
             return BACKEND_ZERO
-        self._vlock(op, entry)
-        if self._fw_read(op, entry) & 7 == VT_ZSWAP:  # vswap_zswap_load drops it
-            self._zswap_free_entry(op)
-            self._fw_write(op, entry, VT_NONE)
-            return BACKEND_ZSWAP
+        if self.ghost:  # zswap_load() on its own tree
+            if self._xa_load(op, entry):
+                self._xa_erase(op, entry)
+                self._zswap_free_entry(op)
+                self._fw_write(op, entry, VT_NONE)
+                return BACKEND_ZSWAP
+        else:
+            self._vlock(op, entry)
+            if self._fw_read(op, entry) & 7 == VT_ZSWAP:  # vswap_zswap_load drops it
+                self._zswap_free_entry(op)
+                self._fw_write(op, entry, VT_NONE)
+                return BACKEND_ZSWAP
         self._vlock(op, entry)
         if self._fw_read(op, entry) & 7 == VT_PHYS:
             return BACKEND_DISK
@@ -703,9 +734,14 @@ class NaiveSte(_DynTables, NaiveSwapTable):
         err = self.cache_add(op, entry, 1, folio)
         if err:
             return err
-        self._vlock(op, entry)  # vswap_zswap_load() verify
-        w = self._fw_read(op, entry)
-        if w & 7 != VT_ZSWAP:
+        if self.ghost:
+            present = self._xa_load(op, entry)
+            w = self.vt.get(entry, VT_NONE)
+        else:
+            self._vlock(op, entry)  # vswap_zswap_load() verify
+            w = self._fw_read(op, entry)
+            present = w & 7 == VT_ZSWAP
+        if not present:
             self.cache_del(op, entry, 1)
             return ENOMEM
         self._vt_set(entry, VT_NONE)  # uncounted: folio_realloc_swap writes PHYS
@@ -713,6 +749,8 @@ class NaiveSte(_DynTables, NaiveSwapTable):
             self._vt_set(entry, w)  # vswap_zswap_store() restores the tag (uncounted)
             self.cache_del(op, entry, 1)
             return ENOMEM
+        if self.ghost:
+            self._xa_erase(op, entry)
         self._zswap_free_entry(op)
         self.cache_del("cache_del", entry, 1)
         return 0
@@ -755,4 +793,6 @@ class NaiveSte(_DynTables, NaiveSwapTable):
             "cluster_map_nodes": len(self.cmap.nodes()) * 576,
             "rmap_table": self.pdev.tables * pcs * 8,
             "zswap_entry": self.zswap_entries_n * 56,
+            **({"zswap_trees": self.ntrees * 16,
+                "zswap_xa_nodes": sum(len(t.nodes()) for t in self.trees) * 576} if self.ghost else {}),
         }

@@ -212,6 +212,16 @@ class NaiveSwapTable:
     def cluster_of(self, off):
         return off // self.csize
 
+    def table_bytes(self):
+        """The objects a populated cluster allocates, in bytes (all zeroed): the
+        8-byte-per-slot table and the 2-byte-per-slot memcg table."""
+        return (8 * self.csize, 2 * self.csize)
+
+    def _zalloc(self, op, sizes):
+        """One allocation call per object and the 64-byte lines it zeroes."""
+        self._c(op, "mem_alloc", len(sizes))
+        self._c(op, "mem_zero_line", sum(-(-b // 64) for b in sizes))
+
     def vm_swap_full(self, pending_alloc=0):
         """More than half of swap used: nr_swap_pages * 2 < total_swap_pages.
         ``pending_alloc`` slots are counted as still free (not yet subtracted)."""
@@ -311,7 +321,7 @@ class NaiveSwapTable:
         was = cl.flags
         cl.flags = NONE
         if was == FREE:
-            self._c(op, "mem_alloc", 2)  # swap table page + memcg table
+            self._zalloc(op, self.table_bytes())  # swap table page + memcg table
             self._table_alloc_bookkeeping(cl)
         return c
 
@@ -778,7 +788,7 @@ class NaiveSwapTable:
                 if err == ENOMEM:
                     # swap_extend_table_alloc(): unlock, kzalloc, lock + install,
                     # unlock, relock, restart at this slot
-                    self._c(op, "mem_alloc")
+                    self._zalloc(op, (4 * self.csize,))
                     self._c(op, "cluster_lock", 2)
                     self.clusters[self.cluster_of(x)].has_ext = True
                     continue

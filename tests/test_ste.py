@@ -94,7 +94,7 @@ class StePair:
         self.dst = design.new_state(
             nslots, ncpu=ncpu, cluster_size=csize, solidstate=solidstate, discard=discard,
             blkdev=blkdev, synchronous=synchronous, zswap_enabled=True, virtual_slots=vslots,
-            virtual_cluster_size=vcs,
+            virtual_cluster_size=vcs, **({"lazy_forward_table": True} if ghost else {}),
         )
         assert isinstance(self.dst, ste_mod.SteState)
         self.vtotal = self.dst.dev.table.shape[0]
@@ -355,6 +355,17 @@ def assert_same(pair, where=""):
     assert int(radix.xa_height(cm, 0)) == n.cmap.height(), f"{where}: cluster pool height"
     assert int(cm.aux[radix.M_NR_NODES]) == len(n.cmap.nodes()), f"{where}: cluster pool nodes"
     assert int(cm.aux[radix.M_ENTRIES]) == len(n.cmap.d), f"{where}: cluster pool entry count"
+
+    # ghost's tree reading: zswap's own trees over the ghost offsets (empty otherwise)
+    zs = dst.zs
+    keys = np.array(sorted(k for t in n.trees for k in t.d) or [0], dtype=np.int64)
+    vals = np.empty(keys.size, dtype=np.int64)
+    for i, k in enumerate(keys):
+        radix._load_many(radix.XAPool(nodes=zs.nodes, aux=zs.aux.copy()), int(k) >> 14, keys[i:i + 1], vals[i:i + 1])
+    got = sum(int(v >= 0) for v in vals)
+    exp = sum(len(t.d) for t in n.trees)
+    assert got == exp == int(zs.aux[radix.M_ENTRIES]), f"{where}: zswap tree entries: numba {got}, naive {exp}"
+    assert int(zs.aux[radix.M_NR_NODES]) == sum(len(t.nodes()) for t in n.trees), f"{where}: zswap tree nodes"
 
     # design words
     m = dst.meta
@@ -1213,9 +1224,11 @@ def test_zswap_writeback_gets_a_physical_slot():
 
 
 def test_ghost_forward_table_only_with_a_physical_slot():
-    """ghost: zswap and zero entries need no forward table (no vt_read / vt_write);
-    a cluster's table is allocated (mem_alloc 1) when its first entry gets a physical
-    slot and freed (mem_free 1) when its last one gives it up."""
+    """ghost's tree reading (lazy_forward_table=True): zswap and zero entries need no
+    forward table (no vt_read / vt_write), zswap keeps its entries in its own trees over
+    the ghost offsets; a cluster's table is allocated (mem_alloc 1, its 16 x 8 bytes
+    zeroed: 2 lines) when its first entry gets a physical slot and freed (mem_free 1)
+    when its last one gives it up."""
     p = _pair(ghost=True, nslots=64, vslots=96)
 
     def vt_bytes():
@@ -1223,18 +1236,24 @@ def test_ghost_forward_table_only_with_a_physical_slot():
         verbs.metadata_bytes(p.dst, out)
         return int(out[STRUCTURES.index("virtual_table")])
 
+    before = p.ctx.counters.copy()
     offs = [_swapped_out(p, 1 + i, order=4, backend=b)
             for i, b in enumerate([BACKEND_ZERO, BACKEND_ZSWAP])]  # vswap clusters 1, 2
     assert offs == [16, 32]
     assert vt_bytes() == 0 and not p.naive.aux
     vt_cols = [PRIMITIVES.index("vt_read"), PRIMITIVES.index("vt_write")]
     assert not p.ctx.counters[:, vt_cols].any()
+    d = _row(_delta(p, before), OP_WRITEOUT)
+    assert d["xa_store"] == 16 and d["xa_node_alloc"] == 1  # one tree node for offsets 32..47
+    assert sum(len(t.d) for t in p.naive.trees) == 16
     off = _swapped_out(p, 3, order=4)  # vswap cluster 3
     before = p.ctx.counters.copy()
     assert p.writeout(OP_WRITEOUT, off, 16, BACKEND_DISK) == BACKEND_DISK
     d = _row(_delta(p, before), OP_WRITEOUT)
     assert d["mem_alloc"] == 1 + 1  # physical table + forward table
+    assert d["mem_zero_line"] == 2 + 2  # 16 slots x 8 B each
     assert d["vt_write"] == 16 and "vt_read" not in d  # vswap_to_phys ran before the table existed
+    assert d["xa_erase"] == 16  # check_old: zswap_invalidate of each page (the tree is not empty)
     assert vt_bytes() == 16 * 8 and p.naive.aux == {3: 16}
     p.cache_del(OP_CACHE_DEL, off, 16)
     before = p.ctx.counters.copy()
@@ -1242,12 +1261,57 @@ def test_ghost_forward_table_only_with_a_physical_slot():
     d = _row(_delta(p, before), OP_FREE)
     assert d["mem_free"] == 3 + 1 + 1  # cluster, forward table, physical table
     assert d["vt_read"] == 16 and d["vt_write"] == 16
+    assert d["xa_erase"] == 16 + 1  # zswap_invalidate of every freed slot (finding nothing), the cluster
     assert vt_bytes() == 0 and not p.naive.aux
-    # zswap-backed entries are found and freed without the table
+    # zswap-backed entries are found and freed through zswap's tree, without the table
     before = p.ctx.counters.copy()
     assert p.put(OP_FREE, offs[1], 16, True) == 16
     d = _row(_delta(p, before), OP_FREE)
     assert d["mem_free"] == 3 + 16 and "vt_read" not in d and p.naive.zswap_entries_n == 0
+    assert d["xa_erase"] == 16 + 1 and d["xa_node_free"] == 1  # the tree's node
+    assert not any(t.d for t in p.naive.trees)
+
+
+def test_ghost_by_default_counts_what_vswap_ste_counts():
+    """ghost's default reading (the P4 RFC cover: a virtual_table in every ghost cluster,
+    zswap's entries in it) is the STE vswap device: the same verbs on both states give
+    the same returns, counters and tables, call for call."""
+    kw = {"ncpu": 2, "cluster_size": 16, "virtual_cluster_size": 16, "zswap_enabled": True}
+    g = get_design("ghost").new_state(128, **kw)
+    s = get_design("vswap_ste").new_state(128, **kw)
+    assert type(g) is type(s) is ste_mod.SteState and int(g.meta[ste_mod.E_LAZY_VT]) == 0
+    cg, cs = verbs.new_ctx(1024), verbs.new_ctx(1024)
+    rng = random.Random(5)
+    cached = {}
+    folio = 1
+    for _ in range(600):
+        if rng.random() < 0.3 or not cached:
+            args = ("alloc", rng.randrange(2), rng.choice([0, 0, 1, 2]), folio, rng.choice([0, 1, 2]))
+        else:
+            f, (start, nr) = rng.choice(sorted(cached.items()))
+            x = start + rng.randrange(nr)
+            args = rng.choice([
+                ("dup", OP_DUP, x, 1), ("dup", OP_DUP, x, 1), ("put", OP_FREE, x, 1, True),
+                ("cache_lookup", OP_SWAPIN, x), ("cache_del", OP_CACHE_DEL, start, nr),
+                ("writeout", OP_WRITEOUT, start, nr, rng.choice([BACKEND_ZERO, BACKEND_ZSWAP, BACKEND_DISK])),
+                ("read_backend", OP_SWAPIN, x), ("reclaim_full", rng.random() < 0.5),
+            ])
+            if args[0] == "put" and int(verbs.swap_count(s, x)) < 1:
+                continue
+        name, rest = args[0], args[1:]
+        cg.meta[C_CPU] = cs.meta[C_CPU] = rng.randrange(2)
+        a = int(getattr(verbs, name)(g, cg, *rest))
+        b = int(getattr(verbs, name)(s, cs, *rest))
+        assert a == b, (args, a, b)
+        if name == "alloc" and a > 0:
+            cached[folio] = (a, 1 << rest[1])
+            folio += 1
+        for f in list(cached):
+            if int(cs.folio[f, F_SWAP]) == 0:
+                del cached[f]
+        assert np.array_equal(cg.counters, cs.counters), (args, counters_diff(cg.counters, cs.counters))
+        assert np.array_equal(g.vt, s.vt) and np.array_equal(g.pdev.table, s.pdev.table)
+    assert folio > 50 and cs.counters.sum() > 1000 and cs.counters[:, PRIMITIVES.index("vt_read")].sum() > 0
 
 
 def test_ghost_without_zswap_is_swap_table():

@@ -895,6 +895,7 @@ def test_dup_past_14_allocates_extend_table_and_put_frees_it():
     assert _delta(p, before) == {
         ("dup", "cluster_lock"): 3,  # lock, relock inside swap_extend_table_alloc, relock
         ("dup", "mem_alloc"): 1,
+        ("dup", "mem_zero_line"): 32,  # u32[512] = 2 KiB, zeroed
         ("dup", "table_read"): 2,  # -ENOMEM, then the restart
         ("dup", "table_write"): 1,
         ("dup", "ext_write"): 1,

@@ -376,6 +376,10 @@ def _check_ste(design, dst, counts):
         if int(np.count_nonzero(aux)) != int(dst.meta[S.E_VTABLES]):
             _fail(design, "meta", "E_VTABLES", f"{int(dst.meta[S.E_VTABLES])} forward tables counted, "
                   f"{int(np.count_nonzero(aux))} clusters have one")
+        nz = int(np.count_nonzero((vt & 7) == S.VT_ZSWAP))
+        if int(dst.zs.aux[M_ENTRIES]) != nz:
+            _fail(design, "zs", "entries", f"{int(dst.zs.aux[M_ENTRIES])} entries in zswap trees, "
+                  f"{nz} vswap slots are backed by zswap")
 
 
 def check_invariants(run_state, *, design=None, final=False) -> None:

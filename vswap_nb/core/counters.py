@@ -36,7 +36,12 @@ vt_read / vt_write            Swap Table Edition virtual_table entries
 rmap_read / rmap_write        reverse-map entries (physical slot -> virtual entry)
 bitmap_op                     bitmap set/clear/search on a virtual cluster
 lookup_cache_hit / _miss      the per-CPU most-recently-used cluster lookup cache
-mem_alloc / mem_free          dynamic metadata allocations (tables, descriptors, entries)
+mem_alloc / mem_free          dynamic metadata allocations (tables, descriptors, entries):
+                              slab / kmalloc calls, whatever their size
+mem_zero_line                 64-byte lines a zeroing allocation clears (kzalloc, vzalloc,
+                              __GFP_ZERO pages): a 4 KiB table is 64, a 12 KiB vzalloc 192
+vmalloc / vfree               vmalloc()/vzalloc() and vfree() calls (vmap area, one page
+                              allocation per page, kernel PTEs), on top of the above
 memcg_charge / memcg_uncharge swap charge / uncharge calls
 slot_free_notify              zram's swap_slot_free_notify per freed slot (zs_free); none on other devices
 pte_read                      PTE reads done on behalf of swap (swap_pte_batch, readahead)
@@ -93,6 +98,9 @@ PRIMITIVES = (
     "memcg_uncharge",
     "slot_free_notify",
     "pte_read",
+    "mem_zero_line",
+    "vmalloc",
+    "vfree",
 )
 
 # operations (rows)
@@ -143,7 +151,10 @@ MEMCG_CHARGE = 30
 MEMCG_UNCHARGE = 31
 SLOT_FREE_NOTIFY = 32
 PTE_READ = 33
-N_PRIMITIVES = 34
+MEM_ZERO_LINE = 34
+VMALLOC = 35
+VFREE = 36
+N_PRIMITIVES = 37
 
 
 def new_counters() -> np.ndarray:

@@ -82,6 +82,7 @@ from .counters import (
     CLUSTER_LOCK,
     MEM_ALLOC,
     MEM_FREE,
+    MEM_ZERO_LINE,
     OP_RECLAIM_SCAN,
     PCPU_ACCESS,
     SI_LOCK,
@@ -137,7 +138,8 @@ D_ALLOC_FAIL = 13
 D_ID = 14
 D_KERNEL = 15  # which kernel's allocator: KERNEL_P4 or KERNEL_619
 D_OFF = 16  # 1 once swapoff has emptied the device and freed its static metadata
-N_DMETA = 17
+D_TABLE_ZERO = 17  # 64-byte lines zeroed when a cluster's tables are allocated
+N_DMETA = 18
 
 # allocator generations (see the module docstring)
 KERNEL_P4 = 0
@@ -185,7 +187,7 @@ def new_device(
     discard: bool = False,
     blkdev: bool = True,
     synchronous: bool = False,
-    table_objs: int = 1,
+    table_sizes: tuple = (4096,),
     dev_id: int = 0,
     kernel: int = KERNEL_P4,
     free_notify: bool = True,
@@ -193,7 +195,10 @@ def new_device(
     """A freshly swapon'd device of ``nslots`` slots (slot 0 is the header).
     ``free_notify``: its driver has a ``swap_slot_free_notify`` hook, which
     ``swap_range_free()`` calls for every freed slot of a block device (zram's, which
-    frees the slot's zsmalloc object); the mm passes it for zram only."""
+    frees the slot's zsmalloc object); the mm passes it for zram only.
+    ``table_sizes``: the bytes of each object a populated cluster allocates (zeroed:
+    ``swap_table_alloc`` is ``folio_alloc(__GFP_ZERO)`` for a page-sized table and
+    ``kmem_cache_zalloc`` otherwise; the other per-cluster tables are kzalloc'd)."""
     if cluster_size & (cluster_size - 1) or not 2 <= cluster_size <= (1 << 20):
         raise ValueError(f"cluster_size must be a power of two in [2, 2**20], got {cluster_size}")
     if nslots < 2:
@@ -219,7 +224,10 @@ def new_device(
     meta[D_FLAGS] = flags
     meta[D_NCPU] = ncpu
     meta[D_AVAIL] = 1
-    meta[D_TABLE_OBJS] = table_objs
+    if not table_sizes or any(int(b) <= 0 for b in table_sizes):
+        raise ValueError(f"table_sizes must be one or more positive byte sizes, got {table_sizes!r}")
+    meta[D_TABLE_OBJS] = len(table_sizes)
+    meta[D_TABLE_ZERO] = sum(-(-int(b) // 64) for b in table_sizes)
     meta[D_ID] = dev_id
     meta[D_KERNEL] = kernel
     ci = np.zeros((nclusters, CI_WORDS), dtype=np.int64)
@@ -347,6 +355,7 @@ def _alloc_table(dev, dst, ctx, op, c):
     tables allocated sleeping and the cluster relocked (no contention here, so it is
     still ours)."""
     ctx.counters[op, MEM_ALLOC] += dev.meta[D_TABLE_OBJS]
+    ctx.counters[op, MEM_ZERO_LINE] += dev.meta[D_TABLE_ZERO]  # zeroed once, by the call that succeeds
     if verbs.atomic_alloc_fails(ctx):
         ctx.counters[op, MEM_ALLOC] += dev.meta[D_TABLE_OBJS]
         ctx.counters[op, CLUSTER_LOCK] += 1

@@ -37,17 +37,34 @@
 
 ``ghost`` — Kairui Song's proposal to make the virtual layer optional: swap table P4 for
 physical swap, and a dynamic "ghost" swap device only for entries that have no physical
-slot (zswap, zero), with a reverse map only for entries that later get one.  The
-published facts stop at the proposal and the ghost-swapfile RFC's dynamic clusters
-(which STE adapted), so this module takes the simplest reading:
+slot (zswap, zero), with a reverse map only for entries that later get one.  Two
+published texts bear on it, and they read differently, so the design has a switch:
 
-* without zswap in the system the ghost design *is* ``swap_table`` (no virtual layer, no
-  cost): ``new_state(..., zswap_enabled=False)`` returns a swap_table state;
-* with zswap, swap-outs go to the ghost device, which is the STE vswap device above with
-  one difference: a ghost cluster's forward table (the 8-byte-per-slot virtual_table)
-  exists only while at least one of its entries has a physical slot (allocated when
-  the first gets one, freed when the last gives it up); zswap finds its entries by
-  itself, without the table [I].
+* Without zswap in the system the ghost design *is* ``swap_table`` (no virtual layer,
+  no cost): ``new_state(..., zswap_enabled=False)`` returns a swap_table state.
+* ``lazy_forward_table=False`` (the default; the P4 RFC cover, "swap table phase IV with
+  dynamic ghost swapfile", 2026-02-20 [S9], as quoted in the thread at
+  lkml.iu.edu/hypermail/linux/kernel/2602.2/08585.html): "16 bytes per slot memory
+  usage, when using ghost / virtual zswap", and "Zswap can just use
+  ci_dyn->virtual_table": every ghost cluster has its 8-byte ``virtual_table`` beside
+  the 8-byte swap table, and zswap finds its entries there (a ghost-cluster lookup and
+  a table read), not in an XArray of its own; 24 bytes with the reverse map of a
+  physical slot.  That is the STE vswap device above, which adapted this code, so with
+  zswap this reading counts what ``vswap_ste`` counts.
+* ``lazy_forward_table=True`` (the reading this module took before: a ghost cluster's
+  forward table exists only while at least one of its entries has a physical slot,
+  allocated when the first gets one and freed when the last gives it up).  zswap then
+  cannot keep its entries in that table; it keeps them as it does for any swap device,
+  in its own XArray per 64 MiB of the (ghost) device, indexed by the ghost offset, as
+  in Chris Li's header-only "ghost swapfile" RFC (2025-11-21, quoted at
+  lkml.iu.edu/hypermail/linux/kernel/2511.3/00940.html): stores, loads, presence
+  checks and a ``zswap_invalidate`` of every freed ghost slot are counted on those
+  trees (``core/zswap.py``'s rules), and the table holds PHYS words only.
+* Not synchronous, in both readings: the ghost swapfile RFC sets the bdev to NULL and
+  only the SSD flag ("Ghost swapfile will also set the SSD flag because there is no
+  rotation disk access"), and ``SWP_SYNCHRONOUS_IO`` comes from the bdev; so a
+  ghost-device entry without a physical slot takes swapin_readahead() on a fault, as
+  an STE vswap entry does.
 
 Choices [I]: the vswap/ghost device is sized for ``virtual_slots`` entries (default
 twice the physical device) and never reaches ``vm_swap_full``; vswap cluster ids are
@@ -55,9 +72,7 @@ reused in free-list order rather than lowest-free order; ``swap_cluster_info_dyn
 (80 bytes) is a 96-byte kmalloc object; zswap storing over a PHYS backing frees the
 physical slot; a zero page keeps an existing PHYS backing; the RCU delay of freed vswap
 clusters is not modelled; if the vswap device runs out, allocation fails instead of
-falling back to the physical device; a ghost-device entry without a physical
-slot takes swapin_readahead() on a fault, as an STE vswap entry does (the ghost device
-is not SWP_SYNCHRONOUS_IO).  Swapoff of the physical device repoints
+falling back to the physical device.  Swapoff of the physical device repoints
 each PHYS-backed slot at its swap-cache folio (``unuse``, vswap_store_folio), as
 the vswap designs do; ghost without zswap is swap_table and walks the page tables.
 Left out: multiple physical devices.
@@ -74,6 +89,7 @@ from ..core.counters import (
     CLUSTER_LOCK,
     MEM_ALLOC,
     MEM_FREE,
+    MEM_ZERO_LINE,
     MEMCG_CHARGE,
     MEMCG_READ,
     MEMCG_UNCHARGE,
@@ -105,8 +121,11 @@ from ..core.device import (
     new_device,
 )
 from ..core.jit import njit
+from ..core.metadata import ZSWAP_TREE_SHIFT
 from ..core.radix import (
     M_NR_NODES,
+    M_NTREES,
+    xa_empty,
     xa_erase_counted,
     xa_height,
     xa_load_counted,
@@ -132,6 +151,7 @@ from ..core.verbs import (
     SLOT_CACHE_ONLY,
     SLOT_FREE,
 )
+from ..core.zswap import new_zswap_trees
 from . import swap_table
 from ._table_cache import phys_slot_reclaim as _vswap_slot_reclaim
 from ._table_cache import table_cache_lookup, table_try_reclaim
@@ -144,7 +164,7 @@ VT_ZSWAP = 2
 # meta words (word 0 is the swap table layer's extend-table count)
 E_EXT_TABLES = 0
 E_ZSWAP_ENTRIES = 1
-E_LAZY_VT = 2  # ghost: a cluster's forward table exists while an entry is PHYS
+E_LAZY_VT = 2  # ghost, tree reading: forward table only while an entry is PHYS; zswap's own trees
 E_VTABLES = 3  # forward tables allocated now
 E_NEXT_ZSWAP = 4
 N_EMETA = 8
@@ -152,7 +172,7 @@ N_EMETA = 8
 VSWAP_DEV = 1
 CI_DYN_BYTES = 96  # swap_cluster_info_dynamic: 80 bytes in a 96-byte kmalloc object [I]
 
-SteState = namedtuple("SteState", ["dev", "ext", "memcg", "vt", "cmap", "pdev", "meta"])
+SteState = namedtuple("SteState", ["dev", "ext", "memcg", "vt", "cmap", "pdev", "meta", "zs"])
 SteState.__doc__ = """State of the vswap_ste / ghost design (with zswap).
 
 dev    SwapDev          the vswap (ghost) device: dynamic clusters, P4 swap table
@@ -162,6 +182,8 @@ vt     int64[vmax]      the virtual_table: NONE, PHYS | offset << 3, ZSWAP | id 
 cmap   XAPool           cluster_info_pool: vswap cluster index (from 1) -> cluster
 pdev   SwapDev          the physical device; its table holds reverse-map Pointers
 meta   int64[N_EMETA]   extend tables, zswap entries, forward tables, ghost flag
+zs     XAPool           ghost's tree reading: zswap's trees over the ghost device (one per
+                        64 MiB of it, as for any swap device); two empty nodes otherwise
 """
 
 
@@ -176,7 +198,7 @@ def _new(nslots, *, ncpu, cluster_size, solidstate, discard, blkdev, synchronous
         discard=discard,
         blkdev=blkdev,
         synchronous=synchronous,
-        table_objs=1,  # the memcg table is deferred to directly mapped slots
+        table_sizes=(8 * cluster_size,),  # the memcg table is deferred to directly mapped slots
         kernel=KERNEL_P4,
         free_notify=free_notify,
     )
@@ -189,7 +211,9 @@ def _new(nslots, *, ncpu, cluster_size, solidstate, discard, blkdev, synchronous
         ncpu=ncpu,
         solidstate=True,
         blkdev=True,
-        table_objs=3 if lazy_vt else 4,
+        # swap_cluster_info_dynamic, table page, memcg table (+ virtual_table in STE)
+        table_sizes=((CI_DYN_BYTES, 8 * virtual_cluster_size, 2 * virtual_cluster_size) if lazy_vt
+                     else (CI_DYN_BYTES, 8 * virtual_cluster_size, 2 * virtual_cluster_size, 8 * virtual_cluster_size)),
         dev_id=VSWAP_DEV,
         kernel=KERNEL_P4,
         free_notify=False,  # the vswap device has no driver
@@ -207,6 +231,7 @@ def _new(nslots, *, ncpu, cluster_size, solidstate, discard, blkdev, synchronous
         cmap=xa_new(1, nclusters + 2 * levels + 8),
         pdev=pdev,
         meta=meta,
+        zs=new_zswap_trees(vslots if lazy_vt else 2),
     )
     # clusters populated at swapon (the header slot) are in the cluster pool too
     for c in np.flatnonzero(vdev.ci[:, CI_TABLE]):
@@ -273,11 +298,12 @@ def _fw_write(dst, ctx, op, slot, word):
         c = slot >> dst.dev.meta[D_CLUSTER_SHIFT]
         if (word & 7) == VT_PHYS and (old & 7) != VT_PHYS:
             if dst.dev.ci[c, CI_AUX] == 0:
-                ctx.counters[op, MEM_ALLOC] += 1
+                ctx.counters[op, MEM_ALLOC] += 1  # kcalloc(csize, 8)
+                ctx.counters[op, MEM_ZERO_LINE] += ((8 << dst.dev.meta[D_CLUSTER_SHIFT]) + 63) // 64
                 dst.meta[E_VTABLES] += 1
             dst.dev.ci[c, CI_AUX] += 1
-    if _fw_present(dst, slot):
-        ctx.counters[op, VT_WRITE] += 1
+    if _fw_present(dst, slot) and (dst.meta[E_LAZY_VT] == 0 or (old & 7) == VT_PHYS or (word & 7) == VT_PHYS):
+        ctx.counters[op, VT_WRITE] += 1  # the tree reading keeps zswap out of the table
     dst.vt[slot] = word
     if dst.meta[E_LAZY_VT] and (old & 7) == VT_PHYS and (word & 7) != VT_PHYS:
         c = slot >> dst.dev.meta[D_CLUSTER_SHIFT]
@@ -325,6 +351,22 @@ def _zswap_free(dst, ctx, op):
 
 
 @njit
+def _zs_invalidate(dst, ctx, op, s):
+    """The tree reading: zswap_invalidate() of a ghost slot (nothing on an empty tree,
+    else an xa_erase); True if an entry was there."""
+    t = s >> ZSWAP_TREE_SHIFT
+    if xa_empty(dst.zs, t):
+        return False
+    return xa_erase_counted(dst.zs, t, s, ctx.counters, op) >= 0
+
+
+@njit
+def _zs_load(dst, ctx, op, s):
+    """The tree reading: an xa_load of the slot's zswap tree; True if an entry is there."""
+    return xa_load_counted(dst.zs, s >> ZSWAP_TREE_SHIFT, s, ctx.counters, op) >= 0
+
+
+@njit
 def ste_slot_release(dst, ctx, op, start, n):
     """vswap_release_backing(): read and reset each backend word; contiguous physical
     backing freed per run within a physical cluster; zswap entries freed."""
@@ -335,6 +377,8 @@ def ste_slot_release(dst, ctx, op, start, n):
     for s in range(start, start + n):
         w = _fw_read(dst, ctx, op, s)
         tag = w & 7
+        if dst.meta[E_LAZY_VT] and _zs_invalidate(dst, ctx, op, s) != (tag == VT_ZSWAP):
+            raise AssertionError("ghost: zswap tree and backend word disagree")
         if tag == VT_PHYS:
             p = w >> 3
             m = np.int64(dst.memcg[s])
@@ -365,6 +409,11 @@ def ste_slot_cache_only(dst, ctx, op, slot, on):
 
 @njit
 def ste_range_has_zswap(dst, ctx, op, start, nr):
+    if dst.meta[E_LAZY_VT]:  # zswap_is_present(): an xa_load per page until one is found
+        for s in range(start, start + nr):
+            if _zs_load(dst, ctx, op, s):
+                return True
+        return False
     _vlock(dst, ctx, op, start)
     for s in range(start, start + nr):
         if (_fw_read(dst, ctx, op, s) & 7) == VT_ZSWAP:
@@ -485,7 +534,10 @@ def ste_writeout(dst, ctx, op, entry, nr, backend):
         return BACKEND_NONE
     _vlock(dst, ctx, op, entry)
     for s in range(entry, entry + nr):
-        if (_fw_read(dst, ctx, op, s) & 7) == VT_ZSWAP:
+        w = _fw_read(dst, ctx, op, s)
+        if dst.meta[E_LAZY_VT]:
+            _zs_invalidate(dst, ctx, op, s)  # zswap_store()'s check_old
+        if (w & 7) == VT_ZSWAP:
             _zswap_free(dst, ctx, op)
             _fw_write(dst, ctx, op, s, VT_NONE)
     swap_table._set_zero(dst, ctx, op, entry, nr, backend == BACKEND_ZERO)
@@ -497,6 +549,8 @@ def ste_writeout(dst, ctx, op, entry, nr, backend):
             _vlock(dst, ctx, op, s)  # vswap_zswap_store()
             w = _fw_read(dst, ctx, op, s)
             _fw_write(dst, ctx, op, s, _zswap_new(dst))
+            if dst.meta[E_LAZY_VT]:
+                xa_store_counted(dst.zs, s >> ZSWAP_TREE_SHIFT, s, 1, ctx.counters, op)
             if (w & 7) == VT_PHYS:
                 _phys_release(dst, ctx, op, w >> 3, 1, np.int64(dst.memcg[s]))
         return BACKEND_ZSWAP
@@ -513,11 +567,18 @@ def ste_read_backend(dst, ctx, op, entry):
     ctx.counters[op, TABLE_READ] += 1
     if swp_tb.tb_is_zero(dst.dev.table[entry]):
         return BACKEND_ZERO
-    _vlock(dst, ctx, op, entry)
-    if (_fw_read(dst, ctx, op, entry) & 7) == VT_ZSWAP:
-        _zswap_free(dst, ctx, op)
-        _fw_write(dst, ctx, op, entry, VT_NONE)
-        return BACKEND_ZSWAP
+    if dst.meta[E_LAZY_VT]:  # zswap_load() on its own tree
+        if _zs_load(dst, ctx, op, entry):
+            xa_erase_counted(dst.zs, entry >> ZSWAP_TREE_SHIFT, entry, ctx.counters, op)
+            _zswap_free(dst, ctx, op)
+            _fw_write(dst, ctx, op, entry, VT_NONE)
+            return BACKEND_ZSWAP
+    else:
+        _vlock(dst, ctx, op, entry)  # vswap_zswap_load()
+        if (_fw_read(dst, ctx, op, entry) & 7) == VT_ZSWAP:
+            _zswap_free(dst, ctx, op)
+            _fw_write(dst, ctx, op, entry, VT_NONE)
+            return BACKEND_ZSWAP
     _vlock(dst, ctx, op, entry)
     if (_fw_read(dst, ctx, op, entry) & 7) == VT_PHYS:
         return BACKEND_DISK
@@ -546,9 +607,14 @@ def ste_zswap_writeback(dst, ctx, op, entry, folio):
     err = swap_table.st_cache_add(dst, ctx, op, entry, 1, folio)
     if err != 0:
         return err
-    _vlock(dst, ctx, op, entry)  # vswap_zswap_load() verify
-    w = _fw_read(dst, ctx, op, entry)
-    if (w & 7) != VT_ZSWAP:
+    if dst.meta[E_LAZY_VT]:
+        present = _zs_load(dst, ctx, op, entry)  # the tree's entry is still this one
+        w = dst.vt[entry]
+    else:
+        _vlock(dst, ctx, op, entry)  # vswap_zswap_load() verify
+        w = _fw_read(dst, ctx, op, entry)
+        present = (w & 7) == VT_ZSWAP
+    if not present:
         swap_table.st_cache_del(dst, ctx, op, entry, 1)
         return ENOMEM
     dst.vt[entry] = VT_NONE  # folio_realloc_swap() replaces the tag with PHYS
@@ -556,6 +622,8 @@ def ste_zswap_writeback(dst, ctx, op, entry, folio):
         dst.vt[entry] = w  # vswap_zswap_store() restores the ZSWAP tag
         swap_table.st_cache_del(dst, ctx, op, entry, 1)
         return ENOMEM
+    if dst.meta[E_LAZY_VT]:
+        xa_erase_counted(dst.zs, entry >> ZSWAP_TREE_SHIFT, entry, ctx.counters, op)
     _zswap_free(dst, ctx, op)
     swap_table.st_cache_del(dst, ctx, OP_CACHE_DEL, entry, 1)
     return 0
@@ -583,6 +651,9 @@ def ste_metadata_bytes(dst, out):
     pcsize = np.int64(1) << pdev.meta[D_CLUSTER_SHIFT]
     out[md.S_RMAP_TABLE] = pdev.meta[D_TABLES] * pcsize * md.SWAP_TABLE_ENTRY_BYTES
     out[md.S_ZSWAP_ENTRY] = dst.meta[E_ZSWAP_ENTRIES] * md.ZSWAP_ENTRY_BYTES
+    if dst.meta[E_LAZY_VT]:
+        out[md.S_ZSWAP_TREES] = dst.zs.aux[M_NTREES] * md.XARRAY_HEAD_BYTES
+        out[md.S_ZSWAP_XA_NODES] = dst.zs.aux[M_NR_NODES] * md.XA_NODE_BYTES
 
 
 @njit
@@ -657,7 +728,8 @@ class _Design:
     def __init__(self, name, summary, ghost):
         self.NAME = name
         self.SUMMARY = summary
-        self.OPTIONS: dict = {}
+        # ghost's reading of the RFCs (module docstring): False = the P4 RFC cover
+        self.OPTIONS: dict = {"lazy_forward_table": False} if ghost else {}
         self._ghost = ghost
 
     def new_state(
@@ -674,7 +746,10 @@ class _Design:
         virtual_slots=None,
         virtual_cluster_size=512,
         free_notify=True,
+        lazy_forward_table=False,
     ):
+        if lazy_forward_table and not self._ghost:
+            raise ValueError(f"{self.NAME} has no option lazy_forward_table (ghost's reading of its RFCs)")
         dev = dict(
             ncpu=ncpu,
             cluster_size=cluster_size,
@@ -691,7 +766,7 @@ class _Design:
             **dev,
             virtual_slots=virtual_slots,
             virtual_cluster_size=virtual_cluster_size,
-            lazy_vt=self._ghost,
+            lazy_vt=bool(lazy_forward_table),
         )
 
 
@@ -704,7 +779,7 @@ STE = _Design(
 GHOST = _Design(
     "ghost",
     "the optional route: swap table P4 for physical swap; with zswap, a dynamic ghost "
-    "device for zswap/zero entries whose forward table is allocated only when an entry "
-    "gets a physical slot",
+    "device whose clusters hold a virtual_table for zswap entries and physical backing "
+    "(lazy_forward_table=True: the table only while an entry has a slot, zswap on its own trees)",
     ghost=True,
 )

@@ -49,6 +49,7 @@ from ..core.counters import (
     EXT_WRITE,
     MEM_ALLOC,
     MEM_FREE,
+    MEM_ZERO_LINE,
     MEMCG_CHARGE,
     MEMCG_READ,
     MEMCG_UNCHARGE,
@@ -159,7 +160,7 @@ def new_state(
         discard=discard,
         blkdev=blkdev,
         synchronous=synchronous,
-        table_objs=2,  # the table page and the memcg table
+        table_sizes=(8 * cluster_size, 2 * cluster_size),  # the table page and the memcg table
         free_notify=free_notify,
     )
     n = dev.table.shape[0]
@@ -351,8 +352,10 @@ def st_dup(dst, ctx, op, entry, nr):
             err = _dup_one(dst, ctx, op, s)
             if err == ENOMEM:
                 # swap_extend_table_alloc(): allocate outside the lock, install under
-                # it, then relock and restart at this slot
+                # it, then relock and restart at this slot; the u32 per slot starts at
+                # zero (a zeroing allocation [I])
                 ctx.counters[op, MEM_ALLOC] += 1
+                ctx.counters[op, MEM_ZERO_LINE] += (csize * 4 + 63) // 64
                 ctx.counters[op, CLUSTER_LOCK] += 2
                 dst.dev.ci[_cluster(dst, s), CI_EXT] = 1
                 dst.meta[T_EXT_TABLES] += 1

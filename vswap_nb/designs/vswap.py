@@ -485,7 +485,7 @@ def new_state(
         discard=discard,
         blkdev=blkdev,
         synchronous=synchronous,
-        table_objs=1,
+        table_sizes=(8 * cluster_size,),  # the swap table (a zeroed page at 512 slots)
         kernel=KERNEL_619,
         free_notify=free_notify,
     )

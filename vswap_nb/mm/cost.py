@@ -95,7 +95,9 @@ DEFAULT_COST = {
     "lookup_cache_hit": (3.0, "per-CPU MRU cluster compare: one L1 load and compare"),
     "lookup_cache_miss": (5.0, ("MRU compare + updating the per-CPU slot (the xa_load "
                                 "it causes is counted separately)")),
-    "mem_alloc": (100.0, "one allocation call: the slab/kmalloc fast path with occasional slow-path refills"),
+    "mem_alloc": (100.0, ("one slab allocation call (kmalloc / kmem_cache_alloc fast path with "
+                          "occasional slow-path refills), whatever its size: zeroing is "
+                          "mem_zero_line, a vmalloc area is vmalloc")),
     "mem_free": (60.0, "kfree / kmem_cache_free fast path, RCU-deferred frees amortised"),
     "memcg_charge": (50.0, "page_counter_charge: atomics up the cgroup hierarchy"),
     "memcg_uncharge": (50.0, "page_counter_uncharge: atomics up the hierarchy"),
@@ -105,6 +107,15 @@ DEFAULT_COST = {
                                  "server core; ~400 ns measured on the 2-core development VM "
                                  "(munmap on zram minus on a loop device, per swapped entry)")),
     "pte_read": (1.0, "a PTE read in a page-table page already in cache (swap_pte_batch)"),
+    "mem_zero_line": (4.7, ("64 bytes cleared by a zeroing allocation, at clear_page's rate "
+                            "(page_zero's 300 ns / 64 lines): a 4 KiB table page 300 ns, a "
+                            "12 KiB descriptor array 900 ns")),
+    "vmalloc": (1500.0, ("vzalloc() of a few pages beyond its zeroing: alloc_vmap_area (a "
+                         "vmap_area and vm_struct from slab, an rb-tree search under a "
+                         "spin lock), one order-0 page allocation per page and the kernel "
+                         "PTEs (3 pages: ~1.5 us) [I]")),
+    "vfree": (1000.0, ("vfree() of a few pages: unmapping the kernel PTEs, the lazy TLB "
+                       "purge amortised, the pages and the vmap area freed [I]")),
 }
 assert tuple(DEFAULT_COST) == PRIMITIVES, "DEFAULT_COST must follow counters.PRIMITIVES"
 
