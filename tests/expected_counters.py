@@ -22,7 +22,8 @@ PATH = pathlib.Path(__file__).parent / "data" / "expected_counters.npz"
 
 def runs():
     """name -> (workload, system): sequential and random usemem with read-back under
-    memory.max, zero pages and zswap; a ZRAM run with two tasks; a swapoff."""
+    memory.max, zero pages and zswap; a ZRAM run with two tasks; a swapoff while one
+    task's pages are swapped out."""
     seq = v.usemem("40M", nr_tasks=2, read_back=True, fill={"zero": 0.1, "same": 0.05, "sequence": 0.85})
     rnd = v.usemem("40M", nr_tasks=2, random=True, read_back=True, fill={"zero": 0.1, "sequence": 0.9})
     memcg = v.System("64M", memory_max="24M", swap=v.Device("ssd", "128M"), nr_cpus=2,
@@ -32,8 +33,21 @@ def runs():
         "seq_memcg_zswap": (seq, memcg),
         "rnd_memcg_zswap": (rnd, memcg),
         "seq_zram": (v.usemem("48M", nr_tasks=2, read_back=True, fill={"zero": 0.1, "sequence": 0.9}), zram),
-        "swapoff_zram": (v.with_swapoff(v.usemem("48M", nr_tasks=2, read_back=True), "free"), zram),
+        "swapoff_zram": (v.with_swapoff(_kept_and_pushed(), "read"), zram),
     }
+
+
+def _kept_and_pushed():
+    """Task 0 writes 40 MiB; task 1 writes 48 MiB more in its own mm (pushing task 0's
+    pages out) and exits; then task 0 reads its pages back and rewrites them.  A swapoff
+    at ``read`` needs only task 0's pages in RAM (every design can finish)."""
+    from vswap_nb.workloads.events import F_WRITE, K_BARRIER, K_EXIT, K_MMAP, K_PHASE, K_TOUCH, make_workload
+
+    a, b = 10_240, 12_288
+    t0 = [(K_MMAP, 0, a), (K_PHASE, "fill"), (K_TOUCH, 0, a, F_WRITE), (K_BARRIER, 0), (K_BARRIER, 1),
+          (K_PHASE, "read"), (K_TOUCH, 0, a, 0), (K_TOUCH, 0, a, F_WRITE), (K_EXIT,)]
+    t1 = [(K_MMAP, 0, b), (K_PHASE, "fill"), (K_BARRIER, 0), (K_TOUCH, 0, b, F_WRITE), (K_EXIT,)]
+    return make_workload("kept_and_pushed", {}, ("fill", "read"), [t0, t1], fill={"zero": 0.1, "sequence": 0.9})
 
 
 def measure(design, workload, system):

@@ -66,13 +66,15 @@ def test_readahead_faults_turn_readahead_into_faults():
 def test_atomic_alloc_fallback_costs_but_changes_nothing(design):
     """A failed atomic table allocation takes the sleeping fallback: one more allocation
     per table object, one more cluster lock and per-CPU lock each time, and otherwise
-    the very same run (one task and no kswapd, so that time decides nothing)."""
+    the very same run (one task, no kswapd and no zswap shrink worker: a full pool's
+    rejected stores go to the device, so time decides nothing)."""
     w = v.usemem("96M", read_back=True, fill={"zero": 0.1, "sequence": 0.9})
-    kw = dict(swap=v.Device("ssd", "256M"), zswap=v.Zswap(max_pool_percent=10), kswapd=False)
+    kw = dict(swap=v.Device("ssd", "256M"), zswap=v.Zswap(max_pool_percent=10, shrinker=False), kswapd=False)
     base = v.simulate(design, w, v.System("64M", **kw))
     hit = v.simulate(design, w, v.System("64M", faults={"atomic_alloc": 0.5}, **kw), check="phase")
     n = int(hit.fault_atomic_alloc)
     assert int(base.pswpout) > 0 and n > 0 and int(base.fault_atomic_alloc) == 0
+    assert int(base.zswpout) > 0 and int(base.zswpwb) == 0
     for name in ("pswpout", "pswpin", "zswpout", "swap_ra", "pgmajfault", "content_checks", "allocstall"):
         assert int(hit[name]) == int(base[name]), name
     diff = (hit.counters - base.counters).sum("op")

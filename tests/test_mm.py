@@ -95,16 +95,20 @@ def test_zero_pages_on_zram_take_readahead_in_virtual_swap():
 
 
 def test_free_phase_costs_more_in_v5_and_v6_comes_back():
+    """The posted v5 frees a range cluster by cluster (one cluster-map lookup each, as
+    v6); what it adds is swap_pte_batch()'s per-PTE check that the next entry is in the
+    same virtual cluster (an xa_load per swap PTE), which v6's lookup cache absorbs."""
     w = v.usemem("48M", nr_tasks=2, sync_free=True)
     s = v.System("64M", swap=v.Device("zram", "128M"), nr_cpus=2)
     ds = v.compare(DESIGNS, w, s)
     free = dict(zip(DESIGNS, ds.model_time.sel(phase="free").values.tolist()))
-    assert free["vswap_v5"] > 1.5 * free["classic"], free
-    assert free["vswap_v6"] < 1.2 * free["classic"], free
-    # and the reason: cluster-map lookups on the free path
-    xa = ds.counters.sel(op="free", primitive="xa_lookup")
-    assert int(xa.sel(design="classic")) == 0
-    assert int(xa.sel(design="vswap_v5")) > 10 * int(xa.sel(design="vswap_v6"))
+    assert free["classic"] < free["vswap_v6"] < free["vswap_v5"], free
+    xa = {d: int(ds.counters.sel(design=d, op="free", primitive="xa_lookup")) for d in DESIGNS}
+    zapped = int(ds.pswpout.sel(design="vswap_v5"))  # every swapped page's PTE is zapped once
+    assert xa["classic"] == 0
+    # about one per swap PTE (plus per cluster and per folio the second pass reclaims)
+    assert zapped <= xa["vswap_v5"] <= 1.1 * zapped, (xa, zapped)
+    assert xa["vswap_v6"] < 0.05 * xa["vswap_v5"], xa
 
 
 def test_costlier_reclaim_verbs_push_reclaim_to_direct():
@@ -300,12 +304,14 @@ def test_vm_swap_full_counts_physical_slots_only():
     classic (its zeromap bit is per slot) and none in a virtual design (a ZERO descriptor).
     All-zero pages whose entries fill more than half of an asynchronous device: classic
     drops each read page's cache copy, so reclaiming it again writes it out again
-    (swpout_zero counts both rounds); vswap_v6 keeps the clean copy and reclaims it with no
-    writeout, so only the pages still dirty from the write phase are written in the read
-    phase."""
+    (swpout_zero counts both rounds); vswap_ste keeps the clean copy (the P2 rule: a read
+    fault on an asynchronous device frees it only when swap is full) and reclaims it with
+    no writeout, so only the pages still dirty from the write phase are written in the
+    read phase.  (vswap v5/v6 are no witness: their own rule, V6p14, drops the copy of
+    every folio not backed by a physical slot.)"""
     w = v.usemem("48M", read_back=True, fill="zero")
     s = v.System("256M", memory_max="16M", swap=v.Device("ssd", "40M"), nr_cpus=1)
-    c, v6 = (v.simulate(d, w, s) for d in ("classic", "vswap_v6"))
+    c, v6 = (v.simulate(d, w, s) for d in ("classic", "vswap_ste"))
     pages = 48 << 8
     assert int(c.pswpout) == int(v6.pswpout) == 0
     assert int(v6.swpout_zero) <= pages + 64  # write phase + the pages resident after it, once each

@@ -145,6 +145,7 @@ from ..core.verbs import (
     C_FAULT_ATOMIC_HITS,
     C_FAULT_ATOMIC_RATE,
     C_SEED,
+    C_ZSWAP_ENABLED,
     DROP_RING,
     ENOMEM,
     ENOSPC,
@@ -762,8 +763,12 @@ def _zswap_writeback_one(st, ctx, dst):
         if tmp < 0:
             return False, 0.0
         ctx.meta[C_CPU] = 0
+        seen = ctx.meta[C_CACHE_DROPS]
         r = verbs.zswap_writeback(dst, ctx, OP_ZSWAP_WB, e, tmp)
         _folio_free(st, ctx, tmp)
+        # a lazy design allocates the slot here, and its allocator may reclaim
+        # cache-only slots: those folios leave the swap cache (tmp is already free)
+        _drain_drops(st, ctx, seen)
         if r < 0:
             continue
         cls = st.store_val[i, SV_INFO] & 15
@@ -932,8 +937,14 @@ def _reclaim_folio(st, ctx, dst, cpu):
         if (st.fo[f, FO_FLAGS] & FL_USED) == 0 or st.fo[f, FO_ENTRY] == 0:
             return 1, ns + st.mm_ns[M_PAGE_FREE]  # a drop took it
     if st.fo[f, FO_FLAGS] & FL_DIRTY:
+        seen = ctx.meta[C_CACHE_DROPS]
         ok, wns = _writeout(st, ctx, dst, cpu, f, e)
+        # a lazy design allocates the slot at writeout, and its allocator may reclaim
+        # cache-only slots: those folios leave the swap cache
+        _drain_drops(st, ctx, seen)
         ns += wns
+        if (st.fo[f, FO_FLAGS] & FL_USED) == 0 or st.fo[f, FO_ENTRY] == 0:
+            return 1, ns + st.mm_ns[M_PAGE_FREE]  # a drop took this folio too
         if not ok:
             _lru_del(st, f)
             _lru_add_head(st, f, ACTIVE)
@@ -1530,14 +1541,11 @@ def _swapoff(st, ctx, dst, cpu, now):
             ctx.meta[C_CPU] = cpu
             f = verbs.cache_lookup(dst, ctx, OP_SWAPOFF, e)
             if f < 0:
-                f, fns = _swapin_one(st, ctx, dst, OP_SWAPOFF, cpu, now + ns, e, False)
-                ns += fns
-                if f < 0:
-                    if st.meta[M_STATUS] == OK:
-                        st.meta[M_STATUS] = ERR_VERB
-                    return ns
                 # unuse_pte_range(): swapin_readahead() around the miss; it never calls
-                # swap_update_readahead(), so the window only shrinks (8, 4, 2, 1, ...)
+                # swap_update_readahead(), so the window only shrinks (8, 4, 2, 1, ...).
+                # The window first, then the page itself, as a fault does: the page is
+                # read last, so the window's allocations cannot reclaim it before it is
+                # mapped (the kernel holds it locked).
                 if pc > 0 and st.params[P_VMA_RA] != 0:
                     vpn = g - st.mm_base[mm]
                     ra_win = _swapin_nr_pages(ra_prev, vpn, ra_hits, max_win, ra_win)
@@ -1549,6 +1557,12 @@ def _swapoff(st, ctx, dst, cpu, now):
                 elif pc > 0:
                     ns += _cluster_ra(st, ctx, dst, cpu, now + ns, e)
                 if st.meta[M_STATUS] != OK:
+                    return ns
+                f, fns = _swapin_one(st, ctx, dst, OP_SWAPOFF, cpu, now + ns, e, False)
+                ns += fns
+                if f < 0:
+                    if st.meta[M_STATUS] == OK:
+                        st.meta[M_STATUS] = ERR_VERB
                     return ns
             ns += _unuse_pte(st, ctx, dst, cpu, g, f, e)
             st.vm[VM_SWAPOFF_PAGES] += 1
@@ -1741,6 +1755,8 @@ def run_phase(st, ctx, dst, events, task_end, phase, max_quanta):
     while the phase runs and ``-(phase + 1)`` once it is over.  Returns the status."""
     ctx.meta[C_SEED] = st.meta[M_SEED]
     ctx.meta[C_FAULT_ATOMIC_RATE] = np.int64(st.params[P_FAULT_ATOMIC_ALLOC] * 9007199254740992.0)
+    if st.params[P_ZSWAP_ON] != 0:
+        ctx.meta[C_ZSWAP_ENABLED] = 1  # zswap is on: zswap_never_enabled() is false from the start
     if st.meta[M_MD_PAGES] == 0:
         _sample_metadata(st, dst)  # the static metadata is there from swapon
     if st.meta[M_PHASE_DONE] != phase + 1:  # a new phase: tasks parked at it go on
