@@ -22,7 +22,8 @@
 #    throughput, and what the free path touched.
 # 2. An ablation of v6: each fix switched on alone on top of v5's behaviour, then all
 #    four (which is `vswap_v6`). `vswap_v6` with every switch off counts exactly as
-#    `vswap_v5` (the reference-model tests check it step by step).
+#    `vswap_v5` but for how a cluster is allocated (v6's vzalloc'd descriptor array:
+#    the reference-model tests check it step by step).
 #
 # The four switches of `vswap_v6` (see the docstring of `vswap_nb/designs/vswap.py`):
 #

@@ -27,16 +27,13 @@ Virtual side
   free index) plus the store walk.
 * Refcount = allocated slots + one per CPU allocation cache holding the cluster + one
   per lookup cache holding it.  At 0 the cluster leaves the partial list and the map
-  (its id is reusable at once) and its memory is RCU-freed: it still occupies a slab
-  object (``metadata_bytes``, the object budget ``nrows``) until ``RCU_DELAY`` ticks
-  later.
-* Every verb (alloc, dup, pte_batch, put, cache_lookup, cache_add, cache_del,
-  cache_free, free_after_fault, try_reclaim, writeout, read_backend, ra_probe,
-  zswap_writeback, reclaim_full, unuse) is one tick of that clock, taken at its start, whatever it
-  returns (swapoff's ``unuse_entry``, a read of the physical device, is not);
-  work one verb does on behalf of another (put's reclaim of cache-only folios, the
-  allocator's reclaim of a cache-only slot, zswap writeback's cache add, the
-  allocator's own full-cluster scan) is part of the calling verb and does not tick.
+  (its id is reusable at once) and its memory is freed at once (no grace period, as in
+  every design): ``mem_free`` 1, and in v6 a ``vfree`` of the descriptors.  A new
+  cluster: ``mem_alloc`` 1 and the 64-byte lines it zeroes: v5's kvzalloc of the
+  header, bitmap and descriptors (40 + 8 * ceil(vsize / 64) + 24 * vsize bytes); v6's
+  112-byte cluster plus its 24 * vsize-byte descriptors, and a ``vmalloc`` for them.
+  The object budget ``nrows`` is the live clusters' room.  A physical table:
+  ``mem_alloc`` 1 and 8 * csize bytes zeroed.
 * ``alloc_cache[cpu][order]``: the CPU's allocation cluster; ``mru[cpu]``: the lookup
   cache (cluster ids, most recent first, at most ``lookup_cache_ways``), with ``cpu`` the CPU the current operation runs on
   (``Ctx.meta[C_CPU]``; alloc sets it).  Every verb but alloc (which does no lookup)
@@ -113,7 +110,6 @@ from naive_xarray import NaiveXArray
 
 from vswap_nb.core.counters import OPS, PRIMITIVES
 
-RCU_DELAY = 64
 N_ORDERS = 10
 PMD_ORDER = 9
 XA_CHUNK_SHIFT = 6
@@ -347,6 +343,7 @@ class Phys619:
         cl.flags = NONE
         if was == FREE:
             self._c(op, "mem_alloc")  # swap_cluster_populate: the table
+            self._c(op, "mem_zero_line", -(-8 * self.csize // 64))
             self._table_bookkeeping(cl)
         return c
 
@@ -666,16 +663,14 @@ class NaiveVswap:
         self.ncpu = ncpu
         if virtual_slots is None:
             virtual_slots = 2 * nslots
-        # slab objects the design has room for (live clusters + those awaiting RCU)
-        self.nrows = -(-virtual_slots // self.vsize) + ncpu * N_ORDERS + RCU_DELAY + 2
+        # slab objects the design has room for (live clusters)
+        self.nrows = -(-virtual_slots // self.vsize) + ncpu * N_ORDERS + 2
 
         self.clusters = {}
         self.cmap = NaiveXArray(XA_CHUNK_SHIFT)
         self.partial = {o: [] for o in range(N_ORDERS)}
         self.alloc_cache = [[None] * N_ORDERS for _ in range(ncpu)]
         self.mru = [[] for _ in range(ncpu)]  # cluster ids, most recent first
-        self.clock = 0
-        self.rcu_pending = []  # due times of freed cluster objects
         self.zswap_entries = 0
         self.zswap_stored = 0  # zswap entries ever stored: the last one's identity
         self.zswap_enabled = False  # Ctx.meta[C_ZSWAP_ENABLED]: a zswap store sets it
@@ -735,11 +730,6 @@ class NaiveVswap:
                 if not self.reserved(e):
                     out.append(e)
         return out
-
-    def tick(self):
-        """One verb call: cluster objects whose grace period ended go back to the slab."""
-        self.clock += 1
-        self.rcu_pending = [due for due in self.rcu_pending if due > self.clock]
 
     # ---- the cluster map
 
@@ -847,13 +837,19 @@ class NaiveVswap:
             self.partial[cl.order].remove(cl.id)
         self._xa_erase(op, cl.id)
         del self.clusters[cl.id]
-        self._c(op, "mem_free")  # call_rcu
-        self.rcu_pending.append(self.clock + RCU_DELAY)
+        self._c(op, "mem_free")  # the cluster (v5: with its descriptors)
+        if self.layout_v6:
+            self._c(op, "vfree")  # the descriptors
 
     def _new_cluster(self, op, order):
-        if len(self.clusters) + len(self.rcu_pending) >= self.nrows:
+        if len(self.clusters) >= self.nrows:
             return None
         self._c(op, "mem_alloc")
+        if self.layout_v6:
+            self._c(op, "mem_zero_line", -(-112 // 64) + -(-24 * self.vsize // 64))
+            self._c(op, "vmalloc")
+        else:
+            self._c(op, "mem_zero_line", -(-(40 + -(-self.vsize // 64) * 8 + 24 * self.vsize) // 64))
         cid = 0
         while cid in self.clusters:
             cid += 1
@@ -1138,7 +1134,6 @@ class NaiveVswap:
 
     def alloc(self, cpu, order, folio, memcg):
         op = "alloc"
-        self.tick()
         self.cpu = cpu
         nr = 1 << order
         if nr > self.vsize:
@@ -1200,9 +1195,8 @@ class NaiveVswap:
         return entry
 
     def _verb(self, op, body, *args):
-        """A verb call: one tick of the RCU clock, the body, then the end of the
-        operation for the lookup cache (on every return path)."""
-        self.tick()
+        """A verb call: the body, then the end of the operation for the lookup cache (on
+        every return path)."""
         ret = body(op, *args)
         self._settle(op)
         return ret
@@ -1621,7 +1615,7 @@ class NaiveVswap:
     def unuse_entry(self, op, off):
         """swapoff's look at physical slot ``off``: the allocated bit, then the reverse
         map names the virtual entry (0 for a free or bad slot).  Not a verb of its own
-        for the RCU clock and the lookup cache."""
+        for the lookup cache."""
         self._c(op, "map_read")
         s = self.dev.slots[off]
         if s is None or s is BAD:
@@ -1660,7 +1654,7 @@ class NaiveVswap:
         return self.desc_of(entry).count
 
     def live_rows(self):
-        return len(self.clusters) + len(self.rcu_pending)
+        return len(self.clusters)
 
     def metadata_bytes(self):
         dev = self.dev

@@ -4,7 +4,7 @@
   after every verb call, the return value and the whole state: the counter matrix,
   every live virtual cluster (id, count, order, refcount, partial flag, bitmap, every
   descriptor), the partial lists in order, the per-CPU allocation clusters and lookup
-  cache, the cluster map (entries, node count, height), the RCU clock and slab objects,
+  cache, the cluster map (entries, node count, height), the slab objects,
   the physical device (every table word with the C bit, cluster rows and lists,
   per-CPU offsets, device words), the folio side of ``Ctx``, ``C_CPU`` and
   ``metadata_bytes`` (in the long loops of a few rules, return values and counters
@@ -12,7 +12,7 @@
 * ``vswap_v6`` with every switch off against ``vswap_v5`` on the same sequences: the
   same counters and state (only the metadata layout differs).
 * Hand-counted unit tests pin the mechanics the thread argued about and the verb frame
-  (one RCU tick per verb, the lookup cache's end-of-operation release, cluster 0's
+  (freed cluster memory back at once, the lookup cache's end-of-operation release, cluster 0's
   reserved slots, the rmap C bit, zswap ids, v5's slab object).
 * Tests at the end of the file pin design bugs the model found (now fixed).
 
@@ -408,13 +408,11 @@ def assert_same(pair, where=""):
                              f"{ids(dst.vpcpu)}, naive {ids(exp)}")
 
     # ---- design words
-    got = (int(dst.meta[V.V_OPS]), int(dst.meta[V.V_LIVE_ROWS]), int(dst.meta[V.V_ROWS_FREE_N]),
-           int(dst.meta[V.V_ZSWAP_ENTRIES]), int(dst.meta[V.V_NEXT_ZSWAP]),
-           (int(dst.meta[V.V_RCU_TAIL]) - int(dst.meta[V.V_RCU_HEAD])) % (int(dst.meta[V.V_NROWS]) + 1))
-    exp = (n.clock, n.live_rows(), n.nrows - n.live_rows(), n.zswap_entries, n.zswap_stored,
-           len(n.rcu_pending))
-    assert got == exp, (f"{where}: design words (clock, slab objects, free objects, zswap entries, "
-                        f"zswap entries stored, RCU pending): numba {got}, naive {exp}")
+    got = (int(dst.meta[V.V_LIVE_ROWS]), int(dst.meta[V.V_ROWS_FREE_N]),
+           int(dst.meta[V.V_ZSWAP_ENTRIES]), int(dst.meta[V.V_NEXT_ZSWAP]))
+    exp = (n.live_rows(), n.nrows - n.live_rows(), n.zswap_entries, n.zswap_stored)
+    assert got == exp, (f"{where}: design words (slab objects, free objects, zswap entries, "
+                        f"zswap entries stored): numba {got}, naive {exp}")
 
     # ---- the physical device
     words = np.array([_rmap_word(s) for s in n.dev.slots], dtype=np.int64)
@@ -481,12 +479,18 @@ def _arrays(state, prefix=""):
     return out
 
 
+_LAYOUT_COLUMNS = [PRIMITIVES.index(n) for n in ("mem_zero_line", "vmalloc", "vfree")]
+
+
 def assert_twins_same(pair, where=""):
     """vswap_v5 and vswap_v6 with every switch off: the same counters, context and
-    state (the layout word, which only metadata_bytes reads, aside)."""
-    assert np.array_equal(pair.ctx.counters, pair.twin_ctx.counters), (
-        f"{where}: v5 / v6-all-off counters differ {{cell: (v6, v5)}}: "
-        f"{counters_diff(pair.ctx.counters, pair.twin_ctx.counters)}")
+    state, but for the layout: how a cluster is allocated (v5 one kvzalloc'd object, v6
+    a cluster and a vzalloc'd descriptor array: the mem_zero_line, vmalloc and vfree
+    columns, and the layout and zeroed-lines words)."""
+    c6, c5 = pair.ctx.counters.copy(), pair.twin_ctx.counters.copy()
+    c6[:, _LAYOUT_COLUMNS] = c5[:, _LAYOUT_COLUMNS] = 0
+    assert np.array_equal(c6, c5), (
+        f"{where}: v5 / v6-all-off counters differ {{cell: (v6, v5)}}: {counters_diff(c6, c5)}")
     assert np.array_equal(pair.ctx.folio, pair.twin_ctx.folio), f"{where}: v5 / v6 folio side"
     assert np.array_equal(pair.ctx.meta, pair.twin_ctx.meta), f"{where}: v5 / v6 context meta"
     a6, a5 = _arrays(pair.dst), _arrays(pair.twin)
@@ -496,6 +500,7 @@ def assert_twins_same(pair, where=""):
             arr, other = arr.copy(), other.copy()
             assert arr[V.V_LAYOUT_V6] == 1 and other[V.V_LAYOUT_V6] == 0
             arr[V.V_LAYOUT_V6] = other[V.V_LAYOUT_V6] = 0
+            arr[V.V_CLUSTER_ZERO] = other[V.V_CLUSTER_ZERO] = 0
         assert np.array_equal(arr, other), f"{where}: v5 / v6-all-off state {name} differs"
 
 
@@ -883,7 +888,7 @@ class VswapMachine(RuleBasedStateMachine):
         _, start, nr = self.draw_cached(data)
         self.p.cache_free(OP_SWAPIN, start, nr, cpu=self.cpu(data))
 
-    # ---- zswap, reclaim, the RCU clock
+    # ---- zswap, reclaim, lookups
 
     @rule(data=st.data())
     def zswap_cycle(self, data):
@@ -919,7 +924,7 @@ class VswapMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def idle(self, data):
-        """Lookups only: the RCU clock runs (freed cluster memory comes back)."""
+        """Lookups only (the lookup cache settles at the end of each)."""
         cpu = self.cpu(data)
         with self.p.bulk("idle"):
             for _ in range(data.draw(st.sampled_from([1, 1, 8, 64]), label="lookups")):
@@ -1234,39 +1239,39 @@ def test_zero_filled_page_takes_no_physical_slot():
         assert p.naive.dev.inuse == 1 and p.naive.dev.slots[1].entry == e2
 
 
-def test_rcu_delayed_cluster_memory():
-    """A cluster whose last slot goes leaves the map at once (its id is free again) but
-    its memory stays in metadata_bytes for RCU_DELAY more verb calls.  v5's object with
-    16 descriptors: 40 + 8 + 16 * 24 = 432 bytes, a 512-byte kmalloc object."""
-    for design, per_cluster in ((V5, 512), (V6, 112 + 16 * 24)):
+def test_freed_cluster_memory_returns_at_once():
+    """A cluster whose last slot goes leaves the map and gives its memory back in the
+    same call (no grace period is modelled, in any design).  v5's kvzalloc'd object with
+    16 descriptors: 40 + 8 + 16 * 24 = 432 bytes (7 zeroed lines), a 512-byte kmalloc
+    object; v6: a 112-byte cluster (2 lines) and a vzalloc of 16 * 24 = 384 bytes (6
+    lines), freed with a vfree."""
+    for design, per_cluster, zero, vm in ((V5, 512, 7, 0), (V6, 112 + 16 * 24, 2 + 6, 1)):
         p = Pair(64, csize=16, vsize=16, **design)
+        before = p.ctx.counters.copy()
         for f in range(1, 33):  # clusters 0 and 1 full, the CPU moves to cluster 2
             p.alloc(0, 0, f, 1)
+        d = _row(_delta(p, before), OP_ALLOC)
         assert sorted(p.naive.clusters) == [0, 1, 2]
+        assert d["mem_zero_line"] == 3 * zero and d.get("vmalloc", 0) == 3 * vm  # no physical slot yet
         md = p.metadata()
         assert md["vswap_cluster"] + md["vswap_desc"] == 3 * per_cluster
         for f in range(16, 32):  # folios of entries 16..31: drop them, cluster 1 empties
             assert p.cache_free(OP_SWAPIN, f, 1, cpu=0) == 1
-        assert sorted(p.naive.clusters) == [0, 2] and len(p.naive.rcu_pending) == 1
-        assert p.ctx.counters[OP_SWAPIN, PRIMITIVES.index("xa_erase")] == 1
-        assert p.ctx.counters[OP_SWAPIN, PRIMITIVES.index("mem_free")] == 1
-        for k in range(V.RCU_DELAY - 1):
-            p.cache_lookup(OP_SWAPIN, 1, cpu=0)
-            md = p.metadata()
-            assert md["vswap_cluster"] + md["vswap_desc"] == 3 * per_cluster, k
-        p.cache_lookup(OP_SWAPIN, 1, cpu=0)  # the 64th call after the free
+        assert sorted(p.naive.clusters) == [0, 2]
+        row = p.ctx.counters[OP_SWAPIN]
+        assert row[PRIMITIVES.index("xa_erase")] == 1 and row[PRIMITIVES.index("mem_free")] == 1
+        assert row[PRIMITIVES.index("vfree")] == vm
         md = p.metadata()
         assert md["vswap_cluster"] + md["vswap_desc"] == 2 * per_cluster
-        assert not p.naive.rcu_pending
 
 
-def test_objects_run_out_then_rcu_gives_them_back():
+def test_objects_run_out_and_a_freed_cluster_gives_its_back():
     """With 2-slot virtual clusters the slab budget (virtual_slots / size + one per CPU
-    and order + RCU_DELAY + 2 objects) runs out: alloc returns -ENOMEM.  Freed clusters
-    come back only after the grace period."""
+    and order + 2 objects) runs out: alloc returns -ENOMEM.  A cluster freed later gives
+    its object back at once."""
     p = Pair(16, csize=16, vsize=2, virtual_slots=8, **V5)
     nrows = p.naive.nrows
-    assert nrows == 4 + 10 + V.RCU_DELAY + 2
+    assert nrows == 4 + 10 + 2
     entries = []
     for f in range(1, 2 * nrows + 4):
         e = p.alloc(0, 0, f, 1, check=False)
@@ -1278,11 +1283,8 @@ def test_objects_run_out_then_rcu_gives_them_back():
     assert [e for _, e in entries[:5]] == [1, 2, 3, 4, 5]
     for f, e in entries[1:5]:  # entries 2..5: clusters 1 and 2 empty
         p.cache_free(OP_SWAPIN, e, 1, cpu=0)
-    assert len(p.naive.rcu_pending) == 2
-    assert p.alloc(0, 0, 500, 1) == verbs.ENOMEM
-    for _ in range(V.RCU_DELAY):
-        p.cache_lookup(OP_SWAPIN, 1, cpu=0, check=False)
-    assert_same(p, "after the grace period")
+    assert len(p.naive.clusters) == nrows - 2
+    assert_same(p, "after the frees")
     assert p.alloc(0, 0, 500, 1) == 1 << 1  # the lowest free id: cluster 1
 
 
@@ -1509,18 +1511,14 @@ def test_ra_probe_only_disk_backed_entries_on_a_synchronous_device_skip_readahea
 
 # --------------------------------------------------------------------------- the verb frame
 #
-# Every verb is one tick of the RCU clock, taken at its start, and ends by letting the
-# lookup cache go of a cluster that is empty then; cluster 0 reserves the first nr slots
+# Every verb ends by letting the lookup cache go of a cluster that is empty then;
+# cluster 0 reserves the first nr slots
 # of its order; the rmap C bit of a new slot backing a cache-only entry; zswap ids; v5's
 # slab object.
 
 
 def _live_ids(dst):
     return {int(dst.vc[r, V.VC_ID]) for r in np.flatnonzero(dst.vc[:, V.VC_FLAGS] & V.VF_LIVE)}
-
-
-def _clock(p):
-    return int(p.dst.meta[V.V_OPS])
 
 
 def test_lookup_cache_lets_go_of_an_emptied_cluster_at_the_end_of_try_reclaim():
@@ -1573,47 +1571,13 @@ def _cluster_emptied_by_another_cpu():
 def test_every_verb_ends_by_letting_the_lookup_cache_go_of_an_emptied_cluster(verb, args, ret):
     """The next verb on CPU 0, whatever it returns and even when it looks nothing up,
     drops the emptied cluster its lookup cache holds: the cluster leaves the map, the
-    release charged to that verb's row, one tick of the clock."""
+    release charged to that verb's row."""
     p = _cluster_emptied_by_another_cpu()
-    before, clock = p.ctx.counters.copy(), _clock(p)
+    before = p.ctx.counters.copy()
     assert getattr(p, verb)(*args, cpu=0) == ret
     d = _row(_delta(p, before), args[0])
     assert 1 not in _live_ids(p.dst) and p.naive.mru[0] == []
     assert d["xa_erase"] == 1 and d["mem_free"] == 1
-    assert _clock(p) == clock + 1
-
-
-def test_every_verb_is_one_tick_of_the_rcu_clock():
-    """One tick per verb call, taken at the start: a verb that finds nothing to do
-    (pte_batch with the deferred cgroup check), error returns (ra_probe of a free entry)
-    and verbs that do another's work inside (zswap writeback through the swap cache,
-    put reclaiming the folio it left cache-only) all count once."""
-    p = Pair(64, csize=16, vsize=16, **V6)
-
-    def once(ret, call, *args, **kw):
-        clock = _clock(p)
-        assert call(*args, cpu=0, **kw) == ret, call.__name__
-        assert _clock(p) == clock + 1, call.__name__
-
-    clock = _clock(p)
-    assert p.alloc(0, 0, 1, 1) == 1 and _clock(p) == clock + 1
-    once(0, p.dup, OP_DUP, 1, 1)
-    once(1, p.pte_batch, OP_FREE, 1, 1)
-    once(1, p.cache_lookup, OP_SWAPIN, 1)
-    once(BACKEND_ZSWAP, p.writeout, OP_WRITEOUT, 1, 1, BACKEND_ZSWAP)
-    once(0, p.cache_del, OP_CACHE_DEL, 1, 1)
-    once(0, p.zswap_writeback, OP_ZSWAP_WB, 1, 2)
-    once(verbs.ENOENT, p.zswap_writeback, OP_ZSWAP_WB, 40, 2)
-    once(0, p.cache_add, OP_SWAPIN, 1, 1, 3)
-    once(verbs.EEXIST, p.cache_add, OP_READAHEAD, 1, 1, 4)
-    once(BACKEND_DISK, p.read_backend, OP_SWAPIN, 1)
-    once(verbs.RA_READAHEAD, p.ra_probe, OP_SWAPIN, 1)
-    once(verbs.ENOENT, p.ra_probe, OP_SWAPIN, 40)
-    once(-1, p.try_reclaim, OP_SWAPIN, 1, verbs.TTRS_ANYWAY)  # still counted
-    once(0, p.put, OP_FREE, 1, 1, True)  # cache-only, then reclaimed inside the put
-    assert p.swap_count(1) == -1 and p.naive.cache_drops == 1
-    assert p.alloc(0, 0, 5, 1) == 1  # the lowest free area again
-    once(1, p.cache_free, OP_SWAPIN, 1, 1)
 
 
 def test_no_rmap_c_bit_for_a_cache_only_entry_that_gets_a_physical_slot():
@@ -1716,20 +1680,19 @@ def test_reserved_entries_of_cluster_0_are_not_allocated():
         assert p.ra_probe(OP_SWAPIN, 1, cpu=0) == verbs.ENOENT
 
 
-def test_reclaim_full_verb_ticks_and_lets_the_lookup_cache_go():
+def test_reclaim_full_verb_lets_the_lookup_cache_go():
     """The reclaim_full verb (it once did not compile: vswap.py used OP_RECLAIM_SCAN
     without importing it).
 
-    Like every verb, one tick and the lookup cache lets go of an emptied
+    Like every verb, the lookup cache lets go of an emptied
     cluster (charged to reclaim_scan); and the scan itself: 2 x 16 physical slots,
     slots 1-15 cache-only, 16-30 swapped out (swap more than half full), reclaim_full
     (not forced) scans the one full cluster and reclaims its 15 cache-only slots."""
     p = _cluster_emptied_by_another_cpu()
-    before, clock = p.ctx.counters.copy(), _clock(p)
+    before = p.ctx.counters.copy()
     assert p.reclaim_full(False, cpu=0) == 0
     d = _row(_delta(p, before), OP_RECLAIM_SCAN)
     assert 1 not in _live_ids(p.dst) and d["xa_erase"] == 1 and d["mem_free"] == 1
-    assert _clock(p) == clock + 1
 
     for design in (V5, V6):
         p = Pair(32, csize=16, vsize=16, **design)

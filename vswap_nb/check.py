@@ -53,8 +53,8 @@ at it; ghost's per-cluster forward-table counts equal the cluster's PHYS slots a
 number of clusters with a table equals the design's count.
 
 At the end of a run (``final=True``): no entry is allocated and every device is empty
-(in-use 0).  The vswap designs keep empty clusters referenced by their per-CPU caches
-and RCU queue; those are not counted as left over.
+(in-use 0).  The vswap designs keep empty clusters referenced by their per-CPU caches;
+those are not counted as left over.
 
 These checks read NumPy arrays only (one small Numba kernel collects swap counts), so
 they add no counters and change nothing in the state: a checked run counts exactly as

@@ -51,6 +51,19 @@ virtual_table        8 B per slot of a       STE: kcalloc(512, 8) per vswap clus
 
 Not counted: ``swap_info_struct`` and per-CPU structures (a few hundred bytes per
 device or CPU, the same in every design), the compressed data itself, page tables.
+
+RCU grace periods: freed metadata returns at once in every design.  The kernel delays
+some frees by a grace period (swap table pages: ``call_rcu``; XArray nodes:
+``call_rcu``; vswap v6 clusters and descriptors: ``call_rcu``; v5 clusters:
+``kvfree_rcu``; STE clusters: ``kfree_rcu``) and not others (the P4 memcg table,
+zswap entries, slab-cached swap tables: freed at once).  A grace period is a matter of
+milliseconds of wall time, which the counters cannot place, so rather than give one
+design a delay the others lack, none has one: a metadata peak here is a lower bound,
+short by at most what a design frees within one grace period.
+
+Metadata is memory: the mm subtracts the current total from free memory (sampled
+after every reclaim batch), so a design with more metadata reclaims more under global
+pressure.  No memcg is charged for it (none of these allocations is ``__GFP_ACCOUNT``).
 """
 from __future__ import annotations
 

@@ -38,8 +38,9 @@ The design
 * Allocation: the CPU's cached cluster for the order (no lookup), then
   ``partial_clusters_lists[order]`` under the XArray lock, then a new cluster
   (allocation + ``xa_alloc``).  The folio enters the swap cache with count 0.  Each
-  cluster serves one order for its life; it is freed when its refcount reaches 0, the
-  memory after an RCU grace period (modelled as a delay of ``RCU_DELAY`` verb calls).
+  cluster serves one order for its life; it is freed when its refcount reaches 0
+  (call_rcu in v6, kvfree_rcu in v5; the grace period is not modelled, in this design
+  as in every other: freed metadata returns at once, see ``core/metadata.py``).
 * Backends: zero (type ZERO, no storage), zswap (the descriptor points at the entry; no
   zswap tree), a physical slot (allocated lazily at writeout when the page goes to disk,
   or at zswap writeback, through the shared physical allocator with a reverse map
@@ -56,7 +57,9 @@ cluster it holds, so a call costs one lookup + lock per cluster it touches (V5c,
 Switches
 --------
 ``vswap_v6`` has all four on, ``vswap_v5`` all off; ``vswap_v6`` with all four off
-counts exactly as ``vswap_v5``.
+counts exactly as ``vswap_v5`` but for the layout's allocations (v6 zeroes a 112-byte
+cluster and vzallocs its descriptors, v5 kvzallocs one object: ``mem_zero_line``,
+``vmalloc``, ``vfree``).
 
 ``rmap_cache_only_bit``  bit 63 of the reverse-map entry says "swap-cache only" (V6c,
     V6p13): the physical allocator's swap_cache_only() (the scan, V6p20
@@ -222,8 +225,10 @@ Left out, and why
 
 Also inferred [I]: the refcount model (allocated slots + one per CPU cache or lookup
 cache holding the cluster; tryget/put references are not kept, they cancel); v5's
-cluster object being a 16 KiB slab object (12392 B rounded).  The RCU delay is 64 verb
-calls.
+cluster object being a 16 KiB slab object (12392 B rounded).  Allocation by size: v5's
+kvzalloc of that object is one slab call that zeroes its 12392 bytes (194 lines); v6's
+kmem_cache_zalloc of the 112-byte cluster (2 lines) plus a vzalloc of the 512 x 24-byte
+descriptors (one vmalloc, 192 lines), and at the free a vfree beside the kmem_cache_free.
 """
 from __future__ import annotations
 
@@ -246,6 +251,7 @@ from ..core.counters import (
     MAP_WRITE,
     MEM_ALLOC,
     MEM_FREE,
+    MEM_ZERO_LINE,
     MEMCG_CHARGE,
     MEMCG_UNCHARGE,
     OP_ALLOC,
@@ -256,6 +262,8 @@ from ..core.counters import (
     RMAP_WRITE,
     SI_LOCK,
     SLOT_FREE_NOTIFY,
+    VFREE,
+    VMALLOC,
     XA_NODE_VISIT,
 )
 from ..core.device import (
@@ -316,7 +324,6 @@ from ..core.verbs import (
 
 SWITCHES = ("rmap_cache_only_bit", "defer_cgroup_check", "cluster_lookup_cache", "batch_ops")
 SETTINGS = ("lookup_cache_ways",)  # integer options (a switch is True/False)
-RCU_DELAY = 64
 
 # descriptor types
 T_SWAPFILE = 0
@@ -353,11 +360,9 @@ P_MRU_ID = N_ORDERS
 P_MRU_ROW = N_ORDERS + 1
 P_WORDS = N_ORDERS + 2 * LC_MAX_WAYS
 
-# pool rows (pool[k, :]): free-id min-heap, free-row stack, RCU ring of rows, due times
+# pool rows (pool[k, :]): free-id min-heap, free-row stack
 PL_IDS = 0
 PL_ROWS = 1
-PL_RCU_ROW = 2
-PL_RCU_DUE = 3
 
 # meta words
 V_RMAP_BIT = 0
@@ -365,20 +370,18 @@ V_DEFER_CG = 1
 V_LOOKUP_CACHE = 2
 V_BATCH = 3
 V_LAYOUT_V6 = 4
-V_OPS = 5  # verb calls so far (the clock of the RCU delay)
-V_NEXT_ID = 6
-V_HEAP_N = 7
-V_ROWS_FREE_N = 8
-V_RCU_HEAD = 9
-V_RCU_TAIL = 10
-V_LIVE_ROWS = 11
-V_ZSWAP_ENTRIES = 12
-V_VSHIFT = 13  # log2 of the virtual cluster size
-V_NROWS = 14
-V_NEXT_ZSWAP = 15  # zswap entries stored so far (their ids)
-V_V5_OBJECT = 16  # v5: bytes of the slab object holding a cluster with its descriptors
-V_LC_WAYS = 17  # ways of the per-CPU lookup cache (v6: 1)
-V_PARTIAL = 18  # + 2 * order: head, tail of partial[order]
+V_NEXT_ID = 5
+V_HEAP_N = 6
+V_ROWS_FREE_N = 7
+V_LIVE_ROWS = 8
+V_ZSWAP_ENTRIES = 9
+V_VSHIFT = 10  # log2 of the virtual cluster size
+V_NROWS = 11
+V_NEXT_ZSWAP = 12  # zswap entries stored so far (their ids)
+V_V5_OBJECT = 13  # v5: bytes of the slab object holding a cluster with its descriptors
+V_LC_WAYS = 14  # ways of the per-CPU lookup cache (v6: 1)
+V_CLUSTER_ZERO = 15  # 64-byte lines a new cluster's zeroing allocations clear
+V_PARTIAL = 16  # + 2 * order: head, tail of partial[order]
 N_VMETA = V_PARTIAL + 2 * N_ORDERS
 
 VswapState = namedtuple("VswapState", ["dev", "vc", "vbits", "desc", "cmap", "vpcpu", "pool", "meta"])
@@ -391,8 +394,8 @@ desc   int64[rows*512, 3] descriptors: backend, swap-cache folio + 1, packed cou
                           memcg / type / in_swapcache (24 bytes, as struct swp_desc)
 cmap   XAPool             vswap_cluster_map: cluster id -> row
 vpcpu  int64[ncpu, 42]    per-CPU allocation cluster per order, lookup-cache ids and rows
-pool   int64[4, rows+1]   free-id heap, free-row stack, RCU ring of freed rows and due times
-meta   int64[N_VMETA]     switches, clocks, counts, partial list heads
+pool   int64[2, rows+1]   free-id heap, free-row stack
+meta   int64[N_VMETA]     switches, counts, partial list heads
 """
 
 
@@ -493,7 +496,7 @@ def new_state(
     vshift = vsize.bit_length() - 1
     if virtual_slots is None:
         virtual_slots = 2 * int(nslots)
-    rows = -(-int(virtual_slots) // vsize) + ncpu * N_ORDERS + RCU_DELAY + 2
+    rows = -(-int(virtual_slots) // vsize) + ncpu * N_ORDERS + 2
     meta = np.zeros(N_VMETA, dtype=np.int64)
     meta[V_RMAP_BIT] = bool(rmap_cache_only_bit)
     meta[V_DEFER_CG] = bool(defer_cgroup_check)
@@ -504,8 +507,12 @@ def new_state(
     meta[V_VSHIFT] = vshift
     meta[V_NROWS] = rows
     meta[V_V5_OBJECT] = md.kmalloc_size(md.vswap_cluster_v5_bytes(vsize))
+    if layout_v6:  # kmem_cache_zalloc of the cluster, vzalloc of the descriptors
+        meta[V_CLUSTER_ZERO] = -(-md.VSWAP_CLUSTER_V6_BYTES // 64) + -(-vsize * md.SWP_DESC_BYTES // 64)
+    else:  # kvzalloc of the cluster with its descriptors (the requested size is zeroed)
+        meta[V_CLUSTER_ZERO] = -(-md.vswap_cluster_v5_bytes(vsize) // 64)
     meta[V_PARTIAL:] = -1
-    pool = np.zeros((4, rows + 1), dtype=np.int64)
+    pool = np.zeros((2, rows + 1), dtype=np.int64)
     pool[PL_ROWS, :rows] = np.arange(rows - 1, -1, -1)  # pop gives row 0 first
     meta[V_ROWS_FREE_N] = rows
     vc = np.zeros((rows, VC_WORDS), dtype=np.int64)
@@ -634,23 +641,6 @@ def _heap_pop(dst):
         pool[PL_IDS, i] = t
         i = c
     return top
-
-
-@njit(inline="always")
-def _rcu_tick(dst):
-    """One verb call passes: rows whose grace period ended become reusable."""
-    dst.meta[V_OPS] += 1
-    now = dst.meta[V_OPS]
-    rows = dst.meta[V_NROWS]
-    while dst.meta[V_RCU_HEAD] != dst.meta[V_RCU_TAIL]:
-        h = dst.meta[V_RCU_HEAD]
-        if dst.pool[PL_RCU_DUE, h] > now:
-            break
-        row = dst.pool[PL_RCU_ROW, h]
-        dst.meta[V_RCU_HEAD] = (h + 1) % (rows + 1)
-        dst.pool[PL_ROWS, dst.meta[V_ROWS_FREE_N]] = row
-        dst.meta[V_ROWS_FREE_N] += 1
-        dst.meta[V_LIVE_ROWS] -= 1
 
 
 # --------------------------------------------------------------------------- clusters
@@ -845,7 +835,8 @@ def _partial_add(dst, ctx, op, row):
 
 @njit
 def _put_ref(dst, ctx, op, row, n):
-    """refcount_sub(); at 0 the cluster leaves the map and its memory is RCU-freed."""
+    """refcount_sub(); at 0 the cluster leaves the map and its memory is freed (the RCU
+    grace period is not modelled)."""
     dst.vc[row, VC_REF] -= n
     if dst.vc[row, VC_REF] > 0:
         return
@@ -855,25 +846,29 @@ def _put_ref(dst, ctx, op, row, n):
     cid = dst.vc[row, VC_ID]
     xa_erase_counted(dst.cmap, 0, cid, ctx.counters, op)
     _heap_push(dst, cid)
-    ctx.counters[op, MEM_FREE] += 1  # call_rcu(): freed after the grace period
+    ctx.counters[op, MEM_FREE] += 1  # v6 call_rcu -> kmem_cache_free, v5 kvfree_rcu
+    if dst.meta[V_LAYOUT_V6]:
+        ctx.counters[op, VFREE] += 1  # the descriptors' vfree in the RCU callback
     dst.vc[row, VC_FLAGS] = 0
     dst.vbits[row, :] = 0
-    rows = dst.meta[V_NROWS]
-    t = dst.meta[V_RCU_TAIL]
-    dst.pool[PL_RCU_ROW, t] = row
-    dst.pool[PL_RCU_DUE, t] = dst.meta[V_OPS] + RCU_DELAY
-    dst.meta[V_RCU_TAIL] = (t + 1) % (rows + 1)
+    dst.pool[PL_ROWS, dst.meta[V_ROWS_FREE_N]] = row
+    dst.meta[V_ROWS_FREE_N] += 1
+    dst.meta[V_LIVE_ROWS] -= 1
 
 
 @njit
 def _new_cluster(dst, ctx, op, order):
-    """kmem_cache_zalloc + (v6) vzalloc of the descriptors + xa_alloc: the new row."""
+    """v6: kmem_cache_zalloc of the cluster + vzalloc of the descriptors; v5: kvzalloc of
+    the cluster with its descriptors; then xa_alloc: the new row."""
     if dst.meta[V_ROWS_FREE_N] == 0:
         return -1
     dst.meta[V_ROWS_FREE_N] -= 1
     row = dst.pool[PL_ROWS, dst.meta[V_ROWS_FREE_N]]
     dst.meta[V_LIVE_ROWS] += 1
     ctx.counters[op, MEM_ALLOC] += 1
+    ctx.counters[op, MEM_ZERO_LINE] += dst.meta[V_CLUSTER_ZERO]
+    if dst.meta[V_LAYOUT_V6]:
+        ctx.counters[op, VMALLOC] += 1  # the descriptors' vzalloc
     if dst.meta[V_HEAP_N] > 0:
         cid = _heap_pop(dst)
     else:
@@ -1195,7 +1190,6 @@ def vs_alloc(dst, ctx, cpu, order, folio, memcg):
     (swap_cache_add_folio: a lookup, the lock, nr writes) [V5c, P18]; v6 writes the
     memcg id and the swap-cache fields in the first pass and calls neither [V6c]."""
     op = OP_ALLOC
-    _rcu_tick(dst)
     ctx.meta[C_CPU] = cpu
     nr = np.int64(1) << order
     vsize = np.int64(1) << _vshift(dst)
@@ -1906,7 +1900,6 @@ def _vs_zswap_writeback(dst, ctx, op, entry, folio):
 
 @njit
 def vs_reclaim_full(dst, ctx, force):
-    _rcu_tick(dst)
     r = dev_reclaim_full(dst.dev, dst, ctx, force)
     _mru_settle(dst, ctx, OP_RECLAIM_SCAN)
     return r
@@ -1992,14 +1985,12 @@ def vs_phys_slot_reclaim(dst, ctx, op, dev, off):
 
 
 # --------------------------------------------------------------------------- the verbs
-# Every verb is one tick of the RCU clock, and every verb that looks clusters up ends by
-# letting the lookup cache drop an emptied cluster (alloc does no lookup, so it does
-# not); the bodies above do the work.
+# Every verb that looks clusters up ends by letting the lookup cache drop an emptied
+# cluster (alloc does no lookup, so it does not); the bodies above do the work.
 
 
 @njit
 def vs_dup(dst, ctx, op, entry, nr):
-    _rcu_tick(dst)
     r = _vs_dup(dst, ctx, op, entry, nr)
     _mru_settle(dst, ctx, op)
     return r
@@ -2007,7 +1998,6 @@ def vs_dup(dst, ctx, op, entry, nr):
 
 @njit
 def vs_pte_batch(dst, ctx, op, entry, nr):
-    _rcu_tick(dst)
     r = _vs_pte_batch(dst, ctx, op, entry, nr)
     _mru_settle(dst, ctx, op)
     return r
@@ -2015,7 +2005,6 @@ def vs_pte_batch(dst, ctx, op, entry, nr):
 
 @njit
 def vs_put(dst, ctx, op, entry, nr, reclaim_cache):
-    _rcu_tick(dst)
     r = _vs_put(dst, ctx, op, entry, nr, reclaim_cache)
     _mru_settle(dst, ctx, op)
     return r
@@ -2023,7 +2012,6 @@ def vs_put(dst, ctx, op, entry, nr, reclaim_cache):
 
 @njit
 def vs_cache_lookup(dst, ctx, op, entry):
-    _rcu_tick(dst)
     r = _vs_cache_lookup(dst, ctx, op, entry)
     _mru_settle(dst, ctx, op)
     return r
@@ -2031,7 +2019,6 @@ def vs_cache_lookup(dst, ctx, op, entry):
 
 @njit
 def vs_cache_add(dst, ctx, op, entry, nr, folio):
-    _rcu_tick(dst)
     r = _vs_cache_add(dst, ctx, op, entry, nr, folio)
     _mru_settle(dst, ctx, op)
     return r
@@ -2039,7 +2026,6 @@ def vs_cache_add(dst, ctx, op, entry, nr, folio):
 
 @njit
 def vs_cache_del(dst, ctx, op, entry, nr):
-    _rcu_tick(dst)
     r = _vs_cache_del(dst, ctx, op, entry, nr)
     _mru_settle(dst, ctx, op)
     return r
@@ -2047,7 +2033,6 @@ def vs_cache_del(dst, ctx, op, entry, nr):
 
 @njit
 def vs_cache_free(dst, ctx, op, entry, nr):
-    _rcu_tick(dst)
     r = _vs_cache_free(dst, ctx, op, entry, nr)
     _mru_settle(dst, ctx, op)
     return r
@@ -2055,7 +2040,6 @@ def vs_cache_free(dst, ctx, op, entry, nr):
 
 @njit
 def vs_try_reclaim(dst, ctx, op, entry, flags):
-    _rcu_tick(dst)
     r = _vs_try_reclaim(dst, ctx, op, entry, flags)
     _mru_settle(dst, ctx, op)
     return r
@@ -2063,7 +2047,6 @@ def vs_try_reclaim(dst, ctx, op, entry, flags):
 
 @njit
 def vs_writeout(dst, ctx, op, entry, nr, backend):
-    _rcu_tick(dst)
     r = _vs_writeout(dst, ctx, op, entry, nr, backend)
     _mru_settle(dst, ctx, op)
     return r
@@ -2071,7 +2054,6 @@ def vs_writeout(dst, ctx, op, entry, nr, backend):
 
 @njit
 def vs_read_backend(dst, ctx, op, entry):
-    _rcu_tick(dst)
     r = _vs_read_backend(dst, ctx, op, entry)
     _mru_settle(dst, ctx, op)
     return r
@@ -2079,7 +2061,6 @@ def vs_read_backend(dst, ctx, op, entry):
 
 @njit
 def vs_ra_probe(dst, ctx, op, entry):
-    _rcu_tick(dst)
     r = _vs_ra_probe(dst, ctx, op, entry)
     _mru_settle(dst, ctx, op)
     return r
@@ -2087,7 +2068,6 @@ def vs_ra_probe(dst, ctx, op, entry):
 
 @njit
 def vs_zswap_writeback(dst, ctx, op, entry, folio):
-    _rcu_tick(dst)
     r = _vs_zswap_writeback(dst, ctx, op, entry, folio)
     _mru_settle(dst, ctx, op)
     return r
@@ -2095,7 +2075,6 @@ def vs_zswap_writeback(dst, ctx, op, entry, folio):
 
 @njit
 def vs_free_after_fault(dst, ctx, op, entry, folio, sync_dev, full, write):
-    _rcu_tick(dst)
     r = _vs_free_after_fault(dst, ctx, op, entry, folio, sync_dev, full, write)
     _mru_settle(dst, ctx, op)
     return r
@@ -2137,7 +2116,6 @@ def _vs_unuse(dst, ctx, op, entry, folio):
 
 @njit
 def vs_unuse(dst, ctx, op, entry, folio):
-    _rcu_tick(dst)
     r = _vs_unuse(dst, ctx, op, entry, folio)
     _mru_settle(dst, ctx, op)
     return r

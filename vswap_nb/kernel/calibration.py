@@ -122,7 +122,7 @@ class FittedCost(dict):
         d = cost_to_dict(dict(self))
         d["about"] = {
             "what": "vswap_nb cost table fitted on a kernel (vswap_nb.calibrate(kernel=True))",
-            **{k: v for k, v in self.report.items() if k in ("machine", "fitted", "defaults", "error")},
+            **{k: v for k, v in self.report.items() if k in ("machine", "fitted", "defaults", "error", "cases", "repeat")},
         }
         return d
 

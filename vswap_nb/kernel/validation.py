@@ -8,10 +8,17 @@ sequence data, write then read back, sequential, one task, zswap off): the devic
 access (``-R``), four tasks, zswap on.  The model runs with the machine's RAM, CPUs
 and cgroup version, so that both sides describe the same machine.
 
+With ``--calibrate`` it also fits the cost table on this machine's kernel
+(:func:`vswap_nb.calibrate`, ``kernel=True``) and adds the time tables: ``classic`` with
+the fitted table against the kernel, phase by phase, on the held-out cases (target:
+model / kernel within 0.8-1.25 on each phase) and on the training cases, and the fitted
+table next to the default one; ``--cost-out`` writes the fitted table as a cost file.
+
 Regenerate the document (root, on a machine that can run ``kernel``; zswap cases enable
 zswap, which turns mTHP swap-in off until the next boot)::
 
-    python -m vswap_nb.kernel.validation --repeat 3 --out docs/kernel-validation.md
+    python -m vswap_nb.kernel.validation --repeat 3 --calibrate \
+        --cost-out docs/fitted-cost.json --out docs/kernel-validation.md
 """
 from __future__ import annotations
 
@@ -44,6 +51,7 @@ DEVICE_SIZE = "512M"
 # the figures compared (the kernel's name where the model has one)
 FIGURES = ("pswpout", "pswpin", "pgmajfault", "swap_ra", "swap_ra_hit", "zswpout", "zswpin", "pgsteal_direct")
 PHASES = ("write", "read", "free")
+TARGET = (0.8, 1.25)  # model / kernel per phase, with the fitted cost table
 
 
 def case_workload(name: str):
@@ -143,8 +151,10 @@ NOTES = """
 """
 
 
-def markdown(ds, command: str) -> str:
-    """The validation document for a Dataset of :func:`run_cases`."""
+def markdown(ds, command: str, fitted=None) -> str:
+    """The validation document for a Dataset of :func:`run_cases`; with ``fitted`` (a
+    :class:`~vswap_nb.kernel.calibration.FittedCost`, or its ``report`` dict), the time
+    tables of the calibration too."""
     import json
 
     k0 = json.loads(ds.attrs["kernel"])
@@ -188,28 +198,76 @@ def markdown(ds, command: str) -> str:
                 spread = f" ({runs.max() - runs.min():,.0f})"
             lines.append(f"| {case} | {f} | {_fmt(kv)}{spread} | {_fmt(mv)} | {_ratio(mv, kv)} |")
     lines += NOTES.splitlines()
-    lines += [
-        "",
-        "## Phase times (for the next issue: the cost table is not calibrated yet)",
-        "",
-        "Time of each phase, slowest task, in ms: the kernel's measured on this machine, the "
-        "model's in model time from the default cost table (a server core).",
-        "",
-        "| case | " + " | ".join(f"{p} kernel | {p} classic | {p} ratio" for p in PHASES) + " |",
-        "|---|" + "---|" * (3 * len(PHASES)),
-    ]
-    for case in ds.case.values:
-        c = ds.sel(case=case)
-        cells = []
-        for p in PHASES:
-            if p not in list(c.phase.values) or math.isnan(float(c.task_time.sel(design="kernel", phase=p).max())):
-                cells += ["-", "-", "-"]
-                continue
-            kt = float(c.task_time.sel(design="kernel", phase=p).max()) / 1e6
-            mt = float(c.task_time.sel(design="classic", phase=p).max()) / 1e6
-            cells += [f"{kt:.1f}", f"{mt:.1f}", f"{mt / kt:.2f}" if kt else "-"]
-        lines.append(f"| {case} | " + " | ".join(cells) + " |")
+    report = getattr(fitted, "report", fitted)
+    if report:
+        lines += time_tables(report)
+    else:
+        lines += [
+            "",
+            "## Phase times with the default cost table",
+            "",
+            "Time of each phase, slowest task, in ms: the kernel's measured on this machine, the "
+            "model's in model time from the default cost table (a server core).  Run with "
+            "`--calibrate` for the fitted table.",
+            "",
+            "| case | " + " | ".join(f"{p} kernel | {p} classic | {p} ratio" for p in PHASES) + " |",
+            "|---|" + "---|" * (3 * len(PHASES)),
+        ]
+        for case in ds.case.values:
+            c = ds.sel(case=case)
+            cells = []
+            for p in PHASES:
+                if p not in list(c.phase.values) or math.isnan(float(c.task_time.sel(design="kernel", phase=p).max())):
+                    cells += ["-", "-", "-"]
+                    continue
+                kt = float(c.task_time.sel(design="kernel", phase=p).max()) / 1e6
+                mt = float(c.task_time.sel(design="classic", phase=p).max()) / 1e6
+                cells += [f"{kt:.1f}", f"{mt:.1f}", f"{mt / kt:.2f}" if kt else "-"]
+            lines.append(f"| {case} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def time_tables(report: dict) -> list:
+    """The calibration's Markdown: held-out and training phase times (kernel, classic
+    with the default table, classic with the fitted table, model / kernel) and the
+    fitted costs against the defaults."""
+    lo, hi = TARGET
+    out = [
+        "",
+        "## Phase times: classic with the fitted cost table",
+        "",
+        "The cost table fitted on this machine's kernel (`vswap_nb.calibrate(kernel=True)`, "
+        "see `vswap_nb/kernel/calibration.py`): each case is usemem in a memory cgroup run "
+        f"{report.get('repeat', 1)} times on the kernel (the lower median of each phase's "
+        "slowest task) and once on `classic`.  The fit saw the training cases only; the "
+        f"held-out cases (another size, random access, four tasks, zswap) test it.  Target: "
+        f"model / kernel within {lo}-{hi} on each phase.  Times in ms; `default` is the "
+        "default table (a server core), `fitted` this machine's.",
+        "",
+    ]
+    for which, title in (("test", "Held-out cases"), ("train", "Training cases")):
+        out += [f"### {title}", "", "| case | phase | kernel | default | ratio | fitted | ratio | in target |",
+                "|---|---|---|---|---|---|---|---|"]
+        for name, c in report["cases"].items():
+            if c["set"] != which:
+                continue
+            for p in PHASES:
+                if p not in c["phases"]:
+                    continue
+                t = c["phases"][p]
+                k, d, f = t["kernel_ms"], t["default_ms"], t["fitted_ms"]
+                rf = f / k if k else float("nan")
+                ok = "yes" if lo <= rf <= hi else "**no**"
+                out.append(f"| {name} | {p} | {k:.1f} | {d:.1f} | {d / k:.2f} | {f:.1f} | {rf:.2f} | {ok} |")
+        out.append("")
+    out += ["### The fitted table against the default", "",
+            "| cost | default | fitted | fitted / default |", "|---|---|---|---|"]
+    for name, v in report["fitted"].items():
+        d = report["defaults"][name]
+        unit = "" if name.startswith("primitives") else " ns"
+        out.append(f"| {name} | {d:,.1f}{unit} | {v:,.1f}{unit} | {v / d:.2f} |")
+    out.append("")
+    return out
 
 
 def main(argv=None) -> int:
@@ -218,13 +276,32 @@ def main(argv=None) -> int:
     p.add_argument("--cases", default=None, help="comma-separated case names (default: all)")
     p.add_argument("--out", default=None, help="write the Markdown here (default: print it)")
     p.add_argument("--nc", default=None, help="also write the Dataset to this netCDF file")
+    p.add_argument("--calibrate", action="store_true",
+                   help="also fit the cost table on this kernel and add the time tables")
+    p.add_argument("--cost-out", default=None, help="with --calibrate: write the fitted cost table here (JSON)")
     a = p.parse_args(argv)
+    if a.cost_out and not a.calibrate:
+        p.error("--cost-out needs --calibrate (it writes the fitted table)")
     names = None if a.cases is None else [c.strip() for c in a.cases.split(",")]
     ds = run_cases(names, repeat=a.repeat, progress=lambda i, n, c: print(f"[{i + 1}/{n}] {c}", file=sys.stderr))
-    cmd = "python -m vswap_nb.kernel.validation --repeat %d%s --out docs/kernel-validation.md" % (
-        a.repeat, "" if a.cases is None else f" --cases '{a.cases}'"
+    fitted = None
+    if a.calibrate:
+        from .calibration import calibrate_on_kernel
+
+        fitted = calibrate_on_kernel(
+            repeat=a.repeat, progress=lambda i, n, c: print(f"[calibrate {i + 1}/{n}] {c}", file=sys.stderr)
+        )
+        if a.cost_out:
+            import json
+
+            with open(a.cost_out, "w") as f:
+                json.dump(fitted.to_file_dict(), f, indent=1)
+                f.write("\n")
+    cmd = "python -m vswap_nb.kernel.validation --repeat %d%s%s --out docs/kernel-validation.md" % (
+        a.repeat, "" if a.cases is None else f" --cases '{a.cases}'",
+        (" --calibrate" + (f" --cost-out {a.cost_out}" if a.cost_out else "")) if a.calibrate else "",
     )
-    text = markdown(ds, cmd)
+    text = markdown(ds, cmd, fitted)
     if a.nc:
         ds.to_netcdf(a.nc, engine="h5netcdf")
     if a.out:
