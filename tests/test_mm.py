@@ -318,3 +318,59 @@ def test_vm_swap_full_counts_physical_slots_only():
     assert int(c.swpout_zero) > int(v6.swpout_zero) + 4000
     assert int(c.swpin_zero) == int(v6.swpin_zero) > 0
     assert int(c.content_errors) == int(v6.content_errors) == 0
+
+
+def _fresh_mm_state(w, s):
+    """The engine's state for workload ``w`` on system ``s`` before anything ran."""
+    from vswap_nb.core import verbs
+    from vswap_nb.designs import entry_space, get_design
+    from vswap_nb.mm.config import P_RAM_PAGES
+    from vswap_nb.mm.run import FOLIO_SLACK, design_state
+
+    prim, mm = cost_vectors(None)
+    params = s.to_params()
+    nfolios = int(params[P_RAM_PAGES]) + FOLIO_SLACK
+    dst = design_state(get_design("classic"), s, nfolios, {})
+    return E.new_mm_state(w, params, prim, mm, s.nr_cpus, nfolios, 0, entry_space(dst)), params
+
+
+def test_zswap_pool_stays_full_until_it_is_back_under_the_accept_threshold():
+    """zswap_check_limits(): the pool counts as full from the store that finds it at its
+    limit until a store finds it at or under accept_threshold_percent (90%) of it; in
+    between, every store is rejected (the hysteresis)."""
+    from vswap_nb.mm.config import P_ZSWAP_MAX_POOL_PAGES
+
+    st, params = _fresh_mm_state(v.usemem("4M"), v.System("256M", swap=v.Device("ssd", "64M"),
+                                                          zswap=v.Zswap(max_pool_percent=10)))
+    mx = int(params[P_ZSWAP_MAX_POOL_PAGES])
+    assert mx == 6553  # floor(65536 pages * 10 / 100)
+
+    def full_at(pages):
+        st.fmeta[E.FM_ZSWAP_BYTES] = pages * 4096
+        return bool(E._zswap_check_limits(st))
+
+    accept = mx * 90 // 100  # 5897
+    assert [full_at(p) for p in (accept + 1, mx - 1)] == [False, False]  # filling up
+    assert full_at(mx) is True  # the limit: full
+    assert [full_at(p) for p in (mx - 1, accept + 1)] == [True, True]  # still full
+    assert full_at(accept) is False  # back at the threshold: accepting again
+    assert full_at(accept + 1) is False
+
+
+def test_zswap_writeback_is_the_shrink_workers_time():
+    """A rejected store queues the shrink worker, which writes entries back on its own
+    clock (as kswapd reclaims on its own): its time holds every writeback's counted work
+    (the zswap_writeback row) and decompression, none of it on the task's clock."""
+    w = v.usemem("64M", read_back=True)
+    s = v.System("256M", memory_max="32M", swap=v.Device("ssd", "256M"), nr_cpus=1,
+                 zswap=v.Zswap(max_pool_percent=4))
+    ds = v.simulate("vswap_v6", w, s)
+    wb = int(ds.zswpwb)
+    assert wb > 1000 and int(ds.zswap_reject) > 0
+    prim, _ = cost_vectors(None)
+    row = float(ds.counters.sel(op="zswap_writeback").values.astype(float) @ prim)
+    floor = row + wb * float(s.zswap.decompress_ns)
+    shrink = float(ds.zswap_shrink_time)
+    assert floor <= shrink <= 1.25 * floor, (shrink, floor)
+    off = v.simulate("vswap_v6", w, v.System("256M", memory_max="32M", swap=v.Device("ssd", "256M"), nr_cpus=1))
+    assert float(off.zswap_shrink_time) == 0.0

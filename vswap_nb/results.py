@@ -182,6 +182,7 @@ def run_dataset(raw: dict, *, workload, system, seed: int, cost: dict, write_pag
         md_final=raw["md_final"],
         md_peak_total=raw["md_peak_total"],
         kswapd_ns=raw["kswapd_busy_ns"],
+        zswap_shrink_ns=raw["zswap_shrink_ns"],
         swapoff_ns=raw["swapoff_ns"],
         live_entries=raw["live_entries"],
         workload=workload,
@@ -276,6 +277,7 @@ def kernel_dataset(raw: dict, *, workload, system, seed: int, write_pages) -> xr
         md_final=None,
         md_peak_total=None,
         kswapd_ns=float(_lower_median([r["kswapd_ns"] for r in runs])),
+        zswap_shrink_ns=float("nan"),  # a kworker's time: not measured
         swapoff_ns=float(_lower_median([r["swapoff_ns"] for r in runs])),
         live_entries=int(_lower_median([r["live_entries"] for r in runs])),
         workload=workload,
@@ -299,7 +301,7 @@ def _vmstat_names():
 
 def _dataset(
     *, design, options, elapsed, model, cpu_time, wall_time, vm, counters, md_peak, md_final,
-    md_peak_total, kswapd_ns, swapoff_ns, live_entries, workload, system, seed, cost,
+    md_peak_total, kswapd_ns, zswap_shrink_ns, swapoff_ns, live_entries, workload, system, seed, cost,
     write_pages, extra_attrs, extra_vars, n_ops, n_prims, extra_coords=None,
 ):
     """The one place a run's Dataset is built (model or kernel)."""
@@ -383,6 +385,12 @@ def _dataset(
             (),
             kswapd_ns,
             {"long_name": "time kswapd spent reclaiming (model time; kernel: kswapd threads' CPU time)", "units": "ns"},
+        ),
+        "zswap_shrink_time": (
+            (),
+            zswap_shrink_ns,
+            {"long_name": "time zswap's shrink worker spent writing entries back (model time, its own "
+                          "clock; kernel: not measured)", "units": "ns"},
         ),
         "direct_reclaim_share": (
             (),

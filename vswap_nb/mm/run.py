@@ -113,6 +113,7 @@ def run(
         "md_peak_total": int(st.md_peak_total[0]),
         "md_final": final,
         "kswapd_busy_ns": float(st.fmeta[E.FM_KSWAPD_BUSY]),
+        "zswap_shrink_ns": float(st.fmeta[E.FM_ZSWAP_WB_BUSY]),
         "swapoff_ns": float(st.fmeta[E.FM_SWAPOFF_NS]),
         "live_entries": int(st.meta[E.M_LIVE_SWAP]),
         "used_folios": int(st.meta[E.M_USED_FOLIOS]),
