@@ -406,9 +406,12 @@ class NaiveClassic(NaiveSwapTable):
         # swap_range_free(): zeromap bit, zswap, per-slot hooks, table shadows cleared
         for x in range(start, start + n):
             self._c(op, "zeromap_write")
+            was_zero = x in self.zeromap
             self.zeromap.discard(x)
-            self._zswap_invalidate(op, x)
-            if self.blkdev:  # swap_slot_free_notify: block devices only (zram's hook)
+            in_zswap = self._zswap_invalidate(op, x)
+            # swap_slot_free_notify: zram's hook, whose zs_free has an object to free
+            # only where the data went to the device (not a zero or zswap slot)
+            if self.blkdev and not in_zswap and not was_zero:
                 self._c(op, "slot_free_notify")
         for x in range(start, start + n):
             self._c(op, "table_read")  # the xchg's old entry

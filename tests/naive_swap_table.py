@@ -44,7 +44,8 @@ Counter conventions (shared with the Numba design, see its module docstrings)
   extend table and zswap entry: 1 each;
 * zswap trees: ``xa_lookup`` / ``xa_store`` / ``xa_erase`` per call, ``xa_node_visit``
   for the nodes a load, store or erase walk visits, ``xa_node_alloc`` / ``xa_node_free``;
-* one ``slot_free_notify`` per freed slot.
+* one ``slot_free_notify`` per freed slot whose data is on a zram device (not a zero
+  or zswap slot).
 
 Undocumented conventions found in the Numba code and followed here (noted in the report):
 * the memcg record at allocation takes one extra ``cluster_lock`` (only with a memcg);
@@ -615,6 +616,8 @@ class NaiveSwapTable:
             return
         if self._xa_erase(op, off):
             self._c(op, "mem_free")  # zswap_entry_free
+            return True
+        return False
 
     def _zswap_store(self, op, off):
         """zswap_store_page(): allocate an entry and xa_store it."""
@@ -645,6 +648,7 @@ class NaiveSwapTable:
     def _free_entries(self, op, start, n):
         """__swap_cluster_free_entries() + swap_range_free() for n slots of one cluster."""
         batch_id = 0
+        zero = {x for x in range(start, start + n) if self.slots[x] is not None and self.slots[x].zero}
         for x in range(start, start + n):
             self._c(op, "table_read")
             self._c(op, "table_write")
@@ -660,8 +664,10 @@ class NaiveSwapTable:
         if batch_id:
             self._c(op, "memcg_uncharge")
         for x in range(start, start + n):
-            self._zswap_invalidate(op, x)
-            if self.blkdev:  # swap_slot_free_notify: block devices only (zram's hook)
+            in_zswap = self._zswap_invalidate(op, x)
+            # swap_slot_free_notify: zram's hook, whose zs_free has an object to free
+            # only where the data went to the device (not a zero or zswap slot)
+            if self.blkdev and not in_zswap and x not in zero:
                 self._c(op, "slot_free_notify")
         c = self.cluster_of(start)
         cl = self.clusters[c]

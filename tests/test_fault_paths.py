@@ -97,3 +97,25 @@ def test_asynchronous_device_keeps_the_read_folio_cached(name):
     dst, ctx, e = swapped(name, synchronous=False)
     free, row = fault(dst, ctx, e, sync_dev=False)
     assert not free and row[CLUSTER_LOCK] >= 1 and dst.dev.meta[D_INUSE] == 1
+
+
+@pytest.mark.parametrize("name", ["classic", "swap_table", "vswap_v5", "vswap_v6", "vswap_ste", "ghost"])
+def test_zram_free_hook_frees_an_object_only_where_the_data_went_to_zram(name):
+    """zram's swap_slot_free_notify() runs zs_free() for a slot whose page was written
+    to zram; a zero-filled page (the swap zeromap / zero flag / zero backend) and a
+    zswap page left nothing on zram, so freeing them counts no slot_free_notify."""
+    from vswap_nb.core.counters import OP_FREE, SLOT_FREE_NOTIFY
+
+    dst = get_design(name).new_state(1024, cluster_size=64, synchronous=True, zswap_enabled=True)
+    ctx = verbs.new_ctx(16)
+    entries = []
+    for backend in (verbs.BACKEND_ZERO, verbs.BACKEND_ZSWAP, verbs.BACKEND_DISK):
+        e = verbs.alloc(dst, ctx, 0, 0, 1, 1)
+        verbs.dup(dst, ctx, OP_DUP, e, 1)
+        assert verbs.writeout(dst, ctx, OP_WRITEOUT, e, 1, backend) == backend
+        verbs.cache_del(dst, ctx, OP_CACHE_DEL, e, 1)
+        entries.append(e)
+    for e, want in zip(entries, (0, 0, 1)):
+        ctx.counters[:] = 0
+        verbs.put(dst, ctx, OP_FREE, e, 1, False)
+        assert ctx.counters[OP_FREE, SLOT_FREE_NOTIFY] == want, (name, e)

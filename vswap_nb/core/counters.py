@@ -43,7 +43,7 @@ mem_zero_line                 64-byte lines a zeroing allocation clears (kzalloc
 vmalloc / vfree               vmalloc()/vzalloc() and vfree() calls (vmap area, one page
                               allocation per page, kernel PTEs), on top of the above
 memcg_charge / memcg_uncharge swap charge / uncharge calls
-slot_free_notify              zram's swap_slot_free_notify per freed slot (zs_free); none on other devices
+slot_free_notify              zram's swap_slot_free_notify -> zs_free, per freed slot holding data on zram
 pte_read                      PTE reads done on behalf of swap (swap_pte_batch, readahead)
 """
 from __future__ import annotations

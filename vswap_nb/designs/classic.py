@@ -264,9 +264,11 @@ def _entries_free(dst, ctx, op, start, n):
     # swap_range_free(): zeromap bit, zswap, per-slot hooks, then the table shadows
     for s in range(start, start + n):
         ctx.counters[op, ZEROMAP_WRITE] += 1
+        was_zero = _zero_test(dst, s)  # zram's own slot state, read by its hook
         _zero_set(dst, s, False)
-        zswap_invalidate(dst.zswap, ctx, op, s)
-        if dst.dev.meta[D_FLAGS] & SWP_FREE_NOTIFY:  # zram: zs_free of the slot's object
+        in_zswap = zswap_invalidate(dst.zswap, ctx, op, s)
+        # zram: zs_free of the slot's object; a zero or zswap slot has none on zram
+        if dst.dev.meta[D_FLAGS] & SWP_FREE_NOTIFY and not was_zero and not in_zswap:
             ctx.counters[op, SLOT_FREE_NOTIFY] += 1
     table = dst.dev.table
     for s in range(start, start + n):  # __swap_cache_clear_shadow(): an exchange

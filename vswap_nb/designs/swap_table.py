@@ -601,8 +601,10 @@ def st_only_has_cache(dst, ctx, op, start, nr):
 def st_slot_release(dst, ctx, op, start, n):
     """swap_range_free() per slot: zswap_invalidate and the free hooks."""
     for s in range(start, start + n):
-        zswap_invalidate(dst.zswap, ctx, op, s)
-        if dst.dev.meta[D_FLAGS] & SWP_FREE_NOTIFY:  # zram: zs_free of the slot's object
+        in_zswap = zswap_invalidate(dst.zswap, ctx, op, s)
+        # zram: zs_free of the slot's object; a zero or zswap slot has none on zram
+        if (dst.dev.meta[D_FLAGS] & SWP_FREE_NOTIFY and not in_zswap
+                and not swp_tb.tb_is_zero(dst.dev.table[s])):
             ctx.counters[op, SLOT_FREE_NOTIFY] += 1
 
 

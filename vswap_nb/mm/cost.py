@@ -101,11 +101,11 @@ DEFAULT_COST = {
     "mem_free": (60.0, "kfree / kmem_cache_free fast path, RCU-deferred frees amortised"),
     "memcg_charge": (50.0, "page_counter_charge: atomics up the cgroup hierarchy"),
     "memcg_uncharge": (50.0, "page_counter_uncharge: atomics up the hierarchy"),
-    "slot_free_notify": (200.0, ("zram_slot_free_notify() per freed slot (zram only): bit "
-                                 "trylock, zram_free_page() -> zs_free() (pool read lock, "
+    "slot_free_notify": (200.0, ("zram_slot_free_notify() per freed slot holding data on zram: "
+                                 "bit trylock, zram_free_page() -> zs_free() (pool read lock, "
                                  "size-class spinlock, object and handle freed): ~200 ns on a "
-                                 "server core; ~400 ns measured on the 2-core development VM "
-                                 "(munmap on zram minus on a loop device, per swapped entry)")),
+                                 "server core.  A zero-page or zswap slot has no zram object: "
+                                 "the hook returns at zram's flag check (not counted)")),
     "pte_read": (1.0, "a PTE read in a page-table page already in cache (swap_pte_batch)"),
     "mem_zero_line": (4.7, ("64 bytes cleared by a zeroing allocation, at clear_page's rate "
                             "(page_zero's 300 ns / 64 lines): a 4 KiB table page 300 ns, a "
