@@ -264,5 +264,5 @@ def calibrate_on_kernel(repeat: int = 3, train=None, test=None, progress=None) -
         "repeat": repeat,
     }
     if progress is not None:
-        progress(total, total, "done")
+        progress(total - 1, total, "done")
     return result

@@ -134,9 +134,9 @@ NOTES = """
   the kernel also scans more (`pgscan_direct`).  The model's aging (young bit, then
   PG_referenced, then activation) is a simplification of `folio_check_references()`,
   and random access re-references pages while they age, where the two differ most.
-* **Zero-filled pages** are written to no device in either (the swap zeromap): the
-  kernel counts them in `swpout_zero` and `swpin_zero` (kept in the Dataset's
-  `kernel_vmstat`), which the model has no counter for.
+* **Zero-filled pages** are written to no device in either (the swap zeromap); both
+  count them in `swpout_zero` and `swpin_zero` (the model's are result variables, the
+  kernel's are in its `kernel_vmstat`).
 * **zswap on cgroup v1**: the pool is not charged to the cgroup there, and with
   `System(cgroup_version=1)` the model does the same; every swapped page fits in the
   pool (20% of this machine's RAM) on both sides.  Charging the pool as v2 does makes
@@ -145,9 +145,8 @@ NOTES = """
   98,304 on `classic` with `cgroup_version=1` and 112,352 with `cgroup_version=2`.
 * **Four tasks**: the model runs every phase to its end before the next starts, the
   kernel's tasks overlap; the counts agree all the same.
-* **Time does not agree yet** (the table below): the model's default cost table
-  describes a server core, not this machine, and the free path misses zram's per-slot
-  free (`zs_free`).  That is the next issue's work.
+* **Time**: the tables below set `classic` with this machine's fitted cost table against
+  the kernel's measured phase times.
 """
 
 
@@ -227,6 +226,44 @@ def markdown(ds, command: str, fitted=None) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Why a phase misses the 0.8-1.25 target, by case (a case not here gets "no reason
+# recorded", never a silent pass).  Each reason is a mechanism the model lacks, with the
+# figures from the calibration in docs/kernel-validation.md that point to it.
+MISS_REASONS = {
+    "loop": ("write: the model charges a write to an asynchronous device nothing (the "
+             "reclaimer submits the bio and goes on); on this machine the loop device's "
+             "worker does the direct I/O on the backing file on the same two CPUs as the "
+             "workload, 3-4 us of CPU per page written that the model has no term for.  "
+             "free: within the spread of the kernel's free times between sessions"),
+    "loop write only": "as `loop`: asynchronous writes cost the writer nothing in the model",
+    "loop 256M in 128M": "as `loop`: asynchronous writes cost the writer nothing in the model",
+    "loop random": ("read: the fitted `ssd_read` is the wait for a whole readahead request "
+                    "(8 pages merged into one I/O), fitted on sequential cases where every "
+                    "major fault waits for one; a random fault reads one page (swap_ra 0), "
+                    "which the loop device serves in about half that time.  The model has "
+                    "one read time per request, not a latency plus a per-page transfer.  "
+                    "free: within the spread of the kernel's free times between sessions"),
+    "zram half zero": ("a zero page's reclaim costs the kernel ~0.7 us more than the "
+                       "fitted unmap + batch + same-filled check; the fit shares those "
+                       "terms with sequence pages, whose zram compression dominates"),
+    "zram all zero": "as `zram half zero`",
+    "fits in memory": ("no reclaim at all, so the fault term (fitted at ~1.9 us on "
+                       "cases that reclaim, where a fault's memcg charge takes the "
+                       "try_charge slow path) over-counts a first-touch fault that only "
+                       "charges"),
+    "zram 4 tasks": ("four tasks on two CPUs: the kernel's phase time is the slowest "
+                     "task's wall time, with the tasks time-sharing the CPUs and "
+                     "contending on the lruvec lock and zsmalloc's class locks; the model "
+                     "gives each task its own time and has no lock contention (a stated "
+                     "modelling choice)"),
+    "zram zswap": ("zswap's compression time is the Zswap default (5 us, a server "
+                   "core) and is not fitted (zswap is held out); this machine's zram "
+                   "compression, the same compressor, fitted at ~2x that"),
+    "zram": "write or free near the edge: the kernel's times vary by 10-20% between sessions",
+    "zram write only": "as `zram`",
+}
+
+
 def time_tables(report: dict) -> list:
     """The calibration's Markdown: held-out and training phase times (kernel, classic
     with the default table, classic with the fitted table, model / kernel) and the
@@ -260,13 +297,30 @@ def time_tables(report: dict) -> list:
                 ok = "yes" if lo <= rf <= hi else "**no**"
                 out.append(f"| {name} | {p} | {k:.1f} | {d:.1f} | {d / k:.2f} | {f:.1f} | {rf:.2f} | {ok} |")
         out.append("")
+    misses = {}
+    for name, c in report["cases"].items():
+        for p in PHASES:
+            t = c["phases"].get(p)
+            if t and t["kernel_ms"] and not lo <= t["fitted_ms"] / t["kernel_ms"] <= hi:
+                misses.setdefault(name, []).append(p)
+    if misses:
+        out += ["### Why a phase misses", ""]
+        for name, phases in misses.items():
+            why = MISS_REASONS.get(name, "no reason recorded")
+            out.append(f"* **{name}** ({', '.join(phases)}): {why}.")
+        out.append("")
     out += ["### The fitted table against the default", "",
             "| cost | default | fitted | fitted / default |", "|---|---|---|---|"]
     for name, v in report["fitted"].items():
         d = report["defaults"][name]
         unit = "" if name.startswith("primitives") else " ns"
         out.append(f"| {name} | {d:,.1f}{unit} | {v:,.1f}{unit} | {v / d:.2f} |")
-    out.append("")
+    r = {n: v / report["defaults"][n] for n, v in report["fitted"].items() if report["defaults"][n]}
+    geo = math.exp(sum(math.log(x) for x in r.values() if x > 0) / max(1, sum(x > 0 for x in r.values())))
+    lo_n, hi_n = min(r, key=r.get), max(r, key=r.get)
+    out += ["", f"How far this machine is from the default table (a server core): the fitted costs "
+            f"are {r[lo_n]:.2f}x ({lo_n}) to {r[hi_n]:.2f}x ({hi_n}) the defaults, {geo:.2f}x "
+            "in geometric mean.", ""]
     return out
 
 
