@@ -82,12 +82,12 @@ if AVAILABLE:
 # to 64 pages charged ahead to each CPU's stock, so reclaim starts a little earlier),
 # and on the loop device
 # the model takes two more major faults per 512-page PMD than the kernel's readahead
-# windows, which tile each PMD exactly.  Random access (`-R`) differs more, up to ~8%
+# windows, which tile each PMD exactly.  Random access (`-R`) differs more, 6-8%
 # on the loop device: there a folio under asynchronous writeback stays on the LRU until
 # a later scan, and a write in between makes the kernel write it twice, a window the
 # model (which writes synchronously) does not have.  `docs/kernel-validation.md` says
 # what would close each gap.  Zero-filled pages are not written at all by either (the
-# swap zeromap); the kernel counts them in `swpout_zero`, kept in `kernel_vmstat`.
+# swap zeromap); both count them in `swpout_zero` (the kernel's in `kernel_vmstat`).
 
 # %%
 if AVAILABLE:
@@ -121,19 +121,52 @@ if AVAILABLE:
     fig.tight_layout()
 
 # %% [markdown]
-# ## Time is another matter
+# ## Time, with the cost table fitted on the kernel
 #
-# Phase times (slowest task) as the kernel measured them and as the model computes them
-# from its default cost table, which describes a server core, not this machine.  On the
-# development machine (a 2-core VM) the model's free phase (the munmap) took a tenth to
-# four fifths of the kernel's, and the write and read phases mostly a third to two
-# thirds: the counts agree, the costs do not yet.  Calibrating the cost table on the kernel is the next piece of work
-# (`docs/kernel-validation.md` keeps these figures too).
+# Phase times (slowest task) as the kernel measured them, and as `classic` computes
+# them from two cost tables: the default one, which describes a server core, and
+# `docs/fitted-cost.json`, fitted on the development machine's kernel by
+# `vswap_nb.calibrate(kernel=True)` (a 2-core VM running Linux 6.18; the fit and its
+# held-out test are in `docs/kernel-validation.md`).  On another machine, fit its own
+# table (`vswap-nb calibrate --kernel --out cost.json`) and load that instead.  The
+# model's counts do not depend on the table (one task in a memory cgroup: no cost
+# changes what happens, only how long it takes), so only the time columns move.
 
 # %%
-if AVAILABLE:
+import pathlib
+
+import vswap_nb
+
+FITTED = pathlib.Path(vswap_nb.__file__).resolve().parent.parent / "docs" / "fitted-cost.json"
+if AVAILABLE and FITTED.exists():
+    fitted = vswap_nb.load_cost(FITTED)
     times = (ds.task_time.max("task") / 1e6).to_dataframe()["task_time"].unstack("design")
+    for case in CASES:
+        f = vswap_nb.simulate("classic", validation.case_workload(case),
+                              validation.case_system(case, machine), cost=fitted)
+        for phase in f.phase.values:
+            times.loc[(case, phase), "classic fitted"] = float(f.task_time.sel(phase=phase).max()) / 1e6
     times = times[times["kernel"] > 0]  # phases a case has (write only has no read)
-    times["classic / kernel"] = times["classic"] / times["kernel"]
+    times["default / kernel"] = times["classic"] / times["kernel"]
+    times["fitted / kernel"] = times["classic fitted"] / times["kernel"]
     print(times.round(2))
-    assert (times.xs("free", level="phase")["classic / kernel"] < 1.0).all()
+
+# %% [markdown]
+# **Finding.** With the default table the model's phases take a fifth to two thirds of
+# the kernel's time on this kind of machine (the free phase, the munmap, least of all).
+# On the quiet development machine the fitted table brought 12 of the 18 held-out
+# phases of `docs/kernel-validation.md` within the 0.8-1.25 target (the kernel's times
+# grow on a busy machine, and these ratios fall with them); the ones it misses there
+# are the loop device's writes (the model charges an asynchronous write nothing, while
+# the loop worker's direct I/O runs on the same two CPUs) and its random reads (one
+# read time per request, fitted where every fault waits for an 8-page readahead).
+# Every phase's distance from the kernel, as |log(model / kernel)|, is smaller with
+# the fitted table than with the default in the median and in the worst case.
+
+# %%
+if AVAILABLE and FITTED.exists():
+    err_default = np.abs(np.log(times["default / kernel"]))
+    err_fitted = np.abs(np.log(times["fitted / kernel"]))
+    assert err_fitted.median() < err_default.median(), (err_fitted.median(), err_default.median())
+    assert err_fitted.max() < err_default.max()
+    assert (times.xs("free", level="phase")["default / kernel"] < 1.0).all()
