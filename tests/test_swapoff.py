@@ -147,3 +147,24 @@ def test_compare_keeps_the_designs_that_finished():
         v.compare(["classic", "vswap_v6"], w, _system(zswap=True))
     ds = err.value.results
     assert list(ds.design.values) == ["vswap_v6"] and int(ds.content_errors.sel(design="vswap_v6")) == 0
+
+
+def test_swapoff_reads_through_readahead_on_a_block_device():
+    """try_to_unuse() reads a swapped page through swapin_readahead() (unuse_pte_range):
+    on a block device with page-cluster 3 the walk reads windows ahead of the page, so
+    a share of the pages it brings back are read ahead (swap_ra), not one at a time (a
+    third here: the walk never calls swap_update_readahead(), so after the first
+    windows of 8 the window shrinks); with page-cluster 0 nothing is read ahead.  Either way the same pages come back and the
+    read phase after it takes no major fault (nothing is left on the device)."""
+    def run(pc):
+        s = v.System("64M", swap=v.Device("ssd", "256M"), nr_cpus=2, page_cluster=pc)
+        return v.simulate("classic", WORK, s)
+
+    ra, one = run(3), run(0)
+    assert int(one.swap_ra) == 0
+    assert int(ra.swapoff_pages) == int(one.swapoff_pages) > 1000
+    # 2,020 of the 6,048 pages the walk brings back were read ahead
+    assert int(ra.swapoff_pages) // 4 < int(ra.swap_ra) < int(ra.swapoff_pages), (
+        int(ra.swap_ra), int(ra.swapoff_pages))
+    for ds in (ra, one):
+        assert int(ds.content_errors) == 0 and int(ds.live_entries) == 0
