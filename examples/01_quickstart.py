@@ -92,7 +92,8 @@ print("model time (ms)\n", ms.round(2), "\n\nratio to classic\n", ratio.round(2)
 # (the put takes one cluster-map lookup per cluster the freed range enters instead of
 # one per PTE, and memcg is uncharged per physical run instead of per page; see the
 # next section), and the largest single cost of every design's free path is zram's
-# slot-free hook (`zs_free`), which all of them pay once per freed slot.
+# slot-free hook (`zs_free`), which all of them pay once per freed slot holding data
+# on zram and which the cost table now puts at 200 ns (it was 50 ns, on every device).
 #
 # The write phase of `swap_table` and `vswap_v6` is within 1% of `classic`'s (0.994x
 # and 1.001x small, 0.994x and 1.004x full), but `vswap_v5`'s is 1.08x (small) and

@@ -80,7 +80,9 @@ summary.round(3)
 # %% [markdown]
 # **Finding.** `vswap_v5`'s free latency is 1.16x `classic`'s in the small run and
 # 1.22x in the full run (it was about 1.8x before issue 16's recount of v5's free
-# path); `vswap_v6` is back within a few percent of `classic` (1.015x and 1.033x).
+# path, below; and every design's munmap now pays zram's `zs_free` at 200 ns per freed
+# slot instead of 50, which `classic` pays too); `vswap_v6` is back within a few
+# percent of `classic` (1.015x and 1.033x).
 # Write throughput is no longer the same in all three: `vswap_v6` is within 1% of
 # `classic` (0.999x, 0.994x), but `vswap_v5` writes 7.5% (small) and 11% (full)
 # slower, because its writeout is now counted as posted (10 cluster-map lookups and 12
