@@ -987,13 +987,26 @@ def _release_old(dst, ctx, op, row, i0, nr):
     contiguous run (:func:`_phys_run_free`), v6 one uncharge for the call when it
     released physical slots; the descriptors become FOLIO-backed (their reads and
     writes are counted by the caller)."""
-    vsize = np.int64(1) << _vshift(dst)
-    base = row * vsize
+    nphys = _release_backends(dst, ctx, op, row, i0, nr, False)
+    if dst.meta[V_BATCH] and nphys > 0:
+        ctx.counters[op, MEMCG_UNCHARGE] += 1
+
+
+@njit
+def _release_backends(dst, ctx, op, row, i0, nr, free_descs):
+    """release_backing()'s loop over descriptors [i0, i0 + nr) of cluster ``row``: zswap
+    entries freed, physical slots released per contiguous run (:func:`_phys_run_free`).
+    ``free_descs``: the descriptors are being freed (each read and cleared here,
+    counted); else they stay live and become FOLIO-backed (their reads and writes are
+    the caller's).  Returns how many held a physical slot."""
+    base = row * (np.int64(1) << _vshift(dst))
     pstart = -1
     plen = 0
     nphys = 0
     for i in range(i0, i0 + nr):
         d = base + i
+        if free_descs:
+            ctx.counters[op, DESC_READ] += 1
         typ = _d_type(dst, d)
         if typ == T_SWAPFILE:
             p = dst.desc[d, DW_BACKEND]
@@ -1012,13 +1025,17 @@ def _release_old(dst, ctx, op, row, i0, nr):
             if typ == T_ZSWAP:
                 ctx.counters[op, MEM_FREE] += 1  # zswap_entry_free()
                 dst.meta[V_ZSWAP_ENTRIES] -= 1
-        if typ != T_FOLIO:
+        if free_descs:
+            ctx.counters[op, DESC_WRITE] += 1
+            dst.desc[d, DW_BACKEND] = 0
+            dst.desc[d, DW_CACHE] = 0
+            dst.desc[d, DW_META] = 0
+        elif typ != T_FOLIO:
             dst.desc[d, DW_BACKEND] = 0
             _d_set_type(dst, d, T_FOLIO)
     if pstart >= 0:
         _phys_run_free(dst, ctx, op, row, pstart, plen)
-    if dst.meta[V_BATCH] and nphys > 0:
-        ctx.counters[op, MEMCG_UNCHARGE] += 1
+    return nphys
 
 
 @njit
@@ -1035,43 +1052,13 @@ def _release_backing(dst, ctx, op, row, idx, n):
     memcg id reference drop, mem_cgroup_id_put_many, is not counted);
     release_vswap_slot_nr(): bitmap_clear, refcount_sub, the partial list."""
     vsize = np.int64(1) << _vshift(dst)
-    base = row * vsize
     batch = dst.meta[V_BATCH] != 0
     if batch:
         ctx.counters[op, DESC_READ] += 1  # swp_desc_memcgid() of the run
     else:
         ctx.counters[op, DESC_READ] += n  # the shadow-clearing loop
         ctx.counters[op, DESC_WRITE] += n
-    pstart = -1
-    plen = 0
-    nphys = 0
-    for i in range(idx, idx + n):
-        d = base + i
-        ctx.counters[op, DESC_READ] += 1
-        typ = _d_type(dst, d)
-        if typ == T_SWAPFILE:
-            p = dst.desc[d, DW_BACKEND]
-            nphys += 1
-            if pstart >= 0 and p == pstart + plen:
-                plen += 1
-            else:
-                if pstart >= 0:
-                    _phys_run_free(dst, ctx, op, row, pstart, plen)
-                pstart = p
-                plen = 1
-        else:
-            if pstart >= 0:  # another backend ends the physical run
-                _phys_run_free(dst, ctx, op, row, pstart, plen)
-                pstart = -1
-            if typ == T_ZSWAP:
-                ctx.counters[op, MEM_FREE] += 1
-                dst.meta[V_ZSWAP_ENTRIES] -= 1
-        ctx.counters[op, DESC_WRITE] += 1
-        dst.desc[d, DW_BACKEND] = 0
-        dst.desc[d, DW_CACHE] = 0
-        dst.desc[d, DW_META] = 0
-    if pstart >= 0:
-        _phys_run_free(dst, ctx, op, row, pstart, plen)
+    nphys = _release_backends(dst, ctx, op, row, idx, n, True)
     if batch and nphys > 0:
         ctx.counters[op, MEMCG_UNCHARGE] += 1
     ctx.counters[op, DESC_WRITE] += n  # __vswap_swap_cgroup_clear()
