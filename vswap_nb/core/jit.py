@@ -34,8 +34,9 @@ Every kernel in vswap_nb is compiled through :func:`njit` from this module:
   must allocate can ask for ``njit(nrt=True)``.
 * calls between kernels are not free even without the runtime: Numba passes a
   namedtuple of arrays as flat scalar arguments, 5 + 2 x ndim words per array, so an
-  engine call carrying ``(st, ctx, dst)`` pushes about 310 words and a verb call
-  ``(dst, ctx, ...)`` about 140.  A perf profile of usemem under pressure (perf's
+  engine call carrying ``(st, ctx, dst)`` pushes about 255 words (310 before the
+  engine's ten fixed-size vectors became two headers, ``MmState.hi`` and ``.hf``) and a
+  verb call ``(dst, ctx, ...)`` about 140.  A perf profile of usemem under pressure (perf's
   ``/tmp/perf-<pid>.map`` filled from the dispatchers' compiled libraries) had 73% of
   the engine's samples on those pushes.  So the per-page path is ``inline="always"``
   where a function has one call site (or is tiny), and is left a call where it has

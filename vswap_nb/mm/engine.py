@@ -182,6 +182,7 @@ from .config import (
     P_FAULT_ZSWAP_REJECT,
     P_KSWAPD,
     P_MEMCG_CHARGES_ZSWAP,
+    N_PARAMS,
     P_MEMCG_MAX_PAGES,
     P_PAGE_CLUSTER,
     P_RAM_PAGES,
@@ -210,6 +211,7 @@ from .cost import (
     M_RECLAIM_BATCH,
     M_SAME_FILLED_CHECK,
     M_UNMAP_PTE,
+    N_MM,
 )
 
 __all__ = ["VMSTAT", "MmState", "new_mm_state", "run_phase"]
@@ -374,7 +376,25 @@ N_META = M_ZSWAP_FULL + 3
 ) = range(10)
 N_FMETA = 10
 
-MmState = namedtuple(
+# The fixed-size vectors of the state live in two headers, one int64 and one float64,
+# at these offsets (st.hi[H_VM + VM_PSWPOUT], st.hf[F_PARAMS + P_KSWAPD]): Numba passes
+# every array of a state namedtuple as 5 + 2 x ndim words, so ten small arrays cost
+# ~70 words on every engine call that does not inline, two cost 14 (core/jit.py).
+H_VM = 0
+H_META = H_VM + N_VM
+H_MD_NOW = H_META + N_META
+H_MD_PEAK = H_MD_NOW + N_STRUCTURES
+H_MD_PEAK_TOTAL = H_MD_PEAK + N_STRUCTURES
+N_HI = H_MD_PEAK_TOTAL + 1
+F_FMETA = 0
+F_PARAMS = F_FMETA + N_FMETA
+F_PRIM_NS = F_PARAMS + N_PARAMS
+F_MM_NS = F_PRIM_NS + N_PRIMITIVES
+F_FILL = F_MM_NS + N_MM
+N_HF = F_FILL + 3
+
+
+class MmState(namedtuple(
     "MmState",
     [
         "pt",  # int64[total pages, 3]
@@ -390,18 +410,27 @@ MmState = namedtuple(
         "cpu_clock",  # float64[ncpu]
         "phase_t",  # float64[ntasks, nphases, 2] start and end clock of each phase
         "phase_cpu",  # float64[ntasks, nphases] ns of work each task did per phase
-        "vm",  # int64[N_VM]
-        "meta",  # int64[N_META]
-        "fmeta",  # float64[N_FMETA]
-        "params",  # float64[N_PARAMS]
-        "prim_ns",  # float64[N_PRIMITIVES]
-        "mm_ns",  # float64[N_MM]
-        "md_now",  # int64[N_STRUCTURES]
-        "md_peak",  # int64[N_STRUCTURES]
-        "md_peak_total",  # int64[1]
-        "fill",  # float64[3]
+        "hi",  # int64[N_HI]: vm, meta, md_now, md_peak, md_peak_total
+        "hf",  # float64[N_HF]: fmeta, params, prim_ns, mm_ns, fill
     ],
-)
+)):
+    """The engine's state.  In Python the header vectors read by name (views, so a
+    write through one is a write to the state): ``st.vm``, ``st.meta``, ``st.fmeta``,
+    ``st.params``, ``st.prim_ns``, ``st.mm_ns``, ``st.md_now``, ``st.md_peak``,
+    ``st.md_peak_total``, ``st.fill``.  Kernels index the headers at the offsets."""
+
+    __slots__ = ()
+
+    vm = property(lambda self: self.hi[H_VM:H_META])
+    meta = property(lambda self: self.hi[H_META:H_MD_NOW])
+    md_now = property(lambda self: self.hi[H_MD_NOW:H_MD_PEAK])
+    md_peak = property(lambda self: self.hi[H_MD_PEAK:H_MD_PEAK_TOTAL])
+    md_peak_total = property(lambda self: self.hi[H_MD_PEAK_TOTAL:N_HI])
+    fmeta = property(lambda self: self.hf[F_FMETA:F_PARAMS])
+    params = property(lambda self: self.hf[F_PARAMS:F_PRIM_NS])
+    prim_ns = property(lambda self: self.hf[F_PRIM_NS:F_MM_NS])
+    mm_ns = property(lambda self: self.hf[F_MM_NS:F_FILL])
+    fill = property(lambda self: self.hf[F_FILL:N_HF])
 
 
 def _pow2_at_least(n: int) -> int:
@@ -437,9 +466,14 @@ def new_mm_state(workload, params, prim_ns, mm_ns, ncpu: int, nfolios: int, seed
     fo[:, FO_PAGE] = -1
     fo[:, FO_NEXT] = -1
     fo[:, FO_PREV] = -1
-    meta = np.zeros(N_META, dtype=np.int64)
-    meta[M_FREE_TOP] = nfolios
-    meta[M_SEED] = seed
+    hi = np.zeros(N_HI, dtype=np.int64)
+    hi[H_META + M_FREE_TOP] = nfolios
+    hi[H_META + M_SEED] = seed
+    hf = np.zeros(N_HF, dtype=np.float64)
+    hf[F_PARAMS:F_PRIM_NS] = params
+    hf[F_PRIM_NS:F_MM_NS] = prim_ns
+    hf[F_MM_NS:F_FILL] = mm_ns
+    hf[F_FILL:N_HF] = workload.fill
     lru = np.full((2, 3), -1, dtype=np.int64)
     lru[:, LRU_COUNT] = 0
     nph = max(len(workload.phases), 1)
@@ -457,16 +491,8 @@ def new_mm_state(workload, params, prim_ns, mm_ns, ncpu: int, nfolios: int, seed
         cpu_clock=np.zeros(ncpu, dtype=np.float64),
         phase_t=np.full((ntasks, nph, 2), -1.0, dtype=np.float64),
         phase_cpu=np.zeros((ntasks, nph), dtype=np.float64),
-        vm=np.zeros(N_VM, dtype=np.int64),
-        meta=meta,
-        fmeta=np.zeros(N_FMETA, dtype=np.float64),
-        params=np.ascontiguousarray(params, dtype=np.float64),
-        prim_ns=np.ascontiguousarray(prim_ns, dtype=np.float64),
-        mm_ns=np.ascontiguousarray(mm_ns, dtype=np.float64),
-        md_now=np.zeros(N_STRUCTURES, dtype=np.int64),
-        md_peak=np.zeros(N_STRUCTURES, dtype=np.int64),
-        md_peak_total=np.zeros(1, dtype=np.int64),
-        fill=np.ascontiguousarray(workload.fill, dtype=np.float64),
+        hi=hi,
+        hf=hf,
     )
 
 
@@ -479,25 +505,25 @@ _M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 def _fault(st, p, kind):
     """Whether injected fault ``kind`` (rate ``params[p]``) hits this attempt: a hash of
     the seed, the kind and the attempt number, so a seed fails the same attempts."""
-    rate = st.params[p]
+    rate = st.hf[F_PARAMS + p]
     if rate <= 0.0:
         return False
-    n = st.meta[M_FAULT_DRAWS + kind]
-    st.meta[M_FAULT_DRAWS + kind] = n + 1
-    return np.float64(verbs.fault_draw(st.meta[M_SEED], kind, n)) * (1.0 / 9007199254740992.0) < rate
+    n = st.hi[H_META + M_FAULT_DRAWS + kind]
+    st.hi[H_META + M_FAULT_DRAWS + kind] = n + 1
+    return np.float64(verbs.fault_draw(st.hi[H_META + M_SEED], kind, n)) * (1.0 / 9007199254740992.0) < rate
 
 
 @njit(inline="always")
 def _content_class(st, mm, vpn):
     h = splitmix64(
-        np.uint64(st.meta[M_SEED]) * np.uint64(0x9E3779B97F4A7C15)
+        np.uint64(st.hi[H_META + M_SEED]) * np.uint64(0x9E3779B97F4A7C15)
         + np.uint64(mm) * np.uint64(0xD1B54A32D192ED03)
         + np.uint64(vpn)
     )
     u = np.float64(h >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-    if u < st.fill[0]:
+    if u < st.hf[F_FILL + 0]:
         return 0
-    if u < st.fill[0] + st.fill[1]:
+    if u < st.hf[F_FILL + 0] + st.hf[F_FILL + 1]:
         return 1
     return 2
 
@@ -536,28 +562,28 @@ def _store_insert(st, key):
         st.store_val[key, SV_TAG] = 0
         st.store_val[key, SV_INFO] = 0
         st.store_val[key, SV_FOLIO] = -1
-        st.meta[M_STORE_LIVE] += 1
+        st.hi[H_META + M_STORE_LIVE] += 1
     return key
 
 
 @njit(inline="always")
 def _store_delete_at(st, i):
-    st.meta[M_STORE_LIVE] -= 1
+    st.hi[H_META + M_STORE_LIVE] -= 1
     st.store_key[i] = EMPTY_KEY
 
 
 @njit(inline="always")
 def _zsize(st, cls):
-    return st.params[P_ZSWAP_RATIO_SEQ + cls] * PAGE_SIZE
+    return st.hf[F_PARAMS + P_ZSWAP_RATIO_SEQ + cls] * PAGE_SIZE
 
 
 @njit(inline="always")
 def _dsize(st, cls):
-    if st.params[P_DEV_IN_RAM] == 0:
+    if st.hf[F_PARAMS + P_DEV_IN_RAM] == 0:
         return 0.0
-    if cls != 0 and st.params[P_DEV_DEDUP_SAME] != 0:
+    if cls != 0 and st.hf[F_PARAMS + P_DEV_DEDUP_SAME] != 0:
         return 0.0
-    return st.params[P_ZRAM_RATIO_SEQ + cls] * PAGE_SIZE
+    return st.hf[F_PARAMS + P_ZRAM_RATIO_SEQ + cls] * PAGE_SIZE
 
 
 @njit
@@ -567,9 +593,9 @@ def _store_drop_data(st, i):
     cls = info & 15
     where = info >> 4
     if where == W_ZSWAP:
-        st.fmeta[FM_ZSWAP_BYTES] -= _zsize(st, cls)
+        st.hf[F_FMETA + FM_ZSWAP_BYTES] -= _zsize(st, cls)
     elif where == W_DISK:
-        st.fmeta[FM_ZRAM_BYTES] -= _dsize(st, cls)
+        st.hf[F_FMETA + FM_ZRAM_BYTES] -= _dsize(st, cls)
     st.store_val[i, SV_INFO] = cls
 
 
@@ -580,7 +606,7 @@ def _entry_dead(st, entry):
     if i >= 0:
         _store_drop_data(st, i)
         _store_delete_at(st, i)
-        st.meta[M_LIVE_SWAP] -= 1
+        st.hi[H_META + M_LIVE_SWAP] -= 1
 
 
 # --------------------------------------------------------------------------- memory
@@ -588,7 +614,7 @@ def _entry_dead(st, entry):
 
 @njit(inline="always")
 def _pool_pages(st):
-    b = st.fmeta[FM_ZSWAP_BYTES] + st.fmeta[FM_ZRAM_BYTES]
+    b = st.hf[F_FMETA + FM_ZSWAP_BYTES] + st.hf[F_FMETA + FM_ZRAM_BYTES]
     return np.int64(np.ceil(b / PAGE_SIZE))
 
 
@@ -596,14 +622,14 @@ def _pool_pages(st):
 def _avail(st):
     """Free pages: RAM less the folios, zswap's pool and zram's store, and the swap
     metadata (sampled after every reclaim batch; no memcg is charged for it)."""
-    return np.int64(st.params[P_RAM_PAGES]) - st.meta[M_USED_FOLIOS] - _pool_pages(st) - st.meta[M_MD_PAGES]
+    return np.int64(st.hf[F_PARAMS + P_RAM_PAGES]) - st.hi[H_META + M_USED_FOLIOS] - _pool_pages(st) - st.hi[H_META + M_MD_PAGES]
 
 
 @njit(inline="always")
 def _memcg_usage(st):
-    if st.params[P_MEMCG_CHARGES_ZSWAP] == 0:  # cgroup v1: zswap's pool is not charged
-        return st.meta[M_USED_FOLIOS]
-    return st.meta[M_USED_FOLIOS] + np.int64(np.ceil(st.fmeta[FM_ZSWAP_BYTES] / PAGE_SIZE))
+    if st.hf[F_PARAMS + P_MEMCG_CHARGES_ZSWAP] == 0:  # cgroup v1: zswap's pool is not charged
+        return st.hi[H_META + M_USED_FOLIOS]
+    return st.hi[H_META + M_USED_FOLIOS] + np.int64(np.ceil(st.hf[F_FMETA + FM_ZSWAP_BYTES] / PAGE_SIZE))
 
 
 @njit
@@ -649,13 +675,13 @@ def _lru_add_head(st, f, lst):
 
 @njit
 def _folio_pop(st, ctx):
-    top = st.meta[M_FREE_TOP]
+    top = st.hi[H_META + M_FREE_TOP]
     if top == 0:
         return -1
     top -= 1
-    st.meta[M_FREE_TOP] = top
+    st.hi[H_META + M_FREE_TOP] = top
     f = st.free_stack[top]
-    st.meta[M_USED_FOLIOS] += 1
+    st.hi[H_META + M_USED_FOLIOS] += 1
     st.fo[f, FO_FLAGS] = FL_USED
     st.fo[f, FO_PAGE] = -1
     st.fo[f, FO_ENTRY] = 0
@@ -670,9 +696,9 @@ def _folio_free(st, ctx, f):
     st.fo[f, FO_PAGE] = -1
     st.fo[f, FO_ENTRY] = 0
     ctx.folio[f, F_FLAGS] = 0
-    st.free_stack[st.meta[M_FREE_TOP]] = f
-    st.meta[M_FREE_TOP] += 1
-    st.meta[M_USED_FOLIOS] -= 1
+    st.free_stack[st.hi[H_META + M_FREE_TOP]] = f
+    st.hi[H_META + M_FREE_TOP] += 1
+    st.hi[H_META + M_USED_FOLIOS] -= 1
 
 
 @njit
@@ -701,7 +727,7 @@ def _add_op_cost(st, ctx, op, c):
     for p in range(N_PRIMITIVES):
         v = ctx.counters[op, p]
         if v != 0:
-            c += v * st.prim_ns[p]
+            c += v * st.hf[F_PRIM_NS + p]
     return c
 
 
@@ -717,8 +743,8 @@ def _cost_now(st, ctx):
 def _flush_cost(st, ctx):
     """Model ns the verbs spent since the last flush."""
     c = _cost_now(st, ctx)
-    d = c - st.fmeta[FM_ACCOUNTED]
-    st.fmeta[FM_ACCOUNTED] = c
+    d = c - st.hf[F_FMETA + FM_ACCOUNTED]
+    st.hf[F_FMETA + FM_ACCOUNTED] = c
     return d
 
 
@@ -730,7 +756,7 @@ def _choose_backend(st, cls):
     """What swap_writeout() does with a page of content class ``cls``."""
     if cls == 1:
         return BACKEND_ZERO
-    if st.params[P_ZSWAP_ON] != 0:
+    if st.hf[F_PARAMS + P_ZSWAP_ON] != 0:
         return BACKEND_ZSWAP
     return BACKEND_DISK
 
@@ -739,13 +765,13 @@ def _choose_backend(st, cls):
 def _zswap_check_limits(st):
     """zswap_check_limits(): the pool is full from when it reaches its limit until it is
     back at or under ``accept_thr_percent`` (90%) of it, checked at a store attempt."""
-    cur = np.ceil(st.fmeta[FM_ZSWAP_BYTES] / PAGE_SIZE)
-    mx = st.params[P_ZSWAP_MAX_POOL_PAGES]
+    cur = np.ceil(st.hf[F_FMETA + FM_ZSWAP_BYTES] / PAGE_SIZE)
+    mx = st.hf[F_PARAMS + P_ZSWAP_MAX_POOL_PAGES]
     if cur >= mx:
-        st.meta[M_ZSWAP_FULL] = 1
-    elif st.meta[M_ZSWAP_FULL] != 0 and cur <= np.floor(mx * ZSWAP_ACCEPT_THR / 100):
-        st.meta[M_ZSWAP_FULL] = 0
-    return st.meta[M_ZSWAP_FULL] != 0
+        st.hi[H_META + M_ZSWAP_FULL] = 1
+    elif st.hi[H_META + M_ZSWAP_FULL] != 0 and cur <= np.floor(mx * ZSWAP_ACCEPT_THR / 100):
+        st.hi[H_META + M_ZSWAP_FULL] = 0
+    return st.hi[H_META + M_ZSWAP_FULL] != 0
 
 
 @njit
@@ -753,9 +779,9 @@ def _zswap_writeback_one(st, ctx, dst):
     """zswap_writeback_entry() of the oldest zswap entry, on CPU 0 [I: an unbound
     kworker].  Returns (written back?, mm ns); False when nothing is left to write."""
     cap = st.zq.shape[0]
-    while st.meta[M_ZQ_HEAD] < st.meta[M_ZQ_TAIL]:
-        e = st.zq[st.meta[M_ZQ_HEAD] % cap]
-        st.meta[M_ZQ_HEAD] += 1
+    while st.hi[H_META + M_ZQ_HEAD] < st.hi[H_META + M_ZQ_TAIL]:
+        e = st.zq[st.hi[H_META + M_ZQ_HEAD] % cap]
+        st.hi[H_META + M_ZQ_HEAD] += 1
         i = _store_find(st, e)
         if i < 0 or (st.store_val[i, SV_INFO] >> 4) != W_ZSWAP or st.store_val[i, SV_FOLIO] >= 0:
             continue
@@ -774,12 +800,12 @@ def _zswap_writeback_one(st, ctx, dst):
         cls = st.store_val[i, SV_INFO] & 15
         _store_drop_data(st, i)
         st.store_val[i, SV_INFO] = cls | (W_DISK << 4)
-        st.fmeta[FM_ZRAM_BYTES] += _dsize(st, cls)
-        st.vm[VM_ZSWPWB] += 1
-        st.vm[VM_PSWPOUT] += 1
-        ns = st.params[P_ZSWAP_DECOMPRESS_NS]
+        st.hf[F_FMETA + FM_ZRAM_BYTES] += _dsize(st, cls)
+        st.hi[H_VM + VM_ZSWPWB] += 1
+        st.hi[H_VM + VM_PSWPOUT] += 1
+        ns = st.hf[F_PARAMS + P_ZSWAP_DECOMPRESS_NS]
         if _dev_sync(st):
-            ns += st.params[P_DEV_WRITE_NS]
+            ns += st.hf[F_PARAMS + P_DEV_WRITE_NS]
         return True, ns
     return False, 0.0
 
@@ -788,9 +814,9 @@ def _zswap_writeback_one(st, ctx, dst):
 def _zswap_queue_work(st):
     """queue_work(shrink_wq, &zswap_shrink_work): a rejected store while the pool is
     full wakes the shrink worker, which starts when it is queued."""
-    if st.meta[M_ZSWAP_WORK] == 0:
-        st.meta[M_ZSWAP_WORK] = 1
-        st.fmeta[FM_ZSWAP_WB_CLOCK] = max(st.fmeta[FM_ZSWAP_WB_CLOCK], st.fmeta[FM_NOW])
+    if st.hi[H_META + M_ZSWAP_WORK] == 0:
+        st.hi[H_META + M_ZSWAP_WORK] = 1
+        st.hf[F_FMETA + FM_ZSWAP_WB_CLOCK] = max(st.hf[F_FMETA + FM_ZSWAP_WB_CLOCK], st.hf[F_FMETA + FM_NOW])
 
 
 @njit
@@ -798,21 +824,21 @@ def _zswap_worker_catch_up(st, ctx, dst, now):
     """shrink_worker() on its own clock, as kswapd runs: while it is queued and behind
     ``now`` it writes back the oldest entries, one at a time, until the pool is at or
     under the accept threshold."""
-    if st.meta[M_ZSWAP_WORK] == 0:
+    if st.hi[H_META + M_ZSWAP_WORK] == 0:
         return
-    accept = np.floor(st.params[P_ZSWAP_MAX_POOL_PAGES] * ZSWAP_ACCEPT_THR / 100)
-    while st.fmeta[FM_ZSWAP_WB_CLOCK] < now:
-        if np.ceil(st.fmeta[FM_ZSWAP_BYTES] / PAGE_SIZE) <= accept:
-            st.meta[M_ZSWAP_WORK] = 0
+    accept = np.floor(st.hf[F_PARAMS + P_ZSWAP_MAX_POOL_PAGES] * ZSWAP_ACCEPT_THR / 100)
+    while st.hf[F_FMETA + FM_ZSWAP_WB_CLOCK] < now:
+        if np.ceil(st.hf[F_FMETA + FM_ZSWAP_BYTES] / PAGE_SIZE) <= accept:
+            st.hi[H_META + M_ZSWAP_WORK] = 0
             return
         pending = _flush_cost(st, ctx)  # what ran before is not the worker's
-        st.fmeta[FM_PENDING] += pending
+        st.hf[F_FMETA + FM_PENDING] += pending
         ok, ns = _zswap_writeback_one(st, ctx, dst)
         spent = ns + _flush_cost(st, ctx)
-        st.fmeta[FM_ZSWAP_WB_CLOCK] += spent
-        st.fmeta[FM_ZSWAP_WB_BUSY] += spent
-        if not ok or st.meta[M_STATUS] != OK:
-            st.meta[M_ZSWAP_WORK] = 0
+        st.hf[F_FMETA + FM_ZSWAP_WB_CLOCK] += spent
+        st.hf[F_FMETA + FM_ZSWAP_WB_BUSY] += spent
+        if not ok or st.hi[H_META + M_STATUS] != OK:
+            st.hi[H_META + M_ZSWAP_WORK] = 0
             return
 
 
@@ -826,14 +852,14 @@ def _writeout(st, ctx, dst, cpu, f, e):
         full = _zswap_check_limits(st)
         injected = not full and _fault(st, P_FAULT_ZSWAP_REJECT, 1)
         if not full:
-            ns += st.params[P_ZSWAP_COMPRESS_NS]  # a full pool rejects before compressing
+            ns += st.hf[F_PARAMS + P_ZSWAP_COMPRESS_NS]  # a full pool rejects before compressing
         if full or injected:
-            st.vm[VM_ZSWAP_REJECT] += 1
+            st.hi[H_VM + VM_ZSWAP_REJECT] += 1
             if injected:
-                st.vm[VM_FAULT_ZSWAP_REJECT] += 1
-            elif st.params[P_ZSWAP_SHRINKER] != 0 and st.params[P_ZSWAP_WRITEBACK] != 0:
+                st.hi[H_VM + VM_FAULT_ZSWAP_REJECT] += 1
+            elif st.hf[F_PARAMS + P_ZSWAP_SHRINKER] != 0 and st.hf[F_PARAMS + P_ZSWAP_WRITEBACK] != 0:
                 _zswap_queue_work(st)
-            if st.params[P_ZSWAP_WRITEBACK] == 0:
+            if st.hf[F_PARAMS + P_ZSWAP_WRITEBACK] == 0:
                 return False, ns
             backend = BACKEND_DISK
     ctx.meta[C_CPU] = cpu
@@ -842,32 +868,32 @@ def _writeout(st, ctx, dst, cpu, f, e):
         if backend == BACKEND_DISK and (r == ENOMEM or r == ENOSPC):
             # a design that allocates the device slot at writeout found none (device
             # full or swapped off): the folio stays, dirty, and is activated
-            st.vm[VM_SWAP_ALLOC_FAIL] += 1
+            st.hi[H_VM + VM_SWAP_ALLOC_FAIL] += 1
             return False, ns
-        st.meta[M_STATUS] = ERR_VERB
+        st.hi[H_META + M_STATUS] = ERR_VERB
         return False, ns
     i = _store_insert(st, e)
     _store_drop_data(st, i)
     st.store_val[i, SV_TAG] = st.fo[f, FO_TAG]
     if backend == BACKEND_ZERO:
         st.store_val[i, SV_INFO] = cls | (W_ZERO << 4)
-        ns += st.mm_ns[M_SAME_FILLED_CHECK]
-        st.vm[VM_SWPOUT_ZERO] += 1
+        ns += st.hf[F_MM_NS + M_SAME_FILLED_CHECK]
+        st.hi[H_VM + VM_SWPOUT_ZERO] += 1
     elif backend == BACKEND_ZSWAP:
         st.store_val[i, SV_INFO] = cls | (W_ZSWAP << 4)
-        st.fmeta[FM_ZSWAP_BYTES] += _zsize(st, cls)
+        st.hf[F_FMETA + FM_ZSWAP_BYTES] += _zsize(st, cls)
         cap = st.zq.shape[0]
-        if st.meta[M_ZQ_TAIL] - st.meta[M_ZQ_HEAD] >= cap:
-            st.meta[M_ZQ_HEAD] += 1  # forget the oldest record (its entry is long gone)
-        st.zq[st.meta[M_ZQ_TAIL] % cap] = e
-        st.meta[M_ZQ_TAIL] += 1
-        st.vm[VM_ZSWPOUT] += 1
+        if st.hi[H_META + M_ZQ_TAIL] - st.hi[H_META + M_ZQ_HEAD] >= cap:
+            st.hi[H_META + M_ZQ_HEAD] += 1  # forget the oldest record (its entry is long gone)
+        st.zq[st.hi[H_META + M_ZQ_TAIL] % cap] = e
+        st.hi[H_META + M_ZQ_TAIL] += 1
+        st.hi[H_VM + VM_ZSWPOUT] += 1
     else:
         st.store_val[i, SV_INFO] = cls | (W_DISK << 4)
-        st.fmeta[FM_ZRAM_BYTES] += _dsize(st, cls)
-        st.vm[VM_PSWPOUT] += 1
+        st.hf[F_FMETA + FM_ZRAM_BYTES] += _dsize(st, cls)
+        st.hi[H_VM + VM_PSWPOUT] += 1
         if _dev_sync(st):
-            ns += st.params[P_DEV_WRITE_NS]
+            ns += st.hf[F_PARAMS + P_DEV_WRITE_NS]
     st.fo[f, FO_FLAGS] &= ~FL_DIRTY
     return True, ns
 
@@ -877,14 +903,14 @@ def _reclaim_folio(st, ctx, dst, cpu):
     """shrink_folio_list() on the inactive tail folio.  Returns (reclaimed, mm ns)."""
     f = st.lru[INACTIVE, LRU_TAIL]
     fl = st.fo[f, FO_FLAGS]
-    ns = st.mm_ns[M_LRU_OP]
+    ns = st.hf[F_MM_NS + M_LRU_OP]
     if fl & FL_YOUNG:
         st.fo[f, FO_FLAGS] = fl & ~FL_YOUNG
         _lru_del(st, f)
         if fl & FL_REFERENCED:
             st.fo[f, FO_FLAGS] &= ~FL_REFERENCED
             _lru_add_head(st, f, ACTIVE)
-            st.vm[VM_PGACTIVATE] += 1
+            st.hi[H_VM + VM_PGACTIVATE] += 1
         else:
             st.fo[f, FO_FLAGS] |= FL_REFERENCED
             _lru_add_head(st, f, INACTIVE)
@@ -894,17 +920,17 @@ def _reclaim_folio(st, ctx, dst, cpu):
     e = st.fo[f, FO_ENTRY]
     if e == 0:
         if _fault(st, P_FAULT_SWAP_ALLOC, 0):
-            st.vm[VM_FAULT_SWAP_ALLOC] += 1
+            st.hi[H_VM + VM_FAULT_SWAP_ALLOC] += 1
             e = -28  # -ENOSPC: as if the device were full
         else:
             ctx.meta[C_CPU] = cpu
             e = verbs.alloc(dst, ctx, cpu, 0, f, MEMCG_ID)
             _drain_drops(st, ctx, seen)
         if e < 0:
-            st.vm[VM_SWAP_ALLOC_FAIL] += 1
+            st.hi[H_VM + VM_SWAP_ALLOC_FAIL] += 1
             _lru_del(st, f)
             _lru_add_head(st, f, ACTIVE)
-            st.vm[VM_PGACTIVATE] += 1
+            st.hi[H_VM + VM_PGACTIVATE] += 1
             return 0, ns
         st.fo[f, FO_ENTRY] = e
         st.fo[f, FO_FLAGS] |= FL_DIRTY
@@ -912,7 +938,7 @@ def _reclaim_folio(st, ctx, dst, cpu):
         st.store_val[i, SV_TAG] = st.fo[f, FO_TAG]
         st.store_val[i, SV_INFO] = st.fo[f, FO_CLASS]
         st.store_val[i, SV_FOLIO] = f
-        st.meta[M_LIVE_SWAP] += 1
+        st.hi[H_META + M_LIVE_SWAP] += 1
     ctx.meta[C_CPU] = cpu
     if ctx.folio[f, F_FLAGS] & FOLIO_MAPPED:
         # try_to_unmap_one: the PTE takes the entry
@@ -923,7 +949,7 @@ def _reclaim_folio(st, ctx, dst, cpu):
         ctx.folio[f, F_FLAGS] &= ~FOLIO_MAPPED
         st.fo[f, FO_PAGE] = -1
         st.fo[f, FO_FLAGS] &= ~FL_RO
-        ns += st.mm_ns[M_UNMAP_PTE]
+        ns += st.hf[F_MM_NS + M_UNMAP_PTE]
     elif verbs.swap_count(dst, e) == 0:
         # nobody maps it and no PTE holds the entry: folio_free_swap, then free it
         seen = ctx.meta[C_CACHE_DROPS]
@@ -933,9 +959,9 @@ def _reclaim_folio(st, ctx, dst, cpu):
             _entry_dead(st, e)
             st.fo[f, FO_ENTRY] = 0
             _folio_free(st, ctx, f)
-            return 1, ns + st.mm_ns[M_PAGE_FREE]
+            return 1, ns + st.hf[F_MM_NS + M_PAGE_FREE]
         if (st.fo[f, FO_FLAGS] & FL_USED) == 0 or st.fo[f, FO_ENTRY] == 0:
-            return 1, ns + st.mm_ns[M_PAGE_FREE]  # a drop took it
+            return 1, ns + st.hf[F_MM_NS + M_PAGE_FREE]  # a drop took it
     if st.fo[f, FO_FLAGS] & FL_DIRTY:
         seen = ctx.meta[C_CACHE_DROPS]
         ok, wns = _writeout(st, ctx, dst, cpu, f, e)
@@ -944,11 +970,11 @@ def _reclaim_folio(st, ctx, dst, cpu):
         _drain_drops(st, ctx, seen)
         ns += wns
         if (st.fo[f, FO_FLAGS] & FL_USED) == 0 or st.fo[f, FO_ENTRY] == 0:
-            return 1, ns + st.mm_ns[M_PAGE_FREE]  # a drop took this folio too
+            return 1, ns + st.hf[F_MM_NS + M_PAGE_FREE]  # a drop took this folio too
         if not ok:
             _lru_del(st, f)
             _lru_add_head(st, f, ACTIVE)
-            st.vm[VM_PGACTIVATE] += 1
+            st.hi[H_VM + VM_PGACTIVATE] += 1
             return 0, ns
     ctx.meta[C_CPU] = cpu
     verbs.cache_del(dst, ctx, OP_CACHE_DEL, e, 1)
@@ -957,7 +983,7 @@ def _reclaim_folio(st, ctx, dst, cpu):
         st.store_val[i, SV_FOLIO] = -1
     st.fo[f, FO_ENTRY] = 0
     _folio_free(st, ctx, f)
-    return 1, ns + st.mm_ns[M_PAGE_FREE]
+    return 1, ns + st.hf[F_MM_NS + M_PAGE_FREE]
 
 
 @njit
@@ -971,8 +997,8 @@ def _shrink_active(st):
         _lru_del(st, f)
         st.fo[f, FO_FLAGS] &= ~(FL_YOUNG | FL_REFERENCED)
         _lru_add_head(st, f, INACTIVE)
-        st.vm[VM_PGDEACTIVATE] += 1
-        ns += st.mm_ns[M_LRU_OP]
+        st.hi[H_VM + VM_PGDEACTIVATE] += 1
+        ns += st.hf[F_MM_NS + M_LRU_OP]
         n += 1
     return ns
 
@@ -983,7 +1009,7 @@ def _shrink_batch(st, ctx, dst, cpu, kswapd):
     12 down to 0, balance the lists and scan ``max(32, lru size >> priority)`` folios
     from the inactive tail, stopping once 32 folios are reclaimed.  Returns (reclaimed,
     mm ns); 0 reclaimed means a full scan found nothing reclaimable."""
-    ns = st.mm_ns[M_RECLAIM_BATCH]
+    ns = st.hf[F_MM_NS + M_RECLAIM_BATCH]
     reclaimed = 0
     scanned = 0
     prio = 12
@@ -999,62 +1025,62 @@ def _shrink_batch(st, ctx, dst, cpu, kswapd):
                     break
                 ns += _shrink_active(st)
             r, rns = _reclaim_folio(st, ctx, dst, cpu)
-            if st.meta[M_STATUS] != OK:
+            if st.hi[H_META + M_STATUS] != OK:
                 break
             reclaimed += r
             n += 1
             ns += rns
         scanned += n
-        if st.meta[M_STATUS] != OK or size == 0:
+        if st.hi[H_META + M_STATUS] != OK or size == 0:
             break
         prio -= 1
     if kswapd:
-        st.vm[VM_PGSTEAL_KSWAPD] += reclaimed
-        st.vm[VM_PGSCAN_KSWAPD] += scanned
+        st.hi[H_VM + VM_PGSTEAL_KSWAPD] += reclaimed
+        st.hi[H_VM + VM_PGSCAN_KSWAPD] += scanned
     else:
-        st.vm[VM_PGSTEAL_DIRECT] += reclaimed
-        st.vm[VM_PGSCAN_DIRECT] += scanned
-    st.meta[M_BATCHES] += 1
+        st.hi[H_VM + VM_PGSTEAL_DIRECT] += reclaimed
+        st.hi[H_VM + VM_PGSCAN_DIRECT] += scanned
+    st.hi[H_META + M_BATCHES] += 1
     _sample_metadata(st, dst)
     return reclaimed, ns
 
 
 @njit
 def _sample_metadata(st, dst):
-    verbs.metadata_bytes(dst, st.md_now)
+    verbs.metadata_bytes(dst, st.hi[H_MD_NOW:H_MD_NOW + N_STRUCTURES])
     tot = 0
-    for s in range(st.md_now.shape[0]):
-        v = st.md_now[s]
+    for s in range(N_STRUCTURES):
+        v = st.hi[H_MD_NOW + s]
         tot += v
-        st.md_peak[s] = max(st.md_peak[s], v)
-    st.md_peak_total[0] = max(st.md_peak_total[0], tot)
-    st.meta[M_MD_PAGES] = (tot + PAGE_SIZE - 1) // PAGE_SIZE
+        st.hi[H_MD_PEAK + s] = max(st.hi[H_MD_PEAK + s], v)
+    st.hi[H_MD_PEAK_TOTAL + 0] = max(st.hi[H_MD_PEAK_TOTAL + 0], tot)
+    st.hi[H_META + M_MD_PAGES] = (tot + PAGE_SIZE - 1) // PAGE_SIZE
 
 
 @njit(inline="always")
 def _kswapd_catch_up(st, ctx, dst, now):
     """kswapd runs batches while it is awake and its clock is behind ``now``."""
-    if st.params[P_KSWAPD] == 0:
+    if st.hf[F_PARAMS + P_KSWAPD] == 0:
         return
-    low = st.params[P_WMARK_LOW]
-    high = st.params[P_WMARK_HIGH]
-    if st.meta[M_KSWAPD_AWAKE] == 0:
+    low = st.hf[F_PARAMS + P_WMARK_LOW]
+    high = st.hf[F_PARAMS + P_WMARK_HIGH]
+    if st.hi[H_META + M_KSWAPD_AWAKE] == 0:
         if _avail(st) >= low:
             return
-        st.meta[M_KSWAPD_AWAKE] = 1
-        st.fmeta[FM_KSWAPD_CLOCK] = max(st.fmeta[FM_KSWAPD_CLOCK], now)
-    while st.fmeta[FM_KSWAPD_CLOCK] < now:
+        st.hi[H_META + M_KSWAPD_AWAKE] = 1
+        st.hf[F_FMETA + FM_KSWAPD_CLOCK] = max(st.hf[F_FMETA + FM_KSWAPD_CLOCK], now)
+    while st.hf[F_FMETA + FM_KSWAPD_CLOCK] < now:
         if _avail(st) >= high:
-            st.meta[M_KSWAPD_AWAKE] = 0
+            st.hi[H_META + M_KSWAPD_AWAKE] = 0
             return
         pending = _flush_cost(st, ctx)  # the task's verbs so far are the task's
-        st.fmeta[FM_PENDING] += pending
-        st.fmeta[FM_NOW] = st.fmeta[FM_KSWAPD_CLOCK]
+        st.hf[F_FMETA + FM_PENDING] += pending
+        st.hf[F_FMETA + FM_NOW] = st.hf[F_FMETA + FM_KSWAPD_CLOCK]
         r, ns = _shrink_batch(st, ctx, dst, 0, True)
         spent = ns + _flush_cost(st, ctx)
-        st.fmeta[FM_KSWAPD_CLOCK] += spent
-        st.fmeta[FM_KSWAPD_BUSY] += spent
-        if r == 0 or st.meta[M_STATUS] != OK:
+        st.hf[F_FMETA + FM_KSWAPD_CLOCK] += spent
+        st.hf[F_FMETA + FM_KSWAPD_BUSY] += spent
+        if r == 0 or st.hi[H_META + M_STATUS] != OK:
             return
 
 
@@ -1062,9 +1088,9 @@ def _kswapd_catch_up(st, ctx, dst, now):
 def _direct_reclaim(st, ctx, dst, cpu, memcg):
     """Reclaim in the allocating task's context.  Returns (reclaimed, mm ns)."""
     if memcg:
-        st.vm[VM_MEMCG_RECLAIM] += 1
+        st.hi[H_VM + VM_MEMCG_RECLAIM] += 1
     else:
-        st.vm[VM_ALLOCSTALL] += 1
+        st.hi[H_VM + VM_ALLOCSTALL] += 1
     return _shrink_batch(st, ctx, dst, cpu, False)
 
 
@@ -1072,38 +1098,38 @@ def _direct_reclaim(st, ctx, dst, cpu, memcg):
 def _alloc_folio(st, ctx, dst, cpu, now, for_ra):
     """A page for a fault (or a readahead page: no reclaim, may fail).  Returns
     (folio or -1, mm ns spent)."""
-    ns = st.mm_ns[M_PAGE_ALLOC]
-    memcg_max = st.params[P_MEMCG_MAX_PAGES]
-    wmin = st.params[P_WMARK_MIN]
+    ns = st.hf[F_MM_NS + M_PAGE_ALLOC]
+    memcg_max = st.hf[F_PARAMS + P_MEMCG_MAX_PAGES]
+    wmin = st.hf[F_PARAMS + P_WMARK_MIN]
     while True:
         if memcg_max >= 0 and _memcg_usage(st) + 1 > memcg_max:
             if for_ra:
                 return -1, ns
-            st.fmeta[FM_NOW] = now + ns
+            st.hf[F_FMETA + FM_NOW] = now + ns
             r, rns = _direct_reclaim(st, ctx, dst, cpu, True)
             ns += rns
-            if r == 0 or st.meta[M_STATUS] != OK:
-                if st.meta[M_STATUS] == OK:
-                    st.meta[M_STATUS] = ERR_OOM
-                    st.vm[VM_OOM] += 1
+            if r == 0 or st.hi[H_META + M_STATUS] != OK:
+                if st.hi[H_META + M_STATUS] == OK:
+                    st.hi[H_META + M_STATUS] = ERR_OOM
+                    st.hi[H_VM + VM_OOM] += 1
                 return -1, ns
             continue
         _kswapd_catch_up(st, ctx, dst, now + ns)
         _zswap_worker_catch_up(st, ctx, dst, now + ns)
-        st.fmeta[FM_NOW] = now + ns
+        st.hf[F_FMETA + FM_NOW] = now + ns
         if _avail(st) > wmin:
             break
         if for_ra:
             return -1, ns
         r, rns = _direct_reclaim(st, ctx, dst, cpu, False)
         ns += rns
-        if st.meta[M_STATUS] != OK:
+        if st.hi[H_META + M_STATUS] != OK:
             return -1, ns
         if r == 0:
             if _avail(st) > 0:
                 break  # below min and nothing reclaimable: dip into the reserve
-            st.meta[M_STATUS] = ERR_OOM
-            st.vm[VM_OOM] += 1
+            st.hi[H_META + M_STATUS] = ERR_OOM
+            st.hi[H_VM + VM_OOM] += 1
             return -1, ns
     f = _folio_pop(st, ctx)
     return f, ns
@@ -1114,9 +1140,9 @@ def _alloc_folio(st, ctx, dst, cpu, now, for_ra):
 
 @njit
 def _check_tag(st, f, expect):
-    st.vm[VM_CONTENT_CHECKS] += 1
+    st.hi[H_VM + VM_CONTENT_CHECKS] += 1
     if st.fo[f, FO_TAG] != expect:
-        st.vm[VM_CONTENT_ERRORS] += 1
+        st.hi[H_VM + VM_CONTENT_ERRORS] += 1
 
 
 @njit
@@ -1139,17 +1165,17 @@ def _read_into(st, ctx, dst, op, cpu, e, f, wait):
     st.fo[f, FO_CLASS] = cls
     st.store_val[i, SV_FOLIO] = f
     if b == BACKEND_ZSWAP:
-        st.vm[VM_ZSWPIN] += 1
-        ns += st.params[P_ZSWAP_DECOMPRESS_NS]
+        st.hi[H_VM + VM_ZSWPIN] += 1
+        ns += st.hf[F_PARAMS + P_ZSWAP_DECOMPRESS_NS]
         if where == W_ZSWAP:
             _store_drop_data(st, i)  # zswap loads are exclusive: the folio is the copy
         st.fo[f, FO_FLAGS] |= FL_DIRTY
     elif b == BACKEND_DISK:
-        st.vm[VM_PSWPIN] += 1
+        st.hi[H_VM + VM_PSWPIN] += 1
         if wait or _dev_sync(st):
-            ns += st.params[P_DEV_READ_NS]
+            ns += st.hf[F_PARAMS + P_DEV_READ_NS]
     elif b == BACKEND_ZERO:
-        st.vm[VM_SWPIN_ZERO] += 1
+        st.hi[H_VM + VM_SWPIN_ZERO] += 1
     if where == W_NONE and b != BACKEND_ZSWAP:
         st.fo[f, FO_TAG] = -1  # the design read a backend the data never went to
     return ns
@@ -1172,7 +1198,7 @@ def _swapin_one(st, ctx, dst, op, cpu, now, e, for_ra):
     st.fo[f, FO_ENTRY] = e
     ns += _read_into(st, ctx, dst, op, cpu, e, f, not for_ra)
     _lru_add_head(st, f, INACTIVE)
-    ns += st.mm_ns[M_LRU_OP]
+    ns += st.hf[F_MM_NS + M_LRU_OP]
     return f, ns
 
 
@@ -1201,12 +1227,12 @@ def _ra_page(st, ctx, dst, cpu, now, x):
     if verbs.cache_lookup(dst, ctx, OP_READAHEAD, x) >= 0:
         return 0.0
     if _fault(st, P_FAULT_READAHEAD, 2):
-        st.vm[VM_FAULT_READAHEAD] += 1  # the read is not issued; the PTE keeps the entry
+        st.hi[H_VM + VM_FAULT_READAHEAD] += 1  # the read is not issued; the PTE keeps the entry
         return 0.0
     f, ns = _swapin_one(st, ctx, dst, OP_READAHEAD, cpu, now, x, True)
     if f >= 0:
         st.fo[f, FO_FLAGS] |= FL_READAHEAD
-        st.vm[VM_SWAP_RA] += 1
+        st.hi[H_VM + VM_SWAP_RA] += 1
     return ns
 
 
@@ -1215,10 +1241,10 @@ def _readahead(st, ctx, dst, t, cpu, now, base, mm_pages, vpn, e):
     """swapin_readahead() around the fault at vpn (entry e), the fault's own page
     excluded.  Returns mm ns."""
     ns = 0.0
-    pc = np.int64(st.params[P_PAGE_CLUSTER])
+    pc = np.int64(st.hf[F_PARAMS + P_PAGE_CLUSTER])
     if pc == 0:
         return ns
-    if st.params[P_VMA_RA] != 0:
+    if st.hf[F_PARAMS + P_VMA_RA] != 0:
         max_win = np.int64(1) << min(pc, SWAP_RA_ORDER_CEILING)
         prev = st.task[t, TK_RA_PREV]
         win = _swapin_nr_pages(prev, vpn, st.task[t, TK_RA_HITS], max_win, st.task[t, TK_RA_WIN])
@@ -1254,10 +1280,10 @@ def _vma_ra_window(st, ctx, dst, cpu, now, base, mm_pages, vpn, prev, win):
         if v == vpn:
             continue
         g = base + v
-        ns += st.mm_ns[M_PTE_ZAP]  # the lockless PTE read
+        ns += st.hf[F_MM_NS + M_PTE_ZAP]  # the lockless PTE read
         if st.pt[g, PT_STATE] == PTE_SWAP:
             ns += _ra_page(st, ctx, dst, cpu, now + ns, st.pt[g, PT_VAL])
-        if st.meta[M_STATUS] != OK:
+        if st.hi[H_META + M_STATUS] != OK:
             return ns
     return ns
 
@@ -1266,11 +1292,11 @@ def _vma_ra_window(st, ctx, dst, cpu, now, base, mm_pages, vpn, prev, win):
 def _cluster_ra(st, ctx, dst, cpu, now, e):
     """Cluster readahead: the aligned block of 1 << page_cluster entries around e."""
     ns = 0.0
-    mask = (np.int64(1) << np.int64(st.params[P_PAGE_CLUSTER])) - 1
+    mask = (np.int64(1) << np.int64(st.hf[F_PARAMS + P_PAGE_CLUSTER])) - 1
     for x in range((e & ~mask), (e | mask) + 1):
         if x != e and x > 0 and verbs.swap_count(dst, x) > 0:
             ns += _ra_page(st, ctx, dst, cpu, now + ns, x)
-        if st.meta[M_STATUS] != OK:
+        if st.hi[H_META + M_STATUS] != OK:
             return ns
     return ns
 
@@ -1282,13 +1308,13 @@ def _swap_full(st, dst):
     reads it (:func:`vswap_nb.core.device.vm_swap_full` on the design's physical device).
     A virtual design's zero and zswap entries hold no slot, so they do not count.  After
     swapoff there is no swap space, and it is false."""
-    return st.meta[M_SWAPOFF] == 0 and vm_swap_full(verbs.phys_dev(dst))
+    return st.hi[H_META + M_SWAPOFF] == 0 and vm_swap_full(verbs.phys_dev(dst))
 
 
 @njit(inline="always")
 def _dev_sync(st):
     """The swap device is SWP_SYNCHRONOUS_IO (and still there)."""
-    return st.params[P_DEV_SYNC] != 0 and st.meta[M_SWAPOFF] == 0
+    return st.hf[F_PARAMS + P_DEV_SYNC] != 0 and st.hi[H_META + M_SWAPOFF] == 0
 
 
 @njit
@@ -1324,11 +1350,11 @@ def _map_swapped(st, ctx, dst, cpu, g, f, e, write):
     if st.fo[f, FO_ENTRY] != 0 and not write:
         st.fo[f, FO_FLAGS] |= FL_RO
     if write:
-        st.meta[M_GEN] += 1
-        st.fo[f, FO_TAG] = st.meta[M_GEN]
-        st.pt[g, PT_TAG] = st.meta[M_GEN]
+        st.hi[H_META + M_GEN] += 1
+        st.fo[f, FO_TAG] = st.hi[H_META + M_GEN]
+        st.pt[g, PT_TAG] = st.hi[H_META + M_GEN]
         st.fo[f, FO_FLAGS] |= FL_DIRTY
-    return st.mm_ns[M_FAULT]
+    return st.hf[F_MM_NS + M_FAULT]
 
 
 @njit(inline="always")
@@ -1341,13 +1367,13 @@ def _touch(st, ctx, dst, t, cpu, now, vpn, write):
     if s == PTE_PRESENT:
         f = st.pt[g, PT_VAL]
         st.fo[f, FO_FLAGS] |= FL_YOUNG
-        ns = st.mm_ns[M_PAGE_TOUCH]
+        ns = st.hf[F_MM_NS + M_PAGE_TOUCH]
         if write:
             if st.fo[f, FO_FLAGS] & FL_RO:
                 # write to a read-only swap-cache page: do_wp_page reuses it and frees
                 # the swap copy (folio_free_swap)
-                st.vm[VM_PGFAULT] += 1
-                ns += st.mm_ns[M_FAULT]
+                st.hi[H_VM + VM_PGFAULT] += 1
+                ns += st.hf[F_MM_NS + M_FAULT]
                 e = st.fo[f, FO_ENTRY]
                 ctx.meta[C_CPU] = cpu
                 seen = ctx.meta[C_CACHE_DROPS]
@@ -1356,58 +1382,58 @@ def _touch(st, ctx, dst, t, cpu, now, vpn, write):
                     st.fo[f, FO_ENTRY] = 0
                 _drain_drops(st, ctx, seen)
                 st.fo[f, FO_FLAGS] &= ~FL_RO
-            st.meta[M_GEN] += 1
-            st.fo[f, FO_TAG] = st.meta[M_GEN]
-            st.pt[g, PT_TAG] = st.meta[M_GEN]
+            st.hi[H_META + M_GEN] += 1
+            st.fo[f, FO_TAG] = st.hi[H_META + M_GEN]
+            st.pt[g, PT_TAG] = st.hi[H_META + M_GEN]
             st.fo[f, FO_FLAGS] |= FL_DIRTY
         return ns
-    st.vm[VM_PGFAULT] += 1
+    st.hi[H_VM + VM_PGFAULT] += 1
     if s == PTE_NONE:
         if not write:
-            return st.mm_ns[M_FAULT]  # the shared zero page is mapped: no folio
+            return st.hf[F_MM_NS + M_FAULT]  # the shared zero page is mapped: no folio
         f, ns = _alloc_folio(st, ctx, dst, cpu, now, False)
         if f < 0:
             return ns
-        ns += st.mm_ns[M_FAULT] + st.mm_ns[M_PAGE_ZERO] + st.mm_ns[M_PAGE_TOUCH] + st.mm_ns[M_LRU_OP]
-        st.meta[M_GEN] += 1
-        st.fo[f, FO_TAG] = st.meta[M_GEN]
+        ns += st.hf[F_MM_NS + M_FAULT] + st.hf[F_MM_NS + M_PAGE_ZERO] + st.hf[F_MM_NS + M_PAGE_TOUCH] + st.hf[F_MM_NS + M_LRU_OP]
+        st.hi[H_META + M_GEN] += 1
+        st.fo[f, FO_TAG] = st.hi[H_META + M_GEN]
         st.fo[f, FO_CLASS] = _content_class(st, mm, vpn)
         st.fo[f, FO_PAGE] = g
         st.fo[f, FO_FLAGS] |= FL_YOUNG | FL_DIRTY
         ctx.folio[f, F_FLAGS] = FOLIO_MAPPED
         st.pt[g, PT_STATE] = PTE_PRESENT
         st.pt[g, PT_VAL] = f
-        st.pt[g, PT_TAG] = st.meta[M_GEN]
+        st.pt[g, PT_TAG] = st.hi[H_META + M_GEN]
         _lru_add_head(st, f, INACTIVE)
         return ns
     # a swapped PTE: do_swap_page
     e = st.pt[g, PT_VAL]
-    ns = st.mm_ns[M_FAULT] + st.mm_ns[M_PAGE_TOUCH]
+    ns = st.hf[F_MM_NS + M_FAULT] + st.hf[F_MM_NS + M_PAGE_TOUCH]
     ctx.meta[C_CPU] = cpu
     f = verbs.cache_lookup(dst, ctx, OP_SWAPIN, e)
     if f >= 0:
         if st.fo[f, FO_FLAGS] & FL_READAHEAD:
-            st.vm[VM_SWAP_RA_HIT] += 1
+            st.hi[H_VM + VM_SWAP_RA_HIT] += 1
             if st.task[t, TK_RA_HITS] < 0xFF:
                 st.task[t, TK_RA_HITS] += 1
         st.task[t, TK_RA_PREV] = vpn
         return ns + _map_swapped(st, ctx, dst, cpu, g, f, e, write)
-    st.vm[VM_PGMAJFAULT] += 1
+    st.hi[H_VM + VM_PGMAJFAULT] += 1
     ctx.meta[C_CPU] = cpu
     ra = verbs.ra_probe(dst, ctx, OP_SWAPIN, e)
     if ra < 0:
-        st.meta[M_STATUS] = ERR_VERB
+        st.hi[H_META + M_STATUS] = ERR_VERB
         return ns
     if ra != RA_SYNC:
         ns += _readahead(st, ctx, dst, t, cpu, now + ns, base, st.mm_base[mm + 1] - base, vpn, e)
-        if st.meta[M_STATUS] != OK:
+        if st.hi[H_META + M_STATUS] != OK:
             return ns
         # the readahead may have freed the page's own entry (never: its PTE holds it)
     f, fns = _swapin_one(st, ctx, dst, OP_SWAPIN, cpu, now + ns, e, False)
     ns += fns
     if f < 0:
-        if st.meta[M_STATUS] == OK:
-            st.meta[M_STATUS] = ERR_VERB
+        if st.hi[H_META + M_STATUS] == OK:
+            st.hi[H_META + M_STATUS] = ERR_VERB
         return ns
     return ns + _map_swapped(st, ctx, dst, cpu, g, f, e, write)
 
@@ -1425,7 +1451,7 @@ def _zap(st, ctx, dst, t, cpu, mm, start, n):
     while v < end:
         g = base + v
         s = st.pt[g, PT_STATE]
-        ns += st.mm_ns[M_PTE_ZAP]
+        ns += st.hf[F_MM_NS + M_PTE_ZAP]
         if s == PTE_NONE:
             v += 1
             continue
@@ -1446,7 +1472,7 @@ def _zap(st, ctx, dst, t, cpu, mm, start, n):
                 _drain_drops(st, ctx, seen)
             else:
                 _folio_free(st, ctx, f)
-            ns += st.mm_ns[M_PAGE_FREE]
+            ns += st.hf[F_MM_NS + M_PAGE_FREE]
             v += 1
             continue
         # swapped: a run of consecutive entries within the PMD
@@ -1489,7 +1515,7 @@ def _unuse_pte(st, ctx, dst, cpu, g, f, e):
     elif st.fo[f, FO_ENTRY] != 0:
         st.fo[f, FO_FLAGS] |= FL_RO
     _drain_drops(st, ctx, seen)
-    return st.mm_ns[M_UNMAP_PTE]
+    return st.hf[F_MM_NS + M_UNMAP_PTE]
 
 
 @njit
@@ -1514,9 +1540,9 @@ def _swapoff(st, ctx, dst, cpu, now):
        page tables keep the virtual entry and the folio is the only copy of the data
        (dirty: reclaim writes it to another backend, or keeps it).
     4. The device is empty; its static metadata is freed."""
-    if st.meta[M_SWAPOFF] != 0:
+    if st.hi[H_META + M_SWAPOFF] != 0:
         return 0.0
-    st.meta[M_SWAPOFF] = 1
+    st.hi[H_META + M_SWAPOFF] = 1
     dev = verbs.phys_dev(dst)
     c0 = _add_op_cost(st, ctx, OP_SWAPOFF, 0.0)
     dev_swapoff_begin(dev)
@@ -1524,7 +1550,7 @@ def _swapoff(st, ctx, dst, cpu, now):
     if verbs.ptes_hold_slots(dst):
         mm = 0
         ra_prev, ra_win, ra_hits = np.int64(-1), np.int64(0), np.int64(4)
-        pc = np.int64(st.params[P_PAGE_CLUSTER])
+        pc = np.int64(st.hf[F_PARAMS + P_PAGE_CLUSTER])
         max_win = np.int64(1) << min(pc, SWAP_RA_ORDER_CEILING)
         for g in range(st.pt.shape[0]):
             while g >= st.mm_base[mm + 1]:  # a new mm: its VMAs' readahead state is fresh
@@ -1534,7 +1560,7 @@ def _swapoff(st, ctx, dst, cpu, now):
             if s == PTE_NONE:
                 continue
             ctx.counters[OP_SWAPOFF, PTE_READ] += 1
-            st.vm[VM_SWAPOFF_PTES] += 1
+            st.hi[H_VM + VM_SWAPOFF_PTES] += 1
             if s != PTE_SWAP:
                 continue
             e = st.pt[g, PT_VAL]
@@ -1546,7 +1572,7 @@ def _swapoff(st, ctx, dst, cpu, now):
                 # The window first, then the page itself, as a fault does: the page is
                 # read last, so the window's allocations cannot reclaim it before it is
                 # mapped (the kernel holds it locked).
-                if pc > 0 and st.params[P_VMA_RA] != 0:
+                if pc > 0 and st.hf[F_PARAMS + P_VMA_RA] != 0:
                     vpn = g - st.mm_base[mm]
                     ra_win = _swapin_nr_pages(ra_prev, vpn, ra_hits, max_win, ra_win)
                     ns += _vma_ra_window(
@@ -1556,16 +1582,16 @@ def _swapoff(st, ctx, dst, cpu, now):
                     ra_prev, ra_hits = vpn, np.int64(0)
                 elif pc > 0:
                     ns += _cluster_ra(st, ctx, dst, cpu, now + ns, e)
-                if st.meta[M_STATUS] != OK:
+                if st.hi[H_META + M_STATUS] != OK:
                     return ns
                 f, fns = _swapin_one(st, ctx, dst, OP_SWAPOFF, cpu, now + ns, e, False)
                 ns += fns
                 if f < 0:
-                    if st.meta[M_STATUS] == OK:
-                        st.meta[M_STATUS] = ERR_VERB
+                    if st.hi[H_META + M_STATUS] == OK:
+                        st.hi[H_META + M_STATUS] = ERR_VERB
                     return ns
             ns += _unuse_pte(st, ctx, dst, cpu, g, f, e)
-            st.vm[VM_SWAPOFF_PAGES] += 1
+            st.hi[H_VM + VM_SWAPOFF_PAGES] += 1
     off = dev_next_used(dev, 0)
     while off >= 0:
         ctx.meta[C_CPU] = cpu
@@ -1576,10 +1602,10 @@ def _swapoff(st, ctx, dst, cpu, now):
                 f, fns = _swapin_one(st, ctx, dst, OP_SWAPOFF, cpu, now + ns, e, False)
                 ns += fns
                 if f < 0:
-                    if st.meta[M_STATUS] == OK:
-                        st.meta[M_STATUS] = ERR_VERB
+                    if st.hi[H_META + M_STATUS] == OK:
+                        st.hi[H_META + M_STATUS] = ERR_VERB
                     return ns
-                st.vm[VM_SWAPOFF_PAGES] += 1
+                st.hi[H_VM + VM_SWAPOFF_PAGES] += 1
             seen = ctx.meta[C_CACHE_DROPS]
             r = verbs.unuse(dst, ctx, OP_SWAPOFF, e, f)
             _drain_drops(st, ctx, seen)
@@ -1590,7 +1616,7 @@ def _swapoff(st, ctx, dst, cpu, now):
                 st.fo[f, FO_FLAGS] |= FL_DIRTY
                 if (ctx.folio[f, F_FLAGS] & FOLIO_MAPPED) == 0:
                     _folio_free(st, ctx, f)
-                    ns += st.mm_ns[M_PAGE_FREE]
+                    ns += st.hf[F_MM_NS + M_PAGE_FREE]
             elif r == 0:
                 i = _store_find(st, e)
                 if i >= 0:
@@ -1598,12 +1624,12 @@ def _swapoff(st, ctx, dst, cpu, now):
                     st.store_val[i, SV_FOLIO] = f
                 st.fo[f, FO_FLAGS] |= FL_DIRTY
             else:
-                st.meta[M_STATUS] = ERR_VERB
+                st.hi[H_META + M_STATUS] = ERR_VERB
                 return ns
         off = dev_next_used(dev, off + 1)
     if dev_swapoff_end(dev, dst, ctx, OP_SWAPOFF) != 0:
-        st.meta[M_STATUS] = ERR_VERB
-    st.fmeta[FM_SWAPOFF_NS] += ns + _add_op_cost(st, ctx, OP_SWAPOFF, 0.0) - c0
+        st.hi[H_META + M_STATUS] = ERR_VERB
+    st.hf[F_FMETA + FM_SWAPOFF_NS] += ns + _add_op_cost(st, ctx, OP_SWAPOFF, 0.0) - c0
     _sample_metadata(st, dst)
     return ns
 
@@ -1662,8 +1688,8 @@ def _exit_task(st, ctx, dst, t, cpu):
 def _charge_task(st, ctx, t, cpu, ns):
     """Task t's work since its last charge (mm ns, plus the verb costs) goes on its
     CPU's clock and its phase's CPU time."""
-    spent = ns + st.fmeta[FM_PENDING] + _flush_cost(st, ctx)
-    st.fmeta[FM_PENDING] = 0.0
+    spent = ns + st.hf[F_FMETA + FM_PENDING] + _flush_cost(st, ctx)
+    st.hf[F_FMETA + FM_PENDING] = 0.0
     st.cpu_clock[cpu] += spent
     ph = st.task[t, TK_PHASE]
     if ph >= 0:
@@ -1677,7 +1703,7 @@ def _run_quantum(st, ctx, dst, events, task_end, t, phase):
     now = st.cpu_clock[cpu]
     ns = 0.0
     budget = QUANTUM
-    while budget > 0 and st.meta[M_STATUS] == OK:
+    while budget > 0 and st.hi[H_META + M_STATUS] == OK:
         ev = st.task[t, TK_EV]
         if ev >= task_end[t]:
             st.task[t, TK_DONE] = 1
@@ -1693,12 +1719,12 @@ def _run_quantum(st, ctx, dst, events, task_end, t, phase):
                 if kind == K_TOUCH:
                     vpn = a + p
                 else:
-                    vpn = _random_vpn(st.meta[M_SEED], t, ev, p, a, b)
+                    vpn = _random_vpn(st.hi[H_META + M_SEED], t, ev, p, a, b)
                 ns += _touch(st, ctx, dst, t, cpu, now + ns, vpn, write)
-                st.meta[M_PAGE_EVENTS] += 1
+                st.hi[H_META + M_PAGE_EVENTS] += 1
                 p += 1
                 budget -= 1
-                if st.meta[M_STATUS] != OK:
+                if st.hi[H_META + M_STATUS] != OK:
                     break
             st.task[t, TK_PROG] = p
             if p >= count:
@@ -1753,22 +1779,22 @@ def run_phase(st, ctx, dst, events, task_end, phase, max_quanta):
     or for ``max_quanta`` scheduling quanta at most (the caller calls again to go on:
     progress is reported between calls).  ``meta[M_PHASE_DONE]`` is ``phase + 1``
     while the phase runs and ``-(phase + 1)`` once it is over.  Returns the status."""
-    ctx.meta[C_SEED] = st.meta[M_SEED]
-    ctx.meta[C_FAULT_ATOMIC_RATE] = np.int64(st.params[P_FAULT_ATOMIC_ALLOC] * 9007199254740992.0)
-    if st.params[P_ZSWAP_ON] != 0:
+    ctx.meta[C_SEED] = st.hi[H_META + M_SEED]
+    ctx.meta[C_FAULT_ATOMIC_RATE] = np.int64(st.hf[F_PARAMS + P_FAULT_ATOMIC_ALLOC] * 9007199254740992.0)
+    if st.hf[F_PARAMS + P_ZSWAP_ON] != 0:
         ctx.meta[C_ZSWAP_ENABLED] = 1  # zswap is on: zswap_never_enabled() is false from the start
-    if st.meta[M_MD_PAGES] == 0:
+    if st.hi[H_META + M_MD_PAGES] == 0:
         _sample_metadata(st, dst)  # the static metadata is there from swapon
-    if st.meta[M_PHASE_DONE] != phase + 1:  # a new phase: tasks parked at it go on
+    if st.hi[H_META + M_PHASE_DONE] != phase + 1:  # a new phase: tasks parked at it go on
         for t in range(st.task.shape[0]):
             if st.task[t, TK_WAIT] == PARKED:
                 st.task[t, TK_WAIT] = -1
-        st.meta[M_PHASE_DONE] = phase + 1
+        st.hi[H_META + M_PHASE_DONE] = phase + 1
     n = 0
-    while st.meta[M_STATUS] == OK:
+    while st.hi[H_META + M_STATUS] == OK:
         if n >= max_quanta:
-            st.vm[VM_FAULT_ATOMIC_ALLOC] = ctx.meta[C_FAULT_ATOMIC_HITS]
-            return st.meta[M_STATUS]
+            st.hi[H_VM + VM_FAULT_ATOMIC_ALLOC] = ctx.meta[C_FAULT_ATOMIC_HITS]
+            return st.hi[H_META + M_STATUS]
         t = _pick_task(st)
         if t < 0:
             # nobody runnable: release a barrier if tasks wait at one, else done
@@ -1783,8 +1809,8 @@ def run_phase(st, ctx, dst, events, task_end, phase, max_quanta):
             continue
         n += 1
         cpu = st.task[t, TK_CPU]
-        st.meta[M_STEP] += 1
-        st.task[t, TK_LAST_RUN] = st.meta[M_STEP]
+        st.hi[H_META + M_STEP] += 1
+        st.task[t, TK_LAST_RUN] = st.hi[H_META + M_STEP]
         ns = _run_quantum(st, ctx, dst, events, task_end, t, phase)
         _charge_task(st, ctx, t, cpu, ns)
         if st.task[t, TK_WAIT] >= 0:
@@ -1794,6 +1820,6 @@ def run_phase(st, ctx, dst, events, task_end, phase, max_quanta):
         if st.task[t, TK_DONE] != 0 and ph >= 0 and st.phase_t[t, ph, 1] < 0:
             st.phase_t[t, ph, 1] = st.cpu_clock[cpu]
     _sample_metadata(st, dst)
-    st.vm[VM_FAULT_ATOMIC_ALLOC] = ctx.meta[C_FAULT_ATOMIC_HITS]
-    st.meta[M_PHASE_DONE] = -(phase + 1)  # finished
-    return st.meta[M_STATUS]
+    st.hi[H_VM + VM_FAULT_ATOMIC_ALLOC] = ctx.meta[C_FAULT_ATOMIC_HITS]
+    st.hi[H_META + M_PHASE_DONE] = -(phase + 1)  # finished
+    return st.hi[H_META + M_STATUS]
