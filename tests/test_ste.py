@@ -1272,16 +1272,13 @@ def test_ghost_forward_table_only_with_a_physical_slot():
     assert not any(t.d for t in p.naive.trees)
 
 
-def test_ghost_by_default_counts_what_vswap_ste_counts():
-    """ghost's default reading (the P4 RFC cover: a virtual_table in every ghost cluster,
-    zswap's entries in it) is the STE vswap device: the same verbs on both states give
-    the same returns, counters and tables, call for call."""
-    kw = {"ncpu": 2, "cluster_size": 16, "virtual_cluster_size": 16, "zswap_enabled": True}
-    g = get_design("ghost").new_state(128, **kw)
-    s = get_design("vswap_ste").new_state(128, **kw)
-    assert type(g) is type(s) is ste_mod.SteState and int(g.meta[ste_mod.E_LAZY_VT]) == 0
+def _twin_run(g, s, seed, choices, same_tables, pick_cpu=False):
+    """Drive two states with the same seeded random verb sequence (600 steps: allocations
+    of random order, then ``choices(rng, x, start, nr)`` on a cached folio), asserting
+    after every call the same return, the same counters and ``same_tables(g, s)``.
+    Returns (folios allocated, the second state's ctx)."""
     cg, cs = verbs.new_ctx(1024), verbs.new_ctx(1024)
-    rng = random.Random(5)
+    rng = random.Random(seed)
     cached = {}
     folio = 1
     for _ in range(600):
@@ -1290,16 +1287,12 @@ def test_ghost_by_default_counts_what_vswap_ste_counts():
         else:
             f, (start, nr) = rng.choice(sorted(cached.items()))
             x = start + rng.randrange(nr)
-            args = rng.choice([
-                ("dup", OP_DUP, x, 1), ("dup", OP_DUP, x, 1), ("put", OP_FREE, x, 1, True),
-                ("cache_lookup", OP_SWAPIN, x), ("cache_del", OP_CACHE_DEL, start, nr),
-                ("writeout", OP_WRITEOUT, start, nr, rng.choice([BACKEND_ZERO, BACKEND_ZSWAP, BACKEND_DISK])),
-                ("read_backend", OP_SWAPIN, x), ("reclaim_full", rng.random() < 0.5),
-            ])
+            args = rng.choice(choices(rng, x, start, nr))
             if args[0] == "put" and int(verbs.swap_count(s, x)) < 1:
                 continue
         name, rest = args[0], args[1:]
-        cg.meta[C_CPU] = cs.meta[C_CPU] = rng.randrange(2)
+        if pick_cpu:
+            cg.meta[C_CPU] = cs.meta[C_CPU] = rng.randrange(2)
         a = int(getattr(verbs, name)(g, cg, *rest))
         b = int(getattr(verbs, name)(s, cs, *rest))
         assert a == b, (args, a, b)
@@ -1310,7 +1303,31 @@ def test_ghost_by_default_counts_what_vswap_ste_counts():
             if int(cs.folio[f, F_SWAP]) == 0:
                 del cached[f]
         assert np.array_equal(cg.counters, cs.counters), (args, counters_diff(cg.counters, cs.counters))
-        assert np.array_equal(g.vt, s.vt) and np.array_equal(g.pdev.table, s.pdev.table)
+        assert same_tables(g, s), args
+    return folio, cs
+
+
+def test_ghost_by_default_counts_what_vswap_ste_counts():
+    """ghost's default reading (the P4 RFC cover: a virtual_table in every ghost cluster,
+    zswap's entries in it) is the STE vswap device: the same verbs on both states give
+    the same returns, counters and tables, call for call."""
+    kw = {"ncpu": 2, "cluster_size": 16, "virtual_cluster_size": 16, "zswap_enabled": True}
+    g = get_design("ghost").new_state(128, **kw)
+    s = get_design("vswap_ste").new_state(128, **kw)
+    assert type(g) is type(s) is ste_mod.SteState and int(g.meta[ste_mod.E_LAZY_VT]) == 0
+
+    def choices(rng, x, start, nr):
+        return [
+            ("dup", OP_DUP, x, 1), ("dup", OP_DUP, x, 1), ("put", OP_FREE, x, 1, True),
+            ("cache_lookup", OP_SWAPIN, x), ("cache_del", OP_CACHE_DEL, start, nr),
+            ("writeout", OP_WRITEOUT, start, nr, rng.choice([BACKEND_ZERO, BACKEND_ZSWAP, BACKEND_DISK])),
+            ("read_backend", OP_SWAPIN, x), ("reclaim_full", rng.random() < 0.5),
+        ]
+
+    folio, cs = _twin_run(
+        g, s, 5, choices, lambda g, s: np.array_equal(g.vt, s.vt) and np.array_equal(g.pdev.table, s.pdev.table),
+        pick_cpu=True,
+    )
     assert folio > 50 and cs.counters.sum() > 1000 and cs.counters[:, PRIMITIVES.index("vt_read")].sum() > 0
 
 
@@ -1322,38 +1339,20 @@ def test_ghost_without_zswap_is_swap_table():
     g = get_design("ghost").new_state(128, zswap_enabled=False, **kw)
     s = st_design.new_state(128, **kw)
     assert type(g) is type(s) is st_design.SwapTableState
-    cg, cs = verbs.new_ctx(1024), verbs.new_ctx(1024)
-    rng = random.Random(7)
-    cached = {}
-    folio = 1
-    for _ in range(600):
-        if rng.random() < 0.3 or not cached:
-            args = ("alloc", rng.randrange(2), rng.choice([0, 0, 1, 2]), folio, rng.choice([0, 1, 2]))
-        else:
-            f, (start, nr) = rng.choice(sorted(cached.items()))
-            x = start + rng.randrange(nr)
-            args = rng.choice([
-                ("dup", OP_DUP, x, 1), ("dup", OP_DUP, x, 1), ("put", OP_FREE, x, 1, True),
-                ("put", OP_SWAPIN, x, 1, False), ("cache_lookup", OP_SWAPIN, x),
-                ("cache_free", OP_SWAPIN, start, nr), ("cache_del", OP_CACHE_DEL, start, nr),
-                ("writeout", OP_WRITEOUT, start, nr, rng.choice([BACKEND_ZERO, BACKEND_ZSWAP, BACKEND_DISK])),
-                ("try_reclaim", OP_SWAPIN, x, rng.randrange(8)), ("read_backend", OP_SWAPIN, x),
-                ("reclaim_full", rng.random() < 0.5),
-            ])
-            if args[0] == "put" and int(verbs.swap_count(s, x)) < 1:
-                continue
-        name, rest = args[0], args[1:]
-        a = int(getattr(verbs, name)(g, cg, *rest))
-        b = int(getattr(verbs, name)(s, cs, *rest))
-        assert a == b, (args, a, b)
-        if name == "alloc" and a > 0:
-            cached[folio] = (a, 1 << rest[1])
-            folio += 1
-        for f in list(cached):
-            if int(cs.folio[f, F_SWAP]) == 0:
-                del cached[f]
-        assert np.array_equal(cg.counters, cs.counters), (args, counters_diff(cg.counters, cs.counters))
-        assert np.array_equal(g.dev.table, s.dev.table) and np.array_equal(g.dev.ci, s.dev.ci)
+
+    def choices(rng, x, start, nr):
+        return [
+            ("dup", OP_DUP, x, 1), ("dup", OP_DUP, x, 1), ("put", OP_FREE, x, 1, True),
+            ("put", OP_SWAPIN, x, 1, False), ("cache_lookup", OP_SWAPIN, x),
+            ("cache_free", OP_SWAPIN, start, nr), ("cache_del", OP_CACHE_DEL, start, nr),
+            ("writeout", OP_WRITEOUT, start, nr, rng.choice([BACKEND_ZERO, BACKEND_ZSWAP, BACKEND_DISK])),
+            ("try_reclaim", OP_SWAPIN, x, rng.randrange(8)), ("read_backend", OP_SWAPIN, x),
+            ("reclaim_full", rng.random() < 0.5),
+        ]
+
+    folio, cs = _twin_run(
+        g, s, 7, choices, lambda g, s: np.array_equal(g.dev.table, s.dev.table) and np.array_equal(g.dev.ci, s.dev.ci),
+    )
     assert folio > 50 and cs.counters.sum() > 1000
 
 

@@ -726,16 +726,6 @@ def _lookup_lock(dst, ctx, op, entry):
 
 
 @njit
-def _lookup_lock_noinsert(dst, ctx, op, entry):
-    """folio_free_swap() of v6: the lookup cache is read and a miss evicts, but the
-    cluster is not cached (V6p22); then the lock."""
-    row = _lookup(dst, ctx, op, entry >> _vshift(dst), LK_NOINSERT)
-    if row >= 0:
-        ctx.counters[op, CLUSTER_LOCK] += 1
-    return row
-
-
-@njit
 def _lookup_peek(dst, ctx, op, entry):
     """A lookup under a lock already held (__vswap_remove_mapping, v5's
     __swap_cache_del_folio): the cache is read, nothing more."""
@@ -1463,10 +1453,11 @@ def _folio_free_swap(dst, ctx, op, start, nr):
     read, nr writes, vswap_free_nr(): 1 lookup, 1 lock."""
     vsize = np.int64(1) << _vshift(dst)
     batch = dst.meta[V_BATCH] != 0
-    if batch:
-        row = _lookup_lock_noinsert(dst, ctx, op, start)
-    else:
-        row = _lookup_lock(dst, ctx, op, start)  # folio_swapped()
+    # v6 reads the lookup cache and a miss evicts, but the cluster is not cached (V6p22);
+    # v5's folio_swapped() is vswap_iter()'s lookup; then the lock
+    row = _lookup(dst, ctx, op, start >> _vshift(dst), LK_NOINSERT if batch else LK_ITER)
+    if row >= 0:
+        ctx.counters[op, CLUSTER_LOCK] += 1
     for e in range(start, start + nr):
         ctx.counters[op, DESC_READ] += 1
         if _d_count(dst, row * vsize + (e & (vsize - 1))) != 0:

@@ -37,6 +37,7 @@ import numpy as np
 
 from ..mm.cost import DEFAULT_COST, MM_COST, MM_NAMES
 from ..core.counters import PRIMITIVES
+from .validation import DEVICE_SIZE, machine_system  # noqa: F401  (DEVICE_SIZE: one size for both)
 
 __all__ = ["FITTED", "TEST", "TRAIN", "FittedCost", "calibrate_on_kernel", "nnls"]
 
@@ -59,7 +60,6 @@ TEST = {
     "zram 4 tasks": ("zram", dict(size="32M", read_back=True, nr_tasks=4, sync_free=True), False, "64M"),
     "zram zswap": ("zram", BASE, True, "64M"),
 }
-DEVICE_SIZE = "512M"
 PHASES = ("write", "read", "free")
 RIDGE = 0.01
 UNIT = 1000.0  # ns: the cost set in each basis run
@@ -128,19 +128,10 @@ class FittedCost(dict):
 
 
 def _case(spec, machine):
-    from ..mm.config import Device, System
     from ..workloads import usemem
 
     kind, kw, zswap, memory_max = spec
-    system = System(
-        (machine.ram >> 20) << 20,
-        memory_max=memory_max,
-        swap=Device(kind, DEVICE_SIZE),
-        nr_cpus=machine.cpus,
-        zswap=zswap,
-        cgroup_version=machine.cgroup_version or 2,
-    )
-    return usemem(**kw), system
+    return usemem(**kw), machine_system(machine, kind, zswap, memory_max)
 
 
 def _phase_times(ds) -> dict:

@@ -60,20 +60,25 @@ def case_workload(name: str):
     return usemem(**CASES[name][1])
 
 
-def case_system(name: str, machine):
-    """The System of case ``name`` on ``machine`` (its RAM, CPUs and cgroup version)."""
+def machine_system(machine, kind: str, zswap: bool, memory_max: str):
+    """A System describing ``machine`` (its RAM, CPUs and cgroup version) with a
+    ``DEVICE_SIZE`` swap device of ``kind``: what a case runs on, on both sides."""
     from ..mm.config import Device, System
 
-    kind, _, zswap = CASES[name]
-    ram = (machine.ram >> 20) << 20
     return System(
-        ram,
-        memory_max=MEMORY_MAX,
+        (machine.ram >> 20) << 20,
+        memory_max=memory_max,
         swap=Device(kind, DEVICE_SIZE),
         nr_cpus=machine.cpus,
         zswap=zswap,
         cgroup_version=machine.cgroup_version or 2,
     )
+
+
+def case_system(name: str, machine):
+    """The System of case ``name`` on ``machine`` (its RAM, CPUs and cgroup version)."""
+    kind, _, zswap = CASES[name]
+    return machine_system(machine, kind, zswap, MEMORY_MAX)
 
 
 def run_cases(names=None, repeat: int = 3, progress=None):

@@ -819,6 +819,22 @@ def _zswap_queue_work(st):
         st.hf[F_FMETA + FM_ZSWAP_WB_CLOCK] = max(st.hf[F_FMETA + FM_ZSWAP_WB_CLOCK], st.hf[F_FMETA + FM_NOW])
 
 
+@njit(inline="always")
+def _worker_begin(st, ctx):
+    """A worker on its own clock (kswapd, zswap's shrink worker) starts a unit of work:
+    the counted work so far is the task's, set aside as pending."""
+    st.hf[F_FMETA + FM_PENDING] += _flush_cost(st, ctx)
+
+
+@njit(inline="always")
+def _worker_end(st, ctx, ns, clock, busy):
+    """... and ends it: its mm ns plus the counted work since ``_worker_begin`` advance
+    the worker's clock (fmeta index ``clock``) and its busy time (``busy``)."""
+    spent = ns + _flush_cost(st, ctx)
+    st.hf[F_FMETA + clock] += spent
+    st.hf[F_FMETA + busy] += spent
+
+
 @njit
 def _zswap_worker_catch_up(st, ctx, dst, now):
     """shrink_worker() on its own clock, as kswapd runs: while it is queued and behind
@@ -831,12 +847,9 @@ def _zswap_worker_catch_up(st, ctx, dst, now):
         if np.ceil(st.hf[F_FMETA + FM_ZSWAP_BYTES] / PAGE_SIZE) <= accept:
             st.hi[H_META + M_ZSWAP_WORK] = 0
             return
-        pending = _flush_cost(st, ctx)  # what ran before is not the worker's
-        st.hf[F_FMETA + FM_PENDING] += pending
+        _worker_begin(st, ctx)
         ok, ns = _zswap_writeback_one(st, ctx, dst)
-        spent = ns + _flush_cost(st, ctx)
-        st.hf[F_FMETA + FM_ZSWAP_WB_CLOCK] += spent
-        st.hf[F_FMETA + FM_ZSWAP_WB_BUSY] += spent
+        _worker_end(st, ctx, ns, FM_ZSWAP_WB_CLOCK, FM_ZSWAP_WB_BUSY)
         if not ok or st.hi[H_META + M_STATUS] != OK:
             st.hi[H_META + M_ZSWAP_WORK] = 0
             return
@@ -1073,13 +1086,10 @@ def _kswapd_catch_up(st, ctx, dst, now):
         if _avail(st) >= high:
             st.hi[H_META + M_KSWAPD_AWAKE] = 0
             return
-        pending = _flush_cost(st, ctx)  # the task's verbs so far are the task's
-        st.hf[F_FMETA + FM_PENDING] += pending
+        _worker_begin(st, ctx)
         st.hf[F_FMETA + FM_NOW] = st.hf[F_FMETA + FM_KSWAPD_CLOCK]
         r, ns = _shrink_batch(st, ctx, dst, 0, True)
-        spent = ns + _flush_cost(st, ctx)
-        st.hf[F_FMETA + FM_KSWAPD_CLOCK] += spent
-        st.hf[F_FMETA + FM_KSWAPD_BUSY] += spent
+        _worker_end(st, ctx, ns, FM_KSWAPD_CLOCK, FM_KSWAPD_BUSY)
         if r == 0 or st.hi[H_META + M_STATUS] != OK:
             return
 
