@@ -8,6 +8,7 @@ import numpy as np
 from .core import verbs
 from .core.counters import OP_CACHE_DEL, OP_DUP, OP_WRITEOUT
 from .core.jit import njit
+from .core.ref import ref
 from .core.metadata import N_STRUCTURES, PAGE_SIZE
 from .core.units import parse_size
 from .designs import design_names, get_design
@@ -123,6 +124,8 @@ def _swap_out(dst, ctx, n, backend, memcg):
     folio from the swap cache (it becomes a shadow).  Returns the pages swapped out
     (fewer than ``n`` when the device fills), or ``-1 - i`` if page ``i`` could not be
     written out (a model error)."""
+    dst = ref(dst)
+    ctx = ref(ctx)
     nfolios = ctx.folio.shape[0]
     for i in range(n):
         folio = i % nfolios
@@ -138,7 +141,7 @@ def _swap_out(dst, ctx, n, backend, memcg):
 
 @njit
 def _metadata_bytes(dst, out):
-    verbs.metadata_bytes(dst, out)
+    verbs.metadata_bytes(ref(dst), out)
 
 
 # --------------------------------------------------------------------------- public

@@ -97,6 +97,7 @@ from .core.device import (
     SwapDev,
 )
 from .core.jit import njit
+from .core.ref import ref
 from .core.metadata import N_STRUCTURES, S_ZSWAP_ENTRY, ZSWAP_ENTRY_BYTES
 from .core.radix import (
     M_ENTRIES,
@@ -132,8 +133,9 @@ def _fail(design, structure, index, what):
 
 @njit
 def _swap_counts(dst, out):
+    d = ref(dst)
     for e in range(1, out.shape[0]):
-        out[e] = verbs.swap_count(dst, e)
+        out[e] = verbs.swap_count(d, e)
 
 
 def swap_counts(dst) -> np.ndarray:

@@ -32,16 +32,20 @@ Every kernel in vswap_nb is compiled through :func:`njit` from this module:
   namedtuples (a dozen atomic operations through function pointers per call), which
   made a swap-count increment cost ~200 ns instead of ~5 ns.  A kernel that really
   must allocate can ask for ``njit(nrt=True)``.
-* calls between kernels are not free even without the runtime: Numba passes a
-  namedtuple of arrays as flat scalar arguments, 5 + 2 x ndim words per array, so an
-  engine call carrying ``(st, ctx, dst)`` pushes about 255 words (310 before the
-  engine's ten fixed-size vectors became two headers, ``MmState.hi`` and ``.hf``) and a
-  verb call ``(dst, ctx, ...)`` about 140.  A perf profile of usemem under pressure (perf's
-  ``/tmp/perf-<pid>.map`` filled from the dispatchers' compiled libraries) had 73% of
-  the engine's samples on those pushes.  So the per-page path is ``inline="always"``
-  where a function has one call site (or is tiny), and is left a call where it has
-  several (inlining those copies it into every caller and costs compile time: inlining
-  the cluster scan into its three callers added ~20 s to a design's first compile).
+* calls between kernels pass each state as one pointer.  Numba passes a namedtuple of
+  arrays as flat scalar arguments, 5 + 2 x ndim words per array: an engine call
+  carrying ``(st, ctx, dst)`` pushed about 255 words and a verb call about 140, and a
+  perf profile of usemem under pressure had most of the engine's samples on those
+  pushes.  So the kernels Python calls (the engine's ``run_phase``, the Python verbs'
+  trampolines, the metadata and checker kernels) store their namedtuples once in
+  their own frame and pass a ``ref`` of each down (:mod:`vswap_nb.core.ref`), which
+  reads like the namedtuple.  Measured (usemem 2G on 1 GiB, 4 GiB zram, best of 3, two
+  alternating rounds): ``classic`` sequential 0.080 s against 0.156-0.164 s,
+  ``vswap_v6`` 0.104-0.109 s against 0.314-0.325 s; a cold ``classic`` compile 53 s
+  against 74 s.  ``inline="always"`` remains for tiny helpers and functions with one
+  call site; each inlined copy costs Numba a copy and a re-typing of the callee's IR
+  (about a quarter of a cold compile in a profile), so a large helper with several
+  call sites stays a call.
 """
 from __future__ import annotations
 

@@ -114,6 +114,7 @@ from numba.extending import overload
 
 from .counters import new_counters
 from .jit import njit
+from .ref import ref
 
 __all__ = ["Ctx", "new_ctx", "register", "registered"]
 
@@ -370,7 +371,12 @@ def {name}({args}):
     check = _PYTHON_CHECKS.get({name!r})
     if check is not None:
         check(dict({kwargs}))
-    return _impl_for_value(dst, {name!r})({args})
+    _impl_for_value(dst, {name!r})  # a clear error for a design without this verb
+    return _py_{name}({args})
+
+
+def _py_{name}({args}):
+    return {name}({refs})
 
 
 def _ol_{name}({args}):
@@ -382,8 +388,20 @@ def _ol_{name}({args}):
 def _make_verbs(namespace):
     for name, args in VERB_SIGNATURES.items():
         kwargs = ", ".join(f"{a}={a}" for a in args.split(", "))
-        exec(_TEMPLATE.format(name=name, args=args, kwargs=kwargs), namespace)
+        refs = ", ".join(f"ref({a})" for a in args.split(", "))
+        # compiled under this file's name, so Numba's cache can locate the trampolines
+        code = compile(_TEMPLATE.format(name=name, args=args, kwargs=kwargs, refs=refs), __file__, "exec")
+        exec(code, namespace)
         namespace[name].__doc__ = f"The ``{name}`` verb of the design ``dst`` (see the module docstring)."
+        # called from Python, a verb enters compiled code through a trampoline that
+        # passes its namedtuples as Refs (core/ref.py), so a design's verbs compile for
+        # one argument type whether the engine or a test calls them.  phys_dev returns
+        # part of the state: from Python it returns the namedtuple itself (a Ref would
+        # point into a finished call's frame)
+        if name == "phys_dev":
+            namespace[f"_py_{name}"] = lambda dst: _impl_for_value(dst, "phys_dev")(dst)
+        else:
+            namespace[f"_py_{name}"] = njit(namespace[f"_py_{name}"])
         # not inline="always": inlining these shims at the Numba IR level miscompiled
         # an inlined callee that followed them (a wrong early return); LLVM inlines
         # the tiny compiled shims anyway

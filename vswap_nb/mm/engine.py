@@ -136,6 +136,7 @@ from ..core.counters import (
 from ..core.device import dev_next_used, dev_swapoff_begin, dev_swapoff_end, vm_swap_full
 from ..core.jit import njit
 from ..core.metadata import N_STRUCTURES
+from ..core.ref import ref
 from ..core.verbs import (
     BACKEND_DISK,
     BACKEND_ZERO,
@@ -1788,7 +1789,15 @@ def run_phase(st, ctx, dst, events, task_end, phase, max_quanta):
     """Run every task until it reaches a phase after ``phase``, exits or the run fails,
     or for ``max_quanta`` scheduling quanta at most (the caller calls again to go on:
     progress is reported between calls).  ``meta[M_PHASE_DONE]`` is ``phase + 1``
-    while the phase runs and ``-(phase + 1)`` once it is over.  Returns the status."""
+    while the phase runs and ``-(phase + 1)`` once it is over.  Returns the status.
+
+    The engine below works on a ``ref`` of each of the three states, one pointer each
+    (:mod:`vswap_nb.core.ref`)."""
+    return _run_phase(ref(st), ref(ctx), ref(dst), events, task_end, phase, max_quanta)
+
+
+@njit
+def _run_phase(st, ctx, dst, events, task_end, phase, max_quanta):
     ctx.meta[C_SEED] = st.hi[H_META + M_SEED]
     ctx.meta[C_FAULT_ATOMIC_RATE] = np.int64(st.hf[F_PARAMS + P_FAULT_ATOMIC_ALLOC] * 9007199254740992.0)
     if st.hf[F_PARAMS + P_ZSWAP_ON] != 0:
