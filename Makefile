@@ -4,17 +4,23 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
+BASE    = $(VENV)/.installed-base
 STAMP   = $(VENV)/.installed
 
 .PHONY: demo test bench-check bench clean
 
-$(STAMP): pyproject.toml
+# two stamps: the demo needs the package alone; the tests and benchmarks their extras
+$(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $(BASE)
+
+$(STAMP): $(BASE)
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(BASE)
 	$(PY) -m vswap_nb compare --plot compare.png
 
 test: $(STAMP)
