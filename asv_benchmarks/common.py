@@ -4,6 +4,7 @@ import numpy as np
 from vswap_nb.core import verbs
 from vswap_nb.core.counters import OP_CACHE_DEL, OP_DUP, OP_FREE, OP_SWAPIN, OP_WRITEOUT
 from vswap_nb.core.jit import njit
+from vswap_nb.core.ref import ref
 
 SEED = 20261127
 
@@ -37,6 +38,7 @@ def strided_keys(n, stride=512, seed=SEED):
 def alloc_all(dst, ctx, n, out):
     """folio_alloc_swap() of n order-0 folios on CPU 0 and nothing else; entries go to
     ``out``.  Returns how many succeeded."""
+    dst, ctx = ref(dst), ref(ctx)  # the engine's calling convention (core/ref.py)
     nfolios = ctx.folio.shape[0]
     for i in range(n):
         e = verbs.alloc(dst, ctx, 0, 0, i % nfolios, 1)
@@ -51,6 +53,7 @@ def swap_out_all(dst, ctx, n, out):
     """Swap out n order-0 pages on CPU 0 the way reclaim does: allocate, unmap the one
     PTE (count 1), write the folio out to disk and drop it from the swap cache; entries
     go to ``out``.  Returns how many succeeded."""
+    dst, ctx = ref(dst), ref(ctx)  # the engine's calling convention (core/ref.py)
     nfolios = ctx.folio.shape[0]
     for i in range(n):
         e = verbs.alloc(dst, ctx, 0, 0, i % nfolios, 1)
@@ -67,6 +70,7 @@ def swap_out_all(dst, ctx, n, out):
 def free_in_batches(dst, ctx, entries, n, batch):
     """Free entries[:n] with swap_put_entries_direct() in runs of consecutive
     entries up to ``batch`` long, as a zap of contiguous PTEs does."""
+    dst, ctx = ref(dst), ref(ctx)  # the engine's calling convention (core/ref.py)
     i = 0
     while i < n:
         j = i + 1
@@ -80,6 +84,7 @@ def free_in_batches(dst, ctx, entries, n, batch):
 def zap_in_batches(dst, ctx, entries, n, batch):
     """zap_pte_range() over entries[:n]: runs of consecutive entries up to ``batch``
     long, each through swap_pte_batch() and one put."""
+    dst, ctx = ref(dst), ref(ctx)  # the engine's calling convention (core/ref.py)
     i = 0
     while i < n:
         j = i + 1
@@ -93,6 +98,7 @@ def zap_in_batches(dst, ctx, entries, n, batch):
 @njit
 def lookup_all(dst, ctx, entries, n):
     """swap_cache_get_folio() of each entry (all swapped out: every lookup misses)."""
+    dst, ctx = ref(dst), ref(ctx)  # the engine's calling convention (core/ref.py)
     misses = 0
     for i in range(n):
         if verbs.cache_lookup(dst, ctx, OP_SWAPIN, entries[i]) < 0:
@@ -103,6 +109,7 @@ def lookup_all(dst, ctx, entries, n):
 @njit
 def dup_all(dst, ctx, entries, n):
     """swap_dup_entry_direct() of each entry once (fork() copying one swap PTE)."""
+    dst, ctx = ref(dst), ref(ctx)  # the engine's calling convention (core/ref.py)
     bad = 0
     for i in range(n):
         if verbs.dup(dst, ctx, OP_DUP, entries[i], 1) != 0:
@@ -114,6 +121,7 @@ def dup_all(dst, ctx, entries, n):
 def ra_probe_all(dst, ctx, entries, n):
     """do_swap_page()'s readahead choice for each entry after a swap-cache miss.
     Returns how many would take readahead."""
+    dst, ctx = ref(dst), ref(ctx)  # the engine's calling convention (core/ref.py)
     ra = 0
     for i in range(n):
         if verbs.ra_probe(dst, ctx, OP_SWAPIN, entries[i]) == verbs.RA_READAHEAD:
@@ -125,6 +133,7 @@ def ra_probe_all(dst, ctx, entries, n):
 def alloc_order(dst, ctx, order, nfolios, out):
     """folio_alloc_swap() of ``nfolios`` folios of ``order`` on CPU 0; first entries to
     ``out``.  Returns how many succeeded."""
+    dst, ctx = ref(dst), ref(ctx)  # the engine's calling convention (core/ref.py)
     for i in range(nfolios):
         e = verbs.alloc(dst, ctx, 0, order, i, 1)
         if e < 0:
@@ -137,6 +146,7 @@ def alloc_order(dst, ctx, order, nfolios, out):
 def free_order(dst, ctx, order, entries, n):
     """folio_free_swap() of each of the n folios (count 0, only in the swap cache):
     the slots go back to the allocator."""
+    dst, ctx = ref(dst), ref(ctx)  # the engine's calling convention (core/ref.py)
     freed = 0
     for i in range(n):
         freed += verbs.cache_free(dst, ctx, OP_FREE, entries[i], 1 << order)
