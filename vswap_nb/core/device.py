@@ -280,7 +280,7 @@ def _mark_bad(dev, off):
 # --------------------------------------------------------------------------- lists
 
 
-@njit(inline="always")
+@njit
 def _list_del(dev, c):
     lst = dev.ci[c, CI_LIST]
     p = dev.ci[c, CI_PREV]
@@ -299,7 +299,7 @@ def _list_del(dev, c):
     dev.lists[lst, LS_LEN] -= 1
 
 
-@njit(inline="always")
+@njit
 def _list_add_tail(dev, c, lst):
     t = dev.lists[lst, LS_TAIL]
     dev.ci[c, CI_PREV] = t
@@ -313,7 +313,7 @@ def _list_add_tail(dev, c, lst):
     dev.lists[lst, LS_LEN] += 1
 
 
-@njit(inline="always")
+@njit
 def _move_cluster(dev, ctx, op, c, lst, flags):
     """move_cluster(): under si->lock, append to ``lst`` and set the flags."""
     ctx.counters[op, SI_LOCK] += 1
@@ -398,7 +398,7 @@ def _partial_free_cluster(dev, dst, ctx, op, c):
         _move_cluster(dev, ctx, op, c, L_NONFULL + dev.ci[c, CI_ORDER], CF_NONFULL)
 
 
-@njit(inline="always")
+@njit
 def _relocate_cluster(dev, dst, ctx, op, c):
     if dev.ci[c, CI_FLAGS] == CF_DISCARD:
         return
@@ -414,7 +414,7 @@ def _relocate_cluster(dev, dst, ctx, op, c):
             _move_cluster(dev, ctx, op, c, L_FULL, CF_FULL)
 
 
-@njit(inline="always")
+@njit
 def _isolate_lock_cluster(dev, dst, ctx, op, lst):
     """Take the first cluster off ``lst`` (flags NONE, cluster locked); populate a
     FREE cluster's table.  Returns -1 when the list is empty."""
@@ -730,7 +730,7 @@ def _alloc_fast(dev, dst, ctx, op, cpu, order):
     return _scan_cluster(dev, dst, ctx, op, cpu, c, off, order)
 
 
-@njit(inline="always")
+@njit
 def dev_alloc(dev, dst, ctx, op, cpu, order):
     """The allocation part of folio_alloc_swap(): returns the first offset of
     ``2**order`` free, aligned slots, or 0 when the device cannot provide them.  The

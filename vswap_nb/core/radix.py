@@ -241,7 +241,7 @@ def _max_index(xa, head, cs):
     return 0
 
 
-@njit(inline="always")
+@njit
 def xa_walk(xa, tree, index):
     """Return ``(entry word, nodes visited)`` for ``index`` as ``xas_load`` walks."""
     head = xa.aux[N_META + tree]

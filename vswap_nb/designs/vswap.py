@@ -652,7 +652,7 @@ LK_PEEK = 2  # __vswap_remove_mapping() (and v5's __swap_cache_del_folio [I]): r
 LK_UNLOCK = 3  # swap_cache_unlock(_irq): a hit empties the way that holds the cluster
 
 
-@njit(inline="always")
+@njit
 def _lookup(dst, ctx, op, cid, mode):
     """A cluster lookup: the lookup cache (cluster_lookup_cache), else ``xa_load``.
     Returns the row or -1.
@@ -772,7 +772,7 @@ def _put_swap_entry(dst, ctx, op, entry):
         ctx.counters[op, CLUSTER_LOCK] += 1
 
 
-@njit(inline="always")
+@njit
 def _mru_settle(dst, ctx, op):
     """End of an operation: the lookup cache drops the clusters that are now empty
     (most recent first; vswap_iter_break() and friends, V6p22)."""
@@ -1082,7 +1082,7 @@ def _rmap_mark(dst, ctx, op, d, on):
     dst.dev.table[p] = swp_tb.tb_mk_pointer(swp_tb.tb_pointer_offset(dst.dev.table[p]), on)
 
 
-@njit(inline="always")
+@njit
 def _backing(dst, base, i0, nr):
     """vswap_check_backing() on state alone (the caller counts the reads): the first
     descriptor's type, and whether all ``nr`` share it (SWAPFILE: contiguous slots)."""
