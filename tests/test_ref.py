@@ -74,3 +74,30 @@ def test_unregistered_verb_is_named_before_compiling():
     Fake = namedtuple("Fake", ["x"])
     with pytest.raises(TypeError, match="verb 'alloc' is not implemented for Fake"):
         verbs.alloc(Fake(np.zeros(1)), verbs.new_ctx(1), 0, 0, 0, 1)
+
+
+def test_cache_saves_and_loads_wait_for_the_directory_lock():
+    import threading
+    import time
+
+    from vswap_nb.core import jit
+
+    if jit.cache_dir() is None:
+        pytest.skip("the Numba cache is off (VSWAP_NB_CACHE=0)")
+    # every cached kernel of the package saves and loads under the lock
+    cache_file = verbs._py_alloc._cache._cache_file
+    assert cache_file.save.__name__ == "locked_save" and cache_file.load.__name__ == "locked_load"
+    # and the lock excludes another holder (a thread here, another process alike)
+    got = []
+
+    def other():
+        with jit.cache_lock():
+            got.append(1)
+
+    with jit.cache_lock():
+        t = threading.Thread(target=other)
+        t.start()
+        time.sleep(0.2)
+        assert got == []
+    t.join(5)
+    assert got == [1]

@@ -13,6 +13,13 @@ Every kernel in vswap_nb is compiled through :func:`njit` from this module:
   hold no jitted code and no constant a kernel compiles in (``NOT_COMPILED``: the
   command line, results, sweeps, plots, the kernel design) are left out of the hash,
   so editing them does not throw the cache away.
+* one writer at a time in the cache directory.  Numba saves a new compiled version of a
+  function by reading the function's index, picking the first free data-file name,
+  and writing both back; two processes (pytest-xdist workers, dask workers, the
+  command's compile workers) saving two versions of one function at the same moment
+  could pick the same name and leave an index entry pointing at the other version's
+  machine code.  Every cache save and load of our kernels therefore holds an
+  exclusive ``flock`` on ``<cache dir>/.lock`` (a few microseconds each).
 * ``nogil=True`` so kernels can run in threads (dask's threaded workers).
 * no ``fastmath``: counters are integers and the float cost model must be reproducible.
 * no ``parallel``: each run is sequential by nature (the kernel's operations happen in
@@ -55,18 +62,24 @@ Every kernel in vswap_nb is compiled through :func:`njit` from this module:
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pathlib
 import shutil
 import time
 
+try:
+    import fcntl as _fcntl
+except ImportError:  # not POSIX: no lock (one process per cache directory)
+    _fcntl = None
+
 import numba
 from numba.core import config as _numba_config
 from numba.core import types as _types
 from numba.core.registry import CPUDispatcher as _CPUDispatcher
 
-__all__ = ["CACHE_ENABLED", "cache_dir", "cache_root", "njit"]
+__all__ = ["CACHE_ENABLED", "cache_dir", "cache_lock", "cache_root", "njit"]
 
 _PKG_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -158,6 +171,40 @@ def cache_dir() -> str | None:
     return _CACHE_DIR
 
 
+@contextlib.contextmanager
+def cache_lock():
+    """Hold the cache directory's lock (see the module docstring); no-op without a cache
+    directory or without ``fcntl``."""
+    if _CACHE_DIR is None or _fcntl is None:
+        yield
+        return
+    with open(os.path.join(_CACHE_DIR, ".lock"), "a+") as f:
+        _fcntl.flock(f, _fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            _fcntl.flock(f, _fcntl.LOCK_UN)
+
+
+def _lock_cache_file(disp) -> None:
+    """Make the dispatcher's cache file save and load under :func:`cache_lock`."""
+    cache_file = getattr(getattr(disp, "_cache", None), "_cache_file", None)
+    if cache_file is None:
+        return
+    save, load = cache_file.save, cache_file.load
+
+    def locked_save(key, data):
+        with cache_lock():
+            return save(key, data)
+
+    def locked_load(key):
+        with cache_lock():
+            return load(key)
+
+    cache_file.save = locked_save
+    cache_file.load = locked_load
+
+
 class _UnliteralDispatcher(_CPUDispatcher):
     """A CPU dispatcher that compiles callees for argument types, not literal values."""
 
@@ -177,6 +224,8 @@ def njit(fn=None, **options):
         disp = numba.njit(**options)(f)
         if isinstance(disp, _CPUDispatcher) and options.get("inline", "never") == "never":
             disp.__class__ = _UnliteralDispatcher
+        if options["cache"]:
+            _lock_cache_file(disp)
         return disp
 
     def decorate(f):
