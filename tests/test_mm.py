@@ -374,3 +374,101 @@ def test_zswap_writeback_is_the_shrink_workers_time():
     assert floor <= shrink <= 1.25 * floor, (shrink, floor)
     off = v.simulate("vswap_v6", w, v.System("256M", memory_max="32M", swap=v.Device("ssd", "256M"), nr_cpus=1))
     assert float(off.zswap_shrink_time) == 0.0
+
+
+# --------------------------------------------------------------------------- precompile
+
+
+def _tiny_system():
+    return v.System("64M", swap=v.Device("zram", "64M"))
+
+
+class _PoolHere:
+    """A stand-in for ProcessPoolExecutor that records the jobs and runs none (a job for
+    the design "broken" fails, as a design registered only in the parent would)."""
+
+    submitted: list = []
+
+    def __init__(self, max_workers, mp_context):
+        self.max_workers = max_workers
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def submit(self, fn, name, *args):
+        import concurrent.futures
+
+        _PoolHere.submitted.append(name)
+        fut = concurrent.futures.Future()
+        if name == "broken":
+            fut.set_exception(RuntimeError("no design 'broken' in this process"))
+        else:
+            fut.set_result(name)
+        return fut
+
+
+def test_precompile_sends_one_job_per_state_type_not_yet_compiled(monkeypatch):
+    import concurrent.futures
+
+    from vswap_nb.mm import run as R
+
+    s = _tiny_system()
+    prim_ns, mm_ns = cost_vectors(None)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", _PoolHere)
+    _PoolHere.submitted = []
+    monkeypatch.setattr(R, "_engine_ready", lambda args: False)
+    names = ["classic", "vswap_v5", "vswap_v6", "swap_table", "ghost", "vswap_ste"]
+    got = R.precompile(names, s, s.to_params(), prim_ns, mm_ns, {}, 2)
+    # v5 and v6 share a state type; without zswap ghost's state is swap_table's
+    want = ("classic", "vswap_v5", "swap_table", "vswap_ste")
+    assert tuple(_PoolHere.submitted) == want and got == want
+    # one job, or a single state type to compile: nothing to share out
+    _PoolHere.submitted = []
+    assert R.precompile(["classic", "vswap_v5"], s, s.to_params(), prim_ns, mm_ns, {}, 1) == ()
+    assert R.precompile(["vswap_v5", "vswap_v6"], s, s.to_params(), prim_ns, mm_ns, {}, 2) == ()
+    assert _PoolHere.submitted == []
+    # a failing job is left to the run
+    real = R.get_design
+    monkeypatch.setattr(R, "get_design", lambda n: real("classic" if n == "broken" else n))
+    got = R.precompile(["broken", "vswap_v6"], s, s.to_params(), prim_ns, mm_ns, {}, 2)
+    assert got == ("vswap_v6",)
+
+
+def test_precompile_skips_engines_already_compiled_or_cached(monkeypatch):
+    import concurrent.futures
+
+    from vswap_nb.mm import run as R
+
+    s = _tiny_system()
+    prim_ns, mm_ns = cost_vectors(None)
+    for d in ("classic", "vswap_v6"):
+        v.simulate(d, v.usemem("1M"), s)
+        assert R._engine_ready(R._warm_args(R.get_design(d), s, s.to_params(), prim_ns, mm_ns, {}))
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", _PoolHere)
+    _PoolHere.submitted = []
+    assert R.precompile(["classic", "vswap_v6"], s, s.to_params(), prim_ns, mm_ns, {}, 2) == ()
+    assert _PoolHere.submitted == []
+
+
+def test_compile_worker_runs_in_a_fresh_process():
+    # the real pool: a spawned interpreter imports the package and compiles (here: loads
+    # from the disk cache) the engine of one design
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from vswap_nb.mm import run as R
+
+    s = _tiny_system()
+    prim_ns, mm_ns = cost_vectors(None)
+    v.simulate("classic", v.usemem("1M"), s)
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        assert pool.submit(R._compile_engine, "classic", s, s.to_params(), prim_ns, mm_ns, {}).result(120) == "classic"
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 2.5, "2"])
+def test_compare_names_a_bad_compile_jobs(bad):
+    with pytest.raises(ValueError, match="compile_jobs must be an int >= 1"):
+        v.compare(["classic", "vswap_v6"], v.usemem("1M"), _tiny_system(), compile_jobs=bad)

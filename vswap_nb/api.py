@@ -441,16 +441,18 @@ def check_kernel(names, workload, system, options) -> None:
         kernel_check(workload, system, _check_options(KERNEL.NAME, options.get(KERNEL.NAME, {})))
 
 
-def compare(designs, workload, system, *, seed=0, cost=None, options=None, check=None, progress=None):
+def compare(designs, workload, system, *, seed=0, cost=None, options=None, check=None, progress=None, compile_jobs=1):
     """:func:`simulate` for each design on the same workload stream, along a ``design``
     dimension.  ``options`` maps a design name to its switches; ``check`` as in
     :func:`simulate` (for the model's designs; ``kernel`` checks every page it reads
     instead).  ``progress(design, done, total)`` is called as each run goes on.
     Everything is checked before the first run, ``kernel``'s machine included; a design
     that fails (out of memory, a failed kernel run) does not lose the others: they are
-    on the error's ``.results``."""
+    on the error's ``.results``.  ``compile_jobs`` > 1 compiles the engines the Numba
+    cache does not hold yet in that many processes at once before the runs (one per
+    design state type; ``vswap-nb compare`` uses every CPU)."""
     from .mm.cost import cost_vectors
-    from .mm.run import EngineError
+    from .mm.run import EngineError, precompile
 
     names = check_designs(designs)
     options = {} if options is None else dict(options)
@@ -466,7 +468,13 @@ def compare(designs, workload, system, *, seed=0, cost=None, options=None, check
     cost_vectors(cost)
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be a callable(design, done, total) or None, got {progress!r}")
+    if isinstance(compile_jobs, bool) or not isinstance(compile_jobs, (int, np.integer)) or compile_jobs < 1:
+        raise ValueError(f"compile_jobs must be an int >= 1 (processes that compile engines at once), got {compile_jobs!r}")
     check_kernel(names, workload, system, options)
+    model = [n for n in names if n != KERNEL.NAME]
+    if compile_jobs > 1 and len(model) > 1:
+        prim_ns, mm_ns = cost_vectors(cost)
+        precompile(model, system, system.to_params(), prim_ns, mm_ns, options, int(compile_jobs))
 
     runs, failed = [], []
     for n in names:

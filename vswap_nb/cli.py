@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shlex
 import sys
 import time
@@ -404,7 +405,10 @@ def _run_designs(designs, workload, system, args, options):
                 designs[0], workload, system, seed=args.seed, cost=args.cost_table, progress=bar,
                 **options.get(designs[0], {}),
             ), 0
-        return api.compare(designs, workload, system, seed=args.seed, cost=args.cost_table, options=options, progress=bar), 0
+        return api.compare(
+            designs, workload, system, seed=args.seed, cost=args.cost_table, options=options, progress=bar,
+            compile_jobs=getattr(args, "compile_jobs", os.cpu_count() or 1),  # trace replay: every CPU
+        ), 0
     except (EngineError, KernelError) as exc:
         bar.close()
         print(f"vswap-nb: {exc}", file=sys.stderr)
@@ -785,6 +789,10 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="designs side by side on one workload")
     c.add_argument("--designs", default=DEFAULT_DESIGNS, help=f"comma-separated designs (default {DEFAULT_DESIGNS})")
     c.add_argument("--option", action="append", help="DESIGN:SWITCH=on|off, repeatable")
+    c.add_argument(
+        "--compile-jobs", type=int, default=os.cpu_count() or 1,
+        help="processes that compile the designs' engines at once on a first run (default: this machine's CPUs)",
+    )
     _add_run_options(c)
     c.set_defaults(func=_compare)
     r = sub.add_parser("run", help="one design: the full counter breakdown")

@@ -12,7 +12,7 @@ from ..designs import entry_space, get_design
 from . import engine as E
 from .config import P_RAM_PAGES
 
-__all__ = ["design_state", "run"]
+__all__ = ["design_state", "precompile", "run"]
 
 FOLIO_SLACK = 64  # folio ids beyond RAM: the zswap shrinker's temporary pages
 CHUNK_QUANTA = 1 << 15  # scheduling quanta per kernel call (~1M page events, ~1 s)
@@ -124,12 +124,8 @@ def run(
 _WARMED: set = set()
 
 
-def _warm(module, system, params, prim_ns, mm_ns, workload, options):
-    """Compile (or load from the cache) the engine for this design before the timed
-    phases, on a one-task, one-page run of the same types."""
-    key = (module.NAME, tuple(sorted(options.items())), bool(system.zswap_on))
-    if key in _WARMED:
-        return
+def _warm_args(module, system, params, prim_ns, mm_ns, options) -> tuple:
+    """The arguments of a one-task, one-page engine run of the design's types."""
     from ..workloads.events import (
         K_EXIT,
         K_MMAP,
@@ -152,5 +148,69 @@ def _warm(module, system, params, prim_ns, mm_ns, workload, options):
     dst = design_state(module, system, small, options)
     ctx = verbs.new_ctx(small)
     st = E.new_mm_state(tiny, p, prim_ns, mm_ns, int(system.nr_cpus), small, 0, entry_space(dst))
-    E.run_phase(st, ctx, dst, tiny.events, np.ascontiguousarray(tiny.task_start[1:]), 0, CHUNK_QUANTA)
+    return (st, ctx, dst, tiny.events, np.ascontiguousarray(tiny.task_start[1:]), 0, CHUNK_QUANTA)
+
+
+def _warm(module, system, params, prim_ns, mm_ns, workload, options):
+    """Compile (or load from the cache) the engine for this design before the timed
+    phases, on a one-task, one-page run of the same types."""
+    key = (module.NAME, tuple(sorted(options.items())), bool(system.zswap_on))
+    if key in _WARMED:
+        return
+    E.run_phase(*_warm_args(module, system, params, prim_ns, mm_ns, options))
     _WARMED.add(key)
+
+
+def _engine_ready(args) -> bool:
+    """Whether the engine for these argument types is compiled in this process or is in
+    the disk cache (nothing is compiled or loaded)."""
+    disp = E.run_phase
+    sig = tuple(disp.typeof_pyval(a) for a in args)
+    if sig in disp.overloads:
+        return True
+    try:  # the cache's index, without loading the machine code (Numba's cache internals)
+        cache = disp._cache
+        return cache._index_key(sig, disp.targetctx.codegen()) in cache._cache_file._load_index()
+    except Exception:  # a Numba without these internals: let the workers find out
+        return False
+
+
+def _compile_engine(design, system, params, prim_ns, mm_ns, options):
+    """In a worker process: compile the design's engine into the shared disk cache."""
+    E.run_phase(*_warm_args(get_design(design), system, params, prim_ns, mm_ns, options))
+    return design
+
+
+def precompile(designs, system, params, prim_ns, mm_ns, options, jobs: int) -> tuple:
+    """Compile the engines of several designs in ``jobs`` processes at once, before the
+    runs (which then load them from the disk cache).  One worker per state type not yet
+    compiled (``vswap_v5`` and ``vswap_v6`` share one; ``ghost`` without zswap shares
+    ``swap_table``'s); nothing happens with one such type, one job, or the cache off.  A worker
+    that fails (a design registered in this process only) leaves the compile to the
+    run.  Returns the designs compiled in workers."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from numba import typeof
+
+    from ..core.jit import cache_dir
+
+    if jobs < 2 or cache_dir() is None:
+        return ()
+    todo = {}
+    for name in designs:
+        opts = options.get(name, {})
+        args = _warm_args(get_design(name), system, params, prim_ns, mm_ns, opts)
+        if not _engine_ready(args):
+            todo.setdefault(typeof(args[2]), (name, opts))
+    if len(todo) < 2:
+        return ()
+    done = []
+    with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(_compile_engine, n, system, params, prim_ns, mm_ns, o) for n, o in todo.values()]
+        for f in futures:
+            try:
+                done.append(f.result())
+            except Exception:
+                pass
+    return tuple(done)
