@@ -57,8 +57,9 @@ Every kernel in vswap_nb is compiled through :func:`njit` from this module:
   settle (29 call sites) were inlined until the states became pointers; as calls they
   took a cold ``vswap_v6`` compile from 108 s to 85 s, and since a helper that takes
   only the device (``Ref(SwapDev)``, one type for every design) is now compiled once
-  for all designs, ``classic`` compiled after it took 46 s (56 s alone before); run time unchanged (usemem
-  2G on 1G: ``classic`` 0.077-0.080 s, ``vswap_v6`` 0.111-0.112 s, both rounds).
+  for all designs, ``classic`` compiled after it took 46 s (56 s alone before); run
+  time unchanged (usemem 2G on 1G: ``classic`` 0.077-0.080 s, ``vswap_v6`` 0.111-0.112
+  s, both rounds).
 """
 from __future__ import annotations
 

@@ -378,21 +378,20 @@ N_META = M_ZSWAP_FULL + 3
 N_FMETA = 10
 
 # The fixed-size vectors of the state live in two headers, one int64 and one float64,
-# at these offsets (st.hi[H_VM + VM_PSWPOUT], st.hf[F_PARAMS + P_KSWAPD]): Numba passes
-# every array of a state namedtuple as 5 + 2 x ndim words, so ten small arrays cost
-# ~70 words on every engine call that does not inline, two cost 14 (core/jit.py).
-H_VM = 0
-H_META = H_VM + N_VM
-H_MD_NOW = H_META + N_META
-H_MD_PEAK = H_MD_NOW + N_STRUCTURES
-H_MD_PEAK_TOTAL = H_MD_PEAK + N_STRUCTURES
-N_HI = H_MD_PEAK_TOTAL + 1
-F_FMETA = 0
-F_PARAMS = F_FMETA + N_FMETA
-F_PRIM_NS = F_PARAMS + N_PARAMS
-F_MM_NS = F_PRIM_NS + N_PRIMITIVES
-F_FILL = F_MM_NS + N_MM
-N_HF = F_FILL + 3
+# at these offsets (st.hi[H_VM + VM_PSWPOUT], st.hf[F_PARAMS + P_KSWAPD]): two arrays
+# instead of ten in the namedtuple that run_phase receives from Python (core/ref.py).
+
+
+def _offsets(*sizes):
+    """The offsets of consecutive blocks of ``sizes`` in one vector, then its length."""
+    out = [0]
+    for n in sizes:
+        out.append(out[-1] + n)
+    return tuple(out)
+
+
+H_VM, H_META, H_MD_NOW, H_MD_PEAK, H_MD_PEAK_TOTAL, N_HI = _offsets(N_VM, N_META, N_STRUCTURES, N_STRUCTURES, 1)
+F_FMETA, F_PARAMS, F_PRIM_NS, F_MM_NS, F_FILL, N_HF = _offsets(N_FMETA, N_PARAMS, N_PRIMITIVES, N_MM, 3)
 
 
 class MmState(namedtuple(

@@ -211,6 +211,6 @@ def precompile(designs, system, params, prim_ns, mm_ns, options, jobs: int) -> t
         for f in futures:
             try:
                 done.append(f.result())
-            except Exception:
-                pass
+            except Exception:  # the run compiles it in this process (see the docstring)
+                continue
     return tuple(done)
