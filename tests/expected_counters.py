@@ -15,7 +15,7 @@ import pathlib
 import numpy as np
 
 import vswap_nb as v
-from vswap_nb.mm.engine import VMSTAT
+from vswap_nb.core.vmstat import VMSTAT
 
 PATH = pathlib.Path(__file__).parent / "data" / "expected_counters.npz"
 

@@ -6,7 +6,7 @@ import pytest
 from expected_counters import PATH, measure, runs
 
 import vswap_nb as v
-from vswap_nb.mm.engine import VMSTAT
+from vswap_nb.core.vmstat import VMSTAT
 
 EXPECTED = np.load(PATH)
 RUNS = runs()

@@ -198,7 +198,7 @@ def _fake_raw(n=3):
         pt = np.zeros((1, 3, 2))
         pt[0, :, 0] = [0, 1e9, 3e9]
         pt[0, :, 1] = [1e9 - i, 3e9, 3e9 + 1e6 * (i + 1)]
-        vm = {name: int(rng.integers(100, 200)) for name in v.mm.engine.VMSTAT}
+        vm = {name: int(rng.integers(100, 200)) for name in v.core.vmstat.VMSTAT}
         vm["memcg_reclaim"] = None
         runs.append({
             "phase_t": pt, "phase_cpu": np.ones((1, 3)) * (i + 1), "vmstat": vm, "vmstat_delta": {"pswpout": vm["pswpout"], "nr_x": i},

@@ -18,7 +18,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from vswap_nb import plot  # noqa: E402
 from vswap_nb.core.counters import OPS, PRIMITIVES  # noqa: E402
 from vswap_nb.core.metadata import N_STRUCTURES  # noqa: E402
-from vswap_nb.results import VMSTAT_DESCRIPTIONS, metadata_dataset  # noqa: E402
+from vswap_nb.core.vmstat import VMSTAT_DESCRIPTIONS
+from vswap_nb.results import metadata_dataset  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 DESIGNS = ["classic", "vswap_v5"]

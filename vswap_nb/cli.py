@@ -43,6 +43,7 @@ import time
 
 from . import api
 from .core.units import format_size
+from .core.vmstat import VMSTAT
 from .kernel import KERNEL, KernelError
 
 
@@ -511,8 +512,6 @@ def _cell(fmt, value):
 
 
 def format_run_table(ds) -> str:
-    from .mm.engine import VMSTAT
-
     if ds.attrs["design"] == KERNEL.NAME:
         lines = [
             f"design kernel: measured on this machine ({ds.attrs.get('kernel_release')}, cgroup "
@@ -609,8 +608,6 @@ def _compare_like(args, workload) -> int:
         return rc
     if args.json:
         if args.command == "run":
-            from .mm.engine import VMSTAT
-
             out = {
                 "design": ds.attrs["design"],
                 "vmstat": {n: _number(ds[n]) for n in VMSTAT},

@@ -14,14 +14,15 @@ import numba
 import numpy as np
 import xarray as xr
 
-from .core.metadata import STRUCTURE_DESCRIPTIONS, STRUCTURES
+from . import __version__
+from .core.counters import N_OPS, N_PRIMITIVES, OPS, PRIMITIVES
+from .core.metadata import S_CLUSTER_MAP_NODES, S_ZSWAP_XA_NODES, STRUCTURE_DESCRIPTIONS, STRUCTURES
+from .core.vmstat import VMSTAT, VMSTAT_DESCRIPTIONS
 
 __all__ = ["base_attrs", "compare_dataset", "fill_missing", "kernel_dataset", "metadata_dataset", "run_dataset"]
 
 
 def base_attrs(kind: str, parameters: dict) -> dict:
-    from . import __version__
-
     return {
         "title": f"vswap_nb {kind}",
         "vswap_nb_version": __version__,
@@ -105,45 +106,10 @@ def metadata_dataset(
 
 # --------------------------------------------------------------------------- runs
 
-VMSTAT_DESCRIPTIONS = {
-    "pswpin": "pages read from the swap device",
-    "pswpout": "pages written to the swap device",
-    "swap_ra": "pages read ahead into the swap cache",
-    "swap_ra_hit": "faults that found a read-ahead page",
-    "pgsteal_kswapd": "pages reclaimed by kswapd",
-    "pgsteal_direct": "pages reclaimed in the allocating task (global and memcg)",
-    "pgscan_kswapd": "pages scanned by kswapd",
-    "pgscan_direct": "pages scanned by direct reclaim",
-    "allocstall": "global direct reclaim entries",
-    "zswpout": "pages stored in zswap",
-    "zswpin": "pages loaded from zswap",
-    "zswpwb": "zswap entries written back to the device",
-    "pgfault": "page faults",
-    "pgmajfault": "faults that had to read from swap",
-    "pgactivate": "folios moved to the active list",
-    "pgdeactivate": "folios moved to the inactive list",
-    "swap_alloc_fail": "swap entry allocations that failed (swap full or an injected fault)",
-    "zswap_reject": "zswap stores rejected (pool full or an injected fault)",
-    "oom": "allocations that found nothing to reclaim",
-    "content_checks": "swapped-in pages whose content tag was checked",
-    "content_errors": "swapped-in pages whose content tag differed (lost or mixed-up data)",
-    "memcg_reclaim": "memory.max reclaim entries",
-    "fault_swap_alloc": "injected swap-slot allocation failures (System faults)",
-    "fault_zswap_reject": "injected zswap store rejections (System faults)",
-    "fault_readahead": "injected read-ahead reads not issued (System faults)",
-    "swapoff_pages": "pages swapoff brought back from the device (to a PTE or the swap cache)",
-    "swapoff_ptes": "page-table entries swapoff's page-table walk read",
-    "fault_atomic_alloc": "injected atomic swap-table allocation failures that took the sleeping fallback (System faults)",
-    "swpout_zero": "zero-filled pages swapped out to no device (the swap zeromap or a zero backend)",
-    "swpin_zero": "zero-filled pages swapped in without a device read",
-}
-
 XA_NODE_BYTES = 576
 
 
 def _xa_nodes(md) -> int:
-    from .core.metadata import S_CLUSTER_MAP_NODES, S_ZSWAP_XA_NODES
-
     return int((md[S_CLUSTER_MAP_NODES] + md[S_ZSWAP_XA_NODES]) // XA_NODE_BYTES)
 
 
@@ -166,9 +132,7 @@ def run_dataset(raw: dict, *, workload, system, seed: int, cost: dict, write_pag
 
     ``write_pages[t, phase]`` is the number of page writes task t does in each phase
     (for usemem's throughput)."""
-    from .core.counters import N_OPS, N_PRIMITIVES
-
-    vm = {name: int(raw["vmstat"][i]) for i, name in enumerate(_vmstat_names())}
+    vm = {name: int(raw["vmstat"][i]) for i, name in enumerate(VMSTAT)}
     return _dataset(
         design=raw["design"],
         options=raw["options"],
@@ -203,10 +167,8 @@ def kernel_dataset(raw: dict, *, workload, system, seed: int, write_pages) -> xr
     ``repeat`` runs) and the model's own ones (counter matrix, model time, metadata,
     XArray nodes) NaN; plus every run's raw counts (``kernel_vmstat``,
     ``kernel_memcg``, ``background_pgfault``) along a ``repeat`` dimension."""
-    from .core.counters import N_OPS, N_PRIMITIVES
-
     runs = raw["runs"]
-    names = _vmstat_names()
+    names = VMSTAT
     vm = {}
     for n in names:
         vals = [r["vmstat"][n] for r in runs]
@@ -293,20 +255,12 @@ def kernel_dataset(raw: dict, *, workload, system, seed: int, write_pages) -> xr
     )
 
 
-def _vmstat_names():
-    from .mm.engine import VMSTAT
-
-    return VMSTAT
-
-
 def _dataset(
     *, design, options, elapsed, model, cpu_time, wall_time, vm, counters, md_peak, md_final,
     md_peak_total, kswapd_ns, zswap_shrink_ns, swapoff_ns, live_entries, workload, system, seed, cost,
     write_pages, extra_attrs, extra_vars, n_ops, n_prims, extra_coords=None,
 ):
     """The one place a run's Dataset is built (model or kernel)."""
-    from .core.counters import OPS, PRIMITIVES
-
     phases = list(workload.phases) or ["run"]
     has = ~np.isnan(elapsed)
     n_has = has.sum(axis=0)

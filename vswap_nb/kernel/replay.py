@@ -46,7 +46,7 @@ import time
 import numpy as np
 
 from ..core.jit import cache_root
-from ..workloads.events import EV_KIND, K_TOUCH, K_TOUCH_RANDOM, EV_B, EV_D
+from ..core.events import EV_B, EV_D, EV_KIND, K_TOUCH, K_TOUCH_RANDOM
 from .host import state_dir
 from .machine import KernelError
 

@@ -120,7 +120,7 @@ def _get(d, k):
 
 
 def model_vmstat(delta: dict, memcg: dict, zdebug: dict) -> dict:
-    """The model's vmstat names (:data:`vswap_nb.mm.engine.VMSTAT`) from the kernel's:
+    """The model's vmstat names (:data:`vswap_nb.core.vmstat.VMSTAT`) from the kernel's:
     ``delta`` is the /proc/vmstat difference over the run, ``memcg`` the cgroup's own
     counters, ``zdebug`` the difference of zswap's debugfs counters.  Values the kernel
     has no counter for are None."""

@@ -155,7 +155,40 @@ from ..core.verbs import (
     RA_SYNC,
     splitmix64,
 )
-from ..workloads.events import (
+from ..core.vmstat import (
+    N_VM,
+    VM_ALLOCSTALL,
+    VM_CONTENT_CHECKS,
+    VM_CONTENT_ERRORS,
+    VM_FAULT_ATOMIC_ALLOC,
+    VM_FAULT_READAHEAD,
+    VM_FAULT_SWAP_ALLOC,
+    VM_FAULT_ZSWAP_REJECT,
+    VM_MEMCG_RECLAIM,
+    VM_OOM,
+    VM_PGACTIVATE,
+    VM_PGDEACTIVATE,
+    VM_PGFAULT,
+    VM_PGMAJFAULT,
+    VM_PGSCAN_DIRECT,
+    VM_PGSCAN_KSWAPD,
+    VM_PGSTEAL_DIRECT,
+    VM_PGSTEAL_KSWAPD,
+    VM_PSWPIN,
+    VM_PSWPOUT,
+    VM_SWAPOFF_PAGES,
+    VM_SWAPOFF_PTES,
+    VM_SWAP_ALLOC_FAIL,
+    VM_SWAP_RA,
+    VM_SWAP_RA_HIT,
+    VM_SWPIN_ZERO,
+    VM_SWPOUT_ZERO,
+    VM_ZSWAP_REJECT,
+    VM_ZSWPIN,
+    VM_ZSWPOUT,
+    VM_ZSWPWB,
+)
+from ..core.events import (
     EV_A,
     EV_B,
     EV_C,
@@ -215,7 +248,7 @@ from .cost import (
     N_MM,
 )
 
-__all__ = ["VMSTAT", "MmState", "new_mm_state", "run_phase"]
+__all__ = ["MmState", "new_mm_state", "run_phase"]
 
 PAGE_SIZE = 4096
 SWAP_CLUSTER_MAX = 32
@@ -225,72 +258,6 @@ SWAP_RA_ORDER_CEILING = 5
 ZSWAP_ACCEPT_THR = 90  # zswap.accept_threshold_percent default
 MEMCG_ID = 1  # the workload's memcg (every task runs in it)
 
-# vmstat-style counters (names as in /proc/vmstat where one exists)
-VMSTAT = (
-    "pswpin",
-    "pswpout",
-    "swap_ra",
-    "swap_ra_hit",
-    "pgsteal_kswapd",
-    "pgsteal_direct",
-    "pgscan_kswapd",
-    "pgscan_direct",
-    "allocstall",
-    "zswpout",
-    "zswpin",
-    "zswpwb",
-    "pgfault",
-    "pgmajfault",
-    "pgactivate",
-    "pgdeactivate",
-    "swap_alloc_fail",
-    "zswap_reject",
-    "oom",
-    "content_checks",
-    "content_errors",
-    "memcg_reclaim",
-    "fault_swap_alloc",
-    "fault_zswap_reject",
-    "fault_readahead",
-    "swapoff_pages",
-    "swapoff_ptes",
-    "fault_atomic_alloc",
-    "swpout_zero",
-    "swpin_zero",
-)
-(
-    VM_PSWPIN,
-    VM_PSWPOUT,
-    VM_SWAP_RA,
-    VM_SWAP_RA_HIT,
-    VM_PGSTEAL_KSWAPD,
-    VM_PGSTEAL_DIRECT,
-    VM_PGSCAN_KSWAPD,
-    VM_PGSCAN_DIRECT,
-    VM_ALLOCSTALL,
-    VM_ZSWPOUT,
-    VM_ZSWPIN,
-    VM_ZSWPWB,
-    VM_PGFAULT,
-    VM_PGMAJFAULT,
-    VM_PGACTIVATE,
-    VM_PGDEACTIVATE,
-    VM_SWAP_ALLOC_FAIL,
-    VM_ZSWAP_REJECT,
-    VM_OOM,
-    VM_CONTENT_CHECKS,
-    VM_CONTENT_ERRORS,
-    VM_MEMCG_RECLAIM,
-    VM_FAULT_SWAP_ALLOC,
-    VM_FAULT_ZSWAP_REJECT,
-    VM_FAULT_READAHEAD,
-    VM_SWAPOFF_PAGES,
-    VM_SWAPOFF_PTES,
-    VM_FAULT_ATOMIC_ALLOC,
-    VM_SWPOUT_ZERO,
-    VM_SWPIN_ZERO,
-) = range(len(VMSTAT))
-N_VM = len(VMSTAT)
 
 OK = 0
 ERR_OOM = 1

@@ -5,28 +5,8 @@ million pages", "write them in order", "wait for the others", "unmap them".  The
 engine walks these rows in a Numba kernel and expands each range into page accesses
 itself, so a 56 GiB usemem is a few dozen int64 rows and builds in microseconds.
 
-Rows are ``(task, kind, a, b, c, d)`` int64 (columns ``EV_TASK`` .. ``EV_D``):
-
-========================  ============================================================
-kind                      meaning of a, b, c, d (unused columns are 0)
-========================  ============================================================
-``K_MMAP``                map an anonymous VMA ``[a, a+b)`` in the task's mm; its pages
-                          start absent
-``K_TOUCH``               access pages ``a .. a+b-1`` in order; ``c`` = flags
-``K_TOUCH_RANDOM``        ``d`` accesses at pseudo-random vpns in ``[a, a+b)``; ``c`` =
-                          flags; vpn number ``i`` is :func:`random_vpn`
-``K_BARRIER``             wait until every live task of the workload reached barrier ``a``
-                          (or exited); ids count 0, 1, 2, ... in every task
-``K_UNMAP``               munmap ``[a, a+b)``
-``K_EXIT``                exit; the mm's last task unmaps whatever is still mapped
-``K_PHASE``               from here on the task's time counts to ``phases[a]``
-``K_SWAPOFF``             swapoff(2) of the swap device, run by this task: every page
-                          on the device comes back to memory (or, in a virtual design,
-                          to the swap cache) and the device is gone for the rest of
-                          the run (see :func:`with_swapoff`)
-========================  ============================================================
-
-Flags: ``F_WRITE`` (else the access is a read).
+The rows, kinds, columns and flags are defined in :mod:`vswap_nb.core.events` (the
+format alone, which the mm engine reads too) and re-exported here.
 
 The content of a page (what zswap or the zero-page check would find in it) is not in the
 events: the engine draws it from ``(seed, mm, vpn)`` with :func:`content_class` and the
@@ -73,6 +53,29 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.events import (
+    CONTENT_NAMES,
+    CONTENT_SAME,
+    CONTENT_SEQUENCE,
+    CONTENT_ZERO,
+    EV_A,
+    EV_B,
+    EV_C,
+    EV_D,
+    EV_KIND,
+    EV_TASK,
+    F_WRITE,
+    KIND_NAMES,
+    K_BARRIER,
+    K_EXIT,
+    K_MMAP,
+    K_PHASE,
+    K_SWAPOFF,
+    K_TOUCH,
+    K_TOUCH_RANDOM,
+    K_UNMAP,
+    MAX_VPN,
+)
 from ..core.units import PAGE_SIZE, parse_size
 
 __all__ = [
@@ -104,37 +107,6 @@ __all__ = [
     "splitmix64",
     "with_swapoff",
 ]
-
-# event kinds (column EV_KIND)
-K_MMAP = 1  # a=start vpn, b=npages: map an anonymous VMA [a, a+b) in the task's mm (pages start absent)
-K_TOUCH = 2  # a=start vpn, b=npages, c=flags: access pages a..a+b-1 in order
-K_TOUCH_RANDOM = 3  # a=start vpn, b=span, c=flags, d=count: `count` accesses at random_vpn(...)
-K_BARRIER = 4  # a=barrier id (0,1,2,... per workload): wait for every live task to reach it
-K_UNMAP = 5  # a=start vpn, b=npages: munmap that range
-K_EXIT = 6  # the task exits: its mm's last task unmaps everything still mapped
-K_PHASE = 7  # a=phase index into Workload.phases: from here on this task's time counts to it
-K_SWAPOFF = 8  # swapoff of the swap device, run in this task's context
-KIND_NAMES = {
-    K_MMAP: "MMAP",
-    K_TOUCH: "TOUCH",
-    K_TOUCH_RANDOM: "TOUCH_RANDOM",
-    K_BARRIER: "BARRIER",
-    K_UNMAP: "UNMAP",
-    K_EXIT: "EXIT",
-    K_PHASE: "PHASE",
-    K_SWAPOFF: "SWAPOFF",
-}
-# flag bits for TOUCH / TOUCH_RANDOM column c
-F_WRITE = 1  # write access (else read)
-# columns
-EV_TASK, EV_KIND, EV_A, EV_B, EV_C, EV_D = range(6)
-# content classes
-CONTENT_SEQUENCE = 0  # usemem's data: word i holds i (never zero, never same-filled)
-CONTENT_ZERO = 1  # zero-filled page
-CONTENT_SAME = 2  # same-filled non-zero page (memhog writes 0xff)
-CONTENT_NAMES = ("sequence", "zero", "same")
-
-MAX_VPN = 1 << 45  # 128 PiB of 4 KiB pages: the x86-64 5-level user address space
 
 _MASK = (1 << 64) - 1
 _G = np.uint64(0x9E3779B97F4A7C15)
