@@ -151,20 +151,11 @@ assert float(per_slot.sel(backend="zswap", usage=1.0, design="ghost", structure=
 GHOST_LAZY = "ghost_lazy_forward_table"
 
 
-class GhostLazyForwardTable:
-    """ghost with lazy_forward_table=True as its default."""
-
-    NAME = GHOST_LAZY
-    SUMMARY = "ghost, lazy_forward_table=True (forward table only while an entry has a slot)"
-    OPTIONS = {"lazy_forward_table": True}
-    VIRTUAL_SLOTS = True
-
-    def new_state(self, nslots, **kw):
-        return get_design("ghost").new_state(nslots, **{"lazy_forward_table": True, **kw})
-
-
 if GHOST_LAZY not in vswap_nb.designs():  # registering twice is an error
-    register(GhostLazyForwardTable())
+    register(get_design("ghost").preset(
+        GHOST_LAZY, "ghost, lazy_forward_table=True (forward table only while an entry has a slot)",
+        lazy_forward_table=True,
+    ))
 lazy = vswap_nb.metadata_overhead([GHOST_LAZY], swap_size=SIZE, usage=USAGE, backend=("disk", "zswap"))
 lazy_per_slot = lazy.metadata_bytes_by_structure / (lazy.attrs["swap_slots"] - 1)
 

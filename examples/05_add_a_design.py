@@ -27,7 +27,7 @@
 # | the counters | `vswap_nb/core/counters.py` | the `counters[op, primitive]` matrix a verb adds what it touches to; `vswap_nb/mm/cost.py` has the ns per primitive |
 # | a design's state | e.g. `VswapState` in `vswap_nb/designs/vswap.py` | a namedtuple of NumPy arrays (and nested namedtuples: the physical device, an XArray pool); no Python objects, so Numba kernels take it as is |
 # | its verbs | the same module | `@njit` functions taking `(dst, ctx, ...)`, registered with `verbs.register(VswapState, alloc=vs_alloc, ...)` |
-# | the design object | the same module, listed in `vswap_nb/designs/__init__.py` | `NAME`, `SUMMARY`, `OPTIONS` (option -> default) and `new_state(nslots, **kw)`; `register(obj)` (in `vswap_nb.designs`) adds one at run time |
+# | the design object | the same module: a `Design` (`vswap_nb/designs/base.py`), listed with one line in `vswap_nb/designs/__init__.py` | `NAME`, `SUMMARY`, `OPTIONS` (option -> default), `STATES`, `new_state(nslots, **kw)` and the hooks outside code calls (`check_option`, `entry_space`, `check_state`, `VIRTUAL_SLOTS`); `register(design)` (in `vswap_nb.designs`) adds one at run time |
 # | its reference model | `tests/naive_vswap.py` (and the other `tests/naive_*.py`) | a plain-Python model the tests compare state and counters against after every verb, under hypothesis |
 #
 # Kernels call a verb generically (`verbs.put(dst, ctx, ...)`); Numba resolves it at
@@ -104,15 +104,19 @@ print(inspect.getsource(vswap._lookup.py_func))
 # A new state namedtuple, `@njit` verbs for every name in `verbs.VERB_NAMES` (the hooks
 # `cluster_lookup`, `cluster_populated` and `slot_cache_only` have defaults), a
 # `verbs.register(State, ...)` call, `metadata_bytes` filling the structures of
-# `vswap_nb.core.metadata`, a design object (`NAME`, `SUMMARY`, `OPTIONS`,
-# `new_state`) listed in `vswap_nb/designs/__init__.py`, and a reference model in
-# `tests/`. Until it is listed there, `register(obj)` from `vswap_nb.designs` makes it
-# known to this process (`simulate`, `compare`, `sweep` in-process,
-# `metadata_overhead`). Import it with `from vswap_nb.designs import register`:
-# `vswap_nb.designs` as an attribute is the function listing the design names.
+# `vswap_nb.core.metadata`, all in one module, which ends with its
+# `Design(name, summary, State, new_state, ...)` (`vswap_nb/designs/base.py` lists the
+# hooks: option checks, `entry_space`, `check_state` for the invariants of the design's
+# own structures, `VIRTUAL_SLOTS`); then one line in `vswap_nb/designs/__init__.py`
+# lists it, and a reference model in `tests/` checks it. Until it is listed there,
+# `register(design)` from `vswap_nb.designs` makes it known to this process
+# (`simulate`, `compare`, `sweep` in-process, `metadata_overhead`). Import it with
+# `from vswap_nb.designs import register`: `vswap_nb.designs` as an attribute is the
+# function listing the design names.
 #
-# A preset of existing switches needs none of that: `vswap.variant(name, summary,
-# **options)` makes a design object on v6's code with other defaults.
+# A preset of existing options needs none of that: `get_design(name).preset(new_name,
+# summary, **options)` is a design on the same code (and compiled kernels) with other
+# defaults.
 
 # %% [markdown]
 # ## A toy variant: v6 with a 4-way lookup cache
@@ -120,8 +124,7 @@ print(inspect.getsource(vswap._lookup.py_func))
 # %%
 LC4 = "vswap_v6_lc4"
 if LC4 not in vswap_nb.designs():  # registering twice is an error; re-running the cell is not
-    register(vswap.variant(LC4, "vswap_v6 with a 4-way per-CPU cluster lookup cache",
-                                   lookup_cache_ways=4))
+    register(v6.preset(LC4, "vswap_v6 with a 4-way per-CPU cluster lookup cache", lookup_cache_ways=4))
 print(vswap_nb.designs())
 print(get_design(LC4).OPTIONS)
 

@@ -255,18 +255,19 @@ def test_lookup_cache_ways_is_validated():
         api._check_options("vswap_v5", {"lookup_cache_ways": 2})
 
 
-def test_a_registered_variant_runs_as_v6_with_its_presets():
-    """designs.register(vswap.variant(...)): the new name is accepted everywhere and
-    counts exactly as vswap_v6 with the same option given by hand."""
+def test_a_registered_preset_runs_as_v6_with_its_presets():
+    """designs.register(get_design("vswap_v6").preset(...)): the new name is accepted
+    everywhere and counts exactly as vswap_v6 with the same option given by hand."""
     import vswap_nb as v
-    from vswap_nb.designs import _MODULES, register, vswap
+    from vswap_nb.designs import get_design, register, unregister
 
-    var = vswap.variant("test_v6_lc3", "v6 with a 3-way lookup cache", lookup_cache_ways=3)
+    var = get_design("vswap_v6").preset("test_v6_lc3", "v6 with a 3-way lookup cache", lookup_cache_ways=3)
     assert register(var) == "test_v6_lc3"
     try:
         with pytest.raises(ValueError, match="already registered"):
             register(var)
         assert "test_v6_lc3" in v.designs()
+        assert var.OPTIONS["lookup_cache_ways"] == 3 and var.VIRTUAL_SLOTS
         w = v.usemem("48M", nr_tasks=2, read_back=True)
         s = v.System("64M", swap=v.Device("zram", "128M"), nr_cpus=2)
         a = v.simulate("test_v6_lc3", w, s)
@@ -274,11 +275,39 @@ def test_a_registered_variant_runs_as_v6_with_its_presets():
         assert (a.counters.values == b.counters.values).all() and int(a.pswpout) > 0
         assert int(a.counters.sel(op="free", primitive="lookup_cache_hit")) > 0
     finally:
-        _MODULES.pop("test_v6_lc3")
-    with pytest.raises(ValueError, match="unknown vswap option"):
-        vswap.variant("x", "y", lookup_cache=2)
-    with pytest.raises(TypeError, match="NAME, SUMMARY, OPTIONS and new_state"):
+        unregister("test_v6_lc3")
+    assert "test_v6_lc3" not in v.designs()
+    with pytest.raises(ValueError, match="unknown option lookup_cache=2 for design 'vswap_v6'"):
+        get_design("vswap_v6").preset("x", "y", lookup_cache=2)
+    with pytest.raises(ValueError, match="lookup_cache_ways must be in"):
+        get_design("vswap_v6").preset("x", "y", lookup_cache_ways=99)
+    with pytest.raises(TypeError, match="must be a vswap_nb.designs.Design"):
         register(object())
+    with pytest.raises(ValueError, match="one of the package's designs"):
+        unregister("classic")
+
+
+def test_design_hooks_are_what_outside_code_calls():
+    """Every design answers the hooks run, check and the API call, and design_of finds
+    the design of a state by its registered state types."""
+    from vswap_nb.designs import Design, design_of, get_design
+
+    for name in ("classic", "swap_table", "vswap_v5", "vswap_v6", "vswap_ste", "ghost"):
+        d = get_design(name)
+        assert isinstance(d, Design) and d.NAME == name
+        st = d.new_state(256, cluster_size=16, zswap_enabled=True)
+        assert isinstance(st, d.STATES) and isinstance(st, design_of(st).STATES)
+        assert design_of(st).entry_space(st) == d.entry_space(st)
+        assert d.entry_space(st) >= 256
+        assert d.VIRTUAL_SLOTS == name.startswith(("vswap", "ghost"))
+    with pytest.raises(ValueError, match="classic has no options"):
+        get_design("classic").check_option("batch_ops", True)
+    with pytest.raises(TypeError, match="batch_ops must be True or False"):
+        get_design("vswap_v6").check_option("batch_ops", 1)
+    with pytest.raises(TypeError, match="states must be the design's state namedtuple"):
+        Design("x", "y", dict, lambda n, **kw: None)
+    with pytest.raises(TypeError, match="is not the state of any registered design"):
+        design_of((1, 2))
 
 
 @pytest.mark.parametrize("name", ["classic", "swap_table", "vswap_v5", "vswap_v6", "vswap_ste", "ghost"])

@@ -11,6 +11,7 @@ from .core.jit import njit
 from .core.ref import ref
 from .core.metadata import N_STRUCTURES, PAGE_SIZE
 from .core.units import parse_size
+from .check import CHECK_MODES, check_invariants
 from .designs import design_names, get_design
 from .kernel import KERNEL, KernelError
 from .kernel import check as kernel_check
@@ -308,8 +309,6 @@ def _write_pages(workload) -> np.ndarray:
 
 
 def _check_check(check):
-    from .check import CHECK_MODES
-
     if check not in CHECK_MODES:
         raise ValueError(
             f"check must be None, 'phase' (invariants after every phase) or 'every' (also "
@@ -363,7 +362,8 @@ def simulate(design, workload, system, *, seed=0, cost=None, progress=None, chec
     prim_ns, mm_ns = cost_vectors(cost)
     params = system.to_params()
     raw = run(
-        name, workload, system, params, prim_ns, mm_ns, seed=seed, options=options, progress=progress, check=check
+        name, workload, system, params, prim_ns, mm_ns, seed=seed, options=options, progress=progress,
+        check=None if check is None else check_invariants, check_every=check == "every",
     )
     return run_dataset(
         raw, workload=workload, system=system, seed=seed, cost=cost_to_dict(cost), write_pages=_write_pages(workload)

@@ -64,7 +64,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import swp_tb, verbs
+from .core import verbs
 from .core.device import (
     CF_DISCARD,
     CF_FRAG,
@@ -112,23 +112,13 @@ from .core.radix import (
     XAPool,
 )
 from .core.verbs import F_ORDER, F_SWAP
-from .designs import entry_space
-from .designs import ste as S
-from .designs import vswap as V
+from .core.invariants import InvariantError, fail
+from .designs import design_of, entry_space
 from .mm import engine as E
 
 __all__ = ["InvariantError", "check_invariants"]
 
 CHECK_MODES = (None, "phase", "every")
-
-
-class InvariantError(AssertionError):
-    """A run's state broke an invariant; the message names the design, the structure,
-    the index and what differs."""
-
-
-def _fail(design, structure, index, what):
-    raise InvariantError(f"{design}: {structure}[{index}]: {what}")
 
 
 @njit
@@ -181,52 +171,52 @@ def check_device(design, name, dev):
         c, prev, n = int(lists[lst, LS_HEAD]), -1, 0
         while c >= 0:
             if c >= ncl:
-                _fail(design, where, _list_name(lst), f"links to cluster {c}, past the {ncl} clusters")
+                fail(design, where, _list_name(lst), f"links to cluster {c}, past the {ncl} clusters")
             if seen[c]:
-                _fail(design, where, _list_name(lst), f"reaches cluster {c} twice (a loop or a cluster on two lists)")
+                fail(design, where, _list_name(lst), f"reaches cluster {c} twice (a loop or a cluster on two lists)")
             seen[c] = True
             if int(ci[c, CI_PREV]) != prev:
-                _fail(design, f"{name}.ci", c, f"prev link is {int(ci[c, CI_PREV])}, expected {prev} on list {_list_name(lst)}")
+                fail(design, f"{name}.ci", c, f"prev link is {int(ci[c, CI_PREV])}, expected {prev} on list {_list_name(lst)}")
             if int(ci[c, CI_LIST]) != lst:
-                _fail(design, f"{name}.ci", c, f"list word says {int(ci[c, CI_LIST])}, but it sits on list {_list_name(lst)} ({lst})")
+                fail(design, f"{name}.ci", c, f"list word says {int(ci[c, CI_LIST])}, but it sits on list {_list_name(lst)} ({lst})")
             flags = int(ci[c, CI_FLAGS])
             want = _LIST_FLAGS.get(lst, CF_NONFULL if lst < L_FRAG else CF_FRAG)
             if flags != want:
-                _fail(design, f"{name}.ci", c, f"flags {flags} on list {_list_name(lst)}, expected {want}")
+                fail(design, f"{name}.ci", c, f"flags {flags} on list {_list_name(lst)}, expected {want}")
             if lst >= L_NONFULL and int(ci[c, CI_ORDER]) != (lst - L_NONFULL) % N_ORDERS:
-                _fail(design, f"{name}.ci", c, f"order {int(ci[c, CI_ORDER])} on list {_list_name(lst)}")
+                fail(design, f"{name}.ci", c, f"order {int(ci[c, CI_ORDER])} on list {_list_name(lst)}")
             prev, n = c, n + 1
             c = int(ci[c, CI_NEXT])
         if int(lists[lst, LS_TAIL]) != prev:
-            _fail(design, where, _list_name(lst), f"tail word {int(lists[lst, LS_TAIL])}, but the last cluster is {prev}")
+            fail(design, where, _list_name(lst), f"tail word {int(lists[lst, LS_TAIL])}, but the last cluster is {prev}")
         if int(lists[lst, LS_LEN]) != n:
-            _fail(design, where, _list_name(lst), f"length word {int(lists[lst, LS_LEN])}, but {n} clusters are on it")
+            fail(design, where, _list_name(lst), f"length word {int(lists[lst, LS_LEN])}, but {n} clusters are on it")
     if not seen.all():
         c = int(np.flatnonzero(~seen)[0])
-        _fail(design, f"{name}.ci", c, f"on no list (list word {int(ci[c, CI_LIST])}, flags {int(ci[c, CI_FLAGS])}): left isolated")
+        fail(design, f"{name}.ci", c, f"on no list (list word {int(ci[c, CI_LIST])}, flags {int(ci[c, CI_FLAGS])}): left isolated")
     counts = ci[:ncl, CI_COUNT]
     bad = np.flatnonzero((counts < 0) | (counts > csize))
     if bad.size:
         c = int(bad[0])
-        _fail(design, f"{name}.ci", c, f"count {int(counts[c])} outside [0, {csize}]")
+        fail(design, f"{name}.ci", c, f"count {int(counts[c])} outside [0, {csize}]")
     free = np.flatnonzero((ci[:ncl, CI_FLAGS] == CF_FREE) & ((counts != 0) | (ci[:ncl, CI_TABLE] != 0)))
     if free.size:
         c = int(free[0])
-        _fail(design, f"{name}.ci", c, f"FREE with count {int(counts[c])} and table {int(ci[c, CI_TABLE])}; expected 0 and none")
+        fail(design, f"{name}.ci", c, f"FREE with count {int(counts[c])} and table {int(ci[c, CI_TABLE])}; expected 0 and none")
     tables = int(np.count_nonzero(ci[:ncl, CI_TABLE]))
     if tables != int(dev.meta[D_TABLES]):
-        _fail(design, f"{name}.meta", "D_TABLES", f"{int(dev.meta[D_TABLES])} tables counted, {tables} clusters have one")
+        fail(design, f"{name}.meta", "D_TABLES", f"{int(dev.meta[D_TABLES])} tables counted, {tables} clusters have one")
     nbad = 1 + ncl * csize - nmax  # slot 0 and the tail past si->max
     inuse = int(counts.sum()) - nbad
     if inuse != int(dev.meta[D_INUSE]):
-        _fail(design, f"{name}.meta", "D_INUSE", f"{int(dev.meta[D_INUSE])} slots in use, the clusters count {inuse}")
+        fail(design, f"{name}.meta", "D_INUSE", f"{int(dev.meta[D_INUSE])} slots in use, the clusters count {inuse}")
     if int(dev.meta[D_OFF]) and inuse != 0:
-        _fail(design, f"{name}.meta", "D_OFF", f"swapped off with {inuse} slots still in use")
+        fail(design, f"{name}.meta", "D_OFF", f"swapped off with {inuse} slots still in use")
     off = dev.pcpu
     wrong = np.argwhere((off < 0) | (off >= nmax))
     if wrong.size:
         cpu, order = (int(x) for x in wrong[0])
-        _fail(design, f"{name}.pcpu", f"{cpu}, {order}", f"offset {int(off[cpu, order])} outside the device [0, {nmax})")
+        fail(design, f"{name}.pcpu", f"{cpu}, {order}", f"offset {int(off[cpu, order])} outside the device [0, {nmax})")
 
 
 # --------------------------------------------------------------------------- XArrays
@@ -249,12 +239,12 @@ def check_xarray(design, name, xa):
             reach += 1
             where = f"{name}.nodes"
             if int(nodes[nd, W_PARENT]) != parent or (parent >= 0 and int(nodes[nd, W_OFFSET]) != offset):
-                _fail(design, where, nd, f"parent/offset words ({int(nodes[nd, W_PARENT])}, {int(nodes[nd, W_OFFSET])}), "
+                fail(design, where, nd, f"parent/offset words ({int(nodes[nd, W_PARENT])}, {int(nodes[nd, W_OFFSET])}), "
                       f"but it hangs at slot {offset} of {parent}")
             slots = nodes[nd, W_SLOTS : W_SLOTS + nslots]
             used = int(np.count_nonzero(slots))
             if used != int(nodes[nd, W_COUNT]):
-                _fail(design, where, nd, f"count word {int(nodes[nd, W_COUNT])}, {used} slots in use")
+                fail(design, where, nd, f"count word {int(nodes[nd, W_COUNT])}, {used} slots in use")
             if int(nodes[nd, W_SHIFT]) == 0:
                 values += used  # a leaf holds values only
                 continue
@@ -265,61 +255,12 @@ def check_xarray(design, name, xa):
                 else:
                     values += 1
     if reach != int(aux[M_NR_NODES]):
-        _fail(design, f"{name}.aux", "M_NR_NODES", f"{int(aux[M_NR_NODES])} nodes counted, {reach} reachable from the heads")
+        fail(design, f"{name}.aux", "M_NR_NODES", f"{int(aux[M_NR_NODES])} nodes counted, {reach} reachable from the heads")
     if values != int(aux[M_ENTRIES]):
-        _fail(design, f"{name}.aux", "M_ENTRIES", f"{int(aux[M_ENTRIES])} entries counted, {values} reachable")
+        fail(design, f"{name}.aux", "M_ENTRIES", f"{int(aux[M_ENTRIES])} entries counted, {values} reachable")
 
 
 # --------------------------------------------------------------------------- designs
-
-
-def _check_rmap(design, table_name, table, fwd_name, fwd_index, ents, slot, noun, fwd_what):
-    """A forward map (``ents[i]`` backed by physical ``slot[i]``, stored at
-    ``fwd_name[fwd_index[i]]``) against the physical device's reverse-map Pointers,
-    both ways: each backing slot's Pointer names its entry, and each Pointer is the
-    backing of the entry it names."""
-    tb = table[np.clip(slot, 0, table.shape[0] - 1)]
-    back = np.where((tb & 7) == swp_tb.PTR_MARK, (tb >> 3) & swp_tb.PTR_OFFSET_MASK, -1)
-    bad = np.flatnonzero((slot <= 0) | (slot >= table.shape[0]) | (back != ents))
-    if bad.size:
-        k = int(bad[0])
-        _fail(design, fwd_name, int(fwd_index[k]), f"{noun} {int(ents[k])} is backed by physical slot "
-              f"{int(slot[k])}, whose reverse map points at {noun} {int(back[k])}")
-    ptr = np.flatnonzero((table & 7) == swp_tb.PTR_MARK)
-    fwd = np.zeros(table.shape[0], dtype=bool)
-    fwd[slot] = True
-    orphan = ptr[~fwd[ptr]]
-    if orphan.size:
-        q = int(orphan[0])
-        _fail(design, table_name, q, f"reverse map points at {noun} {int((table[q] >> 3) & swp_tb.PTR_OFFSET_MASK)}, "
-              f"whose {fwd_what} does not point back at this slot")
-
-
-def _check_vswap(design, dst, counts):
-    vshift = int(dst.meta[V.V_VSHIFT])
-    vsize = 1 << vshift
-    live = np.flatnonzero(dst.vc[:, V.VC_FLAGS] & V.VF_LIVE)
-    # cluster 0's slots reserved with entry 0 count too
-    bits = np.unpackbits(dst.vbits[live].view(np.uint8), axis=1, bitorder="little")[:, :vsize].sum(axis=1)
-    wrong = np.flatnonzero(bits != dst.vc[live, V.VC_COUNT])
-    if wrong.size:
-        row = int(live[wrong[0]])
-        _fail(design, "vc", row, f"count {int(dst.vc[row, V.VC_COUNT])}, {int(bits[wrong[0]])} slots allocated in "
-              f"its bitmap (cluster id {int(dst.vc[row, V.VC_ID])})")
-    # forward map (descriptor -> physical slot) against the reverse map (slot -> entry)
-    ids = dst.vc[live, V.VC_ID]
-    row_of = np.full(int(ids.max(initial=0)) + 2, -1, dtype=np.int64)
-    row_of[ids] = live
-    ents = np.flatnonzero(counts >= 0)
-    cid = ents >> vshift
-    rows = np.where(cid < row_of.shape[0], row_of[np.minimum(cid, row_of.shape[0] - 1)], -1)
-    if (rows < 0).any():
-        e = int(ents[np.flatnonzero(rows < 0)[0]])
-        _fail(design, "cmap", f"cluster {e >> vshift}", f"entry {e} is allocated but its cluster is not live")
-    d = rows * vsize + (ents & (vsize - 1))
-    sw = np.flatnonzero(((dst.desc[d, V.DW_META] >> V.TYPE_SHIFT) & 3) == V.T_SWAPFILE)
-    _check_rmap(design, "dev.table", dst.dev.table, "desc", d[sw], ents[sw], dst.desc[d[sw], V.DW_BACKEND],
-                "entry", "descriptor")
 
 
 def _check_store(design, st, dst, counts, pte, cached):
@@ -330,58 +271,28 @@ def _check_store(design, st, dst, counts, pte, cached):
     keys = st.store_key
     live = np.flatnonzero(keys != E.EMPTY_KEY)
     if live.size != int(st.meta[E.M_STORE_LIVE]):
-        _fail(design, "mm store", "M_STORE_LIVE", f"{int(st.meta[E.M_STORE_LIVE])} records counted, {live.size} present")
+        fail(design, "mm store", "M_STORE_LIVE", f"{int(st.meta[E.M_STORE_LIVE])} records counted, {live.size} present")
     k = keys[live]
     off = np.flatnonzero((k >= counts.shape[0]) | (counts[np.minimum(k, counts.shape[0] - 1)] < 0))
     if off.size:
         e = int(k[off[0]])
-        _fail(design, "mm store", f"entry {e}", "holds a page's data for an entry the design has not allocated")
+        fail(design, "mm store", f"entry {e}", "holds a page's data for an entry the design has not allocated")
     where = st.store_val[live, E.SV_INFO] >> 4
     has_data = np.zeros(counts.shape[0], dtype=bool)
     has_data[k[where != E.W_NONE]] = True
     lost = np.flatnonzero(pte & ~cached & ~has_data[: pte.shape[0]])
     if lost.size:
         e = int(lost[0])
-        _fail(design, "mm store", f"entry {e}", f"a swap PTE holds it but its data is nowhere: lost ({lost.size} entries)")
+        fail(design, "mm store", f"entry {e}", f"a swap PTE holds it but its data is nowhere: lost ({lost.size} entries)")
     if st.meta[E.M_SWAPOFF] and (where == E.W_DISK).any():
         e = int(k[np.flatnonzero(where == E.W_DISK)[0]])
-        _fail(design, "mm store", f"entry {e}", "its data is recorded on the swap device after swapoff")
+        fail(design, "mm store", f"entry {e}", "its data is recorded on the swap device after swapoff")
     md = np.zeros(N_STRUCTURES, dtype=np.int64)
     verbs.metadata_bytes(dst, md)
     zs = int(md[S_ZSWAP_ENTRY]) // ZSWAP_ENTRY_BYTES
     if zs != int(np.count_nonzero(where == E.W_ZSWAP)):
-        _fail(design, "zswap", "entries", f"the design holds {zs} zswap entries, the mm stored "
+        fail(design, "zswap", "entries", f"the design holds {zs} zswap entries, the mm stored "
               f"{int(np.count_nonzero(where == E.W_ZSWAP))} pages in zswap")
-
-
-def _check_ste(design, dst, counts):
-    """vswap_ste / ghost: the virtual_table (vswap slot -> backend) against the physical
-    device's reverse map, and ghost's per-cluster forward-table counts."""
-    vt = dst.vt
-    n = min(vt.shape[0], counts.shape[0])
-    stale = np.flatnonzero((vt[:n] != S.VT_NONE) & (counts[:n] < 0))
-    if stale.size:
-        q = int(stale[0])
-        _fail(design, "vt", q, f"backend word {int(vt[q])} on a free vswap slot")
-    phys = np.flatnonzero((vt & 7) == S.VT_PHYS)
-    _check_rmap(design, "pdev.table", dst.pdev.table, "vt", phys, phys, vt[phys] >> 3, "vswap slot", "virtual_table")
-    if dst.meta[S.E_LAZY_VT]:
-        dev = dst.dev
-        ncl = int(dev.meta[D_NCLUSTERS])
-        shift = int(dev.meta[D_CLUSTER_SHIFT])
-        per = np.bincount(phys >> shift, minlength=ncl)[:ncl]
-        aux = dev.ci[:ncl, S.CI_AUX]
-        wrong = np.flatnonzero(per != aux)
-        if wrong.size:
-            c = int(wrong[0])
-            _fail(design, "dev.ci", c, f"forward-table count {int(aux[c])}, {int(per[c])} of its slots are PHYS")
-        if int(np.count_nonzero(aux)) != int(dst.meta[S.E_VTABLES]):
-            _fail(design, "meta", "E_VTABLES", f"{int(dst.meta[S.E_VTABLES])} forward tables counted, "
-                  f"{int(np.count_nonzero(aux))} clusters have one")
-        nz = int(np.count_nonzero((vt & 7) == S.VT_ZSWAP))
-        if int(dst.zs.aux[M_ENTRIES]) != nz:
-            _fail(design, "zs", "entries", f"{int(dst.zs.aux[M_ENTRIES])} entries in zswap trees, "
-                  f"{nz} vswap slots are backed by zswap")
 
 
 def check_invariants(run_state, *, design=None, final=False) -> None:
@@ -418,42 +329,39 @@ def check_invariants(run_state, *, design=None, final=False) -> None:
     if bad.size:
         f = int(owner[bad[0]])
         e, k = int(fsw[f]), 1 << int(ctx.folio[f, F_ORDER])
-        _fail(design, "swap cache", f"folio {f}", f"holds entries {e}..{e + k - 1}, not all allocated")
+        fail(design, "swap cache", f"folio {f}", f"holds entries {e}..{e + k - 1}, not all allocated")
     cached[ent] = True
     if st is not None:
         swp = st.pt[:, E.PT_STATE] == E.PTE_SWAP
         held = np.bincount(st.pt[swp, E.PT_VAL], minlength=counts.shape[0])
         if held.shape[0] > counts.shape[0]:
             e = int(np.flatnonzero(held[counts.shape[0]:])[0]) + counts.shape[0]
-            _fail(design, "page tables", f"entry {e}", "a swap PTE holds an entry past the design's entry space")
+            fail(design, "page tables", f"entry {e}", "a swap PTE holds an entry past the design's entry space")
         pte = held > 0
         wrong = np.flatnonzero(pte & (counts != held))
         if wrong.size:
             e = int(wrong[0])
-            _fail(design, "swap count", f"entry {e}", f"count {int(counts[e])}, {int(held[e])} swap PTEs hold it")
+            fail(design, "swap count", f"entry {e}", f"count {int(counts[e])}, {int(held[e])} swap PTEs hold it")
         used = (st.fo[:, E.FO_FLAGS] & E.FL_USED) != 0
         fo_entry = np.where(used, st.fo[:, E.FO_ENTRY], 0)
         n = min(fo_entry.shape[0], fsw.shape[0])
         diff = np.flatnonzero(fo_entry[:n] != fsw[:n])
         if diff.size:
             f = int(diff[0])
-            _fail(design, "swap cache", f"folio {f}", f"mm says entry {int(fo_entry[f])} (used {bool(used[f])}), "
+            fail(design, "swap cache", f"folio {f}", f"mm says entry {int(fo_entry[f])} (used {bool(used[f])}), "
                   f"the design's folio->swap is {int(fsw[f])}")
         _check_store(design, st, dst, counts, pte, cached)
         leak = np.flatnonzero(allocated & ~pte & ~cached)
         if leak.size:
             e = int(leak[0])
-            _fail(design, "swap count", f"entry {e}", f"allocated (count {int(counts[e])}) but no swap PTE holds it "
+            fail(design, "swap count", f"entry {e}", f"allocated (count {int(counts[e])}) but no swap PTE holds it "
                   f"and no folio caches it: leaked ({leak.size} such entries)")
-    if isinstance(dst, V.VswapState):
-        _check_vswap(design, dst, counts)
-    if isinstance(dst, S.SteState):
-        _check_ste(design, dst, counts)
+    design_of(dst).check_state(design, dst, counts)
     if final:
         if allocated.any():
             e = int(np.flatnonzero(allocated)[0])
-            _fail(design, "swap count", f"entry {e}", f"still allocated (count {int(counts[e])}) after every task "
+            fail(design, "swap count", f"entry {e}", f"still allocated (count {int(counts[e])}) after every task "
                   f"exited ({int(allocated.sum())} entries)")
         for path, obj in found:
             if isinstance(obj, SwapDev) and int(obj.meta[D_INUSE]) != 0:
-                _fail(design, f"{path}.meta", "D_INUSE", f"{int(obj.meta[D_INUSE])} slots in use after every task exited")
+                fail(design, f"{path}.meta", "D_INUSE", f"{int(obj.meta[D_INUSE])} slots in use after every task exited")

@@ -131,6 +131,7 @@ from ..core.zswap import (
     zswap_metadata_bytes,
     zswap_store_folio,
 )
+from .base import Design
 from ._table_cache import (
     owned_slot_zswap_writeback,
     phys_reclaim_full,
@@ -140,13 +141,6 @@ from ._table_cache import (
     table_unuse,
 )
 
-NAME = "classic"
-SUMMARY = (
-    "the 6.19 baseline: static swap_map (1 B/slot) + swap_cgroup (2 B/slot) + zeromap "
-    "bit, per-cluster swap table as the swap cache, zswap XArrays per 64 MiB, per-PTE "
-    "cgroup lookup in swap_pte_batch"
-)
-OPTIONS: dict = {}
 
 SWAP_HAS_CACHE = 0x40
 COUNT_CONTINUED = 0x80
@@ -764,4 +758,13 @@ verbs.register(
     unuse_entry=cl_unuse_entry,
     unuse=table_unuse,
     free_after_fault=cl_free_after_fault,
+)
+
+DESIGN = Design(
+    "classic",
+    "the 6.19 baseline: static swap_map (1 B/slot) + swap_cgroup (2 B/slot) + zeromap "
+    "bit, per-cluster swap table as the swap cache, zswap XArrays per 64 MiB, per-PTE "
+    "cgroup lookup in swap_pte_batch",
+    ClassicState,
+    new_state,
 )

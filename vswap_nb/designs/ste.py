@@ -120,9 +120,11 @@ from ..core.device import (
     dev_reclaim_full,
     new_device,
 )
+from ..core.invariants import check_rmap, fail
 from ..core.jit import njit
 from ..core.metadata import ZSWAP_TREE_SHIFT
 from ..core.radix import (
+    M_ENTRIES,
     M_NR_NODES,
     M_NTREES,
     xa_empty,
@@ -153,6 +155,7 @@ from ..core.verbs import (
 )
 from ..core.zswap import new_zswap_trees
 from . import swap_table
+from .base import Design
 from ._table_cache import phys_slot_reclaim as _vswap_slot_reclaim
 from ._table_cache import table_cache_lookup, table_try_reclaim
 
@@ -722,18 +725,8 @@ verbs.register(
 )
 
 
-class _Design:
-    VIRTUAL_SLOTS = True  # new_state takes virtual_slots (room for entries without a slot)
-
-    def __init__(self, name, summary, ghost):
-        self.NAME = name
-        self.SUMMARY = summary
-        # ghost's reading of the RFCs (module docstring): False = the P4 RFC cover
-        self.OPTIONS: dict = {"lazy_forward_table": False} if ghost else {}
-        self._ghost = ghost
-
-    def new_state(
-        self,
+def _new_state(ghost: bool):
+    def make(
         nslots,
         *,
         ncpu=1,
@@ -748,8 +741,8 @@ class _Design:
         free_notify=True,
         lazy_forward_table=False,
     ):
-        if lazy_forward_table and not self._ghost:
-            raise ValueError(f"{self.NAME} has no option lazy_forward_table (ghost's reading of its RFCs)")
+        if lazy_forward_table and not ghost:
+            raise ValueError("vswap_ste has no option lazy_forward_table (ghost's reading of its RFCs)")
         dev = dict(
             ncpu=ncpu,
             cluster_size=cluster_size,
@@ -759,7 +752,7 @@ class _Design:
             synchronous=synchronous,
             free_notify=free_notify,
         )
-        if self._ghost and not zswap_enabled:
+        if ghost and not zswap_enabled:
             return swap_table.new_state(nslots, **dev)
         return _new(
             nslots,
@@ -769,17 +762,62 @@ class _Design:
             lazy_vt=bool(lazy_forward_table),
         )
 
+    return make
 
-STE = _Design(
+
+def _check_state(design, dst, counts):
+    """No free vswap slot keeps a backend word; every PHYS word of the virtual_table
+    points at a physical slot whose reverse map points back, and every reverse-map word
+    at a PHYS slot that points at it; ghost's per-cluster forward-table counts equal the
+    cluster's PHYS slots and the clusters with a table equal the design's count.  (Ghost
+    without zswap is swap_table's state: nothing more to check.)"""
+    if not isinstance(dst, SteState):
+        return
+    vt = dst.vt
+    n = min(vt.shape[0], counts.shape[0])
+    stale = np.flatnonzero((vt[:n] != VT_NONE) & (counts[:n] < 0))
+    if stale.size:
+        q = int(stale[0])
+        fail(design, "vt", q, f"backend word {int(vt[q])} on a free vswap slot")
+    phys = np.flatnonzero((vt & 7) == VT_PHYS)
+    check_rmap(design, "pdev.table", dst.pdev.table, "vt", phys, phys, vt[phys] >> 3, "vswap slot", "virtual_table")
+    if dst.meta[E_LAZY_VT]:
+        dev = dst.dev
+        ncl = int(dev.meta[D_NCLUSTERS])
+        shift = int(dev.meta[D_CLUSTER_SHIFT])
+        per = np.bincount(phys >> shift, minlength=ncl)[:ncl]
+        aux = dev.ci[:ncl, CI_AUX]
+        wrong = np.flatnonzero(per != aux)
+        if wrong.size:
+            c = int(wrong[0])
+            fail(design, "dev.ci", c, f"forward-table count {int(aux[c])}, {int(per[c])} of its slots are PHYS")
+        if int(np.count_nonzero(aux)) != int(dst.meta[E_VTABLES]):
+            fail(design, "meta", "E_VTABLES", f"{int(dst.meta[E_VTABLES])} forward tables counted, "
+                 f"{int(np.count_nonzero(aux))} clusters have one")
+        nz = int(np.count_nonzero((vt & 7) == VT_ZSWAP))
+        if int(dst.zs.aux[M_ENTRIES]) != nz:
+            fail(design, "zs", "entries", f"{int(dst.zs.aux[M_ENTRIES])} entries in zswap trees, "
+                 f"{nz} vswap slots are backed by zswap")
+
+
+STE = Design(
     "vswap_ste",
     "the Swap Table Edition RFC v2: a vswap device reusing swap-table clusters held in an "
     "XArray, an 8-byte virtual_table per slot, Pointer rmap with the cache-only bit",
-    ghost=False,
+    SteState,
+    _new_state(ghost=False),
+    virtual_slots=True,
+    check_state=_check_state,
 )
-GHOST = _Design(
+GHOST = Design(
     "ghost",
     "the optional route: swap table P4 for physical swap; with zswap, a dynamic ghost "
     "device whose clusters hold a virtual_table for zswap entries and physical backing "
     "(lazy_forward_table=True: the table only while an entry has a slot, zswap on its own trees)",
-    ghost=True,
+    (SteState, swap_table.SwapTableState),
+    _new_state(ghost=True),
+    # ghost's reading of the RFCs (module docstring): False = the P4 RFC cover
+    options={"lazy_forward_table": False},
+    virtual_slots=True,
+    check_state=_check_state,
 )

@@ -105,6 +105,7 @@ from ..core.zswap import (
     zswap_metadata_bytes,
     zswap_store_folio,
 )
+from .base import Design
 from ._table_cache import (
     owned_slot_zswap_writeback,
     phys_reclaim_full,
@@ -114,12 +115,6 @@ from ._table_cache import (
     table_unuse,
 )
 
-NAME = "swap_table"
-SUMMARY = (
-    "swap table P4: counts, zero flag and cache state in the 8-byte table entry, "
-    "extend_table on overflow, per-cluster memcg_table, 48 B static per cluster"
-)
-OPTIONS: dict = {}
 
 # meta words
 T_EXT_TABLES = 0
@@ -659,4 +654,12 @@ verbs.register(
     range_has_zswap=st_range_has_zswap,
     unuse_entry=st_unuse_entry,
     unuse=table_unuse,
+)
+
+DESIGN = Design(
+    "swap_table",
+    "swap table P4: counts, zero flag and cache state in the 8-byte table entry, "
+    "extend_table on overflow, per-cluster memcg_table, 48 B static per cluster",
+    SwapTableState,
+    new_state,
 )

@@ -284,6 +284,7 @@ from ..core.device import (
     new_device,
     vm_swap_full,
 )
+from ..core.invariants import check_rmap, fail
 from ..core.jit import njit
 from ..core.radix import (
     M_NR_NODES,
@@ -321,6 +322,7 @@ from ..core.verbs import (
     TTRS_UNMAPPED,
     folio_add_swap,
 )
+from .base import Design
 
 SWITCHES = ("rmap_cache_only_bit", "defer_cgroup_check", "cluster_lookup_cache", "batch_ops")
 SETTINGS = ("lookup_cache_ways",)  # integer options (a switch is True/False)
@@ -399,32 +401,56 @@ meta   int64[N_VMETA]     switches, counts, partial list heads
 """
 
 
-class _Variant:
-    """A registered name for the module with preset switches."""
+def _new_state_v5(nslots, **kw):
+    for k in kw:
+        if k in SWITCHES or k in SETTINGS:
+            raise ValueError(
+                f"vswap_v5 has no switch {k!r} (v5 has none of the fixes); "
+                f"use vswap_v6 with {k}=False/True to ablate"
+            )
+    return new_state(nslots, layout_v6=False, **{name: False for name in SWITCHES}, **kw)
 
-    VIRTUAL_SLOTS = True  # new_state takes virtual_slots (room for entries without a slot)
 
-    def __init__(self, name, summary, defaults, layout_v6):
-        self.NAME = name
-        self.SUMMARY = summary
-        self.OPTIONS = dict(defaults) if layout_v6 else {}
-        self._defaults = dict(defaults)
-        self._layout_v6 = layout_v6
+def _new_state_v6(nslots, **kw):
+    return new_state(nslots, layout_v6=True, **{**V6_DEFAULTS, **kw})
 
-    def new_state(self, nslots, **kw):
-        opts = dict(self._defaults)
-        for k in list(kw):
-            if k in SWITCHES or k in SETTINGS:
-                if not self._layout_v6:
-                    raise ValueError(
-                        f"{self.NAME} has no switch {k!r} (v5 has none of the fixes); "
-                        f"use vswap_v6 with {k}=False/True to ablate"
-                    )
-                opts[k] = kw.pop(k)
-        return new_state(nslots, layout_v6=self._layout_v6, **opts, **kw)
 
-    @staticmethod
-    def check_option(name, value):
+def _entry_space(dst) -> int:
+    """Entry values run up to the virtual cluster rows' reach (not the device's)."""
+    return int(dst.meta[V_NROWS]) << int(dst.meta[V_VSHIFT])
+
+
+def _check_state(design, dst, counts):
+    """Each live virtual cluster's count equals the allocated slots in its bitmap
+    (cluster 0's slots reserved with entry 0 included); a SWAPFILE descriptor points at a
+    physical slot whose reverse map points back at the descriptor's entry, and every
+    reverse-map word of the physical device points at such a descriptor."""
+    vshift = int(dst.meta[V_VSHIFT])
+    vsize = 1 << vshift
+    live = np.flatnonzero(dst.vc[:, VC_FLAGS] & VF_LIVE)
+    bits = np.unpackbits(dst.vbits[live].view(np.uint8), axis=1, bitorder="little")[:, :vsize].sum(axis=1)
+    wrong = np.flatnonzero(bits != dst.vc[live, VC_COUNT])
+    if wrong.size:
+        row = int(live[wrong[0]])
+        fail(design, "vc", row, f"count {int(dst.vc[row, VC_COUNT])}, {int(bits[wrong[0]])} slots allocated in "
+             f"its bitmap (cluster id {int(dst.vc[row, VC_ID])})")
+    # forward map (descriptor -> physical slot) against the reverse map (slot -> entry)
+    ids = dst.vc[live, VC_ID]
+    row_of = np.full(int(ids.max(initial=0)) + 2, -1, dtype=np.int64)
+    row_of[ids] = live
+    ents = np.flatnonzero(counts >= 0)
+    cid = ents >> vshift
+    rows = np.where(cid < row_of.shape[0], row_of[np.minimum(cid, row_of.shape[0] - 1)], -1)
+    if (rows < 0).any():
+        e = int(ents[np.flatnonzero(rows < 0)[0]])
+        fail(design, "cmap", f"cluster {e >> vshift}", f"entry {e} is allocated but its cluster is not live")
+    d = rows * vsize + (ents & (vsize - 1))
+    sw = np.flatnonzero(((dst.desc[d, DW_META] >> TYPE_SHIFT) & 3) == T_SWAPFILE)
+    check_rmap(design, "dev.table", dst.dev.table, "desc", d[sw], ents[sw], dst.desc[d[sw], DW_BACKEND],
+               "entry", "descriptor")
+
+
+def check_option(name, value):
         return check_option(name, value)
 
 
@@ -2131,35 +2157,22 @@ verbs.register(
 )
 
 V6_DEFAULTS = {**{name: True for name in SWITCHES}, "lookup_cache_ways": 1}
-V5 = _Variant(
+_HOOKS = dict(virtual_slots=True, entry_space=_entry_space, check_state=_check_state)
+V5 = Design(
     "vswap_v5",
     "virtual swap v5: 24-byte descriptors in 512-slot virtual clusters found through an "
     "XArray cluster map; lazy physical backing; rmap in the physical table; no fixes",
-    {name: False for name in SWITCHES},
-    layout_v6=False,
+    VswapState,
+    _new_state_v5,
+    **_HOOKS,
 )
-
-
-def variant(name: str, summary: str, **presets) -> _Variant:
-    """A new design on vswap_v6's code with some options preset (their defaults in the
-    new design), e.g. ``variant("vswap_v6_lc4", "v6, 4-way lookup cache",
-    lookup_cache_ways=4)``; add it with ``from vswap_nb.designs import register;
-    register(it)`` (``vswap_nb.designs`` itself is the function listing the names).
-    It shares v6's compiled kernels."""
-    defaults = dict(V6_DEFAULTS)
-    for k, v in presets.items():
-        if k not in defaults:
-            raise ValueError(f"unknown vswap option {k}={v!r}; valid: {', '.join(defaults)}")
-        defaults[k] = check_option(k, v)
-    if not isinstance(summary, str):
-        raise TypeError(f"summary must be a one-line description (str), got {summary!r}")
-    return _Variant(name, summary, defaults, layout_v6=True)
-
-
-V6 = _Variant(
+V6 = Design(
     "vswap_v6",
     "v5 plus the fixes, each a switch: rmap cache-only bit, deferred cgroup check, "
     "per-CPU MRU cluster lookup cache, batched frees and writeout",
-    V6_DEFAULTS,
-    layout_v6=True,
+    VswapState,
+    _new_state_v6,
+    options=V6_DEFAULTS,
+    check_option=check_option,
+    **_HOOKS,
 )

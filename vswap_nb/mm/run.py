@@ -3,12 +3,19 @@ engine kernel once per workload phase (timing each call), and hand the raw resul
 :mod:`vswap_nb.results`.  Inputs are checked by :mod:`vswap_nb.api` before this runs."""
 from __future__ import annotations
 
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 import numpy as np
+from numba import typeof
 
 from ..core import verbs
+from ..core.jit import cache_dir
+from ..core.events import K_EXIT, K_MMAP, K_PHASE, K_TOUCH, K_UNMAP
 from ..designs import entry_space, get_design
+from ..workloads.events import make_workload
 from . import engine as E
 from .config import P_RAM_PAGES
 
@@ -28,7 +35,7 @@ def design_state(module, system, nfolios: int, options: dict):
         zswap_enabled=bool(system.zswap_on),
         free_notify=dev.kind == "zram",  # swap_slot_free_notify: zram's alone frees per slot
     )
-    if getattr(module, "VIRTUAL_SLOTS", False):
+    if module.VIRTUAL_SLOTS:
         # every swapped page and every swap-cache folio may hold a virtual entry
         kw["virtual_slots"] = int(dev.nslots) + int(nfolios)
     kw.update(options)
@@ -43,16 +50,17 @@ CHECK_QUANTA = 64  # scheduling quanta between invariant checks with check="ever
 
 
 def run(
-    design: str, workload, system, params, prim_ns, mm_ns, *, seed: int, options: dict, progress=None, check=None
+    design: str, workload, system, params, prim_ns, mm_ns, *, seed: int, options: dict, progress=None, check=None,
+    check_every: bool = False,
 ) -> dict:
     """Run ``workload`` on ``system`` with ``design``; returns the raw arrays and times.
     ``progress(done, total)`` (page events) is called between kernel calls.  ``check``
-    ("phase", "every" or None) runs :func:`vswap_nb.check.check_invariants` after each
-    phase, or also after every ``CHECK_QUANTA`` quanta, and at the end (then with
+    (``check(run_state, design=..., final=...)``, :func:`vswap_nb.check.check_invariants`
+    as ``simulate(check=...)`` passes it, or None) runs after each phase, also after
+    every ``CHECK_QUANTA`` quanta with ``check_every``, and at the end (then with
     ``final=True`` when no page is mapped any more).  Checking reads the state only, so
     the counters are the same with or without it."""
-    if check is not None:
-        from ..check import check_invariants
+    check_invariants = check
     module = get_design(design)
     nfolios = int(params[P_RAM_PAGES]) + FOLIO_SLACK
     dst = design_state(module, system, nfolios, options)
@@ -65,7 +73,7 @@ def run(
     wall = np.zeros(nph, dtype=np.float64)
     status = E.OK
     total = max(int(workload.page_events), 1)
-    quanta = CHECK_QUANTA if check == "every" else CHUNK_QUANTA
+    quanta = CHECK_QUANTA if check is not None and check_every else CHUNK_QUANTA
     for p in range(nph):
         while status == E.OK and st.meta[E.M_PHASE_DONE] != -(p + 1):
             t0 = time.perf_counter()
@@ -73,7 +81,7 @@ def run(
             wall[p] += time.perf_counter() - t0
             if progress is not None:
                 progress(min(int(st.meta[E.M_PAGE_EVENTS]), total), total)
-            if check == "every" and status == E.OK:
+            if check is not None and check_every and status == E.OK:
                 check_invariants((st, ctx, dst), design=design)
         if status != E.OK:
             break
@@ -126,15 +134,6 @@ _WARMED: set = set()
 
 def _warm_args(module, system, params, prim_ns, mm_ns, options) -> tuple:
     """The arguments of a one-task, one-page engine run of the design's types."""
-    from ..workloads.events import (
-        K_EXIT,
-        K_MMAP,
-        K_PHASE,
-        K_TOUCH,
-        K_UNMAP,
-        make_workload,
-    )
-
     tiny = make_workload(
         "warmup",
         {},
@@ -151,13 +150,38 @@ def _warm_args(module, system, params, prim_ns, mm_ns, options) -> tuple:
     return (st, ctx, dst, tiny.events, np.ascontiguousarray(tiny.task_start[1:]), 0, CHUNK_QUANTA)
 
 
+# What a first, cold compile of a design's engine and verbs takes (import and first
+# simulate with an empty cache; asv FirstCall.timeraw_cold_simulate at 79ecb0d on the
+# 2-core machine, rounded), by the state type the engine is compiled for.
+FIRST_COMPILE_S = {"ClassicState": 50, "SwapTableState": 50, "VswapState": 80, "SteState": 60}
+_ANNOUNCED: set = set()
+
+
+def announce_compile(names, state_types, jobs: int = 1) -> None:
+    """Say on stderr, once per state type and process, that the engines of ``names``
+    are about to be compiled, with the usual time."""
+    new = [t for t in dict.fromkeys(state_types) if t not in _ANNOUNCED]
+    if not new:
+        return
+    _ANNOUNCED.update(new)
+    secs = [FIRST_COMPILE_S.get(t, 60) for t in new]
+    about = max(secs) if jobs > 1 else sum(secs)
+    when = "first run only" if cache_dir() is not None else "first run in this process (the disk cache is off)"
+    what = f"the {names[0]} engine" if len(names) == 1 else f"the engines of {', '.join(names)}"
+    where = f" in {min(jobs, len(new))} processes" if jobs > 1 and len(new) > 1 else ""
+    print(f"vswap_nb: compiling {what}{where}, {when}, about {about} s", file=sys.stderr, flush=True)
+
+
 def _warm(module, system, params, prim_ns, mm_ns, workload, options):
     """Compile (or load from the cache) the engine for this design before the timed
     phases, on a one-task, one-page run of the same types."""
     key = (module.NAME, tuple(sorted(options.items())), bool(system.zswap_on))
     if key in _WARMED:
         return
-    E.run_phase(*_warm_args(module, system, params, prim_ns, mm_ns, options))
+    args = _warm_args(module, system, params, prim_ns, mm_ns, options)
+    if not _engine_ready(args):
+        announce_compile([module.NAME], [type(args[2]).__name__])
+    E.run_phase(*args)
     _WARMED.add(key)
 
 
@@ -188,13 +212,6 @@ def precompile(designs, system, params, prim_ns, mm_ns, options, jobs: int) -> t
     ``swap_table``'s); nothing happens with one such type, one job, or the cache off.  A worker
     that fails (a design registered in this process only) leaves the compile to the
     run.  Returns the designs compiled in workers."""
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
-    from numba import typeof
-
-    from ..core.jit import cache_dir
-
     if jobs < 2 or cache_dir() is None:
         return ()
     todo = {}
@@ -205,6 +222,7 @@ def precompile(designs, system, params, prim_ns, mm_ns, options, jobs: int) -> t
             todo.setdefault(typeof(args[2]), (name, opts))
     if len(todo) < 2:
         return ()
+    announce_compile([n for n, _ in todo.values()], [t.instance_class.__name__ for t in todo], jobs)
     done = []
     with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(_compile_engine, n, system, params, prim_ns, mm_ns, o) for n, o in todo.values()]
