@@ -411,13 +411,11 @@ class _PoolHere:
 
 
 def test_precompile_sends_one_job_per_state_type_not_yet_compiled(monkeypatch):
-    import concurrent.futures
-
     from vswap_nb.mm import run as R
 
     s = _tiny_system()
     prim_ns, mm_ns = cost_vectors(None)
-    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", _PoolHere)
+    monkeypatch.setattr(R, "ProcessPoolExecutor", _PoolHere)
     _PoolHere.submitted = []
     monkeypatch.setattr(R, "_engine_ready", lambda args: False)
     names = ["classic", "vswap_v5", "vswap_v6", "swap_table", "ghost", "vswap_ste"]
@@ -438,8 +436,6 @@ def test_precompile_sends_one_job_per_state_type_not_yet_compiled(monkeypatch):
 
 
 def test_precompile_skips_engines_already_compiled_or_cached(monkeypatch):
-    import concurrent.futures
-
     from vswap_nb.mm import run as R
 
     s = _tiny_system()
@@ -447,10 +443,44 @@ def test_precompile_skips_engines_already_compiled_or_cached(monkeypatch):
     for d in ("classic", "vswap_v6"):
         v.simulate(d, v.usemem("1M"), s)
         assert R._engine_ready(R._warm_args(R.get_design(d), s, s.to_params(), prim_ns, mm_ns, {}))
-    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", _PoolHere)
+    monkeypatch.setattr(R, "ProcessPoolExecutor", _PoolHere)
     _PoolHere.submitted = []
     assert R.precompile(["classic", "vswap_v6"], s, s.to_params(), prim_ns, mm_ns, {}, 2) == ()
     assert _PoolHere.submitted == []
+
+
+def test_first_compile_is_announced_once_per_state_type(monkeypatch, capsys):
+    from vswap_nb.mm import run as R
+
+    monkeypatch.setattr(R, "_ANNOUNCED", set())
+    R.announce_compile([("classic", "ClassicState")])
+    assert capsys.readouterr().err == (
+        "vswap_nb: compiling the classic engine, first run only, about "
+        f"{R.FIRST_COMPILE_S['ClassicState']} s\n"
+    )
+    R.announce_compile([("classic", "ClassicState")])  # once per process
+    assert capsys.readouterr().err == ""
+    # in parallel: the state types not yet announced, the time of the longest job or of
+    # the work shared over the processes, whichever is longer
+    R.announce_compile([("classic", "ClassicState"), ("vswap_v5", "VswapState"), ("vswap_ste", "SteState")], jobs=2)
+    want = max(R.FIRST_COMPILE_S["VswapState"], -(-(R.FIRST_COMPILE_S["VswapState"] + R.FIRST_COMPILE_S["SteState"]) // 2))
+    assert capsys.readouterr().err == (
+        f"vswap_nb: compiling the engines of vswap_v5, vswap_ste in 2 processes, first run only, about {want} s\n"
+    )
+
+
+def test_a_run_announces_only_an_engine_it_compiles(monkeypatch, capsys):
+    from vswap_nb.mm import run as R
+
+    s = _tiny_system()
+    monkeypatch.setattr(R, "_ANNOUNCED", set())
+    monkeypatch.setattr(R, "_WARMED", set())
+    v.simulate("classic", v.usemem("1M"), s)  # compiled or loaded from the cache already
+    assert "compiling" not in capsys.readouterr().err
+    monkeypatch.setattr(R, "_WARMED", set())
+    monkeypatch.setattr(R, "_engine_ready", lambda args: False)  # as with an empty cache
+    v.simulate("classic", v.usemem("1M"), s)
+    assert "vswap_nb: compiling the classic engine" in capsys.readouterr().err
 
 
 def test_compile_worker_runs_in_a_fresh_process():

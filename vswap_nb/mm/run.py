@@ -157,18 +157,23 @@ FIRST_COMPILE_S = {"ClassicState": 50, "SwapTableState": 50, "VswapState": 80, "
 _ANNOUNCED: set = set()
 
 
-def announce_compile(names, state_types, jobs: int = 1) -> None:
-    """Say on stderr, once per state type and process, that the engines of ``names``
-    are about to be compiled, with the usual time."""
-    new = [t for t in dict.fromkeys(state_types) if t not in _ANNOUNCED]
+def announce_compile(pairs, jobs: int = 1) -> None:
+    """Say on stderr, once per state type and process, that the engines of ``pairs``
+    (design name, state type name) are about to be compiled, with the usual time."""
+    new = {}
+    for name, t in pairs:
+        if t not in _ANNOUNCED and t not in new:
+            new[t] = name
     if not new:
         return
     _ANNOUNCED.update(new)
+    names = list(new.values())
     secs = [FIRST_COMPILE_S.get(t, 60) for t in new]
-    about = max(secs) if jobs > 1 else sum(secs)
+    procs = min(jobs, len(new))
+    about = max(max(secs), -(-sum(secs) // procs))
     when = "first run only" if cache_dir() is not None else "first run in this process (the disk cache is off)"
     what = f"the {names[0]} engine" if len(names) == 1 else f"the engines of {', '.join(names)}"
-    where = f" in {min(jobs, len(new))} processes" if jobs > 1 and len(new) > 1 else ""
+    where = f" in {procs} processes" if procs > 1 else ""
     print(f"vswap_nb: compiling {what}{where}, {when}, about {about} s", file=sys.stderr, flush=True)
 
 
@@ -180,7 +185,7 @@ def _warm(module, system, params, prim_ns, mm_ns, workload, options):
         return
     args = _warm_args(module, system, params, prim_ns, mm_ns, options)
     if not _engine_ready(args):
-        announce_compile([module.NAME], [type(args[2]).__name__])
+        announce_compile([(module.NAME, type(args[2]).__name__)])
     E.run_phase(*args)
     _WARMED.add(key)
 
@@ -222,7 +227,7 @@ def precompile(designs, system, params, prim_ns, mm_ns, options, jobs: int) -> t
             todo.setdefault(typeof(args[2]), (name, opts))
     if len(todo) < 2:
         return ()
-    announce_compile([n for n, _ in todo.values()], [t.instance_class.__name__ for t in todo], jobs)
+    announce_compile([(n, t.instance_class.__name__) for t, (n, _) in todo.items()], jobs)
     done = []
     with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(_compile_engine, n, system, params, prim_ns, mm_ns, o) for n, o in todo.values()]
