@@ -18,6 +18,8 @@ from vswap_nb.core.device import (
 from vswap_nb.core.radix import M_NR_NODES, N_META, W_COUNT
 from vswap_nb.designs import entry_space, get_design
 from vswap_nb.mm import engine as E
+from vswap_nb.mm import state as MS
+from vswap_nb.core.vmstat import VM_SWAPOFF_PAGES
 from vswap_nb.mm.config import P_RAM_PAGES
 from vswap_nb.mm.cost import cost_vectors
 from vswap_nb.mm.run import CHUNK_QUANTA, FOLIO_SLACK, design_state
@@ -74,12 +76,12 @@ def _run_phases(design, w, s, phases, options=None):
     nfolios = int(params[P_RAM_PAGES]) + FOLIO_SLACK
     dst = design_state(get_design(design), s, nfolios, dict(options or {}))
     ctx = verbs.new_ctx(nfolios)
-    st = E.new_mm_state(w, params, prim, mm, s.nr_cpus, nfolios, 0, entry_space(dst))
+    st = MS.new_mm_state(w, params, prim, mm, s.nr_cpus, nfolios, 0, entry_space(dst))
     events = np.ascontiguousarray(w.events, dtype=np.int64)
     task_end = np.ascontiguousarray(w.task_start[1:], dtype=np.int64)
     for p in phases:
-        while st.meta[E.M_PHASE_DONE] != -(p + 1):
-            assert E.run_phase(st, ctx, dst, events, task_end, p, CHUNK_QUANTA) == E.OK
+        while st.meta[MS.M_PHASE_DONE] != -(p + 1):
+            assert E.run_phase(st, ctx, dst, events, task_end, p, CHUNK_QUANTA) == MS.OK
     check_invariants((st, ctx, dst), design=design)  # clean before the poke
     return st, ctx, dst
 
@@ -94,7 +96,7 @@ def _live(design, zswap=None, options=None):
 
 
 def _swap_ptes(st):
-    return np.flatnonzero(st.pt[:, E.PT_STATE] == E.PTE_SWAP)
+    return np.flatnonzero(st.pt[:, MS.PT_STATE] == MS.PTE_SWAP)
 
 
 def _caught(state, design, *parts, final=False):
@@ -140,12 +142,12 @@ def test_a_second_pte_on_an_entry_breaks_its_count(live):
     st, ctx, dst = _copy(state)
     swp = _swap_ptes(st)
     assert swp.size > 1000
-    none = np.flatnonzero(st.pt[:, E.PT_STATE] == E.PTE_NONE)
-    e = int(st.pt[swp[0], E.PT_VAL])
+    none = np.flatnonzero(st.pt[:, MS.PT_STATE] == MS.PTE_NONE)
+    e = int(st.pt[swp[0], MS.PT_VAL])
     if none.size == 0:  # every page is mapped: make a present page point at the entry
-        none = np.flatnonzero(st.pt[:, E.PT_STATE] == E.PTE_PRESENT)
-    st.pt[none[0], E.PT_STATE] = E.PTE_SWAP
-    st.pt[none[0], E.PT_VAL] = e
+        none = np.flatnonzero(st.pt[:, MS.PT_STATE] == MS.PTE_PRESENT)
+    st.pt[none[0], MS.PT_STATE] = MS.PTE_SWAP
+    st.pt[none[0], MS.PT_VAL] = e
     _caught((st, ctx, dst), design, "swap count[entry", f"{e}]", "count 1, 2 swap PTEs hold it")
 
 
@@ -153,15 +155,15 @@ def test_a_lost_pte_is_a_leaked_entry(live):
     design, state = live
     st, ctx, dst = _copy(state)
     page = _swap_ptes(st)[0]
-    e = int(st.pt[page, E.PT_VAL])
-    st.pt[page, E.PT_STATE] = E.PTE_NONE
+    e = int(st.pt[page, MS.PT_VAL])
+    st.pt[page, MS.PT_STATE] = MS.PTE_NONE
     _caught((st, ctx, dst), design, f"swap count[entry {e}]", "leaked")
 
 
 def test_the_two_sides_of_the_swap_cache_must_agree(live):
     design, state = live
     st, ctx, dst = _copy(state)
-    e = int(st.pt[_swap_ptes(st)[0], E.PT_VAL])
+    e = int(st.pt[_swap_ptes(st)[0], MS.PT_VAL])
     f = int(np.flatnonzero(ctx.folio[:, verbs.F_SWAP] == 0)[0])
     ctx.folio[f, verbs.F_SWAP] = e  # the design says folio f caches e; the mm does not
     _caught((st, ctx, dst), design, f"swap cache[folio {f}]", f"the design's folio->swap is {e}")
@@ -251,17 +253,17 @@ def test_ste_virtual_table_and_ghost_forward_tables_are_checked():
 
 def test_the_mm_store_must_hold_every_swapped_page_and_match_zswap():
     st, ctx, dst = _copy(_state("ghost", v.Zswap(max_pool_percent=5)))
-    live = np.flatnonzero(st.store_key != E.EMPTY_KEY)
-    where = st.store_val[live, E.SV_INFO] >> 4
-    z = int(live[np.flatnonzero(where == E.W_ZSWAP)[0]])
-    st.store_val[z, E.SV_INFO] = (st.store_val[z, E.SV_INFO] & 15) | (E.W_DISK << 4)
+    live = np.flatnonzero(st.store_key != MS.EMPTY_KEY)
+    where = st.store_val[live, MS.SV_INFO] >> 4
+    z = int(live[np.flatnonzero(where == MS.W_ZSWAP)[0]])
+    st.store_val[z, MS.SV_INFO] = (st.store_val[z, MS.SV_INFO] & 15) | (MS.W_DISK << 4)
     _caught((st, ctx, dst), "ghost", "zswap[entries]", "the mm stored")
 
     st, ctx, dst = _copy(_state("vswap_v6"))
     cached = set(int(x) for x in ctx.folio[:, verbs.F_SWAP] if x)
-    e = next(int(x) for x in st.pt[_swap_ptes(st), E.PT_VAL] if int(x) not in cached)
+    e = next(int(x) for x in st.pt[_swap_ptes(st), MS.PT_VAL] if int(x) not in cached)
     i = int(np.flatnonzero(st.store_key == e)[0])
-    st.store_val[i, E.SV_INFO] &= 15  # where = W_NONE: the data is gone
+    st.store_val[i, MS.SV_INFO] &= 15  # where = W_NONE: the data is gone
     _caught((st, ctx, dst), "vswap_v6", f"mm store[entry {e}]", "its data is nowhere: lost")
 
 
@@ -274,21 +276,21 @@ def _after_swapoff(design):
     t1 = [(K_MMAP, 0, b), (K_PHASE, 0), (K_BARRIER, 0), (K_TOUCH, 0, b, F_WRITE), (K_EXIT,)]
     w = make_workload("swapoff", {}, ("fill", "swapoff", "exit"), [t0, t1])
     st, ctx, dst = _run_phases(design, w, v.System("64M", swap=v.Device("ssd", "256M"), nr_cpus=2), (0, 1))
-    assert st.meta[E.M_SWAPOFF] == 1 and int(st.vm[E.VM_SWAPOFF_PAGES]) > 0
+    assert st.meta[MS.M_SWAPOFF] == 1 and int(st.vm[VM_SWAPOFF_PAGES]) > 0
     return st, ctx, dst
 
 
 def test_after_swapoff_no_data_is_on_the_device_and_no_slot_in_use():
     st, ctx, dst = _after_swapoff("vswap_v6")
-    live = np.flatnonzero(st.store_key != E.EMPTY_KEY)
+    live = np.flatnonzero(st.store_key != MS.EMPTY_KEY)
     assert live.size > 0  # repointed entries: their pages are in the swap cache
     i = int(live[0])
-    st.store_val[i, E.SV_INFO] = (st.store_val[i, E.SV_INFO] & 15) | (E.W_DISK << 4)
+    st.store_val[i, MS.SV_INFO] = (st.store_val[i, MS.SV_INFO] & 15) | (MS.W_DISK << 4)
     _caught((st, ctx, dst), "vswap_v6", f"mm store[entry {int(st.store_key[i])}]",
             "recorded on the swap device after swapoff")
 
     st, ctx, dst = _after_swapoff("classic")
-    assert not (st.store_key != E.EMPTY_KEY).any()  # every page is mapped again
+    assert not (st.store_key != MS.EMPTY_KEY).any()  # every page is mapped again
     dst.dev.ci[0, CI_COUNT] += 1
     dst.dev.meta[D_INUSE] += 1
     _caught((st, ctx, dst), "classic", "dev.meta[D_OFF]", "swapped off with 1 slots still in use")

@@ -12,6 +12,9 @@ import xarray as xr
 
 import vswap_nb as v
 from vswap_nb.mm import engine as E
+from vswap_nb.mm import reclaim
+from vswap_nb.mm import state as MS
+from vswap_nb.core.vmstat import VM_CONTENT_ERRORS, VM_PSWPOUT
 from vswap_nb.mm.cost import cost_vectors
 from vswap_nb.mm.run import EngineError, run
 
@@ -149,23 +152,23 @@ def test_content_check_catches_a_lost_page():
     nf = int(s.ram_pages) + 64
     dst = design_state(get_design("classic"), s, nf, {})
     ctx = verbs.new_ctx(nf)
-    st = E.new_mm_state(w, s.to_params(), prim, mm, 1, nf, 0, entry_space(dst))
+    st = MS.new_mm_state(w, s.to_params(), prim, mm, 1, nf, 0, entry_space(dst))
     ends = np.ascontiguousarray(w.task_start[1:])
-    assert E.run_phase(st, ctx, dst, w.events, ends, 0, 1 << 30) == E.OK
-    assert st.vm[E.VM_PSWPOUT] == 0 and st.vm[E.VM_CONTENT_ERRORS] == 0  # 8M fits in 16M
+    assert E.run_phase(st, ctx, dst, w.events, ends, 0, 1 << 30) == MS.OK
+    assert st.vm[VM_PSWPOUT] == 0 and st.vm[VM_CONTENT_ERRORS] == 0  # 8M fits in 16M
     # squeeze: a second task's worth is not there, so make swap happen by hand instead:
     w2 = v.usemem("24M", read_back=True)
     dst = design_state(get_design("classic"), s, nf, {})
-    st = E.new_mm_state(w2, s.to_params(), prim, mm, 1, nf, 0, entry_space(dst))
+    st = MS.new_mm_state(w2, s.to_params(), prim, mm, 1, nf, 0, entry_space(dst))
     ctx = verbs.new_ctx(nf)
     ends = np.ascontiguousarray(w2.task_start[1:])
-    assert E.run_phase(st, ctx, dst, w2.events, ends, 0, 1 << 30) == E.OK
-    assert st.vm[E.VM_PSWPOUT] > 0
+    assert E.run_phase(st, ctx, dst, w2.events, ends, 0, 1 << 30) == MS.OK
+    assert st.vm[VM_PSWPOUT] > 0
     live = st.store_key != 0
     k = np.flatnonzero(live)[0]
-    st.store_val[k, E.SV_TAG] += 1  # one stored page now holds other data
-    assert E.run_phase(st, ctx, dst, w2.events, ends, 1, 1 << 30) == E.OK
-    assert st.vm[E.VM_CONTENT_ERRORS] == 1
+    st.store_val[k, MS.SV_TAG] += 1  # one stored page now holds other data
+    assert E.run_phase(st, ctx, dst, w2.events, ends, 1, 1 << 30) == MS.OK
+    assert st.vm[VM_CONTENT_ERRORS] == 1
 
 
 def test_out_of_memory_is_a_clear_error():
@@ -331,7 +334,7 @@ def _fresh_mm_state(w, s):
     params = s.to_params()
     nfolios = int(params[P_RAM_PAGES]) + FOLIO_SLACK
     dst = design_state(get_design("classic"), s, nfolios, {})
-    return E.new_mm_state(w, params, prim, mm, s.nr_cpus, nfolios, 0, entry_space(dst)), params
+    return MS.new_mm_state(w, params, prim, mm, s.nr_cpus, nfolios, 0, entry_space(dst)), params
 
 
 def test_zswap_pool_stays_full_until_it_is_back_under_the_accept_threshold():
@@ -346,8 +349,8 @@ def test_zswap_pool_stays_full_until_it_is_back_under_the_accept_threshold():
     assert mx == 6553  # floor(65536 pages * 10 / 100)
 
     def full_at(pages):
-        st.fmeta[E.FM_ZSWAP_BYTES] = pages * 4096
-        return bool(E._zswap_check_limits(st))
+        st.fmeta[MS.FM_ZSWAP_BYTES] = pages * 4096
+        return bool(reclaim._zswap_check_limits(st))
 
     accept = mx * 90 // 100  # 5897
     assert [full_at(p) for p in (accept + 1, mx - 1)] == [False, False]  # filling up

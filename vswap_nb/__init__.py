@@ -19,7 +19,7 @@ InvariantError       what a broken invariant raises
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from .core.version import __version__
 
 from .api import compare, designs, metadata_overhead, simulate
 from .check import InvariantError, check_invariants

@@ -320,7 +320,7 @@ def _check_check(check):
 def simulate(design, workload, system, *, seed=0, cost=None, progress=None, check=None, **design_options):
     """Run ``workload`` on ``system`` with the metadata design ``design``.
 
-    The mm engine (:mod:`vswap_nb.mm.engine`) turns the workload's page events into the
+    The mm engine (:mod:`vswap_nb.mm`, its rooms listed in :mod:`vswap_nb.mm.engine`) turns the workload's page events into the
     kernel's swap operations (reclaim by kswapd and in the allocating task, faults with
     readahead, unmap in PTE batches, zswap stores and writeback) and calls the design's
     verbs for each.  ``cost`` overrides the cost table (a dict of primitive or mm cost

@@ -114,7 +114,7 @@ from .core.radix import (
 from .core.verbs import F_ORDER, F_SWAP
 from .core.invariants import InvariantError, fail
 from .designs import design_of, entry_space
-from .mm import engine as E
+from .mm import state as MS
 
 __all__ = ["InvariantError", "check_invariants"]
 
@@ -269,30 +269,30 @@ def _check_store(design, st, dst, counts, pte, cached):
     swap PTE holds has its data somewhere (zero, zswap, device, or a cached folio), and
     the records in zswap are exactly the design's zswap entries."""
     keys = st.store_key
-    live = np.flatnonzero(keys != E.EMPTY_KEY)
-    if live.size != int(st.meta[E.M_STORE_LIVE]):
-        fail(design, "mm store", "M_STORE_LIVE", f"{int(st.meta[E.M_STORE_LIVE])} records counted, {live.size} present")
+    live = np.flatnonzero(keys != MS.EMPTY_KEY)
+    if live.size != int(st.meta[MS.M_STORE_LIVE]):
+        fail(design, "mm store", "M_STORE_LIVE", f"{int(st.meta[MS.M_STORE_LIVE])} records counted, {live.size} present")
     k = keys[live]
     off = np.flatnonzero((k >= counts.shape[0]) | (counts[np.minimum(k, counts.shape[0] - 1)] < 0))
     if off.size:
         e = int(k[off[0]])
         fail(design, "mm store", f"entry {e}", "holds a page's data for an entry the design has not allocated")
-    where = st.store_val[live, E.SV_INFO] >> 4
+    where = st.store_val[live, MS.SV_INFO] >> 4
     has_data = np.zeros(counts.shape[0], dtype=bool)
-    has_data[k[where != E.W_NONE]] = True
+    has_data[k[where != MS.W_NONE]] = True
     lost = np.flatnonzero(pte & ~cached & ~has_data[: pte.shape[0]])
     if lost.size:
         e = int(lost[0])
         fail(design, "mm store", f"entry {e}", f"a swap PTE holds it but its data is nowhere: lost ({lost.size} entries)")
-    if st.meta[E.M_SWAPOFF] and (where == E.W_DISK).any():
-        e = int(k[np.flatnonzero(where == E.W_DISK)[0]])
+    if st.meta[MS.M_SWAPOFF] and (where == MS.W_DISK).any():
+        e = int(k[np.flatnonzero(where == MS.W_DISK)[0]])
         fail(design, "mm store", f"entry {e}", "its data is recorded on the swap device after swapoff")
     md = np.zeros(N_STRUCTURES, dtype=np.int64)
     verbs.metadata_bytes(dst, md)
     zs = int(md[S_ZSWAP_ENTRY]) // ZSWAP_ENTRY_BYTES
-    if zs != int(np.count_nonzero(where == E.W_ZSWAP)):
+    if zs != int(np.count_nonzero(where == MS.W_ZSWAP)):
         fail(design, "zswap", "entries", f"the design holds {zs} zswap entries, the mm stored "
-              f"{int(np.count_nonzero(where == E.W_ZSWAP))} pages in zswap")
+              f"{int(np.count_nonzero(where == MS.W_ZSWAP))} pages in zswap")
 
 
 def check_invariants(run_state, *, design=None, final=False) -> None:
@@ -332,8 +332,8 @@ def check_invariants(run_state, *, design=None, final=False) -> None:
         fail(design, "swap cache", f"folio {f}", f"holds entries {e}..{e + k - 1}, not all allocated")
     cached[ent] = True
     if st is not None:
-        swp = st.pt[:, E.PT_STATE] == E.PTE_SWAP
-        held = np.bincount(st.pt[swp, E.PT_VAL], minlength=counts.shape[0])
+        swp = st.pt[:, MS.PT_STATE] == MS.PTE_SWAP
+        held = np.bincount(st.pt[swp, MS.PT_VAL], minlength=counts.shape[0])
         if held.shape[0] > counts.shape[0]:
             e = int(np.flatnonzero(held[counts.shape[0]:])[0]) + counts.shape[0]
             fail(design, "page tables", f"entry {e}", "a swap PTE holds an entry past the design's entry space")
@@ -342,8 +342,8 @@ def check_invariants(run_state, *, design=None, final=False) -> None:
         if wrong.size:
             e = int(wrong[0])
             fail(design, "swap count", f"entry {e}", f"count {int(counts[e])}, {int(held[e])} swap PTEs hold it")
-        used = (st.fo[:, E.FO_FLAGS] & E.FL_USED) != 0
-        fo_entry = np.where(used, st.fo[:, E.FO_ENTRY], 0)
+        used = (st.fo[:, MS.FO_FLAGS] & MS.FL_USED) != 0
+        fo_entry = np.where(used, st.fo[:, MS.FO_ENTRY], 0)
         n = min(fo_entry.shape[0], fsw.shape[0])
         diff = np.flatnonzero(fo_entry[:n] != fsw[:n])
         if diff.size:

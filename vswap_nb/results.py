@@ -14,9 +14,9 @@ import numba
 import numpy as np
 import xarray as xr
 
-from . import __version__
 from .core.counters import N_OPS, N_PRIMITIVES, OPS, PRIMITIVES
 from .core.metadata import S_CLUSTER_MAP_NODES, S_ZSWAP_XA_NODES, STRUCTURE_DESCRIPTIONS, STRUCTURES
+from .core.version import __version__
 from .core.vmstat import VMSTAT, VMSTAT_DESCRIPTIONS
 
 __all__ = ["base_attrs", "compare_dataset", "fill_missing", "kernel_dataset", "metadata_dataset", "run_dataset"]

@@ -11,8 +11,10 @@ Every kernel in vswap_nb is compiled through :func:`njit` from this module:
   in the package must start a fresh cache.  Keying the directory by the source hash does
   exactly that, and lets dask workers on one machine share one cache.  Modules that
   hold no jitted code and no constant a kernel compiles in (``NOT_COMPILED``: the
-  command line, results, sweeps, plots, the kernel design) are left out of the hash,
-  so editing them does not throw the cache away.
+  command line, results, sweeps, plots, the kernel design, the run driver, the design
+  registry and protocol, the invariant helpers) are left out of the hash, so editing
+  them does not throw the cache away (``tests/test_layering.py`` checks that none of
+  them holds a kernel or a name a kernel uses).
 * one writer at a time in the cache directory.  Numba saves a new compiled version of a
   function by reading the function's index, picking the first free data-file name,
   and writing both back; two processes (pytest-xdist workers, dask workers, the
@@ -96,7 +98,10 @@ CACHE_ENABLED = os.environ.get("VSWAP_NB_CACHE", "1").strip().lower() not in (
 # (the command line, the Dataset builder, sweeps, plots, the kernel design, which runs C).
 # Editing them keeps the compiled cache; tests/test_jit_policy.py checks they stay free of
 # jitted code.
-NOT_COMPILED = ("__main__.py", "cli.py", "results.py", "sweep.py", "plot.py", "kernel/")
+NOT_COMPILED = (
+    "__main__.py", "cli.py", "results.py", "sweep.py", "plot.py", "kernel/", "mm/run.py", "designs/__init__.py",
+    "designs/base.py", "core/invariants.py",
+)
 
 
 def _hashed_sources() -> list:

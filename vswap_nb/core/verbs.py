@@ -113,6 +113,7 @@ from numba.core.errors import TypingError
 from numba.extending import overload
 
 from .counters import new_counters
+from .metadata import N_STRUCTURES
 from .jit import njit
 from .ref import ref
 
@@ -352,8 +353,6 @@ def _check_cpu_order(dst, cpu, order):
 
 
 def _check_out(out):
-    from .metadata import N_STRUCTURES
-
     if out.ndim != 1 or out.shape[0] < N_STRUCTURES or out.dtype.kind != "i":
         raise ValueError(f"out must be an int64 array of at least {N_STRUCTURES} structures, got {out.dtype}{out.shape}")
 

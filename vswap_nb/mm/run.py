@@ -17,6 +17,7 @@ from ..core.events import K_EXIT, K_MMAP, K_PHASE, K_TOUCH, K_UNMAP
 from ..designs import entry_space, get_design
 from ..workloads.events import make_workload
 from . import engine as E
+from . import state as MS
 from .config import P_RAM_PAGES
 
 __all__ = ["design_state", "precompile", "run"]
@@ -65,44 +66,44 @@ def run(
     nfolios = int(params[P_RAM_PAGES]) + FOLIO_SLACK
     dst = design_state(module, system, nfolios, options)
     ctx = verbs.new_ctx(nfolios)
-    st = E.new_mm_state(workload, params, prim_ns, mm_ns, int(system.nr_cpus), nfolios, int(seed), entry_space(dst))
+    st = MS.new_mm_state(workload, params, prim_ns, mm_ns, int(system.nr_cpus), nfolios, int(seed), entry_space(dst))
     task_end = np.ascontiguousarray(workload.task_start[1:], dtype=np.int64)
     events = np.ascontiguousarray(workload.events, dtype=np.int64)
     _warm(module, system, params, prim_ns, mm_ns, workload, options)
     nph = max(len(workload.phases), 1)
     wall = np.zeros(nph, dtype=np.float64)
-    status = E.OK
+    status = MS.OK
     total = max(int(workload.page_events), 1)
     quanta = CHECK_QUANTA if check is not None and check_every else CHUNK_QUANTA
     for p in range(nph):
-        while status == E.OK and st.meta[E.M_PHASE_DONE] != -(p + 1):
+        while status == MS.OK and st.meta[MS.M_PHASE_DONE] != -(p + 1):
             t0 = time.perf_counter()
             status = int(E.run_phase(st, ctx, dst, events, task_end, p, quanta))
             wall[p] += time.perf_counter() - t0
             if progress is not None:
-                progress(min(int(st.meta[E.M_PAGE_EVENTS]), total), total)
-            if check is not None and check_every and status == E.OK:
+                progress(min(int(st.meta[MS.M_PAGE_EVENTS]), total), total)
+            if check is not None and check_every and status == MS.OK:
                 check_invariants((st, ctx, dst), design=design)
-        if status != E.OK:
+        if status != MS.OK:
             break
         if check is not None and p < nph - 1:  # the last phase gets the final check below
             check_invariants((st, ctx, dst), design=design)
-    if check is not None and status == E.OK:
-        final = not (st.pt[:, E.PT_STATE] != E.PTE_NONE).any()
+    if check is not None and status == MS.OK:
+        final = not (st.pt[:, MS.PT_STATE] != MS.PTE_NONE).any()
         check_invariants((st, ctx, dst), design=design, final=final)
-    if status == E.ERR_OOM and st.meta[E.M_SWAPOFF]:
+    if status == MS.ERR_OOM and st.meta[MS.M_SWAPOFF]:
         raise EngineError(
             f"{design}: out of memory after swapoff: without the swap device only memory (and, for "
             f"a virtual design, zswap and the zero backend) can hold the workload's pages; swap off "
             f"at a phase where the pages the workload keeps fit in RAM and memory.max"
         )
-    if status == E.ERR_OOM:
+    if status == MS.ERR_OOM:
         raise EngineError(
             f"{design}: out of memory: reclaim found nothing more to reclaim (swap and "
             f"zswap full, or memory.max too small for what the workload keeps mapped); "
             f"give the system a larger swap device or less workload"
         )
-    if status != E.OK:
+    if status != MS.OK:
         raise EngineError(
             f"{design}: a design verb failed where the mm expected success (status {status}); "
             f"this is a bug in vswap_nb, please report it with the workload and system"
@@ -120,11 +121,11 @@ def run(
         "md_peak": st.md_peak.copy(),
         "md_peak_total": int(st.md_peak_total[0]),
         "md_final": final,
-        "kswapd_busy_ns": float(st.fmeta[E.FM_KSWAPD_BUSY]),
-        "zswap_shrink_ns": float(st.fmeta[E.FM_ZSWAP_WB_BUSY]),
-        "swapoff_ns": float(st.fmeta[E.FM_SWAPOFF_NS]),
-        "live_entries": int(st.meta[E.M_LIVE_SWAP]),
-        "used_folios": int(st.meta[E.M_USED_FOLIOS]),
+        "kswapd_busy_ns": float(st.fmeta[MS.FM_KSWAPD_BUSY]),
+        "zswap_shrink_ns": float(st.fmeta[MS.FM_ZSWAP_WB_BUSY]),
+        "swapoff_ns": float(st.fmeta[MS.FM_SWAPOFF_NS]),
+        "live_entries": int(st.meta[MS.M_LIVE_SWAP]),
+        "used_folios": int(st.meta[MS.M_USED_FOLIOS]),
         "state": (st, ctx, dst),
     }
 
@@ -146,7 +147,7 @@ def _warm_args(module, system, params, prim_ns, mm_ns, options) -> tuple:
     p[P_RAM_PAGES] = small - FOLIO_SLACK
     dst = design_state(module, system, small, options)
     ctx = verbs.new_ctx(small)
-    st = E.new_mm_state(tiny, p, prim_ns, mm_ns, int(system.nr_cpus), small, 0, entry_space(dst))
+    st = MS.new_mm_state(tiny, p, prim_ns, mm_ns, int(system.nr_cpus), small, 0, entry_space(dst))
     return (st, ctx, dst, tiny.events, np.ascontiguousarray(tiny.task_start[1:]), 0, CHUNK_QUANTA)
 
 

@@ -1,0 +1,396 @@
+"""Faults [mm/memory.c do_swap_page].  A swapped PTE: swap-cache lookup (hit: map it;
+a readahead folio counts swap_ra_hit and feeds the VMA window's hits); on a miss the
+design's ``ra_probe`` decides between the synchronous path (read this page only) and
+swapin_readahead().  VMA readahead (default) sizes the window with
+__swapin_nr_pages() (hits + 2, rounded up to a power of two at least 4, capped at
+1 << min(page_cluster, 5), never below half the previous window; 1 or 2 when there
+were no hits), places it forward, backward or centred by the direction of the last
+fault, clips it to the mm's mapped range and to the PMD of the fault, and reads every
+PTE of the window that holds a swap entry not in the swap cache (swap_ra counts the
+pages read ahead).  Cluster readahead (``vma_readahead=False``) reads the aligned
+block of 1 << page_cluster entries around the fault's entry value, skipping entries
+with no swap count [I: the count test is free here, the kernel's costs a table read].
+After mapping, the PTE's swap count is put (``put`` without cache reclaim,
+folio_put_swap), and the folio leaves the swap cache (``cache_free``) when
+should_try_to_free_swap() says so: the device is SWP_SYNCHRONOUS_IO, more than half of
+the physical swap slots are in use (vm_swap_full, as the allocator reads it: a virtual
+design's zero and zswap entries hold no slot), or the fault is a write (exclusive).  [I: for a virtual
+entry the physical device's flag is used.]  A read fault that keeps the folio in the
+swap cache maps it read-only; a later write frees the swap copy (wp fault ->
+folio_free_swap).  A folio read from zswap is dirty (zswap loads are exclusive).
+
+A page access (:func:`touch`) is here too: a present page's young bit and
+write-protect fault, a missing page's allocation and zeroing, a swapped page's fault.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core import verbs
+from ..core.counters import OP_READAHEAD, OP_SWAPIN
+from ..core.device import vm_swap_full
+from ..core.jit import njit
+from ..core.verbs import (
+    BACKEND_DISK,
+    BACKEND_ZERO,
+    BACKEND_ZSWAP,
+    C_CACHE_DROPS,
+    C_CPU,
+    FOLIO_MAPPED,
+    F_FLAGS,
+    RA_SYNC,
+)
+from ..core.vmstat import (
+    VM_CONTENT_CHECKS,
+    VM_CONTENT_ERRORS,
+    VM_FAULT_READAHEAD,
+    VM_PGFAULT,
+    VM_PGMAJFAULT,
+    VM_PSWPIN,
+    VM_SWAP_RA,
+    VM_SWAP_RA_HIT,
+    VM_SWPIN_ZERO,
+    VM_ZSWPIN,
+)
+from .config import P_DEV_READ_NS, P_FAULT_READAHEAD, P_PAGE_CLUSTER, P_VMA_RA, P_ZSWAP_DECOMPRESS_NS
+from .cost import M_FAULT, M_LRU_OP, M_PAGE_TOUCH, M_PAGE_ZERO, M_PTE_ZAP
+from .memory import drain_drops, folio_free, lru_add_head
+from .reclaim import alloc_folio
+from .state import (
+    ERR_VERB,
+    FL_DIRTY,
+    FL_READAHEAD,
+    FL_RO,
+    FL_YOUNG,
+    FO_CLASS,
+    FO_ENTRY,
+    FO_FLAGS,
+    FO_PAGE,
+    FO_TAG,
+    F_MM_NS,
+    F_PARAMS,
+    H_META,
+    H_VM,
+    INACTIVE,
+    M_GEN,
+    M_STATUS,
+    M_SWAPOFF,
+    OK,
+    PMD_PAGES,
+    PTE_NONE,
+    PTE_PRESENT,
+    PTE_SWAP,
+    PT_STATE,
+    PT_TAG,
+    PT_VAL,
+    SV_FOLIO,
+    SV_INFO,
+    SV_TAG,
+    SWAP_RA_ORDER_CEILING,
+    TK_MM,
+    TK_RA_HITS,
+    TK_RA_PREV,
+    TK_RA_WIN,
+    W_NONE,
+    W_ZSWAP,
+    content_class,
+    dev_sync,
+    injected_fault,
+)
+from .store import entry_dead, store_drop_data, store_find
+
+
+@njit
+def _check_tag(st, f, expect):
+    st.hi[H_VM + VM_CONTENT_CHECKS] += 1
+    if st.fo[f, FO_TAG] != expect:
+        st.hi[H_VM + VM_CONTENT_ERRORS] += 1
+
+
+@njit
+def _read_into(st, ctx, dst, op, cpu, e, f, wait):
+    """swap_read_folio() of entry e into folio f (already in the swap cache): the data
+    comes from the design's backend; returns mm ns: decompression, and the device read
+    when the device is synchronous or the task waits for it (``wait``: the faulting
+    page; read-ahead pages on an asynchronous device are in flight meanwhile)."""
+    ctx.meta[C_CPU] = cpu
+    b = verbs.read_backend(dst, ctx, op, e)
+    i = store_find(st, e)
+    ns = 0.0
+    if i < 0:
+        st.fo[f, FO_TAG] = -1  # nothing was stored: the check will fail
+        st.fo[f, FO_CLASS] = 0
+        return ns
+    st.fo[f, FO_TAG] = st.store_val[i, SV_TAG]
+    cls = st.store_val[i, SV_INFO] & 15
+    where = st.store_val[i, SV_INFO] >> 4
+    st.fo[f, FO_CLASS] = cls
+    st.store_val[i, SV_FOLIO] = f
+    if b == BACKEND_ZSWAP:
+        st.hi[H_VM + VM_ZSWPIN] += 1
+        ns += st.hf[F_PARAMS + P_ZSWAP_DECOMPRESS_NS]
+        if where == W_ZSWAP:
+            store_drop_data(st, i)  # zswap loads are exclusive: the folio is the copy
+        st.fo[f, FO_FLAGS] |= FL_DIRTY
+    elif b == BACKEND_DISK:
+        st.hi[H_VM + VM_PSWPIN] += 1
+        if wait or dev_sync(st):
+            ns += st.hf[F_PARAMS + P_DEV_READ_NS]
+    elif b == BACKEND_ZERO:
+        st.hi[H_VM + VM_SWPIN_ZERO] += 1
+    if where == W_NONE and b != BACKEND_ZSWAP:
+        st.fo[f, FO_TAG] = -1  # the design read a backend the data never went to
+    return ns
+
+
+@njit
+def swapin_one(st, ctx, dst, op, cpu, now, e, for_ra):
+    """__read_swap_cache_async(): a new folio for entry e, added to the swap cache and
+    read.  Returns (folio or -1, mm ns)."""
+    f, ns = alloc_folio(st, ctx, dst, cpu, now, for_ra)
+    if f < 0:
+        return -1, ns
+    ctx.meta[C_CPU] = cpu
+    seen = ctx.meta[C_CACHE_DROPS]
+    r = verbs.cache_add(dst, ctx, op, e, 1, f)
+    drain_drops(st, ctx, seen)
+    if r < 0:
+        folio_free(st, ctx, f)
+        return -1, ns
+    st.fo[f, FO_ENTRY] = e
+    ns += _read_into(st, ctx, dst, op, cpu, e, f, not for_ra)
+    lru_add_head(st, f, INACTIVE)
+    ns += st.hf[F_MM_NS + M_LRU_OP]
+    return f, ns
+
+
+@njit
+def swapin_nr_pages(prev, off, hits, max_pages, prev_win):
+    pages = hits + 2
+    if pages == 2:
+        if off != prev + 1 and off != prev - 1:
+            pages = 1
+    else:
+        r = 4
+        while r < pages:
+            r <<= 1
+        pages = r
+    pages = min(pages, max_pages)
+    last = prev_win // 2
+    pages = max(pages, last)
+    return pages
+
+
+@njit
+def _ra_page(st, ctx, dst, cpu, now, x):
+    """One read-ahead entry: swap-cache lookup, then a new folio read with
+    PG_readahead (swap_ra).  Returns mm ns."""
+    ctx.meta[C_CPU] = cpu
+    if verbs.cache_lookup(dst, ctx, OP_READAHEAD, x) >= 0:
+        return 0.0
+    if injected_fault(st, P_FAULT_READAHEAD, 2):
+        st.hi[H_VM + VM_FAULT_READAHEAD] += 1  # the read is not issued; the PTE keeps the entry
+        return 0.0
+    f, ns = swapin_one(st, ctx, dst, OP_READAHEAD, cpu, now, x, True)
+    if f >= 0:
+        st.fo[f, FO_FLAGS] |= FL_READAHEAD
+        st.hi[H_VM + VM_SWAP_RA] += 1
+    return ns
+
+
+@njit
+def _readahead(st, ctx, dst, t, cpu, now, base, mm_pages, vpn, e):
+    """swapin_readahead() around the fault at vpn (entry e), the fault's own page
+    excluded.  Returns mm ns."""
+    ns = 0.0
+    pc = np.int64(st.hf[F_PARAMS + P_PAGE_CLUSTER])
+    if pc == 0:
+        return ns
+    if st.hf[F_PARAMS + P_VMA_RA] != 0:
+        max_win = np.int64(1) << min(pc, SWAP_RA_ORDER_CEILING)
+        prev = st.task[t, TK_RA_PREV]
+        win = swapin_nr_pages(prev, vpn, st.task[t, TK_RA_HITS], max_win, st.task[t, TK_RA_WIN])
+        st.task[t, TK_RA_PREV] = vpn
+        st.task[t, TK_RA_WIN] = win
+        st.task[t, TK_RA_HITS] = 0
+        return vma_ra_window(st, ctx, dst, cpu, now, base, mm_pages, vpn, prev, win)
+    return cluster_ra(st, ctx, dst, cpu, now, e)
+
+
+@njit
+def vma_ra_window(st, ctx, dst, cpu, now, base, mm_pages, vpn, prev, win):
+    """Read the ``win``-page VMA readahead window of a fault at vpn (previous fault at
+    ``prev``): forward, backward or centred by direction, clipped to the mm's mapped
+    range and to the fault's PMD, the fault's own page excluded.  Returns mm ns."""
+    ns = 0.0
+    if win <= 1:
+        return ns
+    if vpn == prev + 1:
+        lo = vpn
+        hi = vpn + win
+    elif prev == vpn + 1:
+        lo = vpn - win + 1
+        hi = vpn + 1
+    else:
+        left = (win - 1) // 2
+        lo = vpn - left
+        hi = vpn + win - left
+    pmd = vpn - vpn % PMD_PAGES
+    lo = max(lo, 0, pmd)
+    hi = min(hi, mm_pages, pmd + PMD_PAGES)
+    for v in range(lo, hi):
+        if v == vpn:
+            continue
+        g = base + v
+        ns += st.hf[F_MM_NS + M_PTE_ZAP]  # the lockless PTE read
+        if st.pt[g, PT_STATE] == PTE_SWAP:
+            ns += _ra_page(st, ctx, dst, cpu, now + ns, st.pt[g, PT_VAL])
+        if st.hi[H_META + M_STATUS] != OK:
+            return ns
+    return ns
+
+
+@njit
+def cluster_ra(st, ctx, dst, cpu, now, e):
+    """Cluster readahead: the aligned block of 1 << page_cluster entries around e."""
+    ns = 0.0
+    mask = (np.int64(1) << np.int64(st.hf[F_PARAMS + P_PAGE_CLUSTER])) - 1
+    for x in range((e & ~mask), (e | mask) + 1):
+        if x != e and x > 0 and verbs.swap_count(dst, x) > 0:
+            ns += _ra_page(st, ctx, dst, cpu, now + ns, x)
+        if st.hi[H_META + M_STATUS] != OK:
+            return ns
+    return ns
+
+
+@njit
+def _swap_full(st, dst):
+    """vm_swap_full(): more than half of the *physical* swap slots in use
+    (``nr_swap_pages * 2 < total_swap_pages``, include/linux/swap.h), as the allocator
+    reads it (:func:`vswap_nb.core.device.vm_swap_full` on the design's physical device).
+    A virtual design's zero and zswap entries hold no slot, so they do not count.  After
+    swapoff there is no swap space, and it is false."""
+    return st.hi[H_META + M_SWAPOFF] == 0 and vm_swap_full(verbs.phys_dev(dst))
+
+
+@njit
+def pte_map_cached(st, ctx, dst, op, cpu, g, f, e):
+    """The swap PTE at page g holding entry e becomes a present PTE of folio f (in the
+    swap cache for e): the content check, folio_put_swap of the PTE's count, the folio
+    mapped (no longer a read-ahead page)."""
+    _check_tag(st, f, st.pt[g, PT_TAG])
+    ctx.meta[C_CPU] = cpu
+    seen = ctx.meta[C_CACHE_DROPS]
+    verbs.put(dst, ctx, op, e, 1, False)
+    st.pt[g, PT_STATE] = PTE_PRESENT
+    st.pt[g, PT_VAL] = f
+    st.fo[f, FO_PAGE] = g
+    ctx.folio[f, F_FLAGS] |= FOLIO_MAPPED
+    st.fo[f, FO_FLAGS] &= ~FL_READAHEAD
+    drain_drops(st, ctx, seen)
+
+
+@njit
+def _map_swapped(st, ctx, dst, cpu, g, f, e, write):
+    """Map folio f (in the swap cache for entry e) at page g after a swap fault:
+    folio_put_swap, then should_try_to_free_swap.  Returns mm ns."""
+    pte_map_cached(st, ctx, dst, OP_SWAPIN, cpu, g, f, e)
+    st.fo[f, FO_FLAGS] |= FL_YOUNG
+    if verbs.free_after_fault(dst, ctx, OP_SWAPIN, e, f, dev_sync(st), _swap_full(st, dst), write):
+        seen = ctx.meta[C_CACHE_DROPS]
+        if verbs.cache_free(dst, ctx, OP_SWAPIN, e, 1) > 0:
+            entry_dead(st, e)
+            st.fo[f, FO_ENTRY] = 0
+            st.fo[f, FO_FLAGS] |= FL_DIRTY
+        drain_drops(st, ctx, seen)
+    if st.fo[f, FO_ENTRY] != 0 and not write:
+        st.fo[f, FO_FLAGS] |= FL_RO
+    if write:
+        st.hi[H_META + M_GEN] += 1
+        st.fo[f, FO_TAG] = st.hi[H_META + M_GEN]
+        st.pt[g, PT_TAG] = st.hi[H_META + M_GEN]
+        st.fo[f, FO_FLAGS] |= FL_DIRTY
+    return st.hf[F_MM_NS + M_FAULT]
+
+
+@njit(inline="always")
+def touch(st, ctx, dst, t, cpu, now, vpn, write):
+    """One page access of task t.  Returns mm ns."""
+    mm = st.task[t, TK_MM]
+    base = st.mm_base[mm]
+    g = base + vpn
+    s = st.pt[g, PT_STATE]
+    if s == PTE_PRESENT:
+        f = st.pt[g, PT_VAL]
+        st.fo[f, FO_FLAGS] |= FL_YOUNG
+        ns = st.hf[F_MM_NS + M_PAGE_TOUCH]
+        if write:
+            if st.fo[f, FO_FLAGS] & FL_RO:
+                # write to a read-only swap-cache page: do_wp_page reuses it and frees
+                # the swap copy (folio_free_swap)
+                st.hi[H_VM + VM_PGFAULT] += 1
+                ns += st.hf[F_MM_NS + M_FAULT]
+                e = st.fo[f, FO_ENTRY]
+                ctx.meta[C_CPU] = cpu
+                seen = ctx.meta[C_CACHE_DROPS]
+                if verbs.cache_free(dst, ctx, OP_SWAPIN, e, 1) > 0:
+                    entry_dead(st, e)
+                    st.fo[f, FO_ENTRY] = 0
+                drain_drops(st, ctx, seen)
+                st.fo[f, FO_FLAGS] &= ~FL_RO
+            st.hi[H_META + M_GEN] += 1
+            st.fo[f, FO_TAG] = st.hi[H_META + M_GEN]
+            st.pt[g, PT_TAG] = st.hi[H_META + M_GEN]
+            st.fo[f, FO_FLAGS] |= FL_DIRTY
+        return ns
+    st.hi[H_VM + VM_PGFAULT] += 1
+    if s == PTE_NONE:
+        if not write:
+            return st.hf[F_MM_NS + M_FAULT]  # the shared zero page is mapped: no folio
+        f, ns = alloc_folio(st, ctx, dst, cpu, now, False)
+        if f < 0:
+            return ns
+        ns += st.hf[F_MM_NS + M_FAULT] + st.hf[F_MM_NS + M_PAGE_ZERO] + st.hf[F_MM_NS + M_PAGE_TOUCH] + st.hf[F_MM_NS + M_LRU_OP]
+        st.hi[H_META + M_GEN] += 1
+        st.fo[f, FO_TAG] = st.hi[H_META + M_GEN]
+        st.fo[f, FO_CLASS] = content_class(st, mm, vpn)
+        st.fo[f, FO_PAGE] = g
+        st.fo[f, FO_FLAGS] |= FL_YOUNG | FL_DIRTY
+        ctx.folio[f, F_FLAGS] = FOLIO_MAPPED
+        st.pt[g, PT_STATE] = PTE_PRESENT
+        st.pt[g, PT_VAL] = f
+        st.pt[g, PT_TAG] = st.hi[H_META + M_GEN]
+        lru_add_head(st, f, INACTIVE)
+        return ns
+    # a swapped PTE: do_swap_page
+    e = st.pt[g, PT_VAL]
+    ns = st.hf[F_MM_NS + M_FAULT] + st.hf[F_MM_NS + M_PAGE_TOUCH]
+    ctx.meta[C_CPU] = cpu
+    f = verbs.cache_lookup(dst, ctx, OP_SWAPIN, e)
+    if f >= 0:
+        if st.fo[f, FO_FLAGS] & FL_READAHEAD:
+            st.hi[H_VM + VM_SWAP_RA_HIT] += 1
+            if st.task[t, TK_RA_HITS] < 0xFF:
+                st.task[t, TK_RA_HITS] += 1
+        st.task[t, TK_RA_PREV] = vpn
+        return ns + _map_swapped(st, ctx, dst, cpu, g, f, e, write)
+    st.hi[H_VM + VM_PGMAJFAULT] += 1
+    ctx.meta[C_CPU] = cpu
+    ra = verbs.ra_probe(dst, ctx, OP_SWAPIN, e)
+    if ra < 0:
+        st.hi[H_META + M_STATUS] = ERR_VERB
+        return ns
+    if ra != RA_SYNC:
+        ns += _readahead(st, ctx, dst, t, cpu, now + ns, base, st.mm_base[mm + 1] - base, vpn, e)
+        if st.hi[H_META + M_STATUS] != OK:
+            return ns
+        # the readahead may have freed the page's own entry (never: its PTE holds it)
+    f, fns = swapin_one(st, ctx, dst, OP_SWAPIN, cpu, now + ns, e, False)
+    ns += fns
+    if f < 0:
+        if st.hi[H_META + M_STATUS] == OK:
+            st.hi[H_META + M_STATUS] = ERR_VERB
+        return ns
+    return ns + _map_swapped(st, ctx, dst, cpu, g, f, e, write)
+
+

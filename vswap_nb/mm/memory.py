@@ -1,0 +1,190 @@
+"""Memory.  Every anonymous page in RAM is a folio (order 0; large folios are not
+modelled).  Free memory = RAM pages - folios in use - pages of the zswap pool - pages
+of zram's compressed store (zram keeps its data in RAM) - the design's swap metadata
+(static and dynamic, sampled after every reclaim batch, so a design with more metadata
+reclaims more under global pressure).  No memcg is charged for swap metadata: the
+swap tables, memcg tables, XArray nodes, zswap entries and vswap clusters and
+descriptors are allocated without __GFP_ACCOUNT in 6.18/6.19, P4 and vswap v6.
+Fragmentation of the buddy allocator and compaction are not modelled.  The watermarks min/low/high
+come from :class:`vswap_nb.mm.config.System`.  An optional memcg ``memory.max`` limits
+the workload's charge: its folios plus its zswap pool pages on cgroup v2 (zswap memory
+is charged to the memcg there, not on v1; zram's is not charged on either).
+
+This module owns the folio pool and the two LRU lists, the drops log (folios a design
+dropped from the swap cache, which the engine frees) and the cost clock: the model
+ns of an operation (counters x cost table plus mm costs) added to a CPU's clock.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.counters import N_OPS, N_PRIMITIVES
+from ..core.jit import njit
+from ..core.verbs import C_CACHE_DROPS, DROP_RING, FOLIO_MAPPED, F_FLAGS
+from .config import P_MEMCG_CHARGES_ZSWAP, P_RAM_PAGES
+from .state import (
+    ACTIVE,
+    FL_ACTIVE,
+    FL_ONLRU,
+    FL_RO,
+    FL_USED,
+    FM_ACCOUNTED,
+    FM_ZRAM_BYTES,
+    FM_ZSWAP_BYTES,
+    FO_ENTRY,
+    FO_FLAGS,
+    FO_NEXT,
+    FO_PAGE,
+    FO_PREV,
+    F_FMETA,
+    F_PARAMS,
+    F_PRIM_NS,
+    H_META,
+    INACTIVE,
+    LRU_COUNT,
+    LRU_HEAD,
+    LRU_TAIL,
+    M_FREE_TOP,
+    M_MD_PAGES,
+    M_USED_FOLIOS,
+    PAGE_SIZE,
+)
+from .store import entry_dead
+
+
+@njit(inline="always")
+def _pool_pages(st):
+    b = st.hf[F_FMETA + FM_ZSWAP_BYTES] + st.hf[F_FMETA + FM_ZRAM_BYTES]
+    return np.int64(np.ceil(b / PAGE_SIZE))
+
+
+@njit(inline="always")
+def avail(st):
+    """Free pages: RAM less the folios, zswap's pool and zram's store, and the swap
+    metadata (sampled after every reclaim batch; no memcg is charged for it)."""
+    return np.int64(st.hf[F_PARAMS + P_RAM_PAGES]) - st.hi[H_META + M_USED_FOLIOS] - _pool_pages(st) - st.hi[H_META + M_MD_PAGES]
+
+
+@njit(inline="always")
+def memcg_usage(st):
+    if st.hf[F_PARAMS + P_MEMCG_CHARGES_ZSWAP] == 0:  # cgroup v1: zswap's pool is not charged
+        return st.hi[H_META + M_USED_FOLIOS]
+    return st.hi[H_META + M_USED_FOLIOS] + np.int64(np.ceil(st.hf[F_FMETA + FM_ZSWAP_BYTES] / PAGE_SIZE))
+
+
+@njit
+def lru_del(st, f):
+    fl = st.fo[f, FO_FLAGS]
+    if (fl & FL_ONLRU) == 0:
+        return
+    lst = ACTIVE if fl & FL_ACTIVE else INACTIVE
+    p = st.fo[f, FO_PREV]
+    n = st.fo[f, FO_NEXT]
+    if p >= 0:
+        st.fo[p, FO_NEXT] = n
+    else:
+        st.lru[lst, LRU_HEAD] = n
+    if n >= 0:
+        st.fo[n, FO_PREV] = p
+    else:
+        st.lru[lst, LRU_TAIL] = p
+    st.fo[f, FO_NEXT] = -1
+    st.fo[f, FO_PREV] = -1
+    st.lru[lst, LRU_COUNT] -= 1
+    st.fo[f, FO_FLAGS] = fl & ~(FL_ONLRU | FL_ACTIVE)
+
+
+@njit
+def lru_add_head(st, f, lst):
+    h = st.lru[lst, LRU_HEAD]
+    st.fo[f, FO_PREV] = -1
+    st.fo[f, FO_NEXT] = h
+    if h >= 0:
+        st.fo[h, FO_PREV] = f
+    else:
+        st.lru[lst, LRU_TAIL] = f
+    st.lru[lst, LRU_HEAD] = f
+    st.lru[lst, LRU_COUNT] += 1
+    fl = st.fo[f, FO_FLAGS] | FL_ONLRU
+    if lst == ACTIVE:
+        fl |= FL_ACTIVE
+    else:
+        fl &= ~FL_ACTIVE
+    st.fo[f, FO_FLAGS] = fl
+
+
+@njit
+def folio_pop(st, ctx):
+    top = st.hi[H_META + M_FREE_TOP]
+    if top == 0:
+        return -1
+    top -= 1
+    st.hi[H_META + M_FREE_TOP] = top
+    f = st.free_stack[top]
+    st.hi[H_META + M_USED_FOLIOS] += 1
+    st.fo[f, FO_FLAGS] = FL_USED
+    st.fo[f, FO_PAGE] = -1
+    st.fo[f, FO_ENTRY] = 0
+    ctx.folio[f, F_FLAGS] = 0
+    return f
+
+
+@njit
+def folio_free(st, ctx, f):
+    lru_del(st, f)
+    st.fo[f, FO_FLAGS] = 0
+    st.fo[f, FO_PAGE] = -1
+    st.fo[f, FO_ENTRY] = 0
+    ctx.folio[f, F_FLAGS] = 0
+    st.free_stack[st.hi[H_META + M_FREE_TOP]] = f
+    st.hi[H_META + M_FREE_TOP] += 1
+    st.hi[H_META + M_USED_FOLIOS] -= 1
+
+
+@njit
+def drain_drops(st, ctx, seen):
+    """Folios the design dropped from the swap cache since ``seen``: their entries are
+    freed; an unmapped one is freed too.  Returns the new mark."""
+    n = ctx.meta[C_CACHE_DROPS]
+    for k in range(seen, n):
+        f = ctx.drops[k % DROP_RING]
+        e = st.fo[f, FO_ENTRY]
+        if e != 0:
+            entry_dead(st, e)
+            st.fo[f, FO_ENTRY] = 0
+        st.fo[f, FO_FLAGS] &= ~FL_RO
+        if (st.fo[f, FO_FLAGS] & FL_USED) and (ctx.folio[f, F_FLAGS] & FOLIO_MAPPED) == 0:
+            folio_free(st, ctx, f)
+    return n
+
+
+# --------------------------------------------------------------------------- cost
+
+
+@njit(inline="always")
+def add_op_cost(st, ctx, op, c):
+    """``c`` plus the model ns of counter row ``op`` (counters x cost table)."""
+    for p in range(N_PRIMITIVES):
+        v = ctx.counters[op, p]
+        if v != 0:
+            c += v * st.hf[F_PRIM_NS + p]
+    return c
+
+
+@njit
+def _cost_now(st, ctx):
+    c = 0.0
+    for op in range(N_OPS):
+        c = add_op_cost(st, ctx, op, c)
+    return c
+
+
+@njit
+def flush_cost(st, ctx):
+    """Model ns the verbs spent since the last flush."""
+    c = _cost_now(st, ctx)
+    d = c - st.hf[F_FMETA + FM_ACCOUNTED]
+    st.hf[F_FMETA + FM_ACCOUNTED] = c
+    return d
+
+

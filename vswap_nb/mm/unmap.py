@@ -1,0 +1,85 @@
+"""Unmap and exit [zap_pte_range].  Present pages free their folio (a folio still in the
+swap cache first leaves it, free_swap_cache); swapped PTEs are put in runs of
+consecutive entries within one PMD, each run through the design's ``pte_batch`` and
+one ``put`` with cache reclaim (swap_put_entries_direct).
+"""
+from __future__ import annotations
+
+from ..core import verbs
+from ..core.counters import OP_FREE
+from ..core.jit import njit
+from ..core.verbs import C_CACHE_DROPS, C_CPU, FOLIO_MAPPED, F_FLAGS
+from .cost import M_PAGE_FREE, M_PTE_ZAP
+from .memory import drain_drops, folio_free
+from .state import (
+    FO_ENTRY,
+    FO_PAGE,
+    F_MM_NS,
+    PMD_PAGES,
+    PTE_NONE,
+    PTE_PRESENT,
+    PTE_SWAP,
+    PT_STATE,
+    PT_VAL,
+    SV_FOLIO,
+)
+from .store import entry_dead, store_find
+
+
+@njit
+def zap(st, ctx, dst, t, cpu, mm, start, n):
+    """zap_pte_range() over [start, start+n) of mm.  Returns mm ns."""
+    base = st.mm_base[mm]
+    ns = 0.0
+    v = start
+    end = start + n
+    while v < end:
+        g = base + v
+        s = st.pt[g, PT_STATE]
+        ns += st.hf[F_MM_NS + M_PTE_ZAP]
+        if s == PTE_NONE:
+            v += 1
+            continue
+        if s == PTE_PRESENT:
+            f = st.pt[g, PT_VAL]
+            st.pt[g, PT_STATE] = PTE_NONE
+            ctx.folio[f, F_FLAGS] &= ~FOLIO_MAPPED
+            e = st.fo[f, FO_ENTRY]
+            if e != 0:
+                ctx.meta[C_CPU] = cpu
+                seen = ctx.meta[C_CACHE_DROPS]
+                if verbs.cache_free(dst, ctx, OP_FREE, e, 1) > 0:
+                    entry_dead(st, e)
+                    st.fo[f, FO_ENTRY] = 0
+                    folio_free(st, ctx, f)
+                else:
+                    st.fo[f, FO_PAGE] = -1  # stays in the swap cache, unmapped
+                drain_drops(st, ctx, seen)
+            else:
+                folio_free(st, ctx, f)
+            ns += st.hf[F_MM_NS + M_PAGE_FREE]
+            v += 1
+            continue
+        # swapped: a run of consecutive entries within the PMD
+        e = st.pt[g, PT_VAL]
+        pmd_end = min(end, v - v % PMD_PAGES + PMD_PAGES)
+        k = 1
+        while v + k < pmd_end and st.pt[g + k, PT_STATE] == PTE_SWAP and st.pt[g + k, PT_VAL] == e + k:
+            k += 1
+        ctx.meta[C_CPU] = cpu
+        m = verbs.pte_batch(dst, ctx, OP_FREE, e, k)
+        if m <= 0:
+            m = 1
+        seen = ctx.meta[C_CACHE_DROPS]
+        verbs.put(dst, ctx, OP_FREE, e, m, True)
+        for j in range(m):
+            st.pt[g + j, PT_STATE] = PTE_NONE
+            x = e + j
+            i = store_find(st, x)
+            if i >= 0 and st.store_val[i, SV_FOLIO] < 0:
+                entry_dead(st, x)
+        drain_drops(st, ctx, seen)
+        v += m
+    return ns
+
+
