@@ -26,7 +26,7 @@ from .check import InvariantError, check_invariants
 from .core.radix import XArray
 from .core.units import parse_size
 from .mm.config import Device, System, Zswap
-from .api import calibrate
+from .calibration import calibrate
 from .mm.cost import load_cost
 from .sweep import sweep
 from .workloads import (

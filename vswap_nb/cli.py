@@ -41,10 +41,17 @@ import shlex
 import sys
 import time
 
-from . import api
+from . import api, kernel, plot
+from . import workloads as wl
+from .calibration import calibrate
 from .core.units import format_size
 from .core.vmstat import VMSTAT
-from .kernel import KERNEL, KernelError
+from .inputs import check_designs, check_options, check_seed, design_spec
+from .kernel import KERNEL, KernelError, kernel_info
+from .mm.config import System
+from .mm.cost import load_cost
+from .mm.run import EngineError
+from .sweep import sweep
 
 
 class _ArgError(Exception):
@@ -138,7 +145,7 @@ def format_overhead_table(ds, by_structure: bool = False) -> str:
 
 def _designs(args) -> int:
     for name in (*api.designs(), KERNEL.NAME):
-        m = api.design_spec(name)
+        m = design_spec(name)
         print(f"{name:<12} {m.SUMMARY}")
         if m.OPTIONS:
             what = "options" if name == KERNEL.NAME else "switches"
@@ -155,7 +162,7 @@ def _calibrate(args) -> int:
     test = _split(args.test) if args.test else None
     bar = _Progress("calibrate")
     try:
-        table = api.calibrate(repeat, kernel=args.kernel, out=args.out, train=train, test=test,
+        table = calibrate(repeat, kernel=args.kernel, out=args.out, train=train, test=test,
                               progress=(lambda i, n, what: bar(i, n)) if args.kernel else None)
     except (TypeError, ValueError) as exc:
         raise _ArgError(str(exc)) from None
@@ -201,9 +208,7 @@ def format_calibration(report) -> str:
 
 
 def _kernel_info(args) -> int:
-    from . import kernel
-
-    m = kernel.kernel_info()
+    m = kernel_info()
     if args.json:
         print(json.dumps(m.to_dict(), indent=2))
     else:
@@ -220,8 +225,6 @@ DEFAULT_WORKLOAD = "usemem -n 4 -x 768M"
 def parse_workload(text: str):
     """``"usemem -n 32 -R 1536M"`` (usemem's own flags), ``"memhog 48G"`` or
     ``"kbuild --jobs 52 --files 156 --ram-per-job 60M --seed 0"``."""
-    from . import workloads as wl
-
     try:
         words = shlex.split(text)
     except ValueError as exc:
@@ -262,8 +265,6 @@ def _cgroup_version(args, designs) -> int:
     if v != "auto":
         raise _ArgError(f"--cgroup-version {args.cgroup_version!r}: give 1, 2 or auto")
     if KERNEL.NAME in designs:
-        from .kernel import kernel_info
-
         found = kernel_info().cgroup_version
         if found is not None:
             return found
@@ -278,15 +279,11 @@ def _nr_cpus(args, designs):
         return args.nr_cpus
     n = 4
     if KERNEL.NAME in designs:
-        from .kernel import kernel_info
-
         n = min(n, kernel_info().cpus)
     return n
 
 
 def _system(args, designs=()):
-    from .mm.config import System
-
     try:
         return System.parse_cli(
             args.ram,
@@ -325,7 +322,7 @@ def _options(args, designs) -> dict:
             )
         if design not in designs:
             raise _ArgError(f"--option {spec!r}: design {design!r} is not among --designs {','.join(designs)}")
-        valid = api.design_spec(design).OPTIONS
+        valid = design_spec(design).OPTIONS
         if switch not in valid:
             hint = ", ".join(valid) if valid else "none"
             raise _ArgError(f"--option {spec!r}: {design} has no switch {switch!r} (its switches: {hint})")
@@ -333,7 +330,7 @@ def _options(args, designs) -> dict:
             value = _switch_value(val, f"--option {spec}")
         elif valid[switch] is None or isinstance(valid[switch], str):  # a path or a name
             try:
-                value = api._check_options(design, {switch: val})[switch]
+                value = check_options(design, {switch: val})[switch]
             except (TypeError, ValueError) as exc:
                 raise _ArgError(f"--option {spec}: {exc}") from None
         else:
@@ -342,7 +339,7 @@ def _options(args, designs) -> dict:
             except ValueError:
                 raise _ArgError(f"--option {spec}: {switch} takes an integer, e.g. {design}:{switch}=4") from None
             try:
-                value = api._check_options(design, {switch: value})[switch]
+                value = check_options(design, {switch: value})[switch]
             except (TypeError, ValueError) as exc:
                 raise _ArgError(f"--option {spec}: {exc}") from None
         out.setdefault(design, {})[switch] = value
@@ -352,7 +349,7 @@ def _options(args, designs) -> dict:
 def _designs_arg(text: str) -> tuple:
     names = tuple(_split(text))
     try:
-        return api.check_designs(names)
+        return check_designs(names)
     except (TypeError, ValueError) as exc:
         raise _ArgError(f"--designs: {exc}") from None
 
@@ -397,8 +394,6 @@ def _run_designs(designs, workload, system, args, options):
     """The runs of ``designs`` (:func:`vswap_nb.compare`, or ``simulate`` for ``run``); a
     design whose run fails (out of memory, a failed kernel run) is reported on stderr and
     left out, the others are still shown.  Returns (Dataset or None, failed)."""
-    from .mm.run import EngineError
-
     bar = _Progress(designs[0])
     try:
         if args.command == "run":
@@ -424,17 +419,15 @@ def _cost(args):
     """``--cost FILE``: the cost table in FILE, checked (None without the option)."""
     if args.cost is None:
         return None
-    from .mm.cost import load_cost
-
     try:
         return load_cost(args.cost)
     except (FileNotFoundError, TypeError, ValueError) as exc:
         raise _ArgError(f"--cost: {exc}") from None
 
 
-def _check_seed(text):
+def _seed_arg(text):
     try:
-        return api._check_seed(int(text))
+        return check_seed(int(text))
     except (TypeError, ValueError) as exc:
         raise _ArgError(f"--seed: {exc}") from None
 
@@ -566,8 +559,6 @@ def _write_out(ds, args) -> int:
 def _plot(ds, args, kind) -> int:
     if not args.plot:
         return 0
-    from . import plot
-
     try:
         if kind == "compare":
             plot.cost_breakdown(ds, path=args.plot)
@@ -584,10 +575,8 @@ def _plot(ds, args, kind) -> int:
 def _with_swapoff(args, workload):
     if args.swapoff is None:
         return workload
-    from .workloads import with_swapoff
-
     try:
-        return with_swapoff(workload, args.swapoff)
+        return wl.with_swapoff(workload, args.swapoff)
     except ValueError as exc:
         raise _ArgError(f"--swapoff: {exc}") from None
 
@@ -597,7 +586,7 @@ def _compare_like(args, workload) -> int:
     designs = _designs_arg(args.designs) if args.command != "run" else _designs_arg(args.design)
     system = _system(args, designs)
     options = _options(args, designs)
-    seed = _check_seed(args.seed)
+    seed = _seed_arg(args.seed)
     args.seed = seed
     args.cost_table = _cost(args)
     ds, failed = _run_designs(designs, workload, system, args, options)
@@ -633,8 +622,6 @@ def _compare(args) -> int:
 
 
 def _trace(args) -> int:
-    from . import workloads as wl
-
     if args.trace_command == "record":
         w = parse_workload(args.workload)
         try:
@@ -692,18 +679,15 @@ def _parse_over(args):
 
 
 def _sweep(args) -> int:
-    from .mm.run import EngineError
-    from .sweep import sweep as run_sweep
-
     designs = _designs_arg(args.designs)
     workload = _with_swapoff(args, parse_workload(args.workload))
     system = _system(args, designs)
-    seed = _check_seed(args.seed)
+    seed = _seed_arg(args.seed)
     over = _parse_over(args)
     args.over_names = list(over)
     bar = _Progress("sweep")
     try:
-        ds = run_sweep(designs, workload, system, over, client=args.client, seed=seed, cost=_cost(args), progress=bar)
+        ds = sweep(designs, workload, system, over, client=args.client, seed=seed, cost=_cost(args), progress=bar)
     except (TypeError, ValueError) as exc:
         raise _ArgError(str(exc)) from None
     except (EngineError, KernelError) as exc:

@@ -29,7 +29,7 @@ sweep_lines(ds, var, over)
     per design and per value of the other swept dimensions.
 
 Nothing here is imported by ``import vswap_nb``; matplotlib is imported inside the
-functions, after the input checks.
+functions, after the input checks (it is a heavy import that only figures need).
 """
 from __future__ import annotations
 
@@ -37,6 +37,10 @@ import itertools
 import os
 
 import numpy as np
+import xarray as xr
+
+from .core.counters import OPS, PRIMITIVES
+from .mm.cost import cost_vectors
 
 __all__ = ["cost_breakdown", "label", "metadata_vs_usage", "sweep_lines", "vmstat"]
 
@@ -75,8 +79,6 @@ def label(da) -> str:
 
 
 def _check_dataset(ds, func: str):
-    import xarray as xr
-
     if not isinstance(ds, xr.Dataset):
         raise TypeError(f"{func}: ds must be an xarray.Dataset from vswap_nb, got {type(ds).__name__}")
 
@@ -115,7 +117,7 @@ def _designs(ds, da) -> list:
 def _colors(n_wanted: int | None = None):
     """A list of distinct colours: tab20's ten dark hues, then its ten light ones, then
     tab20b (40 colours), so neighbours in a stack never share a hue."""
-    from matplotlib import colormaps
+    from matplotlib import colormaps  # heavy: imported when a figure is drawn
 
     t20 = list(colormaps["tab20"].colors)
     cols = t20[0::2] + t20[1::2] + list(colormaps["tab20b"].colors)
@@ -125,7 +127,7 @@ def _colors(n_wanted: int | None = None):
 
 
 def _new_figure(width: float, height: float):
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # heavy: imported when a figure is drawn
 
     return Figure(figsize=(width, height), layout="constrained")
 
@@ -161,9 +163,6 @@ def cost_breakdown(ds, op=None, cost=None, path=None):
     the default table, or a dict as for ``simulate``).  ``op`` None draws one subplot per
     operation with nonzero cost in any design; an op name draws that one only.
     """
-    from .core.counters import OPS, PRIMITIVES
-    from .mm.cost import cost_vectors
-
     func = "cost_breakdown"
     made_by = "vswap_nb.compare() or vswap_nb.simulate()"
     _check_dataset(ds, func)
@@ -206,7 +205,7 @@ def cost_breakdown(ds, op=None, cost=None, path=None):
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax in axes[n:]:
         fig.delaxes(ax)
-    from matplotlib.patches import Patch
+    from matplotlib.patches import Patch  # heavy: imported when a figure is drawn
 
     palette = _colors(len(prims))  # a primitive keeps its colour in every figure
     if not shown:

@@ -124,6 +124,17 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import xarray as xr
 
+from . import api
+from .designs import design_names
+from .inputs import check_design_options, check_designs, check_options, check_progress, check_seed, check_system
+from .inputs import check_workload, design_spec
+from .kernel import KERNEL
+from .kernel import check as check_kernel
+from .mm.config import DEVICE_DEFAULTS, ZRAM_RATIO_DEFAULT, Device, System, Zswap
+from .mm.cost import cost_to_dict, cost_vectors
+from .results import base_attrs
+from .workloads import kbuild, memhog, usemem
+
 __all__ = ["SweepError", "sweep"]
 
 KIND_OPTION = "design option"
@@ -194,10 +205,7 @@ def _sweep_error(exc, message, design, point) -> SweepError:
     return err
 
 
-def _builders() -> dict:
-    from .workloads import kbuild, memhog, usemem
-
-    return {"usemem": usemem, "memhog": memhog, "kbuild": kbuild}
+_BUILDERS = {"usemem": usemem, "memhog": memhog, "kbuild": kbuild}
 
 
 # --------------------------------------------------------------------------- the task
@@ -206,10 +214,7 @@ def _builders() -> dict:
 def _run_one(design, workload, system, options, seed, cost):
     """One run of a sweep (a dask task): :func:`vswap_nb.simulate` of ``design`` on
     ``workload`` and the System made from the dict ``system``."""
-    from .api import simulate
-    from .mm.config import System
-
-    return simulate(design, workload, System.from_dict(system), seed=seed, cost=cost, **options)
+    return api.simulate(design, workload, System.from_dict(system), seed=seed, cost=cost, **options)
 
 
 # --------------------------------------------------------------------------- resolving
@@ -259,8 +264,6 @@ def _check_values(name, values) -> list:
 
 def _system_names() -> dict:
     """Sweepable System names -> (top-level field, sub-field or None)."""
-    from .mm.config import Device, System, Zswap
-
     out = {f.name: (f.name, None) for f in fields(System) if f.name != "_"}
     for f in fields(Device):
         if f.name != "_":
@@ -271,23 +274,18 @@ def _system_names() -> dict:
 
 
 def _rebuildable(workload) -> bool:
-    return workload.name in _builders()
+    return workload.name in _BUILDERS
 
 
 def _sweepable(names, workload) -> list:
-    from .api import design_spec as get_design
-
     opts = []
     for n in names:
-        opts += [k for k in get_design(n).OPTIONS if k not in opts]
+        opts += [k for k in design_spec(n).OPTIONS if k not in opts]
     wl = list(workload.params) if _rebuildable(workload) else []
     return opts + [k for k in wl if k not in opts] + [k for k in _system_names() if k not in opts + wl]
 
 
 def _resolve(over, names, workload, system, options) -> list:
-    from .api import design_spec as get_design
-    from .designs import design_names
-
     if not isinstance(over, Mapping):
         raise TypeError(
             f"over must be a dict parameter name -> list of values, got {type(over).__name__}; "
@@ -298,7 +296,7 @@ def _resolve(over, names, workload, system, options) -> list:
     for name, values in over.items():
         if not isinstance(name, str):
             raise TypeError(f"over's keys must be parameter names (str), got {name!r}")
-        have = tuple(d for d in names if name in get_design(d).OPTIONS)
+        have = tuple(d for d in names if name in design_spec(d).OPTIONS)
         if have:
             kind = KIND_OPTION
             for d in have:
@@ -312,13 +310,13 @@ def _resolve(over, names, workload, system, options) -> list:
                 raise ValueError(
                     f"cannot sweep workload parameter {name!r}: the workload is named "
                     f"{workload.name!r}, and sweep can only rebuild "
-                    f"{', '.join(_builders())} workloads from their parameters"
+                    f"{', '.join(_BUILDERS)} workloads from their parameters"
                 )
             kind = KIND_WORKLOAD
         elif name in sys_names:
             kind = KIND_SYSTEM
         else:
-            others = [d for d in design_names() if d not in names and name in get_design(d).OPTIONS]
+            others = [d for d in design_names() if d not in names and name in design_spec(d).OPTIONS]
             hint = (
                 f"; {name} is a switch of {', '.join(others)}, which is not among the designs {list(names)}"
                 if others
@@ -345,8 +343,6 @@ def _resolve(over, names, workload, system, options) -> list:
 def _device_spec(dev) -> dict:
     """A Device as a dict without the values that are its kind's defaults, so that
     changing ``kind`` brings the new kind's defaults."""
-    from .mm.config import DEVICE_DEFAULTS, ZRAM_RATIO_DEFAULT
-
     sync, _, _, rd, wr = DEVICE_DEFAULTS[dev.kind][:5]
     d = dev.to_dict()
     if d["read_ns"] == rd:
@@ -451,8 +447,6 @@ def _ordered_union(seqs) -> list:
 def _sweep_dataset(names, params, grid, results, attrs, workload_name) -> xr.Dataset:
     """Assemble the run Datasets: ``grid[design][value-index tuple]`` -> run number,
     ``results[run number]`` -> Dataset of :func:`vswap_nb.simulate`."""
-    from .results import base_attrs
-
     runs = []
     for r in results:
         r = r.copy()
@@ -501,7 +495,7 @@ def _sweep_dataset(names, params, grid, results, attrs, workload_name) -> xr.Dat
 
 def _start_local_cluster(n_workers=LOCAL_WORKERS):
     """A LocalCluster of single-threaded worker processes on loopback and its Client."""
-    import distributed
+    import distributed  # optional (vswap_nb[distributed]): only a cluster sweep needs it
 
     env = {k: os.environ[k] for k in _ENV_PASSED if k in os.environ}
     cluster = distributed.LocalCluster(
@@ -528,7 +522,7 @@ def _open_client(client):
     if client is None:
         return None, []
     try:
-        import distributed
+        import distributed  # optional (vswap_nb[distributed]): only a cluster sweep needs it
     except ImportError:
         raise ImportError(
             "client= needs dask.distributed; install it with "
@@ -598,7 +592,7 @@ class _Runner:
             self._finished(i, ds)
 
     def on_cluster(self, client):
-        from distributed import as_completed
+        from distributed import as_completed  # optional, as in _open_client
 
         token = uuid.uuid4().hex[:8]
         wl = [client.scatter(w, hash=False) for w in self.workloads]
@@ -700,28 +694,14 @@ def sweep(designs, workload, system, over, *, client=None, seed=0, cost=None, op
         When a run fails (naming its design and parameter values); also an instance of
         the run's exception type (e.g. :class:`vswap_nb.mm.run.EngineError`) where possible.
     """
-    from .api import (
-        _check_options,
-        _check_seed,
-        _check_system,
-        _check_workload,
-        check_designs,
-    )
-    from .mm.config import System
-    from .mm.cost import cost_to_dict, cost_vectors
-
     names = check_designs(designs)
+    fixed = check_design_options(names, options)
     options = {} if options is None else dict(options)
-    for k in options:
-        if k not in names:
-            raise ValueError(f"options names design {k!r}, which is not among designs {list(names)}")
-    fixed = {n: _check_options(n, options.get(n, {})) for n in names}
-    workload = _check_workload(workload)
-    system = _check_system(system)
-    seed = _check_seed(seed)
+    workload = check_workload(workload)
+    system = check_system(system)
+    seed = check_seed(seed)
     cost_vectors(cost)
-    if progress is not None and not callable(progress):
-        raise TypeError(f"progress must be a callable progress(done, total) or None, got {progress!r}")
+    check_progress(progress, "progress(done, total)")
 
     params = _resolve(over, names, workload, system, options)
 
@@ -732,7 +712,7 @@ def sweep(designs, workload, system, over, *, client=None, seed=0, cost=None, op
             for v in p.values:
                 try:
                     for d in p.designs:
-                        ok = _check_options(d, {p.name: v})[p.name]
+                        ok = check_options(d, {p.name: v})[p.name]
                 except (TypeError, ValueError) as e:
                     raise type(e)(f"invalid value in the sweep at {p.name}={v!r}: {e}") from e
                 norm.append(ok)
@@ -741,7 +721,7 @@ def sweep(designs, workload, system, over, *, client=None, seed=0, cost=None, op
     # every workload of the grid
     wparams = [p for p in params if p.kind == KIND_WORKLOAD]
     if wparams:
-        build_w = _builders()[workload.name]
+        build_w = _BUILDERS[workload.name]
         try:
             same = build_w(**workload.params) == workload
         except (TypeError, ValueError):
@@ -836,8 +816,6 @@ def sweep(designs, workload, system, over, *, client=None, seed=0, cost=None, op
     # the kernel's runs: each checked on this machine before anything runs (a remote
     # cluster's workers check their own machine when their run starts)
     if not (isinstance(client, str) and "://" in client) and not _is_remote_client(client):
-        from .kernel import KERNEL, check as check_kernel
-
         for design, wi, sysd, opts, point in runs:
             if design == KERNEL.NAME:
                 try:

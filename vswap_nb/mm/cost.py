@@ -12,7 +12,7 @@ order-of-magnitude figure for one uncontended operation on a current x86 server 
 from what the operation does (its rationale says what), except where a rationale names
 a measurement.  Override any subset with ``cost={"xa_node_visit": 25.0, ...}``
 wherever a cost is accepted, or use a table fitted on a kernel:
-``vswap_nb.calibrate(kernel=True)`` (:mod:`vswap_nb.kernel.calibration`) runs a set of
+``vswap_nb.calibrate(kernel=True)`` (:mod:`vswap_nb.calibration`) runs a set of
 cases on the machine's own kernel and fits the mm-level costs, a scale on the
 primitives, zram's per-slot free and the devices' page times to the measured phase
 times; ``vswap-nb calibrate --kernel --out FILE`` writes it for ``--cost FILE``.
