@@ -39,7 +39,8 @@ import math
 import os
 import shlex
 import sys
-import time
+
+from tqdm import tqdm
 
 from . import api, kernel, plot
 from . import workloads as wl
@@ -160,17 +161,15 @@ def _calibrate(args) -> int:
         raise _ArgError(f"--repeat {args.repeat!r}: give a whole number of runs") from None
     train = _split(args.train) if args.train else None
     test = _split(args.test) if args.test else None
-    bar = _Progress("calibrate")
     try:
-        table = calibrate(repeat, kernel=args.kernel, out=args.out, train=train, test=test,
-                              progress=(lambda i, n, what: bar(i, n)) if args.kernel else None)
+        with _Bars("calibrate", unit="cases") as bars:
+            table = calibrate(repeat, kernel=args.kernel, out=args.out, train=train, test=test,
+                              progress=(lambda i, n, what: bars(i, n)) if args.kernel else None)
     except (TypeError, ValueError) as exc:
         raise _ArgError(str(exc)) from None
     except KernelError as exc:
         print(f"vswap-nb: {exc}", file=sys.stderr)
         return 1
-    finally:
-        bar.close()
     if args.json:
         print(json.dumps(table.to_file_dict() if args.kernel else dict(table), indent=2, sort_keys=True))
         return 0
@@ -354,16 +353,21 @@ def _designs_arg(text: str) -> tuple:
         raise _ArgError(f"--designs: {exc}") from None
 
 
-class _Progress:
-    """A one-line progress bar on stderr, shown once a run has taken a second, and only
-    when stderr is a terminal.  Called as ``bar(done, total)``, or ``bar(label, done,
-    total)`` by :func:`vswap_nb.compare` (a new label starts a new line)."""
+PROGRESS_DELAY = 1.0  # seconds a run goes on before its bar appears
 
-    def __init__(self, label: str):
+
+class _Bars:
+    """Progress bars (tqdm) on stderr for the ``progress`` callbacks of
+    :func:`vswap_nb.simulate` and :func:`vswap_nb.sweep` (``bars(done, total)``) and of
+    :func:`vswap_nb.compare` (``bars(design, done, total)``: a new design starts a new
+    bar).  A bar shows only when stderr is a terminal (tqdm's ``disable=None``) and the
+    run has taken ``PROGRESS_DELAY`` seconds, so stdout (``--json``) is never touched.
+    Use it as a context manager: the open bar is closed on the way out."""
+
+    def __init__(self, label: str, unit: str = "events"):
         self.label = label
-        self.t0 = time.perf_counter()
-        self.on = sys.stderr.isatty()
-        self.shown = False
+        self.unit = unit  # page events for a run, runs for a sweep, cases for calibrate
+        self.bar = None
 
     def __call__(self, *args) -> None:
         if len(args) == 3:
@@ -371,48 +375,26 @@ class _Progress:
             if label != self.label:
                 self.close()
                 self.label = label
-                self.t0 = time.perf_counter()
         else:
             done, total = args
-        if not self.on or time.perf_counter() - self.t0 < 1.0:
-            return
-        frac = done / total if total else 1.0
-        bar = "#" * int(30 * frac)
-        sys.stderr.write(f"\r{self.label:<12} [{bar:<30}] {frac * 100:5.1f}%")
-        sys.stderr.flush()
-        self.shown = True
+        if self.bar is None:
+            self.bar = tqdm(
+                total=total, desc=self.label, unit=self.unit, unit_scale=self.unit == "events",
+                disable=None, delay=PROGRESS_DELAY, file=sys.stderr,
+            )
+        self.bar.total = total
+        self.bar.update(done - self.bar.n)
 
     def close(self) -> None:
-        """End the progress line (once: a second call writes nothing)."""
-        if self.shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-            self.shown = False
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
+    def __enter__(self):
+        return self
 
-def _run_designs(designs, workload, system, args, options):
-    """The runs of ``designs`` (:func:`vswap_nb.compare`, or ``simulate`` for ``run``); a
-    design whose run fails (out of memory, a failed kernel run) is reported on stderr and
-    left out, the others are still shown.  Returns (Dataset or None, failed)."""
-    bar = _Progress(designs[0])
-    try:
-        if args.command == "run":
-            return api.simulate(
-                designs[0], workload, system, seed=args.seed, cost=args.cost_table, progress=bar,
-                **options.get(designs[0], {}),
-            ), 0
-        return api.compare(
-            designs, workload, system, seed=args.seed, cost=args.cost_table, options=options, progress=bar,
-            compile_jobs=getattr(args, "compile_jobs", os.cpu_count() or 1),  # trace replay: every CPU
-        ), 0
-    except (EngineError, KernelError) as exc:
-        bar.close()
-        print(f"vswap-nb: {exc}", file=sys.stderr)
-        return getattr(exc, "results", None), 1
-    except (TypeError, ValueError) as exc:
-        raise _ArgError(str(exc)) from None
-    finally:
-        bar.close()
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _cost(args):
@@ -587,11 +569,27 @@ def _compare_like(args, workload) -> int:
     system = _system(args, designs)
     options = _options(args, designs)
     seed = _seed_arg(args.seed)
-    args.seed = seed
-    args.cost_table = _cost(args)
-    ds, failed = _run_designs(designs, workload, system, args, options)
-    if ds is None:
-        return 1
+    cost = _cost(args)
+    failed = 0
+    try:
+        with _Bars(designs[0]) as bars:
+            if args.command == "run":
+                ds = api.simulate(
+                    designs[0], workload, system, seed=seed, cost=cost, progress=bars, **options.get(designs[0], {})
+                )
+            else:
+                ds = api.compare(
+                    designs, workload, system, seed=seed, cost=cost, options=options, progress=bars,
+                    compile_jobs=getattr(args, "compile_jobs", os.cpu_count() or 1),  # trace replay: every CPU
+                )
+    except (TypeError, ValueError) as exc:
+        raise _ArgError(str(exc)) from None
+    except (EngineError, KernelError) as exc:
+        # a design whose run failed: reported here, the designs that finished still shown
+        print(f"vswap-nb: {exc}", file=sys.stderr)
+        ds, failed = getattr(exc, "results", None), 1
+        if ds is None:
+            return 1
     rc = _write_out(ds, args) or _plot(ds, args, "run" if args.command == "run" else "compare")
     if rc:
         return rc
@@ -685,16 +683,14 @@ def _sweep(args) -> int:
     seed = _seed_arg(args.seed)
     over = _parse_over(args)
     args.over_names = list(over)
-    bar = _Progress("sweep")
     try:
-        ds = sweep(designs, workload, system, over, client=args.client, seed=seed, cost=_cost(args), progress=bar)
+        with _Bars("sweep", unit="runs") as bars:
+            ds = sweep(designs, workload, system, over, client=args.client, seed=seed, cost=_cost(args), progress=bars)
     except (TypeError, ValueError) as exc:
         raise _ArgError(str(exc)) from None
     except (EngineError, KernelError) as exc:
         print(f"vswap-nb: {exc}", file=sys.stderr)
         return 1
-    finally:
-        bar.close()
     rc = _write_out(ds, args) or _plot(ds, args, "sweep")
     if rc:
         return rc
