@@ -40,9 +40,16 @@ How a name in ``over`` is resolved (first match wins)
 
 A name that is none of these raises ValueError listing the sweepable names.
 
-Nothing runs before everything is checked: every System and Workload of the grid is
-built, and every value checked, before the first kernel starts, so a typo in the last
-value of a long sweep costs nothing (errors name the parameter and the value).
+Plan, then run
+--------------
+:func:`sweep` is :func:`plan_sweep` followed by :func:`run_plan`.  The planner is pure:
+it checks everything (every System and Workload of the grid is built, every value
+checked) and returns a :class:`SweepPlan`, the distinct runs (:class:`SweepRun`: the
+design, its workload, System and switches, the swept values) with the sweep's ``dims``
+and ``coords``, running nothing; so a typo in the last value of a long sweep costs
+nothing (errors name the parameter and the value), and a plan can be looked at (how
+many runs, which points share one) before it is run.  :func:`run_plan` runs a plan
+here or on a cluster and assembles the Dataset.
 
 Coordinates
 -----------
@@ -120,6 +127,7 @@ import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -135,7 +143,7 @@ from .mm.cost import cost_to_dict, cost_vectors
 from .results import base_attrs
 from .workloads import kbuild, memhog, usemem
 
-__all__ = ["SweepError", "sweep"]
+__all__ = ["SweepError", "SweepPlan", "SweepRun", "plan_sweep", "run_plan", "sweep"]
 
 KIND_OPTION = "design option"
 KIND_WORKLOAD = "workload"
@@ -652,48 +660,57 @@ class _Runner:
                 client.cancel([f for f, _ in live.values()])
 
 
-# --------------------------------------------------------------------------- public
+# --------------------------------------------------------------------------- the plan
 
 
-def sweep(designs, workload, system, over, *, client=None, seed=0, cost=None, options=None, progress=None):
-    """Run ``designs`` on ``workload`` and ``system`` at every combination of ``over``.
+class SweepRun(NamedTuple):
+    """One run of a sweep: ``design`` on ``SweepPlan.workloads[workload]`` and the System
+    of the dict ``system`` with the switches ``options``; ``point`` holds the swept
+    values (as given) of the parameters that apply to the design."""
 
-    Parameters
-    ----------
-    designs : str or list of str
-        Design names, as for :func:`vswap_nb.compare`.
-    workload : Workload
-        The base workload (``usemem(...)``, ``memhog(...)``, ``kbuild(...)`` or a trace).
-    system : System
-        The base system.
-    over : dict
-        Parameter name -> list of values (non-empty, distinct, JSON values).  A name is
-        a design option, a workload parameter, a System field, ``"swap.<field>"`` or
-        ``"zswap.<field>"``, looked up in that order (see the module docstring).
-    client : None, "local", str or distributed.Client
-        Where to run: None in this process; "local" a two-worker LocalCluster started
-        and closed for the sweep; a scheduler address ("tcp://host:port") connected to
-        and disconnected from; or a Client, used and left open.
-    seed, cost : as for :func:`vswap_nb.simulate`.
-    options : dict, optional
-        Design name -> fixed switches, as for :func:`vswap_nb.compare`.
-    progress : callable, optional
-        ``progress(done, total)``, called with 0 before the first run and after each run.
+    design: str
+    workload: int
+    system: dict
+    options: dict
+    point: dict
 
-    Returns
-    -------
-    xarray.Dataset
-        The variables of :func:`vswap_nb.compare` with dimensions ``design``, then one
-        per swept parameter in ``over``'s order, then each run's own.
 
-    Raises
-    ------
-    ValueError, TypeError
-        Before anything runs, for an unknown name or an invalid value (naming it).
-    SweepError
-        When a run fails (naming its design and parameter values); also an instance of
-        the run's exception type (e.g. :class:`vswap_nb.mm.run.EngineError`) where possible.
-    """
+@dataclass
+class SweepPlan:
+    """What a sweep will run, checked and nothing run (:func:`plan_sweep`).
+
+    ``runs`` are the distinct runs in the order they run (design by design);
+    ``grid[design][index tuple]`` is the run number of each grid point (one index per
+    swept parameter, in ``over``'s order; a design without a swept switch shares one
+    run along it); ``dims`` and ``coords`` are the sweep's dimensions and coordinates
+    as the Dataset will have them; ``parameters`` its ``parameters`` attribute."""
+
+    designs: tuple
+    params: list
+    runs: list
+    workloads: list
+    grid: dict
+    coords: dict
+    seed: int
+    cost: object
+    workload_name: str
+    parameters: dict
+
+    @property
+    def dims(self) -> tuple:
+        return ("design", *(p.name for p in self.params))
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(len(self.coords[d]) for d in self.dims)
+
+
+def plan_sweep(designs, workload, system, over, *, seed=0, cost=None, options=None) -> SweepPlan:
+    """Check a sweep and lay out its runs, running nothing (arguments as for
+    :func:`sweep`).  Every System and Workload of the grid is built and every value
+    checked here, so an error names the parameter and the value before anything runs.
+    Whether the ``kernel`` design can run on this machine is checked by
+    :func:`run_plan` (it depends on where the runs go)."""
     names = check_designs(designs)
     fixed = check_design_options(names, options)
     options = {} if options is None else dict(options)
@@ -701,7 +718,6 @@ def sweep(designs, workload, system, over, *, client=None, seed=0, cost=None, op
     system = check_system(system)
     seed = check_seed(seed)
     cost_vectors(cost)
-    check_progress(progress, "progress(done, total)")
 
     params = _resolve(over, names, workload, system, options)
 
@@ -764,8 +780,9 @@ def sweep(designs, workload, system, over, *, client=None, seed=0, cost=None, op
             )
     else:
         sobjs = {(): system}
-    for p in params:  # coordinates: checks that the values stay distinct once normalised
-        _coordinate(p, workload.name)
+    # coordinates (this checks that the values stay distinct once normalised)
+    coords = {"design": np.asarray(names, dtype=str)}
+    coords.update((p.name, _coordinate(p, workload.name)[1]) for p in params)
 
     # the runs: one per design and combination of the parameters that apply to it
     wl_list, wl_index = [], {}
@@ -790,7 +807,7 @@ def sweep(designs, workload, system, over, *, client=None, seed=0, cost=None, op
                 point = {params[i].name: params[i].values[idx[i]] for i in applies}
                 seen[key] = len(runs)
                 runs.append(
-                    (
+                    SweepRun(
                         d,
                         wl_index[tuple(idx[i] for i in wpos)],
                         sys_dicts[tuple(idx[i] for i in spos)],
@@ -813,22 +830,38 @@ def sweep(designs, workload, system, over, *, client=None, seed=0, cost=None, op
         "cost": cost_to_dict(cost),
     }
 
-    # the kernel's runs: each checked on this machine before anything runs (a remote
-    # cluster's workers check their own machine when their run starts)
+    return SweepPlan(
+        designs=names, params=params, runs=runs, workloads=wl_list, grid=grid, coords=coords,
+        seed=seed, cost=cost, workload_name=workload.name, parameters=parameters,
+    )
+
+
+# --------------------------------------------------------------------------- running the plan
+
+
+def run_plan(plan: SweepPlan, *, client=None, progress=None) -> xr.Dataset:
+    """Run the runs of ``plan`` (:func:`plan_sweep`) here or on a dask cluster
+    (``client`` as for :func:`sweep`) and assemble the sweep's Dataset.  Before the
+    first run: ``progress`` is checked, and each run of the ``kernel`` design is
+    checked against this machine unless the runs go to a remote cluster (whose workers
+    check their own machine when their run starts)."""
+    if not isinstance(plan, SweepPlan):
+        raise TypeError(f"plan must be a SweepPlan from plan_sweep(...), got {type(plan).__name__}")
+    check_progress(progress, "progress(done, total)")
     if not (isinstance(client, str) and "://" in client) and not _is_remote_client(client):
-        for design, wi, sysd, opts, point in runs:
+        for design, wi, sysd, opts, point in plan.runs:
             if design == KERNEL.NAME:
                 try:
-                    check_kernel(wl_list[wi], System.from_dict(sysd), opts)
+                    check_kernel(plan.workloads[wi], System.from_dict(sysd), opts)
                 except (TypeError, ValueError) as e:
                     where = f" at {_describe(point)}" if point else ""
                     raise type(e)(f"the kernel design cannot run the sweep{where}: {e}") from e
 
-    runner = _Runner(runs, wl_list, seed, cost, progress)
+    runner = _Runner(plan.runs, plan.workloads, plan.seed, plan.cost, progress)
     the_client, to_close = _open_client(client)
     try:
         if progress is not None:
-            progress(0, len(runs))
+            progress(0, len(plan.runs))
         if the_client is None:
             runner.in_process()
         else:
@@ -836,4 +869,58 @@ def sweep(designs, workload, system, over, *, client=None, seed=0, cost=None, op
     finally:
         for c in to_close:
             c.close()
-    return _sweep_dataset(names, params, grid, runner.results, {"parameters": parameters, "seed": seed}, workload.name)
+    return _sweep_dataset(
+        plan.designs, plan.params, plan.grid, runner.results,
+        {"parameters": plan.parameters, "seed": plan.seed}, plan.workload_name,
+    )
+
+
+# --------------------------------------------------------------------------- public
+
+
+def sweep(designs, workload, system, over, *, client=None, seed=0, cost=None, options=None, progress=None):
+    """Run ``designs`` on ``workload`` and ``system`` at every combination of ``over``.
+
+    Parameters
+    ----------
+    designs : str or list of str
+        Design names, as for :func:`vswap_nb.compare`.
+    workload : Workload
+        The base workload (``usemem(...)``, ``memhog(...)``, ``kbuild(...)`` or a trace).
+    system : System
+        The base system.
+    over : dict
+        Parameter name -> list of values (non-empty, distinct, JSON values).  A name is
+        a design option, a workload parameter, a System field, ``"swap.<field>"`` or
+        ``"zswap.<field>"``, looked up in that order (see the module docstring).
+    client : None, "local", str or distributed.Client
+        Where to run: None in this process; "local" a two-worker LocalCluster started
+        and closed for the sweep; a scheduler address ("tcp://host:port") connected to
+        and disconnected from; or a Client, used and left open.
+    seed, cost : as for :func:`vswap_nb.simulate`.
+    options : dict, optional
+        Design name -> fixed switches, as for :func:`vswap_nb.compare`.
+    progress : callable, optional
+        ``progress(done, total)``, called with 0 before the first run and after each run.
+
+    Returns
+    -------
+    xarray.Dataset
+        The variables of :func:`vswap_nb.compare` with dimensions ``design``, then one
+        per swept parameter in ``over``'s order, then each run's own.
+        ``run_plan(plan_sweep(designs, workload, system, over, ...), client=client,
+        progress=progress)``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Before anything runs, for an unknown name or an invalid value (naming it).
+    SweepError
+        When a run fails (naming its design and parameter values); also an instance of
+        the run's exception type (e.g. :class:`vswap_nb.mm.run.EngineError`) where possible.
+    """
+    check_progress(progress, "progress(done, total)")
+    return run_plan(
+        plan_sweep(designs, workload, system, over, seed=seed, cost=cost, options=options),
+        client=client, progress=progress,
+    )
