@@ -30,6 +30,15 @@ Subcommands:
 
 Exit codes: 0 ok, 2 bad arguments (the argument is named and the fix said), 1 anything
 else.
+
+Progress bars are tqdm's.  Arguments are argparse's, checked again by
+:mod:`vswap_nb.inputs` (one message per mistake).  The tables are printed by hand
+(``format_compare_table``, ``format_run_table``, ``format_overhead_table``,
+``format_calibration``): the compare table formats by row (a time with two decimals, a
+count as an integer, a share with three) and adds a ratio column and a ``-`` for a
+figure a design lacks, which a column-formatting printer (pandas' ``to_string``, which
+comes with xarray and prints the sweep's flat table) does not do; no other dependency
+prints tables.
 """
 from __future__ import annotations
 
