@@ -39,6 +39,7 @@ __all__ = [
     "check_designs",
     "check_invariant_mode",
     "check_kernel",
+    "check_names",
     "check_options",
     "check_progress",
     "check_seed",
@@ -67,7 +68,9 @@ def design_spec(name):
 # --------------------------------------------------------------------------- names
 
 
-def _as_tuple(value, name, valid):
+def check_names(value, name, valid) -> tuple:
+    """``value`` (a name or a list of names) as a non-empty tuple; ``name`` is the
+    argument as the message calls it, ``valid`` the names to suggest when it is empty."""
     if isinstance(value, str):
         return (value,)
     try:
@@ -81,7 +84,7 @@ def _as_tuple(value, name, valid):
 
 def check_designs(value) -> tuple:
     """Design names (a name or a list of names), each known and given once."""
-    names = _as_tuple(value, "designs", design_names())
+    names = check_names(value, "designs", design_names())
     for n in names:
         design_spec(n)
     if len(set(names)) != len(names):
@@ -91,7 +94,7 @@ def check_designs(value) -> tuple:
 
 def check_backends(value) -> tuple:
     """Backend names of :func:`vswap_nb.metadata_overhead` (a name or a list)."""
-    names = _as_tuple(value, "backend", BACKENDS)
+    names = check_names(value, "backend", BACKENDS)
     for n in names:
         if n not in BACKENDS:
             raise ValueError(f"unknown backend {n!r}; valid backends: {', '.join(BACKENDS)}")

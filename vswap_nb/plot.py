@@ -44,6 +44,7 @@ import numpy as np
 import xarray as xr
 
 from .core.counters import OPS, PRIMITIVES
+from .inputs import check_names
 from .mm.cost import FAMILIES, PRIMITIVE_FAMILY, cost_vectors
 
 __all__ = ["cost_breakdown", "family_colors", "label", "metadata_vs_usage", "sweep_lines", "vmstat"]
@@ -321,21 +322,14 @@ def vmstat(ds, names=VMSTAT_NAMES, path=None):
     func = "vmstat"
     _check_dataset(ds, func)
     _check_path(path)
-    if isinstance(names, str):
-        names = (names,)
-    try:
-        names = tuple(names)
-    except TypeError:
-        raise TypeError(f"{func}: names must be a counter name or a list of them, got {names!r}") from None
-    if not names:
-        raise ValueError(f"{func}: names must not be empty")
-    bad_type = [n for n in names if not isinstance(n, str)]
-    if bad_type:
-        raise TypeError(f"{func}: names must be strings, got {bad_type!r}")
     available = [
         str(k) for k, v in ds.data_vars.items()
         if set(v.dims) <= {"design"} and np.issubdtype(v.dtype, np.number)
     ]
+    names = check_names(names, f"{func}: names", available)
+    bad_type = [n for n in names if not isinstance(n, str)]
+    if bad_type:
+        raise TypeError(f"{func}: names must be strings, got {bad_type!r}")
     missing = [n for n in names if n not in available]
     if missing:
         raise ValueError(
