@@ -11,7 +11,7 @@ swap-in off until reboot).
 """
 import vswap_nb as v
 from vswap_nb import kernel
-from vswap_nb.kernel import validation
+from vswap_nb import kernel_validation as validation
 
 from .common import warm_simulate
 

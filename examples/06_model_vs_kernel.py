@@ -27,7 +27,7 @@
 # swap already active (`vswap-nb kernel-info` says what this machine offers).  Every
 # change to the machine is journalled and undone on every exit path; one run at a time.
 #
-# The cases are those of `docs/kernel-validation.md` (`vswap_nb.kernel.validation`):
+# The cases are those of `docs/kernel-validation.md` (`vswap_nb.kernel_validation`):
 # usemem in a 64 MiB cgroup, varied one way at a time from a base case.  This notebook
 # leaves out the zswap cases: enabling zswap even once turns mTHP swap-in off until
 # the next boot, which the machines running these notebooks should not inherit.
@@ -40,7 +40,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from vswap_nb import kernel
-from vswap_nb.kernel import validation
+from vswap_nb import kernel_validation as validation
 
 SMALL = bool(os.environ.get("VSWAP_NB_SMALL"))
 if SMALL:

@@ -1,4 +1,4 @@
-"""The cost table fitted on a kernel (:mod:`vswap_nb.kernel.calibration`), without a
+"""The cost table fitted on a kernel (:mod:`vswap_nb.calibration`), without a
 kernel: the kernel's phase times are replaced by ``classic``'s own with a known cost
 table, so the fit must find a table that reproduces them.  No root, nothing on the
 machine changes (``_kernel_times``, the machine probe and the kernel check are
@@ -17,8 +17,8 @@ import vswap_nb as v
 import vswap_nb.kernel as kernel_pkg
 from vswap_nb import cli
 from vswap_nb.core.counters import PRIMITIVES
-from vswap_nb.kernel import calibration as C
-from vswap_nb.kernel import validation as V
+from vswap_nb import calibration as C
+from vswap_nb import kernel_validation as V
 from vswap_nb.mm.cost import DEFAULT_COST, MM_COST, MM_NAMES
 
 # ----------------------------------------------------------------------------- nnls

@@ -1,9 +1,11 @@
 """The ``vswap-nb`` command, run as a subprocess the way a user runs it.
 
 Runs use ``classic`` and ``vswap_v6`` on tiny workloads (their engines are compiled
-once into the on-disk cache and shared with the other tests)."""
+once into the on-disk cache and shared with the other tests).  The progress bars are
+tested in this process, where stderr can be made a terminal."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -120,3 +122,31 @@ def test_compare_shows_the_designs_that_finished_when_one_runs_out_of_memory():
     assert r.returncode == 1, r.stderr
     assert "vswap-nb: classic: out of memory after swapoff" in r.stderr
     assert "vswap_v6" in r.stdout and "pswpout" in r.stdout and "classic" not in r.stdout
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_progress_bars_only_on_a_terminal_and_never_on_stdout(monkeypatch, capsys, terminal):
+    """In this process (a subprocess has no terminal): stderr a terminal or not, the
+    bar's delay set to 0 so that tiny runs show one.  One bar per design, on stderr;
+    stdout is the JSON alone."""
+    from vswap_nb import cli as cli_mod
+
+    err = _Terminal() if terminal else io.StringIO()
+    monkeypatch.setattr(cli_mod, "PROGRESS_DELAY", 0.0)
+    monkeypatch.setattr(sys, "stderr", err)
+    rc = cli_mod.main(["compare", "--designs", "classic,vswap_v6", *SMALL, "--compile-jobs", "1", "--json"])
+    out = capsys.readouterr().out
+    assert rc == 0, err.getvalue()
+    assert set(json.loads(out)["pswpout"]) == {"classic", "vswap_v6"}
+    bars = err.getvalue()
+    if terminal:
+        # tqdm redraws with \r; each design's bar ends at 100%
+        assert "classic" in bars and "vswap_v6" in bars and bars.count("100%") >= 2, bars
+        assert "vswap-nb:" not in bars
+    else:
+        assert bars == ""

@@ -1,5 +1,7 @@
-"""The package's layering, read from the sources (no kernel runs): imports go one way,
-and the files the Numba cache leaves out of its hash hold nothing a kernel compiles."""
+"""The package's layering, read from the sources (no kernel runs): imports of the
+package's own modules go one way and sit at module level (a function may still import
+an optional heavy dependency, matplotlib or dask.distributed), and the files the Numba
+cache leaves out of its hash hold nothing a kernel compiles."""
 import ast
 import pathlib
 
@@ -15,9 +17,9 @@ LAYERS = [
     ("designs", "workloads"),
     ("mm",),
     ("kernel",),
-    ("check", "results", "api"),
-    ("sweep",),
-    ("plot", "cli", "__main__", "__init__"),
+    ("check", "inputs", "results", "api"),
+    ("sweep", "calibration", "kernel_validation", "plot"),
+    ("cli", "__main__", "__init__"),
 ]
 
 

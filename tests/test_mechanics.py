@@ -24,6 +24,7 @@ from vswap_nb.core.counters import (
 )
 from vswap_nb.core.device import D_INUSE
 from vswap_nb.designs import get_design
+from vswap_nb.inputs import check_options
 
 N = 32  # PTEs in the batch, all in one cluster
 
@@ -244,15 +245,13 @@ def test_lookup_cache_ways_is_least_recently_used(ways, misses):
 
 
 def test_lookup_cache_ways_is_validated():
-    from vswap_nb import api
-
-    assert api._check_options("vswap_v6", {"lookup_cache_ways": 4}) == {"lookup_cache_ways": 4}
+    assert check_options("vswap_v6", {"lookup_cache_ways": 4}) == {"lookup_cache_ways": 4}
     with pytest.raises(ValueError, match=r"lookup_cache_ways must be in \[1, 16\]"):
-        api._check_options("vswap_v6", {"lookup_cache_ways": 0})
+        check_options("vswap_v6", {"lookup_cache_ways": 0})
     with pytest.raises(TypeError, match="lookup_cache_ways must be an integer"):
-        api._check_options("vswap_v6", {"lookup_cache_ways": True})
+        check_options("vswap_v6", {"lookup_cache_ways": True})
     with pytest.raises(ValueError, match="vswap_v5 has no switches"):
-        api._check_options("vswap_v5", {"lookup_cache_ways": 2})
+        check_options("vswap_v5", {"lookup_cache_ways": 2})
 
 
 def test_a_registered_preset_runs_as_v6_with_its_presets():

@@ -12,13 +12,15 @@ import xarray as xr
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
+import matplotlib.colors  # noqa: E402
 import matplotlib.image  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from vswap_nb import plot  # noqa: E402
 from vswap_nb.core.counters import OPS, PRIMITIVES  # noqa: E402
 from vswap_nb.core.metadata import N_STRUCTURES  # noqa: E402
-from vswap_nb.core.vmstat import VMSTAT_DESCRIPTIONS
+from vswap_nb.core.vmstat import VMSTAT_DESCRIPTIONS  # noqa: E402
+from vswap_nb.mm.cost import FAMILIES, PRIMITIVE_FAMILY  # noqa: E402
 from vswap_nb.results import metadata_dataset  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -129,11 +131,20 @@ def test_label_formats_long_name_and_units():
 
 
 def test_plot_imports_matplotlib_only_inside_functions():
-    # so that `import vswap_nb.plot` stays light (a subprocess import check costs ~2 s)
+    # so that `import vswap_nb.plot` stays light (a subprocess import check costs ~2 s);
+    # xarray is imported by `import vswap_nb` anyway (results.py)
     tree = ast.parse(pathlib.Path(plot.__file__).read_text())
     top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
     names = [a.name for n in top for a in n.names] + [n.module or "" for n in top if isinstance(n, ast.ImportFrom)]
-    assert not [n for n in names if n.startswith(("matplotlib", "xarray"))]
+    assert not [n for n in names if n.startswith("matplotlib")]
+    # and every import inside a function is matplotlib's
+    inner = [
+        n for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)
+        for n in ast.walk(f) if isinstance(n, (ast.Import, ast.ImportFrom))
+    ]
+    assert inner and all(
+        (n.module if isinstance(n, ast.ImportFrom) else n.names[0].name).startswith("matplotlib") for n in inner
+    )
 
 
 # --------------------------------------------------------------------------- cost_breakdown
@@ -150,8 +161,60 @@ def test_cost_breakdown_one_axis_per_costly_op(tmp_path):
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == DESIGNS
     legend_names = [t.get_text() for t in fig.legends[0].get_texts()]
     assert len(fig.legends) == 1
-    assert "pte_read" not in legend_names and "xa_lookup" in legend_names
+    assert fig.legends[0].get_title().get_text() == "primitive family"
+    assert "XArray" in legend_names and "xa_lookup" not in legend_names
     check_png(path)
+
+
+def _hue(color):
+    return float(matplotlib.colors.rgb_to_hsv(matplotlib.colors.to_rgb(color))[0])
+
+
+def _hue_distance(a, b):
+    d = abs(a - b) % 1.0
+    return min(d, 1.0 - d)
+
+
+def test_cost_breakdown_groups_primitives_by_family_one_hue_each():
+    ds = compare_ds()
+    fig = plot.cost_breakdown(ds)
+    # the legend names the families that cost anything, in FAMILIES order
+    legend = fig.legends[0]
+    names = [t.get_text() for t in legend.get_texts()]
+    paid = {PRIMITIVE_FAMILY[p] for p in PRIMITIVES if p != "pte_read"}  # pte_read is never counted here
+    assert names == [f for f in FAMILIES if f in paid] and len(names) >= 5
+    family_color = dict(zip(names, (h.get_facecolor() for h in legend.legend_handles)))
+    grey = {f for f, c in family_color.items() if matplotlib.colors.rgb_to_hsv(matplotlib.colors.to_rgb(c))[1] < 0.05}
+    assert grey == ({"device"} & paid)
+    hues = {f: _hue(c) for f, c in family_color.items() if f not in grey}
+    assert min(_hue_distance(hues[a], hues[b]) for a in hues for b in hues if a < b) > 0.05
+    seen = {}
+    for ax in fig.axes:
+        segments = [(c.get_label(), c.patches[0].get_facecolor()) for c in ax.containers]
+        assert segments, ax.get_title()
+        fams = [PRIMITIVE_FAMILY[name] for name, _ in segments]
+        # a family's members are stacked together, families in FAMILIES order
+        assert [FAMILIES.index(f) for f in fams] == sorted(FAMILIES.index(f) for f in fams), fams
+        for (name, color), fam in zip(segments, fams):
+            seen.setdefault(name, color)
+            assert seen[name] == color  # a primitive keeps its colour in every subplot
+            if fam in grey:
+                assert matplotlib.colors.rgb_to_hsv(matplotlib.colors.to_rgb(color))[1] < 0.05
+            else:  # a shade of its family's hue, nearer it than any other family's
+                h = _hue(color)
+                assert min(hues, key=lambda f: _hue_distance(h, hues[f])) == fam, (name, fam, h)
+    # the members of a family are told apart by their shade
+    for fam in FAMILIES:
+        cols = [seen[n] for n in seen if PRIMITIVE_FAMILY[n] == fam]
+        assert len(set(cols)) == len(cols), fam
+
+
+def test_every_primitive_has_one_family():
+    assert tuple(PRIMITIVE_FAMILY) == PRIMITIVES
+    assert set(PRIMITIVE_FAMILY.values()) == set(FAMILIES)
+    assert PRIMITIVE_FAMILY["xa_node_visit"] == "XArray" and PRIMITIVE_FAMILY["cluster_lock"] == "locks"
+    assert PRIMITIVE_FAMILY["memcg_charge"] == "memcg" and PRIMITIVE_FAMILY["vmalloc"] == "allocation"
+    assert PRIMITIVE_FAMILY["desc_read"] == "tables and maps" and PRIMITIVE_FAMILY["slot_free_notify"] == "device"
 
 
 def test_cost_breakdown_bar_heights_are_counters_times_cost():

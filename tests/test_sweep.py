@@ -176,6 +176,79 @@ def test_errors_before_any_run(monkeypatch, kw, exc, match):
         sweep(args.pop("designs"), args.pop("workload"), args.pop("system"), args.pop("over"), **args)
 
 
+@pytest.mark.parametrize("kw, exc, match", [e for e in ERRORS if "client" not in e[0]],
+                         ids=[e[2][:30] for e in ERRORS if "client" not in e[0]])
+def test_the_planner_alone_raises_the_same_errors(monkeypatch, kw, exc, match):
+    monkeypatch.setattr(sweep_mod, "_run_one", _no_run)
+    args = {"designs": DESIGNS, "workload": usemem("8M"), "system": _system(), **kw}
+    with pytest.raises(exc, match=match):
+        sweep_mod.plan_sweep(args.pop("designs"), args.pop("workload"), args.pop("system"), args.pop("over"), **args)
+
+
+# --------------------------------------------------------------------------- the planner alone
+
+
+def _no_run(*a, **k):
+    raise AssertionError("the planner ran something")
+
+
+@pytest.fixture
+def no_runs(monkeypatch):
+    import vswap_nb.api
+
+    monkeypatch.setattr(sweep_mod, "_run_one", _no_run)
+    monkeypatch.setattr(vswap_nb.api, "simulate", _no_run)
+
+
+def test_plan_lays_out_the_grid_and_shares_runs_along_a_switch_a_design_lacks(no_runs):
+    plan = sweep_mod.plan_sweep(DESIGNS, usemem("8M"), _system(), OVER, seed=3)
+    assert plan.dims == ("design", "memory_max", "cluster_lookup_cache")
+    assert plan.shape == (2, 2, 2)
+    assert list(plan.coords["design"]) == DESIGNS
+    assert plan.coords["memory_max"].tolist() == [16 * M, 20 * M]  # bytes, as the model uses them
+    assert plan.coords["cluster_lookup_cache"].tolist() == [True, False]
+    # classic has no cluster_lookup_cache: 2 runs, not 4; vswap_v6 one per point
+    assert [r.design for r in plan.runs] == ["classic"] * 2 + ["vswap_v6"] * 4
+    classic = [r for r in plan.runs if r.design == "classic"]
+    assert [r.point for r in classic] == [{"memory_max": "16M"}, {"memory_max": "20M"}]
+    assert all(r.options == {} for r in classic)
+    assert [r.system["memory_max"] for r in classic] == [16 * M, 20 * M]
+    g = plan.grid["classic"]
+    assert g[(0, 0)] == g[(0, 1)] == 0 and g[(1, 0)] == g[(1, 1)] == 1
+    v6 = {(r.point["memory_max"], r.options["cluster_lookup_cache"]) for r in plan.runs if r.design == "vswap_v6"}
+    assert v6 == {("16M", True), ("16M", False), ("20M", True), ("20M", False)}
+    assert sorted(plan.grid["vswap_v6"].values()) == [2, 3, 4, 5]
+    # one workload for all, and what the Dataset's attributes will say
+    assert len(plan.workloads) == 1 and {r.workload for r in plan.runs} == {0}
+    assert plan.seed == 3 and plan.parameters["swept"] == ["memory_max", "cluster_lookup_cache"]
+    assert plan.parameters["option_designs"] == {"cluster_lookup_cache": ["vswap_v6"]}
+
+
+def test_plan_builds_each_workload_and_device_of_the_grid(no_runs):
+    plan = sweep_mod.plan_sweep(
+        ["classic"], usemem("8M"), _system(), {"size": ["8M", "12M"], "swap.kind": ["ssd", "zram"]}
+    )
+    assert plan.shape == (1, 2, 2) and len(plan.runs) == 4
+    assert [w.params["size"] for w in plan.workloads] == [8 * M, 12 * M]
+    assert plan.coords["size"].tolist() == [8 * M, 12 * M]
+    kinds = [(plan.workloads[r.workload].params["size"], r.system["swap"]["kind"]) for r in plan.runs]
+    assert kinds == [(8 * M, "ssd"), (8 * M, "zram"), (12 * M, "ssd"), (12 * M, "zram")]
+    # the device's kind-dependent values follow the kind
+    reads = {r.system["swap"]["kind"]: r.system["swap"]["read_ns"] for r in plan.runs}
+    assert reads["ssd"] != reads["zram"]
+
+
+def test_run_plan_gives_what_sweep_gives(inproc):
+    ds, _ = inproc
+    plan = sweep_mod.plan_sweep(DESIGNS, usemem(WORKLOAD), _system(), OVER)
+    assert plan.dims == ds.pswpout.dims
+    for d in plan.dims:
+        assert plan.coords[d].tolist() == ds[d].values.tolist()
+    xr.testing.assert_identical(_no_wall(sweep_mod.run_plan(plan)), _no_wall(ds))
+    with pytest.raises(TypeError, match="plan must be a SweepPlan"):
+        sweep_mod.run_plan({"runs": []})
+
+
 # --------------------------------------------------------------------------- dask.distributed
 
 

@@ -6,6 +6,7 @@ designs()            names of the designs that work
 simulate()           one design on one workload and system (a Dataset)
 compare()            several designs on the same workload stream (a Dataset)
 sweep()              every combination of swept parameters, here or on a dask cluster
+plan_sweep()         a sweep's runs laid out and checked, nothing run; run_plan() runs them
 System, Device, Zswap  the machine a run models
 usemem(), memhog(), kbuild()  workloads; read_trace()/write_trace() record and replay
 with_swapoff()       a workload that swaps the device off at the start of a phase
@@ -26,9 +27,9 @@ from .check import InvariantError, check_invariants
 from .core.radix import XArray
 from .core.units import parse_size
 from .mm.config import Device, System, Zswap
-from .api import calibrate
+from .calibration import calibrate
 from .mm.cost import load_cost
-from .sweep import sweep
+from .sweep import plan_sweep, run_plan, sweep
 from .workloads import (
     Workload,
     kbuild,
@@ -56,7 +57,9 @@ __all__ = [
     "memhog",
     "metadata_overhead",
     "parse_size",
+    "plan_sweep",
     "read_trace",
+    "run_plan",
     "simulate",
     "sweep",
     "usemem",

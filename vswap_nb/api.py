@@ -1,28 +1,50 @@
-"""Public API: validate -> build arrays -> call the kernel -> wrap the result."""
+"""Public API: validate -> build arrays -> call the kernel -> wrap the result.
+
+The checks of the inputs are :mod:`vswap_nb.inputs` (shared with the sweeps and the
+command); :func:`vswap_nb.calibrate` is :mod:`vswap_nb.calibration` (it runs
+:func:`simulate` many times, so it sits above this module)."""
 from __future__ import annotations
 
-import numbers
+import dataclasses
 
 import numpy as np
 
 from .core import verbs
 from .core.counters import OP_CACHE_DEL, OP_DUP, OP_WRITEOUT
+from .core.events import EV_A, EV_B, EV_C, EV_D, EV_KIND, EV_TASK, F_WRITE, K_PHASE, K_TOUCH, K_TOUCH_RANDOM
 from .core.jit import njit
-from .core.ref import ref
 from .core.metadata import N_STRUCTURES, PAGE_SIZE
-from .core.units import parse_size
-from .check import CHECK_MODES, check_invariants
+from .core.ref import ref
+from .check import check_invariants
 from .designs import design_names, get_design
+from .inputs import (
+    BACKENDS,
+    check_backends,
+    check_cluster_size,
+    check_compile_jobs,
+    check_design_options,
+    check_designs,
+    check_invariant_mode,
+    check_kernel,
+    check_options,
+    check_progress,
+    check_seed,
+    check_swap_size,
+    check_system,
+    check_usage,
+    check_workload,
+    design_spec,
+)
 from .kernel import KERNEL, KernelError
-from .kernel import check as kernel_check
 from .kernel import run as kernel_run
-from .results import compare_dataset, kernel_dataset, metadata_dataset
+from .mm.config import DEVICE_DEFAULTS
+from .mm.cost import cost_to_dict, cost_vectors, device_costs
+from .mm.run import EngineError, precompile, run
+from .results import compare_dataset, kernel_dataset, metadata_dataset, run_dataset
 
 __all__ = ["BACKENDS", "compare", "design_spec", "designs", "metadata_overhead", "simulate"]
 
-BACKENDS = ("disk", "zswap")
 _BACKEND_CODES = {"disk": verbs.BACKEND_DISK, "zswap": verbs.BACKEND_ZSWAP}
-MAX_SWAP_BYTES = 1 << 50  # far above any swap device the model is meant for
 
 
 def designs() -> tuple:
@@ -30,89 +52,6 @@ def designs() -> tuple:
     :mod:`vswap_nb.kernel`) is accepted wherever a design name is, but is not listed:
     it is not a model and has no metadata to measure."""
     return design_names()
-
-
-def design_spec(name):
-    """What the package knows of design ``name``: its module (or design object), or the
-    ``kernel`` design's description; ValueError listing the valid names otherwise."""
-    if name == KERNEL.NAME:
-        return KERNEL
-    try:
-        return get_design(name)
-    except ValueError as exc:
-        raise ValueError(f"{exc} (and {KERNEL.NAME!r}, the running kernel)") from None
-
-
-# --------------------------------------------------------------------------- checks
-
-
-def _as_tuple(value, name):
-    if isinstance(value, str):
-        return (value,)
-    try:
-        out = tuple(value)
-    except TypeError:
-        raise TypeError(f"{name} must be a name or a list of names, got {value!r}") from None
-    if not out:
-        raise ValueError(f"{name} must not be empty; valid values: {', '.join(_valid(name))}")
-    return out
-
-
-def _valid(name):
-    return designs() if name == "designs" else BACKENDS
-
-
-def check_designs(value) -> tuple:
-    names = _as_tuple(value, "designs")
-    for n in names:
-        design_spec(n)
-    if len(set(names)) != len(names):
-        raise ValueError(f"designs lists a design twice: {list(names)}; give each once")
-    return names
-
-
-def check_backends(value) -> tuple:
-    names = _as_tuple(value, "backend")
-    for n in names:
-        if n not in BACKENDS:
-            raise ValueError(f"unknown backend {n!r}; valid backends: {', '.join(BACKENDS)}")
-    if len(set(names)) != len(names):
-        raise ValueError(f"backend lists a backend twice: {list(names)}; give each once")
-    return names
-
-
-def check_usage(value) -> np.ndarray:
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        value = (value,)
-    try:
-        arr = np.asarray(list(value), dtype=object)
-    except TypeError:
-        raise TypeError(f"usage must be a fraction or a list of fractions in [0, 1], got {value!r}") from None
-    if arr.size == 0:
-        raise ValueError("usage must hold at least one fraction in [0, 1], e.g. usage=(0, 0.5, 1)")
-    out = []
-    for u in arr:
-        if isinstance(u, bool) or not isinstance(u, numbers.Real):
-            raise TypeError(f"usage values must be numbers in [0, 1], got {u!r}")
-        u = float(u)
-        if not 0.0 <= u <= 1.0:
-            raise ValueError(f"usage values must be in [0, 1] (fractions of the device), got {u}")
-        out.append(u)
-    if len(set(out)) != len(out):
-        raise ValueError(f"usage lists a value twice: {out}; give each once")
-    return np.asarray(out, dtype=np.float64)
-
-
-def check_swap_size(value, name="swap_size") -> int:
-    nbytes = parse_size(value, name)
-    if nbytes < 2 * PAGE_SIZE:
-        raise ValueError(
-            f"{name}={value!r} is too small: a swap device needs at least two pages "
-            f"(the header and one slot), e.g. '64M'"
-        )
-    if nbytes > MAX_SWAP_BYTES:
-        raise ValueError(f"{name}={value!r} is above 2**50 bytes (1 PiB); the model stops there")
-    return nbytes
 
 
 # --------------------------------------------------------------------------- kernels
@@ -179,10 +118,7 @@ def metadata_overhead(
     usage_arr = check_usage(usage)
     backends = check_backends(backend)
     nbytes = check_swap_size(swap_size)
-    if isinstance(cluster_size, bool) or not isinstance(cluster_size, numbers.Integral):
-        raise TypeError(f"cluster_size must be an integer power of two, got {cluster_size!r}")
-    if cluster_size < 2 or cluster_size & (cluster_size - 1) or cluster_size > (1 << 20):
-        raise ValueError(f"cluster_size must be a power of two in [2, 2**20], got {cluster_size}")
+    cluster_size = check_cluster_size(cluster_size)
     nslots = nbytes // PAGE_SIZE
     pages = nslots - 1
     order = np.argsort(usage_arr, kind="stable")
@@ -229,71 +165,8 @@ def metadata_overhead(
 # --------------------------------------------------------------------------- simulate
 
 
-def _check_workload(workload):
-    from .workloads import Workload
-
-    if not isinstance(workload, Workload):
-        raise TypeError(
-            f"workload must be a vswap_nb Workload, got {type(workload).__name__}; "
-            f"build one with vswap_nb.usemem(...), vswap_nb.memhog(...), vswap_nb.kbuild(...) "
-            f"or vswap_nb.read_trace(path)"
-        )
-    workload.validate()
-    return workload
-
-
-def _check_system(system):
-    from .mm.config import System
-
-    if not isinstance(system, System):
-        raise TypeError(
-            f"system must be a vswap_nb.System, got {type(system).__name__}; "
-            f"e.g. System(ram='16G', swap=Device('zram', '64G'))"
-        )
-    return system
-
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be a non-negative integer, got {seed!r}")
-    if not 0 <= int(seed) < 2**63:
-        raise ValueError(f"seed must be in [0, 2**63), got {seed}")
-    return int(seed)
-
-
-def _check_options(name, options: dict) -> dict:
-    module = design_spec(name)
-    valid = dict(getattr(module, "OPTIONS", {}))
-    out = {}
-    for k, v in options.items():
-        if k not in valid:
-            hint = f"valid switches: {', '.join(valid)}" if valid else f"{name} has no switches"
-            raise ValueError(f"unknown option {k}={v!r} for design {name!r}; {hint}")
-        check = getattr(module, "check_option", None)
-        if check is not None:
-            out[k] = check(k, v)
-        elif not isinstance(v, (bool, np.bool_)):
-            raise TypeError(f"{k} must be True or False, got {v!r}")
-        else:
-            out[k] = bool(v)
-    return out
-
-
 def _write_pages(workload) -> np.ndarray:
     """Page writes per task and phase (usemem's throughput counts written bytes)."""
-    from .workloads.events import (
-        EV_A,
-        EV_B,
-        EV_C,
-        EV_D,
-        EV_KIND,
-        EV_TASK,
-        F_WRITE,
-        K_PHASE,
-        K_TOUCH,
-        K_TOUCH_RANDOM,
-    )
-
     nph = max(len(workload.phases), 1)
     out = np.zeros((workload.ntasks, nph), dtype=np.float64)
     ev = workload.events
@@ -306,15 +179,6 @@ def _write_pages(workload) -> np.ndarray:
         elif k in (K_TOUCH, K_TOUCH_RANDOM) and row[EV_C] & F_WRITE and phase[t] >= 0:
             out[t, phase[t]] += row[EV_B] if k == K_TOUCH else row[EV_D]
     return out
-
-
-def _check_check(check):
-    if check not in CHECK_MODES:
-        raise ValueError(
-            f"check must be None, 'phase' (invariants after every phase) or 'every' (also "
-            f"every ~2000 page events), got {check!r}"
-        )
-    return check
 
 
 def simulate(design, workload, system, *, seed=0, cost=None, progress=None, check=None, **design_options):
@@ -336,21 +200,16 @@ def simulate(design, workload, system, *, seed=0, cost=None, progress=None, chec
     throughput and latency per phase, metadata bytes (peak and final, by structure) and
     XArray node counts, with the inputs as JSON attributes.
     """
-    from .mm.cost import cost_to_dict, cost_vectors
-    from .mm.run import run
-    from .results import run_dataset
-
     names = check_designs(design)
     if len(names) != 1:
         raise ValueError(f"simulate takes one design, got {list(names)}; use compare() for several")
     name = names[0]
-    options = _check_options(name, design_options)
-    workload = _check_workload(workload)
-    system = _check_system(system)
-    seed = _check_seed(seed)
-    check = _check_check(check)
-    if progress is not None and not callable(progress):
-        raise TypeError(f"progress must be a callable(done, total) or None, got {progress!r}")
+    options = check_options(name, design_options)
+    workload = check_workload(workload)
+    system = check_system(system)
+    seed = check_seed(seed)
+    check = check_invariant_mode(check)
+    check_progress(progress, "progress(done, total)")
     system = with_device_costs(system, cost)
     if name == KERNEL.NAME:
         if check is not None:
@@ -370,49 +229,10 @@ def simulate(design, workload, system, *, seed=0, cost=None, progress=None, chec
     )
 
 
-def calibrate(repeat: int = 3, *, kernel: bool = False, out=None, train=None, test=None, progress=None):
-    """A cost table measured on this machine, usable as ``cost=``.
-
-    ``kernel=False``: what the *emulation's* own primitives cost here
-    (:func:`vswap_nb.mm.cost.calibrate`: XArray walks, table reads and writes, a lock
-    word), the rest the defaults.  ``kernel=True``: the model's costs fitted on this
-    machine's kernel (:mod:`vswap_nb.kernel.calibration`: ground-truth runs of a set of
-    training cases, a fit of the mm-level costs, the error on held-out cases in
-    ``.report``); root and a machine that can run the ``kernel`` design.  ``out``
-    writes the table to a JSON file that ``cost=vswap_nb.load_cost(path)`` and the
-    command's ``--cost FILE`` read back."""
-    import json
-
-    from .mm.cost import calibrate as calibrate_emulation
-    from .mm.cost import cost_to_dict
-
-    if not isinstance(kernel, bool):
-        raise TypeError(f"kernel must be True or False, got {kernel!r}")
-    if kernel:
-        from .kernel.calibration import calibrate_on_kernel
-
-        table = calibrate_on_kernel(repeat=repeat, train=train, test=test, progress=progress)
-        body = table.to_file_dict()
-    else:
-        if train is not None or test is not None:
-            raise ValueError("train and test cases apply to calibrate(kernel=True) only")
-        table = calibrate_emulation(repeat)
-        body = cost_to_dict(table) | {"about": {"what": "the emulation's own primitive costs (calibrate())"}}
-    if out is not None:
-        with open(out, "w") as f:
-            json.dump(body, f, indent=2, sort_keys=True)
-    return table
-
-
 def with_device_costs(system, cost):
     """``system`` with the device page times of the cost table ``cost`` (``zram_read``,
     ``ssd_write``, ...) for its device's kind, where the Device has its kind's default
     (a Device(read_ns=...) of the caller's own wins)."""
-    import dataclasses
-
-    from .mm.config import DEVICE_DEFAULTS
-    from .mm.cost import device_costs
-
     dev = device_costs(cost).get(system.swap.kind)
     if not dev:
         return system
@@ -433,14 +253,6 @@ def _simulate_kernel(workload, system, seed, options, progress):
     return kernel_dataset(raw, workload=workload, system=system, seed=seed, write_pages=_write_pages(workload))
 
 
-def check_kernel(names, workload, system, options) -> None:
-    """If ``kernel`` is among ``names``, check now (before any run) that it can run
-    ``workload`` on ``system`` here: ValueError, or KernelUnavailable naming what the
-    machine lacks."""
-    if KERNEL.NAME in names:
-        kernel_check(workload, system, _check_options(KERNEL.NAME, options.get(KERNEL.NAME, {})))
-
-
 def compare(designs, workload, system, *, seed=0, cost=None, options=None, check=None, progress=None, compile_jobs=1):
     """:func:`simulate` for each design on the same workload stream, along a ``design``
     dimension.  ``options`` maps a design name to its switches; ``check`` as in
@@ -451,25 +263,15 @@ def compare(designs, workload, system, *, seed=0, cost=None, options=None, check
     on the error's ``.results``.  ``compile_jobs`` > 1 compiles the engines the Numba
     cache does not hold yet in that many processes at once before the runs (one per
     design state type; ``vswap-nb compare`` uses every CPU)."""
-    from .mm.cost import cost_vectors
-    from .mm.run import EngineError, precompile
-
     names = check_designs(designs)
-    options = {} if options is None else dict(options)
-    for k in options:
-        if k not in names:
-            raise ValueError(f"options names design {k!r}, which is not among designs {list(names)}")
-    for n in names:
-        _check_options(n, options.get(n, {}))
-    _check_workload(workload)
-    _check_system(system)
-    _check_seed(seed)
-    _check_check(check)
+    options = check_design_options(names, options)
+    check_workload(workload)
+    check_system(system)
+    check_seed(seed)
+    check_invariant_mode(check)
     cost_vectors(cost)
-    if progress is not None and not callable(progress):
-        raise TypeError(f"progress must be a callable(design, done, total) or None, got {progress!r}")
-    if isinstance(compile_jobs, bool) or not isinstance(compile_jobs, (int, np.integer)) or compile_jobs < 1:
-        raise ValueError(f"compile_jobs must be an int >= 1 (processes that compile engines at once), got {compile_jobs!r}")
+    check_progress(progress, "progress(design, done, total)")
+    compile_jobs = check_compile_jobs(compile_jobs)
     check_kernel(names, workload, system, options)
     model = [n for n in names if n != KERNEL.NAME]
     if compile_jobs > 1 and len(model) > 1:

@@ -30,6 +30,15 @@ Subcommands:
 
 Exit codes: 0 ok, 2 bad arguments (the argument is named and the fix said), 1 anything
 else.
+
+Progress bars are tqdm's.  Arguments are argparse's, checked again by
+:mod:`vswap_nb.inputs` (one message per mistake).  The tables are printed by hand
+(``format_compare_table``, ``format_run_table``, ``format_overhead_table``,
+``format_calibration``): the compare table formats by row (a time with two decimals, a
+count as an integer, a share with three) and adds a ratio column and a ``-`` for a
+figure a design lacks, which a column-formatting printer (pandas' ``to_string``, which
+comes with xarray and prints the sweep's flat table) does not do; no other dependency
+prints tables.
 """
 from __future__ import annotations
 
@@ -39,12 +48,20 @@ import math
 import os
 import shlex
 import sys
-import time
 
-from . import api
+from tqdm import tqdm
+
+from . import api, kernel, plot
+from . import workloads as wl
+from .calibration import calibrate
 from .core.units import format_size
 from .core.vmstat import VMSTAT
-from .kernel import KERNEL, KernelError
+from .inputs import check_designs, check_options, check_seed, design_spec
+from .kernel import KERNEL, KernelError, kernel_info
+from .mm.config import System
+from .mm.cost import load_cost
+from .mm.run import EngineError
+from .sweep import sweep
 
 
 class _ArgError(Exception):
@@ -138,7 +155,7 @@ def format_overhead_table(ds, by_structure: bool = False) -> str:
 
 def _designs(args) -> int:
     for name in (*api.designs(), KERNEL.NAME):
-        m = api.design_spec(name)
+        m = design_spec(name)
         print(f"{name:<12} {m.SUMMARY}")
         if m.OPTIONS:
             what = "options" if name == KERNEL.NAME else "switches"
@@ -153,17 +170,15 @@ def _calibrate(args) -> int:
         raise _ArgError(f"--repeat {args.repeat!r}: give a whole number of runs") from None
     train = _split(args.train) if args.train else None
     test = _split(args.test) if args.test else None
-    bar = _Progress("calibrate")
     try:
-        table = api.calibrate(repeat, kernel=args.kernel, out=args.out, train=train, test=test,
-                              progress=(lambda i, n, what: bar(i, n)) if args.kernel else None)
+        with _Bars("calibrate", unit="cases") as bars:
+            table = calibrate(repeat, kernel=args.kernel, out=args.out, train=train, test=test,
+                              progress=(lambda i, n, what: bars(i, n)) if args.kernel else None)
     except (TypeError, ValueError) as exc:
         raise _ArgError(str(exc)) from None
     except KernelError as exc:
         print(f"vswap-nb: {exc}", file=sys.stderr)
         return 1
-    finally:
-        bar.close()
     if args.json:
         print(json.dumps(table.to_file_dict() if args.kernel else dict(table), indent=2, sort_keys=True))
         return 0
@@ -201,9 +216,7 @@ def format_calibration(report) -> str:
 
 
 def _kernel_info(args) -> int:
-    from . import kernel
-
-    m = kernel.kernel_info()
+    m = kernel_info()
     if args.json:
         print(json.dumps(m.to_dict(), indent=2))
     else:
@@ -220,8 +233,6 @@ DEFAULT_WORKLOAD = "usemem -n 4 -x 768M"
 def parse_workload(text: str):
     """``"usemem -n 32 -R 1536M"`` (usemem's own flags), ``"memhog 48G"`` or
     ``"kbuild --jobs 52 --files 156 --ram-per-job 60M --seed 0"``."""
-    from . import workloads as wl
-
     try:
         words = shlex.split(text)
     except ValueError as exc:
@@ -262,8 +273,6 @@ def _cgroup_version(args, designs) -> int:
     if v != "auto":
         raise _ArgError(f"--cgroup-version {args.cgroup_version!r}: give 1, 2 or auto")
     if KERNEL.NAME in designs:
-        from .kernel import kernel_info
-
         found = kernel_info().cgroup_version
         if found is not None:
             return found
@@ -278,15 +287,11 @@ def _nr_cpus(args, designs):
         return args.nr_cpus
     n = 4
     if KERNEL.NAME in designs:
-        from .kernel import kernel_info
-
         n = min(n, kernel_info().cpus)
     return n
 
 
 def _system(args, designs=()):
-    from .mm.config import System
-
     try:
         return System.parse_cli(
             args.ram,
@@ -325,7 +330,7 @@ def _options(args, designs) -> dict:
             )
         if design not in designs:
             raise _ArgError(f"--option {spec!r}: design {design!r} is not among --designs {','.join(designs)}")
-        valid = api.design_spec(design).OPTIONS
+        valid = design_spec(design).OPTIONS
         if switch not in valid:
             hint = ", ".join(valid) if valid else "none"
             raise _ArgError(f"--option {spec!r}: {design} has no switch {switch!r} (its switches: {hint})")
@@ -333,7 +338,7 @@ def _options(args, designs) -> dict:
             value = _switch_value(val, f"--option {spec}")
         elif valid[switch] is None or isinstance(valid[switch], str):  # a path or a name
             try:
-                value = api._check_options(design, {switch: val})[switch]
+                value = check_options(design, {switch: val})[switch]
             except (TypeError, ValueError) as exc:
                 raise _ArgError(f"--option {spec}: {exc}") from None
         else:
@@ -342,7 +347,7 @@ def _options(args, designs) -> dict:
             except ValueError:
                 raise _ArgError(f"--option {spec}: {switch} takes an integer, e.g. {design}:{switch}=4") from None
             try:
-                value = api._check_options(design, {switch: value})[switch]
+                value = check_options(design, {switch: value})[switch]
             except (TypeError, ValueError) as exc:
                 raise _ArgError(f"--option {spec}: {exc}") from None
         out.setdefault(design, {})[switch] = value
@@ -352,21 +357,26 @@ def _options(args, designs) -> dict:
 def _designs_arg(text: str) -> tuple:
     names = tuple(_split(text))
     try:
-        return api.check_designs(names)
+        return check_designs(names)
     except (TypeError, ValueError) as exc:
         raise _ArgError(f"--designs: {exc}") from None
 
 
-class _Progress:
-    """A one-line progress bar on stderr, shown once a run has taken a second, and only
-    when stderr is a terminal.  Called as ``bar(done, total)``, or ``bar(label, done,
-    total)`` by :func:`vswap_nb.compare` (a new label starts a new line)."""
+PROGRESS_DELAY = 1.0  # seconds a run goes on before its bar appears
 
-    def __init__(self, label: str):
+
+class _Bars:
+    """Progress bars (tqdm) on stderr for the ``progress`` callbacks of
+    :func:`vswap_nb.simulate` and :func:`vswap_nb.sweep` (``bars(done, total)``) and of
+    :func:`vswap_nb.compare` (``bars(design, done, total)``: a new design starts a new
+    bar).  A bar shows only when stderr is a terminal (tqdm's ``disable=None``) and the
+    run has taken ``PROGRESS_DELAY`` seconds, so stdout (``--json``) is never touched.
+    Use it as a context manager: the open bar is closed on the way out."""
+
+    def __init__(self, label: str, unit: str = "events"):
         self.label = label
-        self.t0 = time.perf_counter()
-        self.on = sys.stderr.isatty()
-        self.shown = False
+        self.unit = unit  # page events for a run, runs for a sweep, cases for calibrate
+        self.bar = None
 
     def __call__(self, *args) -> None:
         if len(args) == 3:
@@ -374,67 +384,41 @@ class _Progress:
             if label != self.label:
                 self.close()
                 self.label = label
-                self.t0 = time.perf_counter()
         else:
             done, total = args
-        if not self.on or time.perf_counter() - self.t0 < 1.0:
-            return
-        frac = done / total if total else 1.0
-        bar = "#" * int(30 * frac)
-        sys.stderr.write(f"\r{self.label:<12} [{bar:<30}] {frac * 100:5.1f}%")
-        sys.stderr.flush()
-        self.shown = True
+        if self.bar is None:
+            self.bar = tqdm(
+                total=total, desc=self.label, unit=self.unit, unit_scale=self.unit == "events",
+                disable=None, delay=PROGRESS_DELAY, file=sys.stderr,
+            )
+        self.bar.total = total
+        self.bar.update(done - self.bar.n)
 
     def close(self) -> None:
-        """End the progress line (once: a second call writes nothing)."""
-        if self.shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-            self.shown = False
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
+    def __enter__(self):
+        return self
 
-def _run_designs(designs, workload, system, args, options):
-    """The runs of ``designs`` (:func:`vswap_nb.compare`, or ``simulate`` for ``run``); a
-    design whose run fails (out of memory, a failed kernel run) is reported on stderr and
-    left out, the others are still shown.  Returns (Dataset or None, failed)."""
-    from .mm.run import EngineError
-
-    bar = _Progress(designs[0])
-    try:
-        if args.command == "run":
-            return api.simulate(
-                designs[0], workload, system, seed=args.seed, cost=args.cost_table, progress=bar,
-                **options.get(designs[0], {}),
-            ), 0
-        return api.compare(
-            designs, workload, system, seed=args.seed, cost=args.cost_table, options=options, progress=bar,
-            compile_jobs=getattr(args, "compile_jobs", os.cpu_count() or 1),  # trace replay: every CPU
-        ), 0
-    except (EngineError, KernelError) as exc:
-        bar.close()
-        print(f"vswap-nb: {exc}", file=sys.stderr)
-        return getattr(exc, "results", None), 1
-    except (TypeError, ValueError) as exc:
-        raise _ArgError(str(exc)) from None
-    finally:
-        bar.close()
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _cost(args):
     """``--cost FILE``: the cost table in FILE, checked (None without the option)."""
     if args.cost is None:
         return None
-    from .mm.cost import load_cost
-
     try:
         return load_cost(args.cost)
     except (FileNotFoundError, TypeError, ValueError) as exc:
         raise _ArgError(f"--cost: {exc}") from None
 
 
-def _check_seed(text):
+def _seed_arg(text):
     try:
-        return api._check_seed(int(text))
+        return check_seed(int(text))
     except (TypeError, ValueError) as exc:
         raise _ArgError(f"--seed: {exc}") from None
 
@@ -566,8 +550,6 @@ def _write_out(ds, args) -> int:
 def _plot(ds, args, kind) -> int:
     if not args.plot:
         return 0
-    from . import plot
-
     try:
         if kind == "compare":
             plot.cost_breakdown(ds, path=args.plot)
@@ -584,10 +566,8 @@ def _plot(ds, args, kind) -> int:
 def _with_swapoff(args, workload):
     if args.swapoff is None:
         return workload
-    from .workloads import with_swapoff
-
     try:
-        return with_swapoff(workload, args.swapoff)
+        return wl.with_swapoff(workload, args.swapoff)
     except ValueError as exc:
         raise _ArgError(f"--swapoff: {exc}") from None
 
@@ -597,12 +577,28 @@ def _compare_like(args, workload) -> int:
     designs = _designs_arg(args.designs) if args.command != "run" else _designs_arg(args.design)
     system = _system(args, designs)
     options = _options(args, designs)
-    seed = _check_seed(args.seed)
-    args.seed = seed
-    args.cost_table = _cost(args)
-    ds, failed = _run_designs(designs, workload, system, args, options)
-    if ds is None:
-        return 1
+    seed = _seed_arg(args.seed)
+    cost = _cost(args)
+    failed = 0
+    try:
+        with _Bars(designs[0]) as bars:
+            if args.command == "run":
+                ds = api.simulate(
+                    designs[0], workload, system, seed=seed, cost=cost, progress=bars, **options.get(designs[0], {})
+                )
+            else:
+                ds = api.compare(
+                    designs, workload, system, seed=seed, cost=cost, options=options, progress=bars,
+                    compile_jobs=getattr(args, "compile_jobs", os.cpu_count() or 1),  # trace replay: every CPU
+                )
+    except (TypeError, ValueError) as exc:
+        raise _ArgError(str(exc)) from None
+    except (EngineError, KernelError) as exc:
+        # a design whose run failed: reported here, the designs that finished still shown
+        print(f"vswap-nb: {exc}", file=sys.stderr)
+        ds, failed = getattr(exc, "results", None), 1
+        if ds is None:
+            return 1
     rc = _write_out(ds, args) or _plot(ds, args, "run" if args.command == "run" else "compare")
     if rc:
         return rc
@@ -633,8 +629,6 @@ def _compare(args) -> int:
 
 
 def _trace(args) -> int:
-    from . import workloads as wl
-
     if args.trace_command == "record":
         w = parse_workload(args.workload)
         try:
@@ -692,25 +686,20 @@ def _parse_over(args):
 
 
 def _sweep(args) -> int:
-    from .mm.run import EngineError
-    from .sweep import sweep as run_sweep
-
     designs = _designs_arg(args.designs)
     workload = _with_swapoff(args, parse_workload(args.workload))
     system = _system(args, designs)
-    seed = _check_seed(args.seed)
+    seed = _seed_arg(args.seed)
     over = _parse_over(args)
     args.over_names = list(over)
-    bar = _Progress("sweep")
     try:
-        ds = run_sweep(designs, workload, system, over, client=args.client, seed=seed, cost=_cost(args), progress=bar)
+        with _Bars("sweep", unit="runs") as bars:
+            ds = sweep(designs, workload, system, over, client=args.client, seed=seed, cost=_cost(args), progress=bars)
     except (TypeError, ValueError) as exc:
         raise _ArgError(str(exc)) from None
     except (EngineError, KernelError) as exc:
         print(f"vswap-nb: {exc}", file=sys.stderr)
         return 1
-    finally:
-        bar.close()
     rc = _write_out(ds, args) or _plot(ds, args, "sweep")
     if rc:
         return rc

@@ -12,8 +12,12 @@ cost_breakdown(ds, op=None, cost=None)
     primitive paid for: counters x ns per primitive from the cost table
     (:func:`vswap_nb.mm.cost.cost_vectors`).  One subplot per operation that costs
     anything in some design (or only ``op``), one stacked bar per design, one segment
-    per primitive; the stacks show *where* a design spends its time (XArray walks,
-    descriptor reads, memcg lookups...).
+    per primitive.  The primitives are grouped in families
+    (:data:`vswap_nb.mm.cost.PRIMITIVE_FAMILY`: XArray, locks, tables and maps, memcg,
+    allocation, device), each family one hue and its members shades of it, stacked
+    together and named in the legend by family, so the stacks show at a glance *where*
+    a design spends its time; the per-primitive figures are in the Dataset's
+    ``counters`` and in ``vswap-nb run``'s table.
 metadata_vs_usage(ds, backend="disk")
     Left: metadata bytes per usable swap slot against the fraction of the device
     swapped out, one line per design (static arrays show as a flat floor, on-demand
@@ -29,7 +33,7 @@ sweep_lines(ds, var, over)
     per design and per value of the other swept dimensions.
 
 Nothing here is imported by ``import vswap_nb``; matplotlib is imported inside the
-functions, after the input checks.
+functions, after the input checks (it is a heavy import that only figures need).
 """
 from __future__ import annotations
 
@@ -37,8 +41,13 @@ import itertools
 import os
 
 import numpy as np
+import xarray as xr
 
-__all__ = ["cost_breakdown", "label", "metadata_vs_usage", "sweep_lines", "vmstat"]
+from .core.counters import OPS, PRIMITIVES
+from .inputs import check_names
+from .mm.cost import FAMILIES, PRIMITIVE_FAMILY, cost_vectors
+
+__all__ = ["cost_breakdown", "family_colors", "label", "metadata_vs_usage", "sweep_lines", "vmstat"]
 
 VMSTAT_NAMES = (
     "pswpout",
@@ -57,6 +66,18 @@ VMSTAT_NAMES = (
 RUN_DIMS = ("op", "primitive", "phase", "task", "structure")
 
 DPI = 100
+# the hue of each primitive family in cost_breakdown (a matplotlib sequential colormap;
+# hues far apart: blue, magenta, green, purple, orange, grey)
+FAMILY_COLORMAPS = {
+    "XArray": "Blues",
+    "locks": "PuRd",
+    "tables and maps": "Greens",
+    "memcg": "Purples",
+    "allocation": "Oranges",
+    "device": "Greys",
+}
+assert tuple(FAMILY_COLORMAPS) == FAMILIES, "one colormap per primitive family, in FAMILIES order"
+SHADES = (0.4, 0.9)  # the part of a family's colormap its members' shades come from
 LOG_RATIO = 100.0  # vmstat switches to a log y axis when max/min nonzero exceeds this
 
 
@@ -75,8 +96,6 @@ def label(da) -> str:
 
 
 def _check_dataset(ds, func: str):
-    import xarray as xr
-
     if not isinstance(ds, xr.Dataset):
         raise TypeError(f"{func}: ds must be an xarray.Dataset from vswap_nb, got {type(ds).__name__}")
 
@@ -115,7 +134,7 @@ def _designs(ds, da) -> list:
 def _colors(n_wanted: int | None = None):
     """A list of distinct colours: tab20's ten dark hues, then its ten light ones, then
     tab20b (40 colours), so neighbours in a stack never share a hue."""
-    from matplotlib import colormaps
+    from matplotlib import colormaps  # heavy: imported when a figure is drawn
 
     t20 = list(colormaps["tab20"].colors)
     cols = t20[0::2] + t20[1::2] + list(colormaps["tab20b"].colors)
@@ -124,8 +143,26 @@ def _colors(n_wanted: int | None = None):
     return cols
 
 
+def family_colors():
+    """({primitive: colour}, {family: colour}): each family's members evenly spread
+    over ``SHADES`` of its colormap (a primitive keeps its colour in every figure; a
+    family of one has the middle shade), the family's own colour the middle shade, for
+    the legend."""
+    from matplotlib import colormaps  # heavy: imported when a figure is drawn
+
+    prim, fam = {}, {}
+    lo, hi = SHADES
+    for family, cmap_name in FAMILY_COLORMAPS.items():
+        cmap = colormaps[cmap_name]
+        members = [n for n in PRIMITIVES if PRIMITIVE_FAMILY[n] == family]
+        for i, name in enumerate(members):
+            prim[name] = cmap((lo + hi) / 2 if len(members) == 1 else lo + (hi - lo) * i / (len(members) - 1))
+        fam[family] = cmap((lo + hi) / 2)
+    return prim, fam
+
+
 def _new_figure(width: float, height: float):
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # heavy: imported when a figure is drawn
 
     return Figure(figsize=(width, height), layout="constrained")
 
@@ -161,9 +198,6 @@ def cost_breakdown(ds, op=None, cost=None, path=None):
     the default table, or a dict as for ``simulate``).  ``op`` None draws one subplot per
     operation with nonzero cost in any design; an op name draws that one only.
     """
-    from .core.counters import OPS, PRIMITIVES
-    from .mm.cost import cost_vectors
-
     func = "cost_breakdown"
     made_by = "vswap_nb.compare() or vswap_nb.simulate()"
     _check_dataset(ds, func)
@@ -198,6 +232,8 @@ def cost_breakdown(ds, op=None, cost=None, path=None):
     else:
         shown = [ops.index(op)]
     shown_prims = [j for j in range(len(prims)) if np.any(ns[:, shown, j] != 0)] if shown else []
+    # stacked family by family (FAMILIES order), each family's members in PRIMITIVES order
+    shown_prims.sort(key=lambda j: (FAMILIES.index(PRIMITIVE_FAMILY[prims[j]]), j))
 
     n = max(len(shown), 1)
     ncols = min(n, 3)
@@ -206,9 +242,9 @@ def cost_breakdown(ds, op=None, cost=None, path=None):
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax in axes[n:]:
         fig.delaxes(ax)
-    from matplotlib.patches import Patch
+    from matplotlib.patches import Patch  # heavy: imported when a figure is drawn
 
-    palette = _colors(len(prims))  # a primitive keeps its colour in every figure
+    colors, family_color = family_colors()
     if not shown:
         ax = axes[0]
         ax.text(0.5, 0.5, "no modelled cost in any operation", ha="center", va="center", transform=ax.transAxes)
@@ -216,13 +252,14 @@ def cost_breakdown(ds, op=None, cost=None, path=None):
         ax.set_ylabel("model cost [ns]")
     for ax, oi in zip(axes, shown):
         here = [j for j in shown_prims if np.any(ns[:, oi, j] != 0)]  # draw only what this op pays
-        _stacked_bars(ax, designs, ns[:, oi, here].T, [prims[j] for j in here], [palette[j] for j in here])
+        _stacked_bars(ax, designs, ns[:, oi, here].T, [prims[j] for j in here], [colors[prims[j]] for j in here])
         ax.set_title(ops[oi])
         ax.set_ylabel("model cost [ns]")
     if shown_prims:
-        handles = [Patch(color=palette[j], label=prims[j]) for j in shown_prims]
-        fig.legend(handles=handles, loc="outside right upper", title="primitive", fontsize="small")
-    fig.suptitle("model cost by operation and primitive")
+        families = [f for f in FAMILIES if any(PRIMITIVE_FAMILY[prims[j]] == f for j in shown_prims)]
+        handles = [Patch(color=family_color[f], label=f) for f in families]
+        fig.legend(handles=handles, loc="outside right upper", title="primitive family", fontsize="small")
+    fig.suptitle("model cost by operation and primitive (shades of a family's hue)")
     return _finish(fig, path)
 
 
@@ -285,21 +322,14 @@ def vmstat(ds, names=VMSTAT_NAMES, path=None):
     func = "vmstat"
     _check_dataset(ds, func)
     _check_path(path)
-    if isinstance(names, str):
-        names = (names,)
-    try:
-        names = tuple(names)
-    except TypeError:
-        raise TypeError(f"{func}: names must be a counter name or a list of them, got {names!r}") from None
-    if not names:
-        raise ValueError(f"{func}: names must not be empty")
-    bad_type = [n for n in names if not isinstance(n, str)]
-    if bad_type:
-        raise TypeError(f"{func}: names must be strings, got {bad_type!r}")
     available = [
         str(k) for k, v in ds.data_vars.items()
         if set(v.dims) <= {"design"} and np.issubdtype(v.dtype, np.number)
     ]
+    names = check_names(names, f"{func}: names", available)
+    bad_type = [n for n in names if not isinstance(n, str)]
+    if bad_type:
+        raise TypeError(f"{func}: names must be strings, got {bad_type!r}")
     missing = [n for n in names if n not in available]
     if missing:
         raise ValueError(

@@ -430,7 +430,7 @@ def compare_dataset(runs) -> xr.Dataset:
 
 def cases_dataset(runs, names) -> xr.Dataset:
     """Compare Datasets of different workloads or systems (the cases of
-    :mod:`vswap_nb.kernel.validation`) along a ``case`` dimension; a run's own
+    :mod:`vswap_nb.kernel_validation`) along a ``case`` dimension; a run's own
     dimensions (phases, tasks, counters) are the union over the cases, NaN where a case
     has no such label."""
     stripped = []

@@ -40,9 +40,16 @@ How a name in ``over`` is resolved (first match wins)
 
 A name that is none of these raises ValueError listing the sweepable names.
 
-Nothing runs before everything is checked: every System and Workload of the grid is
-built, and every value checked, before the first kernel starts, so a typo in the last
-value of a long sweep costs nothing (errors name the parameter and the value).
+Plan, then run
+--------------
+:func:`sweep` is :func:`plan_sweep` followed by :func:`run_plan`.  The planner is pure:
+it checks everything (every System and Workload of the grid is built, every value
+checked) and returns a :class:`SweepPlan`, the distinct runs (:class:`SweepRun`: the
+design, its workload, System and switches, the swept values) with the sweep's ``dims``
+and ``coords``, running nothing; so a typo in the last value of a long sweep costs
+nothing (errors name the parameter and the value), and a plan can be looked at (how
+many runs, which points share one) before it is run.  :func:`run_plan` runs a plan
+here or on a cluster and assembles the Dataset.
 
 Coordinates
 -----------
@@ -120,11 +127,23 @@ import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
 
-__all__ = ["SweepError", "sweep"]
+from . import api
+from .designs import design_names
+from .inputs import check_design_options, check_designs, check_options, check_progress, check_seed, check_system
+from .inputs import check_workload, design_spec
+from .kernel import KERNEL
+from .kernel import check as check_kernel
+from .mm.config import DEVICE_DEFAULTS, ZRAM_RATIO_DEFAULT, Device, System, Zswap
+from .mm.cost import cost_to_dict, cost_vectors
+from .results import base_attrs
+from .workloads import kbuild, memhog, usemem
+
+__all__ = ["SweepError", "SweepPlan", "SweepRun", "plan_sweep", "run_plan", "sweep"]
 
 KIND_OPTION = "design option"
 KIND_WORKLOAD = "workload"
@@ -194,10 +213,7 @@ def _sweep_error(exc, message, design, point) -> SweepError:
     return err
 
 
-def _builders() -> dict:
-    from .workloads import kbuild, memhog, usemem
-
-    return {"usemem": usemem, "memhog": memhog, "kbuild": kbuild}
+_BUILDERS = {"usemem": usemem, "memhog": memhog, "kbuild": kbuild}
 
 
 # --------------------------------------------------------------------------- the task
@@ -206,10 +222,7 @@ def _builders() -> dict:
 def _run_one(design, workload, system, options, seed, cost):
     """One run of a sweep (a dask task): :func:`vswap_nb.simulate` of ``design`` on
     ``workload`` and the System made from the dict ``system``."""
-    from .api import simulate
-    from .mm.config import System
-
-    return simulate(design, workload, System.from_dict(system), seed=seed, cost=cost, **options)
+    return api.simulate(design, workload, System.from_dict(system), seed=seed, cost=cost, **options)
 
 
 # --------------------------------------------------------------------------- resolving
@@ -259,8 +272,6 @@ def _check_values(name, values) -> list:
 
 def _system_names() -> dict:
     """Sweepable System names -> (top-level field, sub-field or None)."""
-    from .mm.config import Device, System, Zswap
-
     out = {f.name: (f.name, None) for f in fields(System) if f.name != "_"}
     for f in fields(Device):
         if f.name != "_":
@@ -271,23 +282,18 @@ def _system_names() -> dict:
 
 
 def _rebuildable(workload) -> bool:
-    return workload.name in _builders()
+    return workload.name in _BUILDERS
 
 
 def _sweepable(names, workload) -> list:
-    from .api import design_spec as get_design
-
     opts = []
     for n in names:
-        opts += [k for k in get_design(n).OPTIONS if k not in opts]
+        opts += [k for k in design_spec(n).OPTIONS if k not in opts]
     wl = list(workload.params) if _rebuildable(workload) else []
     return opts + [k for k in wl if k not in opts] + [k for k in _system_names() if k not in opts + wl]
 
 
 def _resolve(over, names, workload, system, options) -> list:
-    from .api import design_spec as get_design
-    from .designs import design_names
-
     if not isinstance(over, Mapping):
         raise TypeError(
             f"over must be a dict parameter name -> list of values, got {type(over).__name__}; "
@@ -298,7 +304,7 @@ def _resolve(over, names, workload, system, options) -> list:
     for name, values in over.items():
         if not isinstance(name, str):
             raise TypeError(f"over's keys must be parameter names (str), got {name!r}")
-        have = tuple(d for d in names if name in get_design(d).OPTIONS)
+        have = tuple(d for d in names if name in design_spec(d).OPTIONS)
         if have:
             kind = KIND_OPTION
             for d in have:
@@ -312,13 +318,13 @@ def _resolve(over, names, workload, system, options) -> list:
                 raise ValueError(
                     f"cannot sweep workload parameter {name!r}: the workload is named "
                     f"{workload.name!r}, and sweep can only rebuild "
-                    f"{', '.join(_builders())} workloads from their parameters"
+                    f"{', '.join(_BUILDERS)} workloads from their parameters"
                 )
             kind = KIND_WORKLOAD
         elif name in sys_names:
             kind = KIND_SYSTEM
         else:
-            others = [d for d in design_names() if d not in names and name in get_design(d).OPTIONS]
+            others = [d for d in design_names() if d not in names and name in design_spec(d).OPTIONS]
             hint = (
                 f"; {name} is a switch of {', '.join(others)}, which is not among the designs {list(names)}"
                 if others
@@ -345,8 +351,6 @@ def _resolve(over, names, workload, system, options) -> list:
 def _device_spec(dev) -> dict:
     """A Device as a dict without the values that are its kind's defaults, so that
     changing ``kind`` brings the new kind's defaults."""
-    from .mm.config import DEVICE_DEFAULTS, ZRAM_RATIO_DEFAULT
-
     sync, _, _, rd, wr = DEVICE_DEFAULTS[dev.kind][:5]
     d = dev.to_dict()
     if d["read_ns"] == rd:
@@ -451,8 +455,6 @@ def _ordered_union(seqs) -> list:
 def _sweep_dataset(names, params, grid, results, attrs, workload_name) -> xr.Dataset:
     """Assemble the run Datasets: ``grid[design][value-index tuple]`` -> run number,
     ``results[run number]`` -> Dataset of :func:`vswap_nb.simulate`."""
-    from .results import base_attrs
-
     runs = []
     for r in results:
         r = r.copy()
@@ -501,7 +503,7 @@ def _sweep_dataset(names, params, grid, results, attrs, workload_name) -> xr.Dat
 
 def _start_local_cluster(n_workers=LOCAL_WORKERS):
     """A LocalCluster of single-threaded worker processes on loopback and its Client."""
-    import distributed
+    import distributed  # optional (vswap_nb[distributed]): only a cluster sweep needs it
 
     env = {k: os.environ[k] for k in _ENV_PASSED if k in os.environ}
     cluster = distributed.LocalCluster(
@@ -528,7 +530,7 @@ def _open_client(client):
     if client is None:
         return None, []
     try:
-        import distributed
+        import distributed  # optional (vswap_nb[distributed]): only a cluster sweep needs it
     except ImportError:
         raise ImportError(
             "client= needs dask.distributed; install it with "
@@ -598,7 +600,7 @@ class _Runner:
             self._finished(i, ds)
 
     def on_cluster(self, client):
-        from distributed import as_completed
+        from distributed import as_completed  # optional, as in _open_client
 
         token = uuid.uuid4().hex[:8]
         wl = [client.scatter(w, hash=False) for w in self.workloads]
@@ -658,70 +660,64 @@ class _Runner:
                 client.cancel([f for f, _ in live.values()])
 
 
-# --------------------------------------------------------------------------- public
+# --------------------------------------------------------------------------- the plan
 
 
-def sweep(designs, workload, system, over, *, client=None, seed=0, cost=None, options=None, progress=None):
-    """Run ``designs`` on ``workload`` and ``system`` at every combination of ``over``.
+class SweepRun(NamedTuple):
+    """One run of a sweep: ``design`` on ``SweepPlan.workloads[workload]`` and the System
+    of the dict ``system`` with the switches ``options``; ``point`` holds the swept
+    values (as given) of the parameters that apply to the design."""
 
-    Parameters
-    ----------
-    designs : str or list of str
-        Design names, as for :func:`vswap_nb.compare`.
-    workload : Workload
-        The base workload (``usemem(...)``, ``memhog(...)``, ``kbuild(...)`` or a trace).
-    system : System
-        The base system.
-    over : dict
-        Parameter name -> list of values (non-empty, distinct, JSON values).  A name is
-        a design option, a workload parameter, a System field, ``"swap.<field>"`` or
-        ``"zswap.<field>"``, looked up in that order (see the module docstring).
-    client : None, "local", str or distributed.Client
-        Where to run: None in this process; "local" a two-worker LocalCluster started
-        and closed for the sweep; a scheduler address ("tcp://host:port") connected to
-        and disconnected from; or a Client, used and left open.
-    seed, cost : as for :func:`vswap_nb.simulate`.
-    options : dict, optional
-        Design name -> fixed switches, as for :func:`vswap_nb.compare`.
-    progress : callable, optional
-        ``progress(done, total)``, called with 0 before the first run and after each run.
+    design: str
+    workload: int
+    system: dict
+    options: dict
+    point: dict
 
-    Returns
-    -------
-    xarray.Dataset
-        The variables of :func:`vswap_nb.compare` with dimensions ``design``, then one
-        per swept parameter in ``over``'s order, then each run's own.
 
-    Raises
-    ------
-    ValueError, TypeError
-        Before anything runs, for an unknown name or an invalid value (naming it).
-    SweepError
-        When a run fails (naming its design and parameter values); also an instance of
-        the run's exception type (e.g. :class:`vswap_nb.mm.run.EngineError`) where possible.
-    """
-    from .api import (
-        _check_options,
-        _check_seed,
-        _check_system,
-        _check_workload,
-        check_designs,
-    )
-    from .mm.config import System
-    from .mm.cost import cost_to_dict, cost_vectors
+@dataclass
+class SweepPlan:
+    """What a sweep will run, checked and nothing run (:func:`plan_sweep`).
 
+    ``runs`` are the distinct runs in the order they run (design by design);
+    ``grid[design][index tuple]`` is the run number of each grid point (one index per
+    swept parameter, in ``over``'s order; a design without a swept switch shares one
+    run along it); ``dims`` and ``coords`` are the sweep's dimensions and coordinates
+    as the Dataset will have them; ``parameters`` its ``parameters`` attribute."""
+
+    designs: tuple
+    params: list
+    runs: list
+    workloads: list
+    grid: dict
+    coords: dict
+    seed: int
+    cost: object
+    workload_name: str
+    parameters: dict
+
+    @property
+    def dims(self) -> tuple:
+        return ("design", *(p.name for p in self.params))
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(len(self.coords[d]) for d in self.dims)
+
+
+def plan_sweep(designs, workload, system, over, *, seed=0, cost=None, options=None) -> SweepPlan:
+    """Check a sweep and lay out its runs, running nothing (arguments as for
+    :func:`sweep`).  Every System and Workload of the grid is built and every value
+    checked here, so an error names the parameter and the value before anything runs.
+    Whether the ``kernel`` design can run on this machine is checked by
+    :func:`run_plan` (it depends on where the runs go)."""
     names = check_designs(designs)
+    fixed = check_design_options(names, options)
     options = {} if options is None else dict(options)
-    for k in options:
-        if k not in names:
-            raise ValueError(f"options names design {k!r}, which is not among designs {list(names)}")
-    fixed = {n: _check_options(n, options.get(n, {})) for n in names}
-    workload = _check_workload(workload)
-    system = _check_system(system)
-    seed = _check_seed(seed)
+    workload = check_workload(workload)
+    system = check_system(system)
+    seed = check_seed(seed)
     cost_vectors(cost)
-    if progress is not None and not callable(progress):
-        raise TypeError(f"progress must be a callable progress(done, total) or None, got {progress!r}")
 
     params = _resolve(over, names, workload, system, options)
 
@@ -732,7 +728,7 @@ def sweep(designs, workload, system, over, *, client=None, seed=0, cost=None, op
             for v in p.values:
                 try:
                     for d in p.designs:
-                        ok = _check_options(d, {p.name: v})[p.name]
+                        ok = check_options(d, {p.name: v})[p.name]
                 except (TypeError, ValueError) as e:
                     raise type(e)(f"invalid value in the sweep at {p.name}={v!r}: {e}") from e
                 norm.append(ok)
@@ -741,7 +737,7 @@ def sweep(designs, workload, system, over, *, client=None, seed=0, cost=None, op
     # every workload of the grid
     wparams = [p for p in params if p.kind == KIND_WORKLOAD]
     if wparams:
-        build_w = _builders()[workload.name]
+        build_w = _BUILDERS[workload.name]
         try:
             same = build_w(**workload.params) == workload
         except (TypeError, ValueError):
@@ -784,8 +780,9 @@ def sweep(designs, workload, system, over, *, client=None, seed=0, cost=None, op
             )
     else:
         sobjs = {(): system}
-    for p in params:  # coordinates: checks that the values stay distinct once normalised
-        _coordinate(p, workload.name)
+    # coordinates (this checks that the values stay distinct once normalised)
+    coords = {"design": np.asarray(names, dtype=str)}
+    coords.update((p.name, _coordinate(p, workload.name)[1]) for p in params)
 
     # the runs: one per design and combination of the parameters that apply to it
     wl_list, wl_index = [], {}
@@ -810,7 +807,7 @@ def sweep(designs, workload, system, over, *, client=None, seed=0, cost=None, op
                 point = {params[i].name: params[i].values[idx[i]] for i in applies}
                 seen[key] = len(runs)
                 runs.append(
-                    (
+                    SweepRun(
                         d,
                         wl_index[tuple(idx[i] for i in wpos)],
                         sys_dicts[tuple(idx[i] for i in spos)],
@@ -833,24 +830,38 @@ def sweep(designs, workload, system, over, *, client=None, seed=0, cost=None, op
         "cost": cost_to_dict(cost),
     }
 
-    # the kernel's runs: each checked on this machine before anything runs (a remote
-    # cluster's workers check their own machine when their run starts)
-    if not (isinstance(client, str) and "://" in client) and not _is_remote_client(client):
-        from .kernel import KERNEL, check as check_kernel
+    return SweepPlan(
+        designs=names, params=params, runs=runs, workloads=wl_list, grid=grid, coords=coords,
+        seed=seed, cost=cost, workload_name=workload.name, parameters=parameters,
+    )
 
-        for design, wi, sysd, opts, point in runs:
+
+# --------------------------------------------------------------------------- running the plan
+
+
+def run_plan(plan: SweepPlan, *, client=None, progress=None) -> xr.Dataset:
+    """Run the runs of ``plan`` (:func:`plan_sweep`) here or on a dask cluster
+    (``client`` as for :func:`sweep`) and assemble the sweep's Dataset.  Before the
+    first run: ``progress`` is checked, and each run of the ``kernel`` design is
+    checked against this machine unless the runs go to a remote cluster (whose workers
+    check their own machine when their run starts)."""
+    if not isinstance(plan, SweepPlan):
+        raise TypeError(f"plan must be a SweepPlan from plan_sweep(...), got {type(plan).__name__}")
+    check_progress(progress, "progress(done, total)")
+    if not (isinstance(client, str) and "://" in client) and not _is_remote_client(client):
+        for design, wi, sysd, opts, point in plan.runs:
             if design == KERNEL.NAME:
                 try:
-                    check_kernel(wl_list[wi], System.from_dict(sysd), opts)
+                    check_kernel(plan.workloads[wi], System.from_dict(sysd), opts)
                 except (TypeError, ValueError) as e:
                     where = f" at {_describe(point)}" if point else ""
                     raise type(e)(f"the kernel design cannot run the sweep{where}: {e}") from e
 
-    runner = _Runner(runs, wl_list, seed, cost, progress)
+    runner = _Runner(plan.runs, plan.workloads, plan.seed, plan.cost, progress)
     the_client, to_close = _open_client(client)
     try:
         if progress is not None:
-            progress(0, len(runs))
+            progress(0, len(plan.runs))
         if the_client is None:
             runner.in_process()
         else:
@@ -858,4 +869,58 @@ def sweep(designs, workload, system, over, *, client=None, seed=0, cost=None, op
     finally:
         for c in to_close:
             c.close()
-    return _sweep_dataset(names, params, grid, runner.results, {"parameters": parameters, "seed": seed}, workload.name)
+    return _sweep_dataset(
+        plan.designs, plan.params, plan.grid, runner.results,
+        {"parameters": plan.parameters, "seed": plan.seed}, plan.workload_name,
+    )
+
+
+# --------------------------------------------------------------------------- public
+
+
+def sweep(designs, workload, system, over, *, client=None, seed=0, cost=None, options=None, progress=None):
+    """Run ``designs`` on ``workload`` and ``system`` at every combination of ``over``.
+
+    Parameters
+    ----------
+    designs : str or list of str
+        Design names, as for :func:`vswap_nb.compare`.
+    workload : Workload
+        The base workload (``usemem(...)``, ``memhog(...)``, ``kbuild(...)`` or a trace).
+    system : System
+        The base system.
+    over : dict
+        Parameter name -> list of values (non-empty, distinct, JSON values).  A name is
+        a design option, a workload parameter, a System field, ``"swap.<field>"`` or
+        ``"zswap.<field>"``, looked up in that order (see the module docstring).
+    client : None, "local", str or distributed.Client
+        Where to run: None in this process; "local" a two-worker LocalCluster started
+        and closed for the sweep; a scheduler address ("tcp://host:port") connected to
+        and disconnected from; or a Client, used and left open.
+    seed, cost : as for :func:`vswap_nb.simulate`.
+    options : dict, optional
+        Design name -> fixed switches, as for :func:`vswap_nb.compare`.
+    progress : callable, optional
+        ``progress(done, total)``, called with 0 before the first run and after each run.
+
+    Returns
+    -------
+    xarray.Dataset
+        The variables of :func:`vswap_nb.compare` with dimensions ``design``, then one
+        per swept parameter in ``over``'s order, then each run's own.
+        ``run_plan(plan_sweep(designs, workload, system, over, ...), client=client,
+        progress=progress)``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Before anything runs, for an unknown name or an invalid value (naming it).
+    SweepError
+        When a run fails (naming its design and parameter values); also an instance of
+        the run's exception type (e.g. :class:`vswap_nb.mm.run.EngineError`) where possible.
+    """
+    check_progress(progress, "progress(done, total)")
+    return run_plan(
+        plan_sweep(designs, workload, system, over, seed=seed, cost=cost, options=options),
+        client=client, progress=progress,
+    )

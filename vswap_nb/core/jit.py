@@ -100,7 +100,7 @@ CACHE_ENABLED = os.environ.get("VSWAP_NB_CACHE", "1").strip().lower() not in (
 # jitted code.
 NOT_COMPILED = (
     "__main__.py", "cli.py", "results.py", "sweep.py", "plot.py", "kernel/", "mm/run.py", "designs/__init__.py",
-    "designs/base.py", "core/invariants.py",
+    "designs/base.py", "core/invariants.py", "inputs.py", "calibration.py", "kernel_validation.py",
 )
 
 

@@ -1,5 +1,15 @@
 """Sizes as users write them: ``"32G"``, ``"512M"``, ``"4k"``, ``"1.5G"`` or a number of
-bytes.  Suffixes are binary (K = 1024), as in usemem's memparse and ``swapon``."""
+bytes.  Suffixes are binary (K = 1024), as in usemem's memparse and ``swapon``.
+
+Why a hand-written parser: none of the package's dependencies reads sizes the way the
+kernel and its tools do.  numpy, xarray and matplotlib have no size parser;
+``dask.utils.parse_bytes`` (dask.distributed, an optional extra) reads one-letter
+suffixes as decimal (``"32G"`` is 32,000,000,000 bytes, ``"4k"`` 4,000) and wants
+``"32GiB"`` for 2**35, where ``memparse()``, usemem, ``swapon`` and memory.max all read
+``32G`` as 2**35; and ``format_bytes`` prints ``"32.00 GiB"``, which memparse would not
+read back.  So ``parse_size``/``format_size`` stay: K/M/G/T/P powers of 1024, an
+optional ``iB``/``B`` after them, exact fractions (``"1.5G"``) when they are whole
+bytes, and errors naming the argument."""
 from __future__ import annotations
 
 import numbers

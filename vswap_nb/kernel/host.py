@@ -41,17 +41,13 @@ import threading
 import time
 import warnings
 
-from .machine import PREFIX, KernelError, KernelUnavailable, _read, _selected
+from .machine import PREFIX, KernelError, KernelUnavailable, _read, _selected, state_dir
 
 __all__ = ["Host", "KernelCleanupWarning", "KernelInterrupted", "recover", "state_dir"]
 
 SYS = pathlib.Path("/sys")
 JOURNAL = "journal.jsonl"
 LOCK = "lock"
-
-
-def state_dir() -> pathlib.Path:
-    return pathlib.Path(os.environ.get("VSWAP_NB_KERNEL_STATE", "/run/vswap_nb"))
 
 
 class KernelCleanupWarning(UserWarning):

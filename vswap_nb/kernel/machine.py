@@ -20,13 +20,23 @@ import shutil
 from dataclasses import asdict, dataclass, field
 
 from ..core.units import PAGE_SIZE, format_size
+from ..mm.config import DEVICE_DEFAULTS, Device, System
 
-__all__ = ["KernelError", "KernelUnavailable", "Machine", "check_request", "probe"]
+__all__ = [
+    "DEVICE_SIZE", "KernelError", "KernelUnavailable", "Machine", "check_request", "machine_system", "probe", "state_dir",
+]
 
 SYS = pathlib.Path("/sys")
 PROC = pathlib.Path("/proc")
 PREFIX = "vswap_nb-"  # every cgroup, file and journal this package makes starts with it
 ADDRESS_SPACE_MAX = 1 << 46  # bytes one helper process reserves at most (64 TiB)
+DEVICE_SIZE = "512M"  # the swap device of the validation and calibration cases
+
+
+def state_dir() -> pathlib.Path:
+    """Where kernel runs keep their journal, lock and helper (``$VSWAP_NB_KERNEL_STATE``,
+    default /run/vswap_nb)."""
+    return pathlib.Path(os.environ.get("VSWAP_NB_KERNEL_STATE", "/run/vswap_nb"))
 
 
 class KernelError(RuntimeError):
@@ -178,10 +188,9 @@ def _int(text):
         return None
 
 
-def probe(state_dir=None) -> Machine:
-    """Read what this machine offers for ``kernel`` runs (nothing is changed)."""
-    from .host import state_dir as default_state_dir
-
+def probe(sdir=None) -> Machine:
+    """Read what this machine offers for ``kernel`` runs (nothing is changed); ``sdir``
+    is the state directory (default :func:`state_dir`)."""
     release = os.uname().release
     mi = _meminfo()
     version, root, problem = _memory_controller()
@@ -206,7 +215,7 @@ def probe(state_dir=None) -> Machine:
         zram_comp=_selected(_read(SYS / "block" / "zram0" / "comp_algorithm")),
         zswap=zparams,
         zswap_ever_enabled=_zswap_ever_enabled(
-            zparams, _read(PROC / "cmdline", ""), state_dir or default_state_dir(), boot_id
+            zparams, _read(PROC / "cmdline", ""), sdir or state_dir(), boot_id
         ),
         loop=pathlib.Path("/dev/loop-control").exists(),
         brd=_brd(release),
@@ -293,8 +302,6 @@ def check_request(m: Machine, system, workload, options: dict, ours=()) -> None:
             "the kernel design leaves vm.min_free_kbytes as the machine has it (it shapes the "
             "whole machine's reclaim); drop min_free_kbytes for kernel runs"
         )
-    from ..mm.config import DEVICE_DEFAULTS
-
     if system.swap.synchronous != DEVICE_DEFAULTS[kind][0]:
         raise ValueError(
             f"the kernel design cannot change whether a {kind} device is SWP_SYNCHRONOUS_IO "
@@ -446,3 +453,17 @@ def describe(m: Machine) -> list:
         "than this machine has"
     )
     return lines
+
+
+def machine_system(machine, kind: str, zswap: bool, memory_max: str) -> System:
+    """A System describing ``machine`` (its RAM, CPUs and cgroup version) with a
+    ``DEVICE_SIZE`` swap device of ``kind``: what a validation or calibration case runs
+    on, on both sides (the kernel and the model)."""
+    return System(
+        (machine.ram >> 20) << 20,
+        memory_max=memory_max,
+        swap=Device(kind, DEVICE_SIZE),
+        nr_cpus=machine.cpus,
+        zswap=zswap,
+        cgroup_version=machine.cgroup_version or 2,
+    )

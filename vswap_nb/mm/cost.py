@@ -12,7 +12,7 @@ order-of-magnitude figure for one uncontended operation on a current x86 server 
 from what the operation does (its rationale says what), except where a rationale names
 a measurement.  Override any subset with ``cost={"xa_node_visit": 25.0, ...}``
 wherever a cost is accepted, or use a table fitted on a kernel:
-``vswap_nb.calibrate(kernel=True)`` (:mod:`vswap_nb.kernel.calibration`) runs a set of
+``vswap_nb.calibrate(kernel=True)`` (:mod:`vswap_nb.calibration`) runs a set of
 cases on the machine's own kernel and fits the mm-level costs, a scale on the
 primitives, zram's per-slot free and the devices' page times to the measured phase
 times; ``vswap-nb calibrate --kernel --out FILE`` writes it for ``--cost FILE``.
@@ -38,14 +38,17 @@ import numpy as np
 
 from ..core.counters import N_PRIMITIVES, PRIMITIVES
 from ..core.jit import njit
+from ..core.radix import XArray
 
 __all__ = [
     "CALIBRATED",
     "DEFAULT_COST",
     "DEVICE_COST_NAMES",
+    "FAMILIES",
     "MM_COST",
     "MM_NAMES",
     "N_MM",
+    "PRIMITIVE_FAMILY",
     "calibrate",
     "cost_from_dict",
     "cost_to_dict",
@@ -118,6 +121,54 @@ DEFAULT_COST = {
                        "purge amortised, the pages and the vmap area freed [I]")),
 }
 assert tuple(DEFAULT_COST) == PRIMITIVES, "DEFAULT_COST must follow counters.PRIMITIVES"
+
+# The family of each primitive: where a design pays, at a glance (the cost plot gives
+# each family one hue, its members shades of it; the counter matrix keeps every
+# primitive).  A per-CPU lookup cache is in XArray: it exists to skip a cluster-map
+# xa_load.  pte_read is a page-table read, so a table.
+FAMILIES = ("XArray", "locks", "tables and maps", "memcg", "allocation", "device")
+PRIMITIVE_FAMILY = {
+    "xa_lookup": "XArray",
+    "xa_node_visit": "XArray",
+    "xa_store": "XArray",
+    "xa_erase": "XArray",
+    "xa_node_alloc": "XArray",
+    "xa_node_free": "XArray",
+    "cluster_lock": "locks",
+    "si_lock": "locks",
+    "pcpu_access": "locks",  # under local_lock, preemption off
+    "table_read": "tables and maps",
+    "table_write": "tables and maps",
+    "map_read": "tables and maps",
+    "map_write": "tables and maps",
+    "ext_read": "tables and maps",
+    "ext_write": "tables and maps",
+    "memcg_read": "memcg",
+    "memcg_write": "memcg",
+    "zeromap_read": "tables and maps",
+    "zeromap_write": "tables and maps",
+    "desc_read": "tables and maps",
+    "desc_write": "tables and maps",
+    "vt_read": "tables and maps",
+    "vt_write": "tables and maps",
+    "rmap_read": "tables and maps",
+    "rmap_write": "tables and maps",
+    "bitmap_op": "tables and maps",
+    "lookup_cache_hit": "XArray",
+    "lookup_cache_miss": "XArray",
+    "mem_alloc": "allocation",
+    "mem_free": "allocation",
+    "memcg_charge": "memcg",
+    "memcg_uncharge": "memcg",
+    "slot_free_notify": "device",  # zram's per-slot free (zs_free)
+    "pte_read": "tables and maps",
+    "mem_zero_line": "allocation",
+    "vmalloc": "allocation",
+    "vfree": "allocation",
+}
+# every primitive has exactly one family (a dict key each, in counters.PRIMITIVES order)
+assert tuple(PRIMITIVE_FAMILY) == PRIMITIVES, "PRIMITIVE_FAMILY must follow counters.PRIMITIVES"
+assert set(PRIMITIVE_FAMILY.values()) == set(FAMILIES), "every family has members, every member a known family"
 
 # --------------------------------------------------------------------------- mm events
 
@@ -377,8 +428,6 @@ def calibrate(repeat: int = 3) -> dict:
     if isinstance(repeat, bool) or not isinstance(repeat, numbers.Integral) or repeat < 1:
         raise ValueError(f"repeat must be a positive integer, got {repeat!r}")
     repeat = int(repeat)
-    from ..core.radix import XArray  # local: keep mm importable without the tree module
-
     rng = np.random.default_rng(12345)
     n_lookups = 1 << 19
 

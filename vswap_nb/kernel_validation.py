@@ -1,6 +1,10 @@
 """``classic`` against ``kernel`` on a matrix of small cases: the table in
 ``docs/kernel-validation.md`` and notebook ``06_model_vs_kernel``.
 
+It runs :func:`vswap_nb.compare` on each case (and :func:`vswap_nb.calibrate` with
+``--calibrate``), so it sits above the public API, beside the sweeps, not in
+:mod:`vswap_nb.kernel` (which the public API imports).
+
 Each case is usemem in a memory cgroup on this machine (one task of 128 MiB, or four
 of 32 MiB, in a 64 MiB cgroup), varied one way at a time from a base case (zram,
 sequence data, write then read back, sequential, one task, zswap off): the device
@@ -17,16 +21,24 @@ table next to the default one; ``--cost-out`` writes the fitted table as a cost 
 Regenerate the document (root, on a machine that can run ``kernel``; zswap cases enable
 zswap, which turns mTHP swap-in off until the next boot)::
 
-    python -m vswap_nb.kernel.validation --repeat 3 --calibrate \
+    python -m vswap_nb.kernel_validation --repeat 3 --calibrate \
         --cost-out docs/fitted-cost.json --out docs/kernel-validation.md
 """
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 
-__all__ = ["CASES", "FIGURES", "case_system", "case_workload", "markdown", "run_cases"]
+from . import calibration
+from . import kernel as kernel_design  # the running kernel (the design `kernel`)
+from .api import compare
+from .kernel.machine import DEVICE_SIZE, machine_system
+from .results import cases_dataset
+from .workloads import usemem
+
+__all__ = ["CASES", "FIGURES", "case_system", "case_workload", "main", "markdown", "run_cases"]
 
 # name -> (device, usemem keyword arguments, zswap on)
 BASE = dict(size="128M", read_back=True)
@@ -47,7 +59,6 @@ CASES = {
     "loop zswap": ("ssd", BASE, True),
 }
 MEMORY_MAX = "64M"
-DEVICE_SIZE = "512M"
 # the figures compared (the kernel's name where the model has one)
 FIGURES = ("pswpout", "pswpin", "pgmajfault", "swap_ra", "swap_ra_hit", "zswpout", "zswpin", "pgsteal_direct")
 PHASES = ("write", "read", "free")
@@ -55,24 +66,7 @@ TARGET = (0.8, 1.25)  # model / kernel per phase, with the fitted cost table
 
 
 def case_workload(name: str):
-    from ..workloads import usemem
-
     return usemem(**CASES[name][1])
-
-
-def machine_system(machine, kind: str, zswap: bool, memory_max: str):
-    """A System describing ``machine`` (its RAM, CPUs and cgroup version) with a
-    ``DEVICE_SIZE`` swap device of ``kind``: what a case runs on, on both sides."""
-    from ..mm.config import Device, System
-
-    return System(
-        (machine.ram >> 20) << 20,
-        memory_max=memory_max,
-        swap=Device(kind, DEVICE_SIZE),
-        nr_cpus=machine.cpus,
-        zswap=zswap,
-        cgroup_version=machine.cgroup_version or 2,
-    )
 
 
 def case_system(name: str, machine):
@@ -84,11 +78,7 @@ def case_system(name: str, machine):
 def run_cases(names=None, repeat: int = 3, progress=None):
     """``compare(["kernel", "classic"])`` on each case; a Dataset with a ``case``
     dimension (see :func:`vswap_nb.results.cases_dataset`)."""
-    from ..api import compare
-    from ..results import cases_dataset
-    from . import kernel_info
-
-    m = kernel_info()
+    m = kernel_design.kernel_info()
     names = list(CASES) if names is None else list(names)
     for n in names:
         if n not in CASES:
@@ -157,10 +147,8 @@ NOTES = """
 
 def markdown(ds, command: str, fitted=None) -> str:
     """The validation document for a Dataset of :func:`run_cases`; with ``fitted`` (a
-    :class:`~vswap_nb.kernel.calibration.FittedCost`, or its ``report`` dict), the time
+    :class:`~vswap_nb.calibration.FittedCost`, or its ``report`` dict), the time
     tables of the calibration too."""
-    import json
-
     k0 = json.loads(ds.attrs["kernel"])
     m = k0["machine"]
     lines = [
@@ -279,7 +267,7 @@ def time_tables(report: dict) -> list:
         "## Phase times: classic with the fitted cost table",
         "",
         "The cost table fitted on this machine's kernel (`vswap_nb.calibrate(kernel=True)`, "
-        "see `vswap_nb/kernel/calibration.py`): each case is usemem in a memory cgroup run "
+        "see `vswap_nb/calibration.py`): each case is usemem in a memory cgroup run "
         f"{report.get('repeat', 1)} times on the kernel (the lower median of each phase's "
         "slowest task) and once on `classic`.  The fit saw the training cases only; the "
         f"held-out cases (another size, random access, four tasks, zswap) test it.  Target: "
@@ -330,7 +318,7 @@ def time_tables(report: dict) -> list:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m vswap_nb.kernel.validation", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m vswap_nb.kernel_validation", description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=3, help="kernel runs per case (default 3)")
     p.add_argument("--cases", default=None, help="comma-separated case names (default: all)")
     p.add_argument("--out", default=None, help="write the Markdown here (default: print it)")
@@ -345,18 +333,14 @@ def main(argv=None) -> int:
     ds = run_cases(names, repeat=a.repeat, progress=lambda i, n, c: print(f"[{i + 1}/{n}] {c}", file=sys.stderr))
     fitted = None
     if a.calibrate:
-        from .calibration import calibrate_on_kernel
-
-        fitted = calibrate_on_kernel(
+        fitted = calibration.calibrate_on_kernel(
             repeat=a.repeat, progress=lambda i, n, c: print(f"[calibrate {i + 1}/{n}] {c}", file=sys.stderr)
         )
         if a.cost_out:
-            import json
-
             with open(a.cost_out, "w") as f:
                 json.dump(fitted.to_file_dict(), f, indent=1)
                 f.write("\n")
-    cmd = "python -m vswap_nb.kernel.validation --repeat %d%s%s --out docs/kernel-validation.md" % (
+    cmd = "python -m vswap_nb.kernel_validation --repeat %d%s%s --out docs/kernel-validation.md" % (
         a.repeat, "" if a.cases is None else f" --cases '{a.cases}'",
         (" --calibrate" + (f" --cost-out {a.cost_out}" if a.cost_out else "")) if a.calibrate else "",
     )

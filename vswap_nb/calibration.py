@@ -1,4 +1,11 @@
-"""The cost table fitted on this machine's kernel: ``vswap_nb.calibrate(kernel=True)``.
+"""Cost tables measured on this machine: :func:`calibrate`, and the one fitted on its
+kernel (``calibrate(kernel=True)``, :func:`calibrate_on_kernel`).
+
+``calibrate()`` without ``kernel`` measures what the *emulation's* own primitives cost
+here (:func:`vswap_nb.mm.cost.calibrate`).  With ``kernel=True`` it fits the model's
+costs on the running kernel, as follows.  This module runs :func:`vswap_nb.simulate`
+on both sides (the ``kernel`` design and ``classic``), so it sits above the public API,
+beside the sweeps, and :func:`calibrate` is here rather than in ``api``.
 
 The model's time is a sum of counts times costs.  For a run in a memory cgroup with one
 task, every reclaim happens in that task and no cost changes what happens, only how
@@ -31,15 +38,20 @@ what the fit never saw: another size, random access, four tasks, zswap.
 """
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 
-from ..mm.cost import DEFAULT_COST, MM_COST, MM_NAMES
-from ..core.counters import PRIMITIVES
-from .validation import DEVICE_SIZE, machine_system  # noqa: F401  (DEVICE_SIZE: one size for both)
+from . import api
+from . import kernel as kernel_design  # the running kernel (the design `kernel`)
+from .core.counters import PRIMITIVES
+from .kernel.machine import DEVICE_SIZE, machine_system
+from .mm.cost import DEFAULT_COST, MM_COST, MM_NAMES, cost_to_dict
+from .mm.cost import calibrate as calibrate_emulation
+from .workloads import usemem
 
-__all__ = ["FITTED", "TEST", "TRAIN", "FittedCost", "calibrate_on_kernel", "nnls"]
+__all__ = ["DEVICE_SIZE", "FITTED", "TEST", "TRAIN", "FittedCost", "calibrate", "calibrate_on_kernel", "nnls"]
 
 BASE = dict(size="128M", read_back=True)
 # name -> (device kind, usemem keyword arguments, zswap on, memory_max)
@@ -117,8 +129,6 @@ class FittedCost(dict):
     report: dict
 
     def to_file_dict(self) -> dict:
-        from ..mm.cost import cost_to_dict
-
         d = cost_to_dict(dict(self))
         d["about"] = {
             "what": "vswap_nb cost table fitted on a kernel (vswap_nb.calibrate(kernel=True))",
@@ -128,8 +138,6 @@ class FittedCost(dict):
 
 
 def _case(spec, machine):
-    from ..workloads import usemem
-
     kind, kw, zswap, memory_max = spec
     return usemem(**kw), machine_system(machine, kind, zswap, memory_max)
 
@@ -161,22 +169,18 @@ def _basis_cost(name, value) -> dict:
 def _design_matrix(workload, system):
     """{phase: counts per fitted cost} of ``classic`` on ``workload``/``system``, and
     the time that does not depend on the fitted costs (zswap's compress/decompress)."""
-    from ..api import simulate
-
-    zero = _phase_times(simulate("classic", workload, system, cost=_basis_cost(None, 0.0)))
+    zero = _phase_times(api.simulate("classic", workload, system, cost=_basis_cost(None, 0.0)))
     rows: dict = {}
     for j, name in enumerate(FITTED):
         unit = 1.0 if name == PRIM_SCALE else UNIT
-        t = _phase_times(simulate("classic", workload, system, cost=_basis_cost(name, unit)))
+        t = _phase_times(api.simulate("classic", workload, system, cost=_basis_cost(name, unit)))
         for p, v in t.items():
             rows.setdefault(p, np.zeros(len(FITTED)))[j] = (v - zero.get(p, 0.0)) / unit
     return rows, zero
 
 
 def _kernel_times(workload, system, repeat):
-    from ..api import simulate
-
-    return _phase_times(simulate("kernel", workload, system, repeat=repeat))
+    return _phase_times(api.simulate("kernel", workload, system, repeat=repeat))
 
 
 def _table(cost_of, scale):
@@ -192,10 +196,7 @@ def calibrate_on_kernel(repeat: int = 3, train=None, test=None, progress=None) -
     """Fit the cost table on this machine's kernel (see the module docstring); returns a
     :class:`FittedCost`.  ``train``/``test`` are case names from :data:`TRAIN` and
     :data:`TEST` (default all); ``progress(step, total, what)`` reports each run."""
-    from ..api import simulate
-    from . import check, kernel_info
-
-    machine = kernel_info()
+    machine = kernel_design.kernel_info()
     train = list(TRAIN) if train is None else list(train)
     test = list(TEST) if test is None else list(test)
     for n in train:
@@ -206,7 +207,7 @@ def calibrate_on_kernel(repeat: int = 3, train=None, test=None, progress=None) -
             raise ValueError(f"unknown held-out case {n!r}; cases: {', '.join(TEST)}")
     cases = [(n, TRAIN[n], True) for n in train] + [(n, TEST[n], False) for n in test]
     for n, spec, _ in cases:  # every case checked before any run
-        check(*_case(spec, machine), {"repeat": repeat})
+        kernel_design.check(*_case(spec, machine), {"repeat": repeat})
     total = len(cases)
     rows, rhs, weights, seen = [], [], [], []
     kernel_t: dict = {}
@@ -233,8 +234,8 @@ def calibrate_on_kernel(repeat: int = 3, train=None, test=None, progress=None) -
     errs = {"train": [], "test": []}
     for n, spec, is_train in cases:
         w, s = _case(spec, machine)
-        dflt = _phase_times(simulate("classic", w, s))
-        fit = _phase_times(simulate("classic", w, s, cost=table))
+        dflt = _phase_times(api.simulate("classic", w, s))
+        fit = _phase_times(api.simulate("classic", w, s, cost=table))
         per_case[n] = {
             "set": "train" if is_train else "test",
             "phases": {
@@ -257,3 +258,31 @@ def calibrate_on_kernel(repeat: int = 3, train=None, test=None, progress=None) -
     if progress is not None:
         progress(total - 1, total, "done")
     return result
+
+
+def calibrate(repeat: int = 3, *, kernel: bool = False, out=None, train=None, test=None, progress=None):
+    """A cost table measured on this machine, usable as ``cost=``.
+
+    ``kernel=False``: what the *emulation's* own primitives cost here
+    (:func:`vswap_nb.mm.cost.calibrate`: XArray walks, table reads and writes, a lock
+    word), the rest the defaults.  ``kernel=True``: the model's costs fitted on this
+    machine's kernel (:func:`calibrate_on_kernel`: ground-truth runs of a set of
+    training cases, a fit of the mm-level costs, the error on held-out cases in
+    ``.report``); root and a machine that can run the ``kernel`` design.  ``out``
+    writes the table to a JSON file that ``cost=vswap_nb.load_cost(path)`` and the
+    command's ``--cost FILE`` read back.  ``progress(step, total, what)`` reports each
+    case of ``kernel=True``."""
+    if not isinstance(kernel, bool):
+        raise TypeError(f"kernel must be True or False, got {kernel!r}")
+    if kernel:
+        table = calibrate_on_kernel(repeat=repeat, train=train, test=test, progress=progress)
+        body = table.to_file_dict()
+    else:
+        if train is not None or test is not None:
+            raise ValueError("train and test cases apply to calibrate(kernel=True) only")
+        table = calibrate_emulation(repeat)
+        body = cost_to_dict(table) | {"about": {"what": "the emulation's own primitive costs (calibrate())"}}
+    if out is not None:
+        with open(out, "w") as f:
+            json.dump(body, f, indent=2, sort_keys=True)
+    return table
