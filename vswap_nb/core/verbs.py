@@ -132,11 +132,14 @@ folio     int64[nfolios, 3]  the folio side of the swap cache, one row per folio
           F_ORDER  folio_order() (designs set it when they add the folio)
           F_FLAGS  folio state owned by the mm (FOLIO_MAPPED, ...)
 meta      int64[N_CTX_META]  run-wide switches and statistics (C_*), among them the CPU
-          the current operation runs on, which the caller sets (``C_CPU``)
+          the current operation runs on (``C_CPU``): verbs read it as kernel code reads
+          smp_processor_id(), and the caller sets it where the CPU changes (the mm
+          engine: at each task's quantum and around kswapd's and the zswap worker's work)
 drops     int64[DROP_RING]  the folios a design dropped from the swap cache on its own
           (``__try_to_reclaim_swap`` from a put or from the allocator), the n-th drop at
-          ``n % DROP_RING`` with n = ``meta[C_CACHE_DROPS]`` before it; the mm reads it
-          after each verb call to free the pages no PTE maps any more
+          ``n % DROP_RING`` with n = ``meta[C_CACHE_DROPS]`` before it; the mm drains it
+          after each verb call that may drop one (mm/memory.py ``drain_drops``) to free
+          the pages no PTE maps any more
 """
 
 F_SWAP = 0
@@ -288,14 +291,26 @@ VERB_SIGNATURES = {
     "slot_cache_only": "dst, ctx, op, slot, on",
 }
 VERB_NAMES = tuple(VERB_SIGNATURES)
+# The verbs that are whole operations of the mm on entries (the engine calls them; the
+# others are an allocation, queries, or hooks shared code calls in the middle of one).
+# A design may register an ``op_end(dst, ctx, op)`` that runs after each of them
+# (vswap: its per-CPU lookup cache drops the clusters the operation emptied).
+OP_VERBS = (
+    "dup", "pte_batch", "put", "cache_lookup", "cache_add", "cache_del", "cache_free", "try_reclaim",
+    "writeout", "read_backend", "ra_probe", "zswap_writeback", "free_after_fault", "unuse",
+)
+_OP_END: dict = {}
 
 
-def register(state_cls, **impls) -> None:
-    """Register a design's verb implementations for states of type ``state_cls``."""
+def register(state_cls, *, op_end=None, **impls) -> None:
+    """Register a design's verb implementations for states of type ``state_cls``, and
+    optionally its ``op_end(dst, ctx, op)``, run after each verb in :data:`OP_VERBS`."""
     unknown = set(impls) - set(VERB_NAMES)
     if unknown:
         raise ValueError(f"unknown verb names {sorted(unknown)}; valid: {VERB_NAMES}")
     _REGISTRY.setdefault(state_cls, {}).update(impls)
+    if op_end is not None:
+        _OP_END[state_cls] = op_end
 
 
 def registered(state_cls) -> dict:
@@ -314,6 +329,12 @@ def _impl_for_type(dst_type, name):
             f"register it with vswap_nb.core.verbs.register()"
         )
     return impl
+
+
+def _op_end_for_type(dst_type, name):
+    if name not in OP_VERBS:
+        return None
+    return _OP_END.get(getattr(dst_type, "instance_class", None))
 
 
 def _impl_for_value(dst, name):
@@ -380,7 +401,16 @@ def _py_{name}({args}):
 
 def _ol_{name}({args}):
     impl = _impl_for_type(dst, {name!r})
-    return lambda {args}: impl({args})
+    end = _op_end_for_type(dst, {name!r})
+    if end is None:
+        return lambda {args}: impl({args})
+
+    def with_end({args}):
+        r = impl({args})
+        end(dst, ctx, op)
+        return r
+
+    return with_end
 """
 
 

@@ -1990,98 +1990,8 @@ def vs_phys_slot_reclaim(dst, ctx, op, dev, off):
 
 # --------------------------------------------------------------------------- the verbs
 # Every verb that looks clusters up ends by letting the lookup cache drop an emptied
-# cluster (alloc does no lookup, so it does not); the bodies above do the work.
-
-
-@njit
-def vs_dup(dst, ctx, op, entry, nr):
-    r = _vs_dup(dst, ctx, op, entry, nr)
-    _mru_settle(dst, ctx, op)
-    return r
-
-
-@njit
-def vs_pte_batch(dst, ctx, op, entry, nr):
-    r = _vs_pte_batch(dst, ctx, op, entry, nr)
-    _mru_settle(dst, ctx, op)
-    return r
-
-
-@njit
-def vs_put(dst, ctx, op, entry, nr, reclaim_cache):
-    r = _vs_put(dst, ctx, op, entry, nr, reclaim_cache)
-    _mru_settle(dst, ctx, op)
-    return r
-
-
-@njit
-def vs_cache_lookup(dst, ctx, op, entry):
-    r = _vs_cache_lookup(dst, ctx, op, entry)
-    _mru_settle(dst, ctx, op)
-    return r
-
-
-@njit
-def vs_cache_add(dst, ctx, op, entry, nr, folio):
-    r = _vs_cache_add(dst, ctx, op, entry, nr, folio)
-    _mru_settle(dst, ctx, op)
-    return r
-
-
-@njit
-def vs_cache_del(dst, ctx, op, entry, nr):
-    r = _vs_cache_del(dst, ctx, op, entry, nr)
-    _mru_settle(dst, ctx, op)
-    return r
-
-
-@njit
-def vs_cache_free(dst, ctx, op, entry, nr):
-    r = _vs_cache_free(dst, ctx, op, entry, nr)
-    _mru_settle(dst, ctx, op)
-    return r
-
-
-@njit
-def vs_try_reclaim(dst, ctx, op, entry, flags):
-    r = _vs_try_reclaim(dst, ctx, op, entry, flags)
-    _mru_settle(dst, ctx, op)
-    return r
-
-
-@njit
-def vs_writeout(dst, ctx, op, entry, nr, backend):
-    r = _vs_writeout(dst, ctx, op, entry, nr, backend)
-    _mru_settle(dst, ctx, op)
-    return r
-
-
-@njit
-def vs_read_backend(dst, ctx, op, entry):
-    r = _vs_read_backend(dst, ctx, op, entry)
-    _mru_settle(dst, ctx, op)
-    return r
-
-
-@njit
-def vs_ra_probe(dst, ctx, op, entry):
-    r = _vs_ra_probe(dst, ctx, op, entry)
-    _mru_settle(dst, ctx, op)
-    return r
-
-
-@njit
-def vs_zswap_writeback(dst, ctx, op, entry, folio):
-    r = _vs_zswap_writeback(dst, ctx, op, entry, folio)
-    _mru_settle(dst, ctx, op)
-    return r
-
-
-@njit
-def vs_free_after_fault(dst, ctx, op, entry, folio, sync_dev, full, write):
-    r = _vs_free_after_fault(dst, ctx, op, entry, folio, sync_dev, full, write)
-    _mru_settle(dst, ctx, op)
-    return r
+# cluster: _mru_settle is the design's op_end (core/verbs.py), run after each of the
+# verbs that are whole operations (alloc does no lookup, so it is not one of them).
 
 
 @njit
@@ -2118,13 +2028,6 @@ def _vs_unuse(dst, ctx, op, entry, folio):
     return 0
 
 
-@njit
-def vs_unuse(dst, ctx, op, entry, folio):
-    r = _vs_unuse(dst, ctx, op, entry, folio)
-    _mru_settle(dst, ctx, op)
-    return r
-
-
 @njit(inline="always")
 def vs_ptes_hold_slots(dst):
     return False
@@ -2132,28 +2035,29 @@ def vs_ptes_hold_slots(dst):
 
 verbs.register(
     VswapState,
+    op_end=_mru_settle,
     alloc=vs_alloc,
-    dup=vs_dup,
-    pte_batch=vs_pte_batch,
-    put=vs_put,
-    cache_lookup=vs_cache_lookup,
-    cache_add=vs_cache_add,
-    cache_del=vs_cache_del,
-    cache_free=vs_cache_free,
-    try_reclaim=vs_try_reclaim,
-    writeout=vs_writeout,
-    read_backend=vs_read_backend,
-    ra_probe=vs_ra_probe,
-    zswap_writeback=vs_zswap_writeback,
+    dup=_vs_dup,
+    pte_batch=_vs_pte_batch,
+    put=_vs_put,
+    cache_lookup=_vs_cache_lookup,
+    cache_add=_vs_cache_add,
+    cache_del=_vs_cache_del,
+    cache_free=_vs_cache_free,
+    try_reclaim=_vs_try_reclaim,
+    writeout=_vs_writeout,
+    read_backend=_vs_read_backend,
+    ra_probe=_vs_ra_probe,
+    zswap_writeback=_vs_zswap_writeback,
     reclaim_full=vs_reclaim_full,
     swap_count=vs_swap_count,
     metadata_bytes=vs_metadata_bytes,
     phys_slot_scan=vs_phys_slot_scan,
     phys_slot_reclaim=vs_phys_slot_reclaim,
     unuse_entry=vs_unuse_entry,
-    unuse=vs_unuse,
+    unuse=_vs_unuse,
     ptes_hold_slots=vs_ptes_hold_slots,
-    free_after_fault=vs_free_after_fault,
+    free_after_fault=_vs_free_after_fault,
 )
 
 V6_DEFAULTS = {**{name: True for name in SWITCHES}, "lookup_cache_ways": 1}

@@ -51,7 +51,7 @@ from ..core.events import (
 )
 from ..core.jit import njit
 from ..core.ref import ref
-from ..core.verbs import C_FAULT_ATOMIC_HITS, C_FAULT_ATOMIC_RATE, C_SEED, C_ZSWAP_ENABLED
+from ..core.verbs import C_CPU, C_FAULT_ATOMIC_HITS, C_FAULT_ATOMIC_RATE, C_SEED, C_ZSWAP_ENABLED
 from ..core.vmstat import VM_FAULT_ATOMIC_ALLOC
 from .config import P_FAULT_ATOMIC_ALLOC, P_ZSWAP_ON
 from .fault import touch
@@ -152,6 +152,7 @@ def _charge_task(st, ctx, t, cpu, ns):
 def _run_quantum(st, ctx, dst, events, task_end, t, phase):
     """Run task t for up to QUANTUM page events.  Returns mm ns not yet charged."""
     cpu = st.task[t, TK_CPU]
+    ctx.meta[C_CPU] = cpu  # this task's CPU runs the quantum's verbs (their this_cpu)
     now = st.cpu_clock[cpu]
     ns = 0.0
     budget = QUANTUM

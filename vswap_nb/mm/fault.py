@@ -34,8 +34,6 @@ from ..core.verbs import (
     BACKEND_DISK,
     BACKEND_ZERO,
     BACKEND_ZSWAP,
-    C_CACHE_DROPS,
-    C_CPU,
     FOLIO_MAPPED,
     F_FLAGS,
     RA_SYNC,
@@ -113,7 +111,6 @@ def _read_into(st, ctx, dst, op, cpu, e, f, wait):
     comes from the design's backend; returns mm ns: decompression, and the device read
     when the device is synchronous or the task waits for it (``wait``: the faulting
     page; read-ahead pages on an asynchronous device are in flight meanwhile)."""
-    ctx.meta[C_CPU] = cpu
     b = verbs.read_backend(dst, ctx, op, e)
     i = store_find(st, e)
     ns = 0.0
@@ -150,10 +147,8 @@ def swapin_one(st, ctx, dst, op, cpu, now, e, for_ra):
     f, ns = alloc_folio(st, ctx, dst, cpu, now, for_ra)
     if f < 0:
         return -1, ns
-    ctx.meta[C_CPU] = cpu
-    seen = ctx.meta[C_CACHE_DROPS]
     r = verbs.cache_add(dst, ctx, op, e, 1, f)
-    drain_drops(st, ctx, seen)
+    drain_drops(st, ctx)
     if r < 0:
         folio_free(st, ctx, f)
         return -1, ns
@@ -185,7 +180,6 @@ def swapin_nr_pages(prev, off, hits, max_pages, prev_win):
 def _ra_page(st, ctx, dst, cpu, now, x):
     """One read-ahead entry: swap-cache lookup, then a new folio read with
     PG_readahead (swap_ra).  Returns mm ns."""
-    ctx.meta[C_CPU] = cpu
     if verbs.cache_lookup(dst, ctx, OP_READAHEAD, x) >= 0:
         return 0.0
     if injected_fault(st, P_FAULT_READAHEAD, 2):
@@ -279,15 +273,13 @@ def pte_map_cached(st, ctx, dst, op, cpu, g, f, e):
     swap cache for e): the content check, folio_put_swap of the PTE's count, the folio
     mapped (no longer a read-ahead page)."""
     _check_tag(st, f, st.pt[g, PT_TAG])
-    ctx.meta[C_CPU] = cpu
-    seen = ctx.meta[C_CACHE_DROPS]
     verbs.put(dst, ctx, op, e, 1, False)
     st.pt[g, PT_STATE] = PTE_PRESENT
     st.pt[g, PT_VAL] = f
     st.fo[f, FO_PAGE] = g
     ctx.folio[f, F_FLAGS] |= FOLIO_MAPPED
     st.fo[f, FO_FLAGS] &= ~FL_READAHEAD
-    drain_drops(st, ctx, seen)
+    drain_drops(st, ctx)
 
 
 @njit
@@ -297,12 +289,11 @@ def _map_swapped(st, ctx, dst, cpu, g, f, e, write):
     pte_map_cached(st, ctx, dst, OP_SWAPIN, cpu, g, f, e)
     st.fo[f, FO_FLAGS] |= FL_YOUNG
     if verbs.free_after_fault(dst, ctx, OP_SWAPIN, e, f, dev_sync(st), _swap_full(st, dst), write):
-        seen = ctx.meta[C_CACHE_DROPS]
         if verbs.cache_free(dst, ctx, OP_SWAPIN, e, 1) > 0:
             entry_dead(st, e)
             st.fo[f, FO_ENTRY] = 0
             st.fo[f, FO_FLAGS] |= FL_DIRTY
-        drain_drops(st, ctx, seen)
+        drain_drops(st, ctx)
     if st.fo[f, FO_ENTRY] != 0 and not write:
         st.fo[f, FO_FLAGS] |= FL_RO
     if write:
@@ -331,12 +322,10 @@ def touch(st, ctx, dst, t, cpu, now, vpn, write):
                 st.hi[H_VM + VM_PGFAULT] += 1
                 ns += st.hf[F_MM_NS + M_FAULT]
                 e = st.fo[f, FO_ENTRY]
-                ctx.meta[C_CPU] = cpu
-                seen = ctx.meta[C_CACHE_DROPS]
                 if verbs.cache_free(dst, ctx, OP_SWAPIN, e, 1) > 0:
                     entry_dead(st, e)
                     st.fo[f, FO_ENTRY] = 0
-                drain_drops(st, ctx, seen)
+                drain_drops(st, ctx)
                 st.fo[f, FO_FLAGS] &= ~FL_RO
             st.hi[H_META + M_GEN] += 1
             st.fo[f, FO_TAG] = st.hi[H_META + M_GEN]
@@ -365,7 +354,6 @@ def touch(st, ctx, dst, t, cpu, now, vpn, write):
     # a swapped PTE: do_swap_page
     e = st.pt[g, PT_VAL]
     ns = st.hf[F_MM_NS + M_FAULT] + st.hf[F_MM_NS + M_PAGE_TOUCH]
-    ctx.meta[C_CPU] = cpu
     f = verbs.cache_lookup(dst, ctx, OP_SWAPIN, e)
     if f >= 0:
         if st.fo[f, FO_FLAGS] & FL_READAHEAD:
@@ -375,7 +363,6 @@ def touch(st, ctx, dst, t, cpu, now, vpn, write):
         st.task[t, TK_RA_PREV] = vpn
         return ns + _map_swapped(st, ctx, dst, cpu, g, f, e, write)
     st.hi[H_VM + VM_PGMAJFAULT] += 1
-    ctx.meta[C_CPU] = cpu
     ra = verbs.ra_probe(dst, ctx, OP_SWAPIN, e)
     if ra < 0:
         st.hi[H_META + M_STATUS] = ERR_VERB

@@ -44,6 +44,7 @@ from .state import (
     LRU_COUNT,
     LRU_HEAD,
     LRU_TAIL,
+    M_DROPS_SEEN,
     M_FREE_TOP,
     M_MD_PAGES,
     M_USED_FOLIOS,
@@ -142,11 +143,14 @@ def folio_free(st, ctx, f):
 
 
 @njit
-def drain_drops(st, ctx, seen):
-    """Folios the design dropped from the swap cache since ``seen``: their entries are
-    freed; an unmapped one is freed too.  Returns the new mark."""
+def drain_drops(st, ctx):
+    """After a verb call that may drop folios from the swap cache (``put`` with cache
+    reclaim, ``cache_free``, an allocation or a writeback that reclaims cache-only
+    slots): the folios the design dropped since the last drain lose their entries, and
+    an unmapped one is freed.  The drain mark lives in the state, so every call site is
+    the verb call and this."""
     n = ctx.meta[C_CACHE_DROPS]
-    for k in range(seen, n):
+    for k in range(st.hi[H_META + M_DROPS_SEEN], n):
         f = ctx.drops[k % DROP_RING]
         e = st.fo[f, FO_ENTRY]
         if e != 0:
@@ -155,7 +159,7 @@ def drain_drops(st, ctx, seen):
         st.fo[f, FO_FLAGS] &= ~FL_RO
         if (st.fo[f, FO_FLAGS] & FL_USED) and (ctx.folio[f, F_FLAGS] & FOLIO_MAPPED) == 0:
             folio_free(st, ctx, f)
-    return n
+    st.hi[H_META + M_DROPS_SEEN] = n
 
 
 # --------------------------------------------------------------------------- cost
@@ -186,5 +190,3 @@ def flush_cost(st, ctx):
     d = c - st.hf[F_FMETA + FM_ACCOUNTED]
     st.hf[F_FMETA + FM_ACCOUNTED] = c
     return d
-
-

@@ -53,7 +53,6 @@ from ..core.verbs import (
     BACKEND_DISK,
     BACKEND_ZERO,
     BACKEND_ZSWAP,
-    C_CACHE_DROPS,
     C_CPU,
     ENOMEM,
     ENOSPC,
@@ -205,13 +204,11 @@ def _zswap_writeback_one(st, ctx, dst):
         tmp = folio_pop(st, ctx)
         if tmp < 0:
             return False, 0.0
-        ctx.meta[C_CPU] = 0
-        seen = ctx.meta[C_CACHE_DROPS]
         r = verbs.zswap_writeback(dst, ctx, OP_ZSWAP_WB, e, tmp)
         folio_free(st, ctx, tmp)
         # a lazy design allocates the slot here, and its allocator may reclaim
         # cache-only slots: those folios leave the swap cache (tmp is already free)
-        drain_drops(st, ctx, seen)
+        drain_drops(st, ctx)
         if r < 0:
             continue
         cls = st.store_val[i, SV_INFO] & 15
@@ -238,15 +235,21 @@ def _zswap_queue_work(st):
 
 @njit(inline="always")
 def _worker_begin(st, ctx):
-    """A worker on its own clock (kswapd, zswap's shrink worker) starts a unit of work:
-    the counted work so far is the task's, set aside as pending."""
+    """A worker on its own clock (kswapd, zswap's shrink worker) starts a unit of work
+    on CPU 0 [I: both are unbound; CPU 0 is our choice]: the counted work so far is the
+    task's, set aside as pending.  Returns the CPU to go back to."""
     st.hf[F_FMETA + FM_PENDING] += flush_cost(st, ctx)
+    cpu = ctx.meta[C_CPU]
+    ctx.meta[C_CPU] = 0
+    return cpu
 
 
 @njit(inline="always")
-def _worker_end(st, ctx, ns, clock, busy):
+def _worker_end(st, ctx, ns, clock, busy, cpu):
     """... and ends it: its mm ns plus the counted work since ``_worker_begin`` advance
-    the worker's clock (fmeta index ``clock``) and its busy time (``busy``)."""
+    the worker's clock (fmeta index ``clock``) and its busy time (``busy``); the task's
+    ``cpu`` runs on."""
+    ctx.meta[C_CPU] = cpu
     spent = ns + flush_cost(st, ctx)
     st.hf[F_FMETA + clock] += spent
     st.hf[F_FMETA + busy] += spent
@@ -264,9 +267,9 @@ def _zswap_worker_catch_up(st, ctx, dst, now):
         if np.ceil(st.hf[F_FMETA + FM_ZSWAP_BYTES] / PAGE_SIZE) <= accept:
             st.hi[H_META + M_ZSWAP_WORK] = 0
             return
-        _worker_begin(st, ctx)
+        cpu = _worker_begin(st, ctx)
         ok, ns = _zswap_writeback_one(st, ctx, dst)
-        _worker_end(st, ctx, ns, FM_ZSWAP_WB_CLOCK, FM_ZSWAP_WB_BUSY)
+        _worker_end(st, ctx, ns, FM_ZSWAP_WB_CLOCK, FM_ZSWAP_WB_BUSY, cpu)
         if not ok or st.hi[H_META + M_STATUS] != OK:
             st.hi[H_META + M_ZSWAP_WORK] = 0
             return
@@ -292,7 +295,6 @@ def _writeout(st, ctx, dst, cpu, f, e):
             if st.hf[F_PARAMS + P_ZSWAP_WRITEBACK] == 0:
                 return False, ns
             backend = BACKEND_DISK
-    ctx.meta[C_CPU] = cpu
     r = verbs.writeout(dst, ctx, OP_WRITEOUT, e, 1, backend)
     if r != backend:
         if backend == BACKEND_DISK and (r == ENOMEM or r == ENOSPC):
@@ -346,16 +348,14 @@ def _reclaim_folio(st, ctx, dst, cpu):
             lru_add_head(st, f, INACTIVE)
         return 0, ns
     st.fo[f, FO_FLAGS] = fl & ~FL_REFERENCED
-    seen = ctx.meta[C_CACHE_DROPS]
     e = st.fo[f, FO_ENTRY]
     if e == 0:
         if injected_fault(st, P_FAULT_SWAP_ALLOC, 0):
             st.hi[H_VM + VM_FAULT_SWAP_ALLOC] += 1
             e = -28  # -ENOSPC: as if the device were full
         else:
-            ctx.meta[C_CPU] = cpu
             e = verbs.alloc(dst, ctx, cpu, 0, f, MEMCG_ID)
-            drain_drops(st, ctx, seen)
+            drain_drops(st, ctx)
         if e < 0:
             st.hi[H_VM + VM_SWAP_ALLOC_FAIL] += 1
             lru_del(st, f)
@@ -369,7 +369,6 @@ def _reclaim_folio(st, ctx, dst, cpu):
         st.store_val[i, SV_INFO] = st.fo[f, FO_CLASS]
         st.store_val[i, SV_FOLIO] = f
         st.hi[H_META + M_LIVE_SWAP] += 1
-    ctx.meta[C_CPU] = cpu
     if ctx.folio[f, F_FLAGS] & FOLIO_MAPPED:
         # try_to_unmap_one: the PTE takes the entry
         page = st.fo[f, FO_PAGE]
@@ -382,9 +381,8 @@ def _reclaim_folio(st, ctx, dst, cpu):
         ns += st.hf[F_MM_NS + M_UNMAP_PTE]
     elif verbs.swap_count(dst, e) == 0:
         # nobody maps it and no PTE holds the entry: folio_free_swap, then free it
-        seen = ctx.meta[C_CACHE_DROPS]
         freed = verbs.cache_free(dst, ctx, OP_CACHE_DEL, e, 1) > 0
-        drain_drops(st, ctx, seen)
+        drain_drops(st, ctx)
         if freed:
             entry_dead(st, e)
             st.fo[f, FO_ENTRY] = 0
@@ -393,11 +391,10 @@ def _reclaim_folio(st, ctx, dst, cpu):
         if (st.fo[f, FO_FLAGS] & FL_USED) == 0 or st.fo[f, FO_ENTRY] == 0:
             return 1, ns + st.hf[F_MM_NS + M_PAGE_FREE]  # a drop took it
     if st.fo[f, FO_FLAGS] & FL_DIRTY:
-        seen = ctx.meta[C_CACHE_DROPS]
         ok, wns = _writeout(st, ctx, dst, cpu, f, e)
         # a lazy design allocates the slot at writeout, and its allocator may reclaim
         # cache-only slots: those folios leave the swap cache
-        drain_drops(st, ctx, seen)
+        drain_drops(st, ctx)
         ns += wns
         if (st.fo[f, FO_FLAGS] & FL_USED) == 0 or st.fo[f, FO_ENTRY] == 0:
             return 1, ns + st.hf[F_MM_NS + M_PAGE_FREE]  # a drop took this folio too
@@ -406,7 +403,6 @@ def _reclaim_folio(st, ctx, dst, cpu):
             lru_add_head(st, f, ACTIVE)
             st.hi[H_VM + VM_PGACTIVATE] += 1
             return 0, ns
-    ctx.meta[C_CPU] = cpu
     verbs.cache_del(dst, ctx, OP_CACHE_DEL, e, 1)
     i = store_find(st, e)
     if i >= 0:
@@ -503,10 +499,10 @@ def _kswapd_catch_up(st, ctx, dst, now):
         if avail(st) >= high:
             st.hi[H_META + M_KSWAPD_AWAKE] = 0
             return
-        _worker_begin(st, ctx)
+        cpu = _worker_begin(st, ctx)
         st.hf[F_FMETA + FM_NOW] = st.hf[F_FMETA + FM_KSWAPD_CLOCK]
         r, ns = _shrink_batch(st, ctx, dst, 0, True)
-        _worker_end(st, ctx, ns, FM_KSWAPD_CLOCK, FM_KSWAPD_BUSY)
+        _worker_end(st, ctx, ns, FM_KSWAPD_CLOCK, FM_KSWAPD_BUSY, cpu)
         if r == 0 or st.hi[H_META + M_STATUS] != OK:
             return
 

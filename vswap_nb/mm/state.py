@@ -105,7 +105,8 @@ TK_WORDS = 11
 M_ZSWAP_FULL = M_FAULT_DRAWS + 3  # zswap_pool_reached_full
 M_ZSWAP_WORK = M_ZSWAP_FULL + 1  # the shrink worker is queued
 M_MD_PAGES = M_ZSWAP_FULL + 2  # pages of swap metadata at the last sample (taken from RAM)
-N_META = M_ZSWAP_FULL + 3
+M_DROPS_SEEN = M_ZSWAP_FULL + 3  # ctx's drops log is drained up to here (memory.drain_drops)
+N_META = M_ZSWAP_FULL + 4
 
 # float meta
 (

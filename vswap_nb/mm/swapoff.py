@@ -17,7 +17,7 @@ from ..core import verbs
 from ..core.counters import OP_SWAPOFF, PTE_READ
 from ..core.device import dev_next_used, dev_swapoff_begin, dev_swapoff_end
 from ..core.jit import njit
-from ..core.verbs import C_CACHE_DROPS, C_CPU, FOLIO_MAPPED, F_FLAGS
+from ..core.verbs import FOLIO_MAPPED, F_FLAGS
 from ..core.vmstat import VM_SWAPOFF_PAGES, VM_SWAPOFF_PTES
 from .config import P_PAGE_CLUSTER, P_VMA_RA
 from .cost import M_PAGE_FREE, M_UNMAP_PTE
@@ -54,7 +54,6 @@ def _unuse_pte(st, ctx, dst, cpu, g, f, e):
     """unuse_pte(): the swap PTE at page g becomes a present PTE of folio f (in the swap
     cache for entry e) and puts its count; then folio_free_swap().  Returns mm ns."""
     pte_map_cached(st, ctx, dst, OP_SWAPOFF, cpu, g, f, e)
-    seen = ctx.meta[C_CACHE_DROPS]
     if verbs.cache_free(dst, ctx, OP_SWAPOFF, e, 1) > 0:
         entry_dead(st, e)
         st.fo[f, FO_ENTRY] = 0
@@ -62,7 +61,7 @@ def _unuse_pte(st, ctx, dst, cpu, g, f, e):
         st.fo[f, FO_FLAGS] &= ~FL_RO
     elif st.fo[f, FO_ENTRY] != 0:
         st.fo[f, FO_FLAGS] |= FL_RO
-    drain_drops(st, ctx, seen)
+    drain_drops(st, ctx)
     return st.hf[F_MM_NS + M_UNMAP_PTE]
 
 
@@ -112,7 +111,6 @@ def swapoff(st, ctx, dst, cpu, now):
             if s != PTE_SWAP:
                 continue
             e = st.pt[g, PT_VAL]
-            ctx.meta[C_CPU] = cpu
             f = verbs.cache_lookup(dst, ctx, OP_SWAPOFF, e)
             if f < 0:
                 # unuse_pte_range(): swapin_readahead() around the miss; it never calls
@@ -142,7 +140,6 @@ def swapoff(st, ctx, dst, cpu, now):
             st.hi[H_VM + VM_SWAPOFF_PAGES] += 1
     off = dev_next_used(dev, 0)
     while off >= 0:
-        ctx.meta[C_CPU] = cpu
         e = verbs.unuse_entry(dst, ctx, OP_SWAPOFF, off)
         if e != 0:
             f = verbs.cache_lookup(dst, ctx, OP_SWAPOFF, e)
@@ -154,9 +151,8 @@ def swapoff(st, ctx, dst, cpu, now):
                         st.hi[H_META + M_STATUS] = ERR_VERB
                     return ns
                 st.hi[H_VM + VM_SWAPOFF_PAGES] += 1
-            seen = ctx.meta[C_CACHE_DROPS]
             r = verbs.unuse(dst, ctx, OP_SWAPOFF, e, f)
-            drain_drops(st, ctx, seen)
+            drain_drops(st, ctx)
             if r == 1:
                 entry_dead(st, e)
                 st.fo[f, FO_ENTRY] = 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..core import verbs
 from ..core.counters import OP_FREE
 from ..core.jit import njit
-from ..core.verbs import C_CACHE_DROPS, C_CPU, FOLIO_MAPPED, F_FLAGS
+from ..core.verbs import FOLIO_MAPPED, F_FLAGS
 from .cost import M_PAGE_FREE, M_PTE_ZAP
 from .memory import drain_drops, folio_free
 from .state import (
@@ -46,15 +46,13 @@ def zap(st, ctx, dst, t, cpu, mm, start, n):
             ctx.folio[f, F_FLAGS] &= ~FOLIO_MAPPED
             e = st.fo[f, FO_ENTRY]
             if e != 0:
-                ctx.meta[C_CPU] = cpu
-                seen = ctx.meta[C_CACHE_DROPS]
                 if verbs.cache_free(dst, ctx, OP_FREE, e, 1) > 0:
                     entry_dead(st, e)
                     st.fo[f, FO_ENTRY] = 0
                     folio_free(st, ctx, f)
                 else:
                     st.fo[f, FO_PAGE] = -1  # stays in the swap cache, unmapped
-                drain_drops(st, ctx, seen)
+                drain_drops(st, ctx)
             else:
                 folio_free(st, ctx, f)
             ns += st.hf[F_MM_NS + M_PAGE_FREE]
@@ -66,11 +64,9 @@ def zap(st, ctx, dst, t, cpu, mm, start, n):
         k = 1
         while v + k < pmd_end and st.pt[g + k, PT_STATE] == PTE_SWAP and st.pt[g + k, PT_VAL] == e + k:
             k += 1
-        ctx.meta[C_CPU] = cpu
         m = verbs.pte_batch(dst, ctx, OP_FREE, e, k)
         if m <= 0:
             m = 1
-        seen = ctx.meta[C_CACHE_DROPS]
         verbs.put(dst, ctx, OP_FREE, e, m, True)
         for j in range(m):
             st.pt[g + j, PT_STATE] = PTE_NONE
@@ -78,7 +74,7 @@ def zap(st, ctx, dst, t, cpu, mm, start, n):
             i = store_find(st, x)
             if i >= 0 and st.store_val[i, SV_FOLIO] < 0:
                 entry_dead(st, x)
-        drain_drops(st, ctx, seen)
+        drain_drops(st, ctx)
         v += m
     return ns
 
