@@ -15,71 +15,20 @@ make_workload()     a workload from per-task lists of event tuples
 """
 from __future__ import annotations
 
-from .events import (
-    CONTENT_NAMES,
-    CONTENT_SAME,
-    CONTENT_SEQUENCE,
-    CONTENT_ZERO,
-    EV_A,
-    EV_B,
-    EV_C,
-    EV_D,
-    EV_KIND,
-    EV_TASK,
-    F_WRITE,
-    K_BARRIER,
-    K_EXIT,
-    K_MMAP,
-    K_PHASE,
-    K_SWAPOFF,
-    K_TOUCH,
-    K_TOUCH_RANDOM,
-    K_UNMAP,
-    KIND_NAMES,
-    Workload,
-    content_class,
-    make_workload,
-    random_vpn,
-    splitmix64,
-    with_swapoff,
-)
+from . import events
+from .events import *  # noqa: F403  the format, Workload and its helpers (events.__all__)
 from .kbuild import kbuild
 from .memhog import memhog
 from .trace import read_trace, write_trace
 from .usemem import parse_usemem_args, usemem, usemem_from_args
 
 __all__ = [
-    "CONTENT_NAMES",
-    "CONTENT_SAME",
-    "CONTENT_SEQUENCE",
-    "CONTENT_ZERO",
-    "EV_A",
-    "EV_B",
-    "EV_C",
-    "EV_D",
-    "EV_KIND",
-    "EV_TASK",
-    "F_WRITE",
-    "KIND_NAMES",
-    "K_BARRIER",
-    "K_EXIT",
-    "K_MMAP",
-    "K_PHASE",
-    "K_SWAPOFF",
-    "K_TOUCH",
-    "K_TOUCH_RANDOM",
-    "K_UNMAP",
-    "Workload",
-    "content_class",
+    *events.__all__,
     "kbuild",
-    "make_workload",
     "memhog",
     "parse_usemem_args",
-    "random_vpn",
     "read_trace",
-    "splitmix64",
     "usemem",
     "usemem_from_args",
-    "with_swapoff",
     "write_trace",
 ]

@@ -53,52 +53,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.events import (
-    CONTENT_NAMES,
-    CONTENT_SAME,
-    CONTENT_SEQUENCE,
-    CONTENT_ZERO,
-    EV_A,
-    EV_B,
-    EV_C,
-    EV_D,
-    EV_KIND,
-    EV_TASK,
-    F_WRITE,
-    KIND_NAMES,
-    K_BARRIER,
-    K_EXIT,
-    K_MMAP,
-    K_PHASE,
-    K_SWAPOFF,
-    K_TOUCH,
-    K_TOUCH_RANDOM,
-    K_UNMAP,
-    MAX_VPN,
-)
+from ..core import events as _format
+from ..core.events import *  # noqa: F403  the event format, re-exported (its names: core.events.__all__)
 from ..core.units import PAGE_SIZE, parse_size
 
 __all__ = [
-    "CONTENT_NAMES",
-    "CONTENT_SAME",
-    "CONTENT_SEQUENCE",
-    "CONTENT_ZERO",
-    "EV_A",
-    "EV_B",
-    "EV_C",
-    "EV_D",
-    "EV_KIND",
-    "EV_TASK",
-    "F_WRITE",
-    "KIND_NAMES",
-    "K_BARRIER",
-    "K_EXIT",
-    "K_MMAP",
-    "K_PHASE",
-    "K_SWAPOFF",
-    "K_TOUCH",
-    "K_TOUCH_RANDOM",
-    "K_UNMAP",
+    *_format.__all__,
     "Workload",
     "content_class",
     "make_workload",
