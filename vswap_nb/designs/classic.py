@@ -170,31 +170,11 @@ meta        int64[N_KMETA]   continuation pages in all
 """
 
 
-def new_state(
-    nslots: int,
-    *,
-    ncpu: int = 1,
-    cluster_size: int = 512,
-    solidstate: bool = True,
-    discard: bool = False,
-    blkdev: bool = True,
-    synchronous: bool = False,
-    zswap_enabled: bool = False,
-    free_notify: bool = True,
-) -> ClassicState:
-    """A classic design over a fresh device of ``nslots`` slots."""
-    dev = new_device(
-        nslots,
-        cluster_size=cluster_size,
-        ncpu=ncpu,
-        solidstate=solidstate,
-        discard=discard,
-        blkdev=blkdev,
-        synchronous=synchronous,
-        table_sizes=(8 * cluster_size,),  # the swap table (a zeroed page at 512 slots)
-        kernel=KERNEL_619,
-        free_notify=free_notify,
-    )
+def new_state(nslots: int, *, cluster_size: int = 512, zswap_enabled: bool = False, **device) -> ClassicState:
+    """A classic design over a fresh device of ``nslots`` slots; ``device``: the physical device's keywords of :func:`~vswap_nb.core.device.new_device`
+    (ncpu, solidstate, discard, blkdev, synchronous, free_notify)."""
+    # the swap table: a zeroed page per cluster at 512 slots
+    dev = new_device(nslots, cluster_size=cluster_size, table_sizes=(8 * cluster_size,), kernel=KERNEL_619, **device)
     n = dev.table.shape[0]
     swap_map = np.zeros(n, dtype=np.uint8)
     swap_map[0] = SWAP_MAP_BAD

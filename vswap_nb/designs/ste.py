@@ -190,21 +190,12 @@ zs     XAPool           ghost's tree reading: zswap's trees over the ghost devic
 """
 
 
-def _new(nslots, *, ncpu, cluster_size, solidstate, discard, blkdev, synchronous, free_notify, virtual_slots, virtual_cluster_size, lazy_vt):
+def _new(nslots, *, cluster_size, virtual_slots, virtual_cluster_size, lazy_vt, **device):
     if virtual_cluster_size & (virtual_cluster_size - 1) or not 2 <= virtual_cluster_size <= (1 << 20):
         raise ValueError(f"virtual_cluster_size must be a power of two, got {virtual_cluster_size}")
-    pdev = new_device(
-        nslots,
-        cluster_size=cluster_size,
-        ncpu=ncpu,
-        solidstate=solidstate,
-        discard=discard,
-        blkdev=blkdev,
-        synchronous=synchronous,
-        table_sizes=(8 * cluster_size,),  # the memcg table is deferred to directly mapped slots
-        kernel=KERNEL_P4,
-        free_notify=free_notify,
-    )
+    ncpu = int(device.get("ncpu", 1))
+    # the memcg table is deferred to directly mapped slots
+    pdev = new_device(nslots, cluster_size=cluster_size, table_sizes=(8 * cluster_size,), kernel=KERNEL_P4, **device)
     if virtual_slots is None:
         virtual_slots = 2 * int(nslots)
     vslots = max(int(virtual_slots), 2 * int(virtual_cluster_size))
@@ -727,39 +718,22 @@ verbs.register(
 
 def _new_state(ghost: bool):
     def make(
-        nslots,
-        *,
-        ncpu=1,
-        cluster_size=512,
-        solidstate=True,
-        discard=False,
-        blkdev=True,
-        synchronous=False,
-        zswap_enabled=False,
-        virtual_slots=None,
-        virtual_cluster_size=512,
-        free_notify=True,
-        lazy_forward_table=False,
+        nslots, *, zswap_enabled=False, virtual_slots=None, virtual_cluster_size=512, lazy_forward_table=False,
+        **device,
     ):
+        """``device``: the physical device's keywords (cluster_size and those of
+        :func:`~vswap_nb.core.device.new_device`)."""
         if lazy_forward_table and not ghost:
             raise ValueError("vswap_ste has no option lazy_forward_table (ghost's reading of its RFCs)")
-        dev = dict(
-            ncpu=ncpu,
-            cluster_size=cluster_size,
-            solidstate=solidstate,
-            discard=discard,
-            blkdev=blkdev,
-            synchronous=synchronous,
-            free_notify=free_notify,
-        )
         if ghost and not zswap_enabled:
-            return swap_table.new_state(nslots, **dev)
+            return swap_table.new_state(nslots, **device)
+        device.setdefault("cluster_size", 512)
         return _new(
             nslots,
-            **dev,
             virtual_slots=virtual_slots,
             virtual_cluster_size=virtual_cluster_size,
             lazy_vt=bool(lazy_forward_table),
+            **device,
         )
 
     return make

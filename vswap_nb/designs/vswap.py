@@ -476,12 +476,7 @@ def check_option(name, value):
 def new_state(
     nslots: int,
     *,
-    ncpu: int = 1,
     cluster_size: int = 512,
-    solidstate: bool = True,
-    discard: bool = False,
-    blkdev: bool = True,
-    synchronous: bool = False,
     zswap_enabled: bool = False,
     virtual_slots: int | None = None,
     virtual_cluster_size: int = 512,
@@ -491,11 +486,13 @@ def new_state(
     batch_ops: bool = False,
     lookup_cache_ways: int = 1,
     layout_v6: bool = False,
-    free_notify: bool = True,
+    **device,
 ) -> VswapState:
     """A virtual swap design over a fresh physical device of ``nslots`` slots, with room
     for ``virtual_slots`` virtual entries (default: twice the device, plus a cluster per
-    CPU and order for partly used clusters)."""
+    CPU and order for partly used clusters); ``device``: the physical device's keywords of :func:`~vswap_nb.core.device.new_device`
+    (ncpu, solidstate, discard, blkdev, synchronous, free_notify)."""
+    ncpu = int(device.get("ncpu", 1))
     for name, val in (
         ("rmap_cache_only_bit", rmap_cache_only_bit),
         ("defer_cgroup_check", defer_cgroup_check),
@@ -506,18 +503,8 @@ def new_state(
     lookup_cache_ways = check_option("lookup_cache_ways", lookup_cache_ways)
     if virtual_cluster_size & (virtual_cluster_size - 1) or not 2 <= virtual_cluster_size <= 512:
         raise ValueError(f"virtual_cluster_size must be a power of two in [2, 512], got {virtual_cluster_size}")
-    dev = new_device(
-        nslots,
-        cluster_size=cluster_size,
-        ncpu=ncpu,
-        solidstate=solidstate,
-        discard=discard,
-        blkdev=blkdev,
-        synchronous=synchronous,
-        table_sizes=(8 * cluster_size,),  # the swap table (a zeroed page at 512 slots)
-        kernel=KERNEL_619,
-        free_notify=free_notify,
-    )
+    # the physical table holds the reverse map (a zeroed page per cluster at 512 slots)
+    dev = new_device(nslots, cluster_size=cluster_size, table_sizes=(8 * cluster_size,), kernel=KERNEL_619, **device)
     vsize = int(virtual_cluster_size)
     vshift = vsize.bit_length() - 1
     if virtual_slots is None:
