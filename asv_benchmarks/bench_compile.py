@@ -5,6 +5,8 @@ fresh interpreter and time all of it (import plus first call).
 compile; ``warm``: with the default cache, filled by setup, so the kernels load."""
 import vswap_nb
 
+from .common import OneRunPerDesign
+
 _COLD = """
 import os, shutil, tempfile
 d = tempfile.mkdtemp(prefix="vswap-nb-cold-")
@@ -35,12 +37,8 @@ class Import:
         return "import vswap_nb"
 
 
-class FirstCall:
-    params = [list(vswap_nb.designs())]
-    param_names = ["design"]
+class FirstCall(OneRunPerDesign):
     timeout = 1200
-    repeat = 1
-    number = 1
 
     def setup(self, design):
         exec(_SIMULATE.format(design=design), {"vswap_nb": vswap_nb})

@@ -7,7 +7,7 @@ Setup runs a tiny simulation first so compilation is not timed.
 """
 import vswap_nb as v
 
-from .common import warm_simulate
+from .common import OneRunPerDesign, warm_simulate
 
 
 class SimulateSmall:
@@ -52,12 +52,7 @@ class SimulateSmall:
     track_model_time_free_ms.unit = "ms"
 
 
-class FullSize:
-    params = [list(v.designs())]
-    param_names = ["design"]
-    timeout = 3600
-    number = 1
-    repeat = 1
+class FullSize(OneRunPerDesign):
 
     def setup(self, design):
         warm_simulate(design)

@@ -5,17 +5,12 @@ must stay at 0 (lost pages, entries left allocated); the time shows what checkin
 run of this size costs."""
 import vswap_nb as v
 
-from .common import warm_simulate
+from .common import OneRunPerDesign, warm_simulate
 
 FAULTS = {"swap_alloc": 0.02, "zswap_reject": 0.1, "readahead": 0.2}
 
 
-class Soak:
-    params = [list(v.designs())]
-    param_names = ["design"]
-    timeout = 3600
-    number = 1
-    repeat = 1
+class Soak(OneRunPerDesign):
 
     def setup(self, design):
         self.w = v.usemem("1G", nr_tasks=4, random=True, read_back=True, repeat=3,

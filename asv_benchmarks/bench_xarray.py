@@ -19,8 +19,8 @@ def _warm():
     xa.erase_many(np.arange(10))
 
 
-class XArrayLoad:
-    """load_many() of every key, in random order (xa_load per key)."""
+class KeySets:
+    """The key layouts and sizes every XArray benchmark runs on; setup builds the keys."""
 
     params = (KEYS, SIZES)
     param_names = ["keys", "n"]
@@ -29,6 +29,13 @@ class XArrayLoad:
     def setup(self, keys, n):
         _warm()
         self.keys = BUILDERS[keys](n)
+
+
+class XArrayLoad(KeySets):
+    """load_many() of every key, in random order (xa_load per key)."""
+
+    def setup(self, keys, n):
+        super().setup(keys, n)
         self.xa = XArray()
         self.xa.store_many(self.keys, np.arange(n))
         self.queries = np.random.default_rng(1).permutation(self.keys)
@@ -53,16 +60,11 @@ class XArrayLoad:
     track_memory_bytes.unit = "bytes"
 
 
-class XArrayStore:
+class XArrayStore(KeySets):
     """store_many() of every key into an empty XArray (node allocation included)."""
 
-    params = (KEYS, SIZES)
-    param_names = ["keys", "n"]
-    timeout = 600
-
     def setup(self, keys, n):
-        _warm()
-        self.keys = BUILDERS[keys](n)
+        super().setup(keys, n)
         self.values = np.arange(n)
 
     def time_store_many(self, keys, n):
@@ -72,22 +74,18 @@ class XArrayStore:
         XArray().store_many(self.keys, self.values)
 
 
-class XArrayErase:
+class XArrayErase(KeySets):
     """erase_many() of every key of a full XArray, in random order, down to empty
     (node frees included).  Each sample erases a tree built in setup."""
 
-    params = (KEYS, SIZES)
-    param_names = ["keys", "n"]
-    timeout = 600
     number = 1
     repeat = (1, 5, 20.0)
 
     def setup(self, keys, n):
-        _warm()
-        k = BUILDERS[keys](n)
+        super().setup(keys, n)
         self.xa = XArray()
-        self.xa.store_many(k, np.arange(n))
-        self.order = np.random.default_rng(2).permutation(k)
+        self.xa.store_many(self.keys, np.arange(n))
+        self.order = np.random.default_rng(2).permutation(self.keys)
 
     def time_erase_many(self, keys, n):
         self.xa.erase_many(self.order)

@@ -1,6 +1,7 @@
 """Seeded data builders and small driver kernels shared by the benchmarks."""
 import numpy as np
 
+import vswap_nb
 from vswap_nb.core import verbs
 from vswap_nb.core.counters import OP_CACHE_DEL, OP_DUP, OP_FREE, OP_SWAPIN, OP_WRITEOUT
 from vswap_nb.core.jit import njit
@@ -15,11 +16,20 @@ except ImportError:  # a commit before issue 17 (asv runs these benchmarks on ol
 SEED = 20261127
 
 
+class OneRunPerDesign:
+    """The attributes of a long benchmark parametrised by design: one run per sample."""
+
+    params = [list(vswap_nb.designs())]
+    param_names = ["design"]
+    timeout = 3600
+    number = 1
+    repeat = 1
+
+
 def warm_simulate(design):
     """Compile (or load) the mm engine for ``design`` on a tiny run, so a benchmark's
     timed simulate does not include it."""
-    import vswap_nb as v
-
+    v = vswap_nb
     v.simulate(design, v.usemem("1M"), v.System("64M", swap=v.Device("zram", "64M")))
 
 

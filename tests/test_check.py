@@ -23,16 +23,7 @@ from vswap_nb.core.vmstat import VM_SWAPOFF_PAGES
 from vswap_nb.mm.config import P_RAM_PAGES
 from vswap_nb.mm.cost import cost_vectors
 from vswap_nb.mm.run import CHUNK_QUANTA, FOLIO_SLACK, design_state
-from vswap_nb.workloads.events import (
-    F_WRITE,
-    K_BARRIER,
-    K_EXIT,
-    K_MMAP,
-    K_PHASE,
-    K_SWAPOFF,
-    K_TOUCH,
-    make_workload,
-)
+from vswap_nb.workloads import events as ev
 
 DESIGNS = list(v.designs())
 PAGES = 24 * 256  # 24 MiB per task: twice what fits in RAM with two tasks
@@ -89,9 +80,9 @@ def _run_phases(design, w, s, phases, options=None):
 def _live(design, zswap=None, options=None):
     """A run stopped after its first phase with every page still mapped: two tasks
     wrote 24 MiB each under memory.max=24M, so about half the pages sit in swap."""
-    tasks = [[(K_MMAP, 0, PAGES), (K_PHASE, 0), (K_TOUCH, 0, PAGES, F_WRITE), (K_PHASE, 1), (K_EXIT,)]
+    tasks = [[(ev.K_MMAP, 0, PAGES), (ev.K_PHASE, 0), (ev.K_TOUCH, 0, PAGES, ev.F_WRITE), (ev.K_PHASE, 1), (ev.K_EXIT,)]
              for _ in range(2)]
-    w = make_workload("live", {}, ("write", "exit"), tasks)
+    w = ev.make_workload("live", {}, ("write", "exit"), tasks)
     return _run_phases(design, w, _system(zswap), (0,), options)
 
 
@@ -271,10 +262,10 @@ def _after_swapoff(design):
     """Task 1 pushes task 0's pages out to swap and exits; task 0 swaps the device off
     and stops there (its pages in memory or, for a virtual design, in the swap cache)."""
     a, b = 10_000, 12_000
-    t0 = [(K_MMAP, 0, a), (K_PHASE, 0), (K_TOUCH, 0, a, F_WRITE), (K_BARRIER, 0), (K_BARRIER, 1),
-          (K_PHASE, 1), (K_SWAPOFF,), (K_PHASE, 2), (K_EXIT,)]
-    t1 = [(K_MMAP, 0, b), (K_PHASE, 0), (K_BARRIER, 0), (K_TOUCH, 0, b, F_WRITE), (K_EXIT,)]
-    w = make_workload("swapoff", {}, ("fill", "swapoff", "exit"), [t0, t1])
+    t0 = [(ev.K_MMAP, 0, a), (ev.K_PHASE, 0), (ev.K_TOUCH, 0, a, ev.F_WRITE), (ev.K_BARRIER, 0), (ev.K_BARRIER, 1),
+          (ev.K_PHASE, 1), (ev.K_SWAPOFF,), (ev.K_PHASE, 2), (ev.K_EXIT,)]
+    t1 = [(ev.K_MMAP, 0, b), (ev.K_PHASE, 0), (ev.K_BARRIER, 0), (ev.K_TOUCH, 0, b, ev.F_WRITE), (ev.K_EXIT,)]
+    w = ev.make_workload("swapoff", {}, ("fill", "swapoff", "exit"), [t0, t1])
     st, ctx, dst = _run_phases(design, w, v.System("64M", swap=v.Device("ssd", "256M"), nr_cpus=2), (0, 1))
     assert st.meta[MS.M_SWAPOFF] == 1 and int(st.vm[VM_SWAPOFF_PAGES]) > 0
     return st, ctx, dst

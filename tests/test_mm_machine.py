@@ -14,17 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 import vswap_nb as v
-from vswap_nb.workloads.events import (
-    F_WRITE,
-    K_EXIT,
-    K_MMAP,
-    K_PHASE,
-    K_SWAPOFF,
-    K_TOUCH,
-    K_TOUCH_RANDOM,
-    K_UNMAP,
-    make_workload,
-)
+from vswap_nb.workloads import events as ev
 
 NV, VP = 3, 2_400  # three VMAs of 2400 pages: 7200 pages > memory.max of 4096
 AFTER_SWAPOFF = 2_500  # pages a workload may keep written once the device is gone
@@ -35,7 +25,7 @@ SYSTEM = v.System("64M", memory_max="16M", swap=v.Device("ssd", "256M"), nr_cpus
 class MmMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
-        self.events = [(K_MMAP, i * VP, VP) for i in range(NV)] + [(K_PHASE, "run")]
+        self.events = [(ev.K_MMAP, i * VP, VP) for i in range(NV)] + [(ev.K_PHASE, "run")]
         self.live = [True] * NV
         self.written = np.zeros(NV * VP, dtype=bool)
         self.swapped_off = False
@@ -43,7 +33,7 @@ class MmMachine(RuleBasedStateMachine):
     @initialize()
     def fill(self):
         """Write every VMA once: about 3000 pages go to swap from the start."""
-        self.events += [(K_TOUCH, i * VP, VP, F_WRITE) for i in range(NV)]
+        self.events += [(ev.K_TOUCH, i * VP, VP, ev.F_WRITE) for i in range(NV)]
         self.written[:] = True
 
     def _may_write(self, lo, hi):
@@ -61,7 +51,7 @@ class MmMachine(RuleBasedStateMachine):
         lo = vma * VP + start
         if write and not self._may_write(lo, lo + n):
             write = False
-        self.events.append((K_TOUCH, lo, n, F_WRITE if write else 0))
+        self.events.append((ev.K_TOUCH, lo, n, ev.F_WRITE if write else 0))
         if write:
             self.written[lo : lo + n] = True
 
@@ -72,7 +62,7 @@ class MmMachine(RuleBasedStateMachine):
         lo = vma * VP
         if write and not self._may_write(lo, lo + VP):
             write = False
-        self.events.append((K_TOUCH_RANDOM, lo, VP, F_WRITE if write else 0, count))
+        self.events.append((ev.K_TOUCH_RANDOM, lo, VP, ev.F_WRITE if write else 0, count))
         if write:
             self.written[lo : lo + VP] = True  # at most these
 
@@ -80,7 +70,7 @@ class MmMachine(RuleBasedStateMachine):
     def unmap(self, vma):
         if not self.live[vma]:
             return
-        self.events.append((K_UNMAP, vma * VP, VP))
+        self.events.append((ev.K_UNMAP, vma * VP, VP))
         self.live[vma] = False
         self.written[vma * VP : (vma + 1) * VP] = False
 
@@ -92,11 +82,11 @@ class MmMachine(RuleBasedStateMachine):
         while int(self.written.sum()) > AFTER_SWAPOFF:
             per = self.written.reshape(NV, VP).sum(axis=1)
             self.unmap(NV - 1 - int(np.argmax(per[::-1])))
-        self.events.append((K_SWAPOFF,))
+        self.events.append((ev.K_SWAPOFF,))
         self.swapped_off = True
 
     def teardown(self):
-        w = make_workload("machine", {}, ("run",), [[*self.events, (K_EXIT,)]],
+        w = ev.make_workload("machine", {}, ("run",), [[*self.events, (ev.K_EXIT,)]],
                           fill={"zero": 0.1, "same": 0.05, "sequence": 0.85})
         for design in v.designs():
             ds = v.simulate(design, w, SYSTEM, check="every")

@@ -7,16 +7,7 @@ import pytest
 
 import vswap_nb as v
 from vswap_nb.mm.run import EngineError
-from vswap_nb.workloads.events import (
-    F_WRITE,
-    K_BARRIER,
-    K_EXIT,
-    K_MMAP,
-    K_PHASE,
-    K_SWAPOFF,
-    K_TOUCH,
-    make_workload,
-)
+from vswap_nb.workloads import events as ev
 from vswap_nb.workloads.trace import read_trace, write_trace
 
 A, B = 10_000, 12_000  # pages of the kept mm and of the one that pushes it out (64M RAM)
@@ -28,13 +19,13 @@ def two_mms(more=0):
     """Task 0 writes A pages; task 1 then writes B more in its own mm (pushing A's out to
     swap) and exits; in phase ``read`` task 0 reads A back and rewrites it, then
     optionally maps and writes ``more`` pages (needing reclaim without the device)."""
-    t0 = [(K_MMAP, 0, A + more), (K_PHASE, "fill"), (K_TOUCH, 0, A, F_WRITE), (K_BARRIER, 0), (K_BARRIER, 1),
-          (K_PHASE, "read"), (K_TOUCH, 0, A, 0), (K_TOUCH, 0, A, F_WRITE)]
+    t0 = [(ev.K_MMAP, 0, A + more), (ev.K_PHASE, "fill"), (ev.K_TOUCH, 0, A, ev.F_WRITE), (ev.K_BARRIER, 0), (ev.K_BARRIER, 1),
+          (ev.K_PHASE, "read"), (ev.K_TOUCH, 0, A, 0), (ev.K_TOUCH, 0, A, ev.F_WRITE)]
     if more:
-        t0.append((K_TOUCH, A, more, F_WRITE))
-    t0.append((K_EXIT,))
-    t1 = [(K_MMAP, 0, B), (K_PHASE, "fill"), (K_BARRIER, 0), (K_TOUCH, 0, B, F_WRITE), (K_EXIT,)]
-    return make_workload("two_mms", {}, ("fill", "read"), [t0, t1], fill={"zero": 0.1, "sequence": 0.9})
+        t0.append((ev.K_TOUCH, A, more, ev.F_WRITE))
+    t0.append((ev.K_EXIT,))
+    t1 = [(ev.K_MMAP, 0, B), (ev.K_PHASE, "fill"), (ev.K_BARRIER, 0), (ev.K_TOUCH, 0, B, ev.F_WRITE), (ev.K_EXIT,)]
+    return ev.make_workload("two_mms", {}, ("fill", "read"), [t0, t1], fill={"zero": 0.1, "sequence": 0.9})
 
 
 WORK = v.with_swapoff(two_mms(), "read")
@@ -118,8 +109,8 @@ def test_swapoff_cost_differs_by_design_not_meaning():
 def test_with_swapoff_places_one_event(tmp_path):
     w = WORK
     ev = w.events
-    rows = np.flatnonzero(ev[:, 1] == K_SWAPOFF)
-    assert rows.size == 1 and ev[rows[0], 0] == 0 and ev[rows[0] - 1, 1] == K_PHASE
+    rows = np.flatnonzero(ev[:, 1] == ev.K_SWAPOFF)
+    assert rows.size == 1 and ev[rows[0], 0] == 0 and ev[rows[0] - 1, 1] == ev.K_PHASE
     assert w.params["swapoff"] == "read" and w.page_events == two_mms().page_events
     for name in ("w.npz", "w.csv"):
         write_trace(w, tmp_path / name)
