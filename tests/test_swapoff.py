@@ -108,9 +108,8 @@ def test_swapoff_cost_differs_by_design_not_meaning():
 
 def test_with_swapoff_places_one_event(tmp_path):
     w = WORK
-    ev = w.events
-    rows = np.flatnonzero(ev[:, 1] == ev.K_SWAPOFF)
-    assert rows.size == 1 and ev[rows[0], 0] == 0 and ev[rows[0] - 1, 1] == ev.K_PHASE
+    rows = np.flatnonzero(w.events[:, 1] == ev.K_SWAPOFF)
+    assert rows.size == 1 and w.events[rows[0], 0] == 0 and w.events[rows[0] - 1, 1] == ev.K_PHASE
     assert w.params["swapoff"] == "read" and w.page_events == two_mms().page_events
     for name in ("w.npz", "w.csv"):
         write_trace(w, tmp_path / name)
