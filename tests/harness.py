@@ -505,6 +505,29 @@ def swapoff_walk(p, *, ptes=None, cpu=None, unused=1, every_call=False, unused_c
 # --------------------------------------------------------------------------- the machine
 
 
+@st.composite
+def device_configs(draw, cluster_sizes, max_clusters, synchronous=True):
+    """A physical device: cluster size, 2..max_clusters clusters less a tail, CPUs,
+    SSD or not, discard, block device or not, synchronous I/O (if the design has it),
+    zswap on up front."""
+    csize = draw(st.sampled_from(cluster_sizes))
+    ncl = draw(st.integers(2, max_clusters))
+    tail = draw(st.sampled_from([0, 0, 1, csize // 2, csize - 1]))
+    cfg = {
+        "nslots": ncl * csize - tail,
+        "csize": csize,
+        "ncpu": draw(st.integers(1, 3)),
+        "solidstate": draw(st.booleans()),
+        "discard": draw(st.booleans()),
+        "blkdev": draw(st.sampled_from([True, True, True, False])),
+    }
+    if synchronous:
+        cfg["synchronous"] = draw(st.booleans())
+    cfg["zswap_on"] = draw(st.booleans())
+    return cfg
+
+
+
 class VerbMachine(RuleBasedStateMachine):
     """Random valid operation sequences on a design and its reference, compared after
     every call.  A design's machine sets ``configs`` and ``make_pair`` and provides the

@@ -37,6 +37,7 @@ from harness import (
     delta,
     dict_array,
     first_bad,
+    device_configs,
     machine_settings,
     row,
     swapoff_walk,
@@ -151,25 +152,6 @@ def swapoff_pair(p):
 
 
 # --------------------------------------------------------------------------- random tests
-
-
-@st.composite
-def device_configs(draw, cluster_sizes, max_clusters, synchronous=True):
-    csize = draw(st.sampled_from(cluster_sizes))
-    ncl = draw(st.integers(2, max_clusters))
-    tail = draw(st.sampled_from([0, 0, 1, csize // 2, csize - 1]))
-    cfg = {
-        "nslots": ncl * csize - tail,
-        "csize": csize,
-        "ncpu": draw(st.integers(1, 3)),
-        "solidstate": draw(st.booleans()),
-        "discard": draw(st.booleans()),
-        "blkdev": draw(st.sampled_from([True, True, True, False])),
-    }
-    if synchronous:
-        cfg["synchronous"] = draw(st.booleans())
-    cfg["zswap_on"] = draw(st.booleans())
-    return cfg
 
 
 class ClassicMachine(VerbMachine):

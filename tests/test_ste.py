@@ -40,7 +40,10 @@ from hypothesis.stateful import (
 )
 from naive_ste import VT_PHYS, VT_ZSWAP, NaiveSte, Ptr
 from naive_swap_table import BAD, COUNT_MAX, Slot
-from test_swap_table import _LIST_IDS, SwapTableMachine, _numba_list, counters_diff
+from harness import LIST_IDS as _LIST_IDS
+from harness import counters_diff
+from harness import dev_list as _numba_list
+from test_swap_table import SwapTableMachine
 from test_swap_table import Pair as SwapTablePair
 
 from vswap_nb.core import device as D
