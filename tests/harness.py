@@ -603,8 +603,12 @@ class VerbMachine(RuleBasedStateMachine):
         """Entries a verb may name (not the header or the tail past si->max)."""
         raise NotImplementedError
 
+    def span(self):
+        """Entries per cluster of the entry space (virtual clusters for virtual designs)."""
+        return self.p.csize
+
     def max_order(self):
-        return min(self.p.csize.bit_length() - 1, D.PMD_ORDER)
+        return min(self.span().bit_length() - 1, D.PMD_ORDER)
 
     def orders(self):
         return list(range(self.max_order() + 1))
@@ -656,7 +660,7 @@ class VerbMachine(RuleBasedStateMachine):
         """Length (<= want) of the run from ``x`` of entries in ``ok`` (within x's
         cluster if ``cluster``; of one memcg where runs are by memcg)."""
         m = self.memcg_of(x)
-        end = (x // self.p.csize + 1) * self.p.csize if cluster else self.p.total
+        end = (x // self.span() + 1) * self.span() if cluster else self.p.total
         nr = 1
         while (nr < want and x + nr < end and x + nr in ok
                and (not self.runs_by_memcg or self.memcg_of(x + nr) == m)):
@@ -791,7 +795,7 @@ class VerbMachine(RuleBasedStateMachine):
         reclaim = self.zap_reclaim
         if reclaim is None:
             reclaim = data.draw(st.booleans(), label="reclaim")
-        cs = self.p.csize
+        cs = self.span()
         c0 = data.draw(st.sampled_from(self.live()), label="slot") // cs
         c1 = c0 + data.draw(st.integers(0, 1), label="extra clusters")
         lo, hi = c0 * cs, min((c1 + 1) * cs, self.p.total)
