@@ -140,7 +140,7 @@ def compare_device(where, name, dev, n, ncpu, *, aux=None, kernel=None):
     rotational global cluster) and the device words."""
     exp = np.array([(cl.count, cl.flags, cl.order,
                      -1 if cl.on_list is None else LIST_IDS[cl.on_list],
-                     int(cl.has_table), int(cl.has_ext), int(aux(c)) if aux else 0)
+                     int(cl.has_table), int(getattr(cl, "has_ext", False)), int(aux(c)) if aux else 0)
                     for c, cl in enumerate(n.clusters)], dtype=np.int64)
     cols = [D.CI_COUNT, D.CI_FLAGS, D.CI_ORDER, D.CI_LIST, D.CI_TABLE, D.CI_EXT, D.CI_AUX]
     got = dev.ci[:, cols]
@@ -622,8 +622,21 @@ class VerbMachine(RuleBasedStateMachine):
     def memcg_of(self, x):
         return 0
 
+    def entry_end(self):
+        """One past the last entry a verb may name."""
+        return self.p.total
+
+    def droppable(self, start, nr):
+        """The cached folio at [start, start + nr) may leave the cache without writeout."""
+        return True
+
+    def wb_candidates(self):
+        """zswap writeback's usual targets: zswapped shadows (else any zswapped slot)."""
+        z = self.zswapped()
+        return [x for x in z if self.p.naive.slot_kind(x) == "shadow"] or z
+
     def any_entry(self, data):
-        return data.draw(st.integers(0, self.p.total - 1), label="slot")
+        return data.draw(st.integers(0, self.entry_end() - 1), label="slot")
 
     def draw_real(self, data):
         return data.draw(st.sampled_from(self.real_slots()), label="slot")
@@ -660,7 +673,7 @@ class VerbMachine(RuleBasedStateMachine):
         """Length (<= want) of the run from ``x`` of entries in ``ok`` (within x's
         cluster if ``cluster``; of one memcg where runs are by memcg)."""
         m = self.memcg_of(x)
-        end = (x // self.span() + 1) * self.span() if cluster else self.p.total
+        end = (x // self.span() + 1) * self.span() if cluster else self.entry_end()
         nr = 1
         while (nr < want and x + nr < end and x + nr in ok
                and (not self.runs_by_memcg or self.memcg_of(x + nr) == m)):
@@ -798,7 +811,7 @@ class VerbMachine(RuleBasedStateMachine):
         cs = self.span()
         c0 = data.draw(st.sampled_from(self.live()), label="slot") // cs
         c1 = c0 + data.draw(st.integers(0, 1), label="extra clusters")
-        lo, hi = c0 * cs, min((c1 + 1) * cs, self.p.total)
+        lo, hi = c0 * cs, min((c1 + 1) * cs, self.entry_end())
         x = lo
         while x < hi:
             if self.p.naive.swap_count(x) < 1:
@@ -820,7 +833,7 @@ class VerbMachine(RuleBasedStateMachine):
         cpu = self.cpu(data)
         x = data.draw(st.sampled_from(self.live()), label="slot")
         nr = 1
-        while x + nr < self.p.total and self.p.naive.swap_count(x + nr) >= 1:
+        while x + nr < self.entry_end() and self.p.naive.swap_count(x + nr) >= 1:
             nr += 1
         self.p.pte_batch(OP_FREE, x, nr, cpu=cpu)
 
@@ -848,8 +861,13 @@ class VerbMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def try_reclaim(self, data):
+        """__try_to_reclaim_swap() on a cached entry or on any entry."""
         cpu = self.cpu(data)
-        x = self.any_entry(data)
+        cached = [s + i for _, s, nr in self.cached() for i in range(nr)]
+        if cached and data.draw(st.booleans(), label="cached entry"):
+            x = data.draw(st.sampled_from(cached), label="slot")
+        else:
+            x = self.any_entry(data)
         self.p.try_reclaim(data.draw(self.ops_put, label="op"), x,
                            data.draw(st.integers(0, 7), label="flags"), cpu=cpu)
 
@@ -876,9 +894,14 @@ class VerbMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def ra_probe(self, data):
-        """The sync-or-readahead choice on any entry (free, bad, shared, continued)."""
+        """The sync-or-readahead choice on a swapped-out entry or any entry (free, bad,
+        shared, continued)."""
         cpu = self.cpu(data)
-        self.p.ra_probe(OP_SWAPIN, self.any_entry(data), cpu=cpu)
+        if self.shadows() and data.draw(st.booleans(), label="swapped"):
+            x = self.draw_shadow(data)
+        else:
+            x = self.any_entry(data)
+        self.p.ra_probe(OP_SWAPIN, x, cpu=cpu)
 
     @rule(data=st.data())
     def cache_add_any(self, data):
@@ -913,11 +936,12 @@ class VerbMachine(RuleBasedStateMachine):
                 break
             self.p.writeout(OP_WRITEOUT, start, nr, data.draw(self.backends, label="backend"), cpu=cpu)
 
-    @precondition(lambda self: self.cached())
+    @precondition(lambda self: any(self.droppable(s, nr) for _, s, nr in self.cached()))
     @rule(data=st.data())
     def cache_del(self, data):
         cpu = self.cpu(data)
-        _, start, nr = self.draw_cached(data)
+        choices = [(f, s, nr) for f, s, nr in self.cached() if self.droppable(s, nr)]
+        _, start, nr = data.draw(st.sampled_from(choices), label="cached folio")
         self.p.cache_del(OP_CACHE_DEL, start, nr, cpu=cpu)
 
     @precondition(lambda self: self.cached())
@@ -952,7 +976,7 @@ class VerbMachine(RuleBasedStateMachine):
         """Writeback of a zswapped shadow (the usual case), of a shadow whose zswap entry
         is gone (-ENOMEM) or of any slot (-EEXIST / -ENOENT)."""
         cpu = self.cpu(data)
-        z = [x for x in self.zswapped() if self.p.naive.slot_kind(x) == "shadow"] or self.zswapped()
+        z = self.wb_candidates()
         kinds = ["zswap", "zswap", "shadow", "any"] if self.zswap_wb_shadows else ["zswap"] * 3 + ["any"]
         kind = data.draw(st.sampled_from(kinds), label="which slot")
         if kind == "zswap" and z:
@@ -970,7 +994,7 @@ class VerbMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def swap_counts(self, data):
-        for x in data.draw(st.lists(st.integers(0, self.p.total - 1), max_size=6), label="slots"):
+        for x in data.draw(st.lists(st.integers(0, self.entry_end() - 1), max_size=6), label="slots"):
             self.p.swap_count(x)
 
     # ---- swapoff
