@@ -239,15 +239,18 @@ class Pair:
 
     tracks_cpu = False  # the design runs non-alloc verbs on Ctx.meta[C_CPU]
     keep_flags = 0  # folio flag bits the design owns: set_flags keeps them
-    csize = 0  # cluster size of the entry space (virtual clusters for virtual designs)
 
-    def __init__(self, dst, naive, nfolios):
+    def __init__(self, dst, naive, nfolios, *, csize, ncpu, zswap_on=False):
         self.dst = dst
         self.naive = naive
         self.nfolios = nfolios
         self.ctx = verbs.new_ctx(nfolios)
-        self.total = dst.dev.table.shape[0]  # entries (virtual ones for virtual designs)
+        self.total = dst.dev.table.shape[0]  # slots of the design's first device
+        self.csize = csize  # its cluster size
+        self.ncpu = ncpu
         self.light = False
+        if zswap_on:
+            self.set_zswap_enabled()
 
     # ---- what a design's pair provides
 
@@ -301,6 +304,11 @@ class Pair:
         if self.tracks_cpu:
             self.ctx.meta[C_CPU] = cpu
             self.naive.cpu = cpu
+
+    def set_zswap_enabled(self):
+        """The mm marks zswap enabled up front when the system has it."""
+        self.ctx.meta[C_ZSWAP_ENABLED] = 1
+        self.naive.zswap_enabled = True
 
     def set_flags(self, folio, flags):
         """The mm's flags of ``folio`` (FOLIO_MAPPED); the design's own bits are kept."""
@@ -1024,3 +1032,37 @@ class VerbMachine(RuleBasedStateMachine):
             fails = dev.alloc_fail
             assert self.p.writeout(OP_WRITEOUT, start, nr, BACKEND_DISK, cpu=self.cpu(data)) == ENOMEM
             assert dev.alloc_fail == fails + 1
+
+
+class SlotMachine(VerbMachine):
+    """The candidate sets of a reference that keeps one record per slot of the entry
+    space (``naive.slots``: ``None``, ``BAD`` or a record with ``count`` and ``folio``);
+    ``slot_type`` is the record's class, ``bad`` the reference's ``BAD``."""
+
+    slot_type = None
+    bad = None
+
+    def _slots(self, pred):
+        return [x for x, s in enumerate(self.p.naive.slots) if isinstance(s, self.slot_type) and pred(s)]
+
+    def live(self):
+        return self._slots(lambda s: s.count >= 1)
+
+    def dupable(self):
+        return self._slots(lambda s: s.count >= 1 or s.folio is not None)
+
+    def shadows(self):
+        return self._slots(lambda s: s.count >= 1 and s.folio is None)
+
+    def cached(self):
+        return sorted((f, start, 1 << order) for f, (start, order) in self.p.naive.cached_folios().items())
+
+    def zswapped(self):
+        return sorted(k for xa in self.p.naive.trees for k in xa.d)
+
+    def real_slots(self):
+        return [x for x, s in enumerate(self.p.naive.slots) if s is not self.bad]
+
+    def batchable(self, start, nr):
+        """The PTE batch the mm passes holds real swap entries only."""
+        return not any(self.p.naive.slots[y] is self.bad for y in range(start, start + nr))

@@ -27,7 +27,7 @@ import harness
 import numpy as np
 from harness import (
     BAD_WORD,
-    VerbMachine,
+    SlotMachine,
     assert_same,
     compare_device,
     compare_folios,
@@ -73,7 +73,6 @@ from vswap_nb.core.verbs import (
     BACKEND_ZERO,
     BACKEND_ZSWAP,
     C_CACHE_DROPS,
-    C_ZSWAP_ENABLED,
     FOLIO_MAPPED,
 )
 from vswap_nb.designs import classic
@@ -102,13 +101,8 @@ class Pair(harness.Pair):
         kw = {"ncpu": ncpu, "cluster_size": csize, "solidstate": solidstate,
               "discard": discard, "blkdev": blkdev, "synchronous": synchronous}
         dst = classic.new_state(nslots, **kw)
-        total = dst.dev.table.shape[0]
-        super().__init__(dst, NaiveClassic(nslots, **kw), 2 * total + 8)
-        self.csize = csize
-        self.ncpu = ncpu
-        if zswap_on:  # the mm marks zswap enabled up front when the system has it
-            self.naive.zswap_enabled = True
-            self.ctx.meta[C_ZSWAP_ENABLED] = 1
+        super().__init__(dst, NaiveClassic(nslots, **kw), 2 * dst.dev.table.shape[0] + 8,
+                         csize=csize, ncpu=ncpu, zswap_on=zswap_on)
 
     def compare(self, where):
         n, dst = self.naive, self.dst
@@ -154,7 +148,7 @@ def swapoff_pair(p):
 # --------------------------------------------------------------------------- random tests
 
 
-class ClassicMachine(VerbMachine):
+class ClassicMachine(SlotMachine):
     """The generic machine (``harness.VerbMachine``) on ``classic``: counts carry into
     continuation digits at 63, a put or dup of several entries is one swap_pte_batch()
     (one swap_cgroup id), and long loops compare the whole state around the carry."""
@@ -170,31 +164,15 @@ class ClassicMachine(VerbMachine):
     read_at_start = False
     probe_on_swapin = HAS_RA_PROBE
     zswap_wb_shadows = True
-    ra_probe = VerbMachine.ra_probe if HAS_RA_PROBE else None
+    ra_probe = SlotMachine.ra_probe if HAS_RA_PROBE else None
+
+    slot_type, bad = MapSlot, BAD
 
     def make_pair(self, config):
         return Pair(**config)
 
-    def _slots(self, pred):
-        return [x for x, s in enumerate(self.p.naive.slots) if isinstance(s, MapSlot) and pred(s)]
-
-    def live(self):
-        return self._slots(lambda s: s.count >= 1)
-
     def dupable(self):
-        return self._slots(lambda s: True)  # count >= 1 or cached
-
-    def shadows(self):
-        return self._slots(lambda s: s.count >= 1 and s.folio is None)
-
-    def cached(self):
-        return sorted((f, start, 1 << order) for f, (start, order) in self.p.naive.cached_folios().items())
-
-    def zswapped(self):
-        return sorted(k for xa in self.p.naive.trees for k in xa.d)
-
-    def real_slots(self):
-        return [x for x, s in enumerate(self.p.naive.slots) if s is not BAD]
+        return self._slots(lambda s: True)  # count >= 1 or SWAP_HAS_CACHE
 
     def memcg_of(self, x):
         return self.p.naive.memcg.get(x, 0)

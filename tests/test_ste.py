@@ -33,7 +33,7 @@ import pytest
 from harness import (
     BAD_WORD,
     M64,
-    VerbMachine,
+    SlotMachine,
     assert_same,
     compare_device,
     compare_folios,
@@ -133,10 +133,10 @@ class StePair(harness.Pair):
             blkdev=blkdev, synchronous=synchronous, virtual_slots=vslots, virtual_cluster_size=vcs,
             ghost=ghost,
         )
-        super().__init__(dst, naive, 2 * dst.dev.table.shape[0] + 8)
+        super().__init__(dst, naive, 2 * dst.dev.table.shape[0] + 8, csize=csize, ncpu=ncpu)
         self.vtotal = self.total
         self.ptotal = dst.pdev.table.shape[0]
-        self.csize, self.vcs, self.ncpu, self.ghost = csize, vcs, ncpu, ghost
+        self.vcs, self.ghost = vcs, ghost
 
     def phys_naive(self):
         return self.naive.pdev
@@ -227,13 +227,14 @@ def ste_configs(draw):
     }
 
 
-class SteMachine(VerbMachine):
+class SteMachine(SlotMachine):
     """The generic machine (``harness.VerbMachine``) on ``vswap_ste`` / ``ghost``: a
     CPU drawn for every rule, counts overflowing into the extend table at 15; plus the
     rules of a virtual device over a physical one (``fill_phys``, ``piecewise_backing``,
     ``exit_all``) and, after every rule, the invariants of ``check_backing``."""
 
     configs = ste_configs()
+    slot_type, bad = Slot, BAD
     backends = st.sampled_from([BACKEND_ZERO, BACKEND_ZSWAP, BACKEND_DISK, BACKEND_DISK])
     dup_whole_folio = True  # try_to_unmap(): folio_dup_swap over the folio's entries
     probe_on_swapin = True
@@ -244,29 +245,8 @@ class SteMachine(VerbMachine):
     def span(self):
         return self.p.vcs
 
-    def _slots(self, pred):
-        return [x for x, s in enumerate(self.p.naive.slots) if isinstance(s, Slot) and pred(s)]
-
-    def live(self):
-        return self._slots(lambda s: s.count >= 1)
-
-    def dupable(self):
-        return self._slots(lambda s: s.count >= 1 or s.folio is not None)
-
-    def shadows(self):
-        return self._slots(lambda s: s.count >= 1 and s.folio is None)
-
-    def cached(self):
-        return sorted((f, start, 1 << order) for f, (start, order) in self.p.naive.cached_folios().items())
-
     def zswapped(self):
         return sorted(x for x, w in self.p.naive.vt.items() if w & 7 == VT_ZSWAP)
-
-    def real_slots(self):
-        return [x for x, s in enumerate(self.p.naive.slots) if s is not BAD]
-
-    def batchable(self, start, nr):
-        return not any(self.p.naive.slots[y] is BAD for y in range(start, start + nr))
 
     def fill_orders(self):
         if self.p.vtotal > 16 * self.p.vcs:  # the 70-cluster device: whole clusters

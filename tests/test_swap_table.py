@@ -21,7 +21,7 @@ import harness
 import numpy as np
 from harness import (
     BAD_WORD,
-    VerbMachine,
+    SlotMachine,
     compare_device,
     compare_folios,
     compare_metadata,
@@ -55,7 +55,6 @@ from vswap_nb.core.verbs import (
     BACKEND_ZERO,
     BACKEND_ZSWAP,
     C_CACHE_DROPS,
-    C_ZSWAP_ENABLED,
     F_ORDER,
     F_SWAP,
     FOLIO_MAPPED,
@@ -84,12 +83,8 @@ class Pair(harness.Pair):
         kw = {"ncpu": ncpu, "cluster_size": csize, "solidstate": solidstate,
               "discard": discard, "blkdev": blkdev}
         dst = st_design.new_state(nslots, **kw)
-        super().__init__(dst, NaiveSwapTable(nslots, **kw), 2 * dst.dev.table.shape[0] + 8)
-        self.csize = csize
-        self.ncpu = ncpu
-        if zswap_on:  # the mm marks zswap enabled up front when the system has it
-            self.naive.zswap_enabled = True
-            self.ctx.meta[C_ZSWAP_ENABLED] = 1
+        super().__init__(dst, NaiveSwapTable(nslots, **kw), 2 * dst.dev.table.shape[0] + 8,
+                         csize=csize, ncpu=ncpu, zswap_on=zswap_on)
 
     def compare(self, where):
         n, dst = self.naive, self.dst
@@ -123,7 +118,7 @@ def swapoff_pair(p):
 # --------------------------------------------------------------------------- random tests
 
 
-class SwapTableMachine(VerbMachine):
+class SwapTableMachine(SlotMachine):
     """The generic machine (``harness.VerbMachine``) on ``swap_table``: counts overflow
     into the extend table at 15, a dup of several entries stays in one cluster, a large
     swap-in covers real entries only."""
@@ -133,34 +128,10 @@ class SwapTableMachine(VerbMachine):
     swapoff_needs_inuse = True
     ra_probe = None  # no sync-or-readahead verb in the swap table model
 
+    slot_type, bad = Slot, BAD
+
     def make_pair(self, config):
         return Pair(**config)
-
-    def _slots(self, pred):
-        return [x for x, s in enumerate(self.p.naive.slots) if isinstance(s, Slot) and pred(s)]
-
-    def live(self):
-        return self._slots(lambda s: s.count >= 1)
-
-    def dupable(self):
-        return self._slots(lambda s: s.count >= 1 or s.folio is not None)
-
-    def shadows(self):
-        return self._slots(lambda s: s.count >= 1 and s.folio is None)
-
-    def cached(self):
-        return sorted((f, start, 1 << order) for f, (start, order) in self.p.naive.cached_folios().items())
-
-    def zswapped(self):
-        return sorted(k for xa in self.p.naive.trees for k in xa.d)
-
-    def real_slots(self):
-        return [x for x, s in enumerate(self.p.naive.slots) if s is not BAD]
-
-    def batchable(self, start, nr):
-        """The PTE batch the mm passes holds real swap entries only (over zswap entries
-        a large swap-in is refused, -EBUSY)."""
-        return not any(self.p.naive.slots[y] is BAD for y in range(start, start + nr))
 
     def do_swapoff(self, data):
         swapoff_pair(self.p)

@@ -157,20 +157,15 @@ class Pair(harness.Pair):
             nslots, **common, layout_v6=design == "vswap_v6",
             **{k: bool(switches.get(k, False)) for k in SWITCHES}, lookup_cache_ways=ways,
         )
-        super().__init__(dst, naive, NFOLIOS)
+        super().__init__(dst, naive, NFOLIOS, csize=csize, ncpu=ncpu)
         self.twin = None
         if twin:
             assert design == "vswap_v6" and not any(switches.values())
             self.twin = get_design("vswap_v5").new_state(nslots, **common)
             self.twin_ctx = verbs.new_ctx(NFOLIOS)
-        if zswap_on:  # the system has zswap (Ctx.meta[C_ZSWAP_ENABLED] up front)
-            self.ctx.meta[C_ZSWAP_ENABLED] = 1
-            self.naive.zswap_enabled = True
-            if self.twin is not None:
-                self.twin_ctx.meta[C_ZSWAP_ENABLED] = 1
-        self.csize = csize
+        if zswap_on:
+            self.set_zswap_enabled()
         self.vsize = vsize
-        self.ncpu = ncpu
 
     def naive_args(self, name, args):
         """The reference names the operation of a verb (its first argument)."""
@@ -183,6 +178,11 @@ class Pair(harness.Pair):
             got5 = int(getattr(verbs, name)(self.twin, self.twin_ctx, *args))
             assert got5 == got, f"{name}{args}: vswap_v5 returned {got5}, vswap_v6 (switches off) {got}"
             assert_twins_same(self, f"after {name}{args}")
+
+    def set_zswap_enabled(self):
+        super().set_zswap_enabled()
+        if self.twin is not None:
+            self.twin_ctx.meta[C_ZSWAP_ENABLED] = 1
 
     def set_cpu(self, cpu):
         super().set_cpu(cpu)
