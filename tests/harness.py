@@ -140,7 +140,7 @@ def compare_device(where, name, dev, n, ncpu, *, aux=None, kernel=None):
     rotational global cluster) and the device words."""
     exp = np.array([(cl.count, cl.flags, cl.order,
                      -1 if cl.on_list is None else LIST_IDS[cl.on_list],
-                     int(cl.has_table), int(getattr(cl, "has_ext", False)), int(aux(c)) if aux else 0)
+                     int(cl.has_table), int(cl.has_ext), int(aux(c)) if aux else 0)
                     for c, cl in enumerate(n.clusters)], dtype=np.int64)
     cols = [D.CI_COUNT, D.CI_FLAGS, D.CI_ORDER, D.CI_LIST, D.CI_TABLE, D.CI_EXT, D.CI_AUX]
     got = dev.ci[:, cols]
