@@ -12,8 +12,8 @@ State
 * ``slots[off]``: ``None`` for a free slot, ``BAD`` for the header and the tail of the
   last cluster, else the owner's record of the slot (the allocator only asks the
   owner how a slot looks: :meth:`NaiveDevice._probe`).
-* ``clusters[c]``: count (bad slots included), flags, order, the list it is on,
-  whether its table (and extend table) is allocated.
+* ``clusters[c]``: count (bad slots included), order, the list it is on, whether its
+  table (and extend table) is allocated.
 * ``lists``: ``"free"``, ``"full"``, ``"discard"``, ``("nonfull", o)``, ``("frag", o)``;
   ``append`` adds at the tail, ``pop(0)`` isolates the head (no contention modelled).
 * ``pcpu[(row, order)]``: the next offset per CPU and order; row ``"global"`` is the
@@ -38,6 +38,19 @@ The two generations (``KERNEL_619``)
 
 A list scan and the full-cluster reclaim stop after ``nclusters + 1`` clusters, as the
 design's guard does.
+
+How this differs from the kernel's (and the design's) formulation
+------------------------------------------------------------------
+The steps, and so the counters, follow the kernel function by function; the state is
+kept once where the kernel keeps it twice:
+
+* a cluster's flags are not stored: they are the list it is on (``Cluster.flags``:
+  ``on_list`` "free" -> CLUSTER_FLAG_FREE, ..., off every list -> NONE while isolated);
+  the comparison checks the design's CI_FLAGS word against that;
+* the device's table count is not a counter kept in step: it is the number of clusters
+  whose table is allocated (``tables``); only its peak is history;
+* lists are Python lists (append at the tail, pop the head), not links through the
+  cluster rows; the comparison walks the design's links and checks length and tail.
 
 Owners' hooks: ``_probe(op, off)`` ("free", "cache_only" or "busy", counting its read),
 ``_reclaim_slot(op, off)`` (the reclaim of a cache-only slot: its folio's size, <= 0 if
@@ -65,16 +78,26 @@ class _Bad:
 BAD = _Bad()
 
 
+_FLAG_OF_LIST = {"free": FREE, "full": FULL, "discard": DISCARD, "nonfull": NONFULL, "frag": FRAG}
+
+
 class Cluster:
-    __slots__ = ("count", "flags", "has_ext", "has_table", "on_list", "order")
+    __slots__ = ("count", "has_ext", "has_table", "on_list", "order")
 
     def __init__(self):
         self.count = 0
-        self.flags = NONE
         self.order = 0
         self.on_list = None
         self.has_table = False
         self.has_ext = False
+
+    @property
+    def flags(self):
+        """enum swap_cluster_flags: the list the cluster is on (NONE while isolated)."""
+        key = self.on_list
+        if key is None:
+            return NONE
+        return _FLAG_OF_LIST[key if isinstance(key, str) else key[0]]
 
 
 class NaiveDevice:
@@ -100,7 +123,6 @@ class NaiveDevice:
         self.reclaim_pending = False
         self.discard_pending = False
         self.alloc_fail = 0
-        self.tables = 0
         self.peak_tables = 0
 
         self.counters = {}
@@ -124,7 +146,6 @@ class NaiveDevice:
             cl.count += 1
         for c, cl in enumerate(self.clusters):
             key = ("nonfull", 0) if cl.count else "free"
-            cl.flags = NONFULL if cl.count else FREE
             cl.on_list = key
             self.lists[key].append(c)
 
@@ -162,9 +183,13 @@ class NaiveDevice:
         free = self.pages - self.inuse + pending_alloc
         return free * 2 < self.pages
 
+    @property
+    def tables(self):
+        """Clusters whose table is allocated."""
+        return sum(1 for cl in self.clusters if cl.has_table)
+
     def _table_alloc_bookkeeping(self, cl):
         cl.has_table = True
-        self.tables += 1
         self.peak_tables = max(self.peak_tables, self.tables)
 
     def _populated(self, op, c, on):
@@ -183,7 +208,7 @@ class NaiveDevice:
 
     # ------------------------------------------------------------------ cluster lists
 
-    def _move(self, op, c, key, flags):
+    def _move(self, op, c, key):
         """move_cluster(): under si->lock, (re)append ``c`` at the tail of ``key``."""
         self._c(op, "si_lock")
         cl = self.clusters[c]
@@ -191,12 +216,11 @@ class NaiveDevice:
             self.lists[cl.on_list].remove(c)
         self.lists[key].append(c)
         cl.on_list = key
-        cl.flags = flags
 
     def _free_cluster(self, op, c):
         """free_cluster(): to the discard list on discard devices, else __free_cluster."""
         if self.writeok and self.discard:
-            self._move(op, c, "discard", DISCARD)
+            self._move(op, c, "discard")
             self.discard_pending = True
             return
         self._free_cluster_now(op, c)
@@ -207,19 +231,18 @@ class NaiveDevice:
             self._c(op, "mem_free", len(self.table_bytes()))
             self._populated(op, c, False)
             cl.has_table = False
-            self.tables -= 1
 
     def _free_cluster_now(self, op, c):
         """__free_cluster(): the table goes, the cluster joins the free list."""
         cl = self.clusters[c]
         self._free_table(op, c)
-        self._move(op, c, "free", FREE)
+        self._move(op, c, "free")
         cl.order = 0
 
     def _partial_free_cluster(self, op, c):
         cl = self.clusters[c]
         if cl.flags != NONFULL:
-            self._move(op, c, ("nonfull", cl.order), NONFULL)
+            self._move(op, c, ("nonfull", cl.order))
 
     def _relocate(self, op, c):
         """relocate_cluster() after an allocation attempt."""
@@ -231,9 +254,9 @@ class NaiveDevice:
                 self._free_cluster(op, c)
         elif cl.count < self.csize:
             if cl.flags != FRAG:
-                self._move(op, c, ("frag", cl.order), FRAG)
+                self._move(op, c, ("frag", cl.order))
         elif cl.flags != FULL:
-            self._move(op, c, "full", FULL)
+            self._move(op, c, "full")
 
     def _isolate(self, op, key):
         """isolate_lock_cluster(): take the head of ``key`` (trylock always wins),
@@ -245,9 +268,8 @@ class NaiveDevice:
         self._c(op, "cluster_lock")
         c = lst.pop(0)
         cl = self.clusters[c]
-        cl.on_list = None
         was = cl.flags
-        cl.flags = NONE
+        cl.on_list = None
         if was == FREE:
             self._zalloc(op, self.table_bytes())
             self._populated(op, c, True)
@@ -260,10 +282,8 @@ class NaiveDevice:
         self._c(op, "si_lock")
         while self.lists["discard"]:
             c = self.lists["discard"].pop(0)
-            cl = self.clusters[c]
-            cl.on_list = None
+            self.clusters[c].on_list = None
             self._c(op, "cluster_lock")
-            cl.flags = NONE
             self._free_cluster_now(op, c)
             self._c(op, "si_lock")  # si->lock again before looking at the list
             done = True

@@ -33,6 +33,16 @@ State
 * cluster lists, per-CPU offsets, zswap trees and the folio side: as in
   :class:`NaiveSwapTable`.
 
+How this differs from the kernel's formulation
+----------------------------------------------
+The verbs take the kernel's steps in order (each one is counted); the state is the
+simple one: the *true* count and ``has_cache`` per slot instead of the swap_map byte
+and the continuation digits (:func:`map_byte` and :func:`cont_value` derive them, so
+the carry and borrow of swap_count_continued() are arithmetic, not a page walk), the
+number of continuation pages per swap_map page instead of the pages, a set for the
+zeromap, a dict for swap_cgroup; the allocator's simplifications are
+``naive_allocator``'s.
+
 Counting conventions (the design's)
 -----------------------------------
 Everything in the swap_table model's list, and:

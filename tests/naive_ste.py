@@ -23,6 +23,13 @@ Both devices charge the same counter dict.  ``cpu`` mirrors ``Ctx.meta[C_CPU]`` 
 CPU a non-alloc verb runs on: the physical allocation of ``folio_realloc_swap`` uses
 its per-CPU offsets).
 
+How this differs from the kernel's formulation: the virtual_table is a dict of the
+non-NONE words (``vt``), the cluster pool and ghost's zswap trees are ``NaiveXArray``
+dicts, ghost's forward table is "present" while ``aux`` counts a PHYS word in its
+cluster, the physical reverse map is a :class:`Ptr` per used slot; everything else is
+the swap table model's formulation (true counts, see naive_swap_table.py) and the
+shared allocator's (naive_allocator.py).
+
 Counting conventions (from ste.py's docstring and code; see also naive_swap_table.py)
 -------------------------------------------------------------------------------------
 * vswap cluster lookup (``__swap_offset_to_cluster``): one ``xa_lookup`` plus the nodes

@@ -19,7 +19,7 @@ State
   ``min(count, 15)`` and the cluster's extend table holds ``count`` while it is >= 15
   (``inline_count`` / ``ext_value``), which is exactly what __swap_cluster_dup_entry and
   __swap_cluster_put_entry maintain.
-* ``clusters[c]``: count (bad slots included), flags, order, the list it is on, whether
+* ``clusters[c]``: count (bad slots included), order, the list it is on (its flags), whether
   its table (+ memcg table) and its extend table are allocated.
 * ``lists``: ``"free"``, ``"full"``, ``"discard"``, ``("nonfull", o)``, ``("frag", o)``;
   ``append`` adds at the tail, ``pop(0)`` isolates the head (no contention modelled).
@@ -30,6 +30,16 @@ State
 * folio side: ``folio_swap`` (cached folios only), ``folio_order``, ``folio_flags``
   (dicts, default 0), the same fields ``Ctx.folio`` holds; ``cache_drops`` and ``zswap_enabled`` mirror
   ``Ctx.meta``.
+
+How this differs from the kernel's formulation
+----------------------------------------------
+The verbs take the kernel's steps in the kernel's order (every step is a counted
+primitive and the counters are compared cell by cell); the state is the simple one:
+the *true* count per slot instead of the 4-bit COUNT plus the extend table (both are
+derived from it: ``inline_count`` / ``ext_value``), a dict of memcg ids instead of the
+memcg table, one ``NaiveXArray`` (a dict, nodes derived from its keys) per zswap tree,
+whether a cluster has an extend table instead of the table itself, and the
+allocator's simplifications (``naive_allocator``).
 
 Counter conventions (shared with the Numba design, see its module docstrings)
 ----------------------------------------------------------------------------

@@ -73,6 +73,16 @@ layer's answer (``phys_slot_scan`` / ``phys_slot_reclaim``).  On a discard devic
 slow path's restart step runs ``swap_do_scheduled_discard()`` (taking ``si->lock``)
 even when no discard is pending.
 
+How this differs from the kernel's formulation
+----------------------------------------------
+The verbs follow the posted code's steps (each one is counted); the state is the simple
+one: a dict of live clusters instead of slab rows, a set of allocated slot indices
+instead of the bitmap, a :class:`Desc` object per slot instead of three packed words
+(the comparison packs them), the cluster map a ``NaiveXArray`` (a dict, nodes derived
+from its keys), the lookup cache a most-recent-first list of ids per CPU, the
+partial lists Python lists, and the physical side the shared allocator
+(``naive_allocator``).
+
 Counter conventions (the design's; see its module docstring)
 -------------------------------------------------------------
 * a cluster lookup is ``lookup_cache_hit``, or ``lookup_cache_miss`` + ``xa_lookup`` +
