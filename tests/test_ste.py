@@ -49,9 +49,9 @@ from harness import (
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule
 from naive_ste import VT_PHYS, VT_ZSWAP, NaiveSte, Ptr
-from naive_swap_table import BAD, COUNT_MAX, Slot
+from naive_swap_table import BAD, Slot
 from test_swap_table import Pair as SwapTablePair
-from test_swap_table import SwapTableMachine, table_word
+from test_swap_table import SwapTableMachine, table_words
 
 from vswap_nb.core import device as D
 from vswap_nb.core import radix, verbs
@@ -90,27 +90,41 @@ def _populated_ranges(n):
     return [(c * n.csize, (c + 1) * n.csize) for c, cl in enumerate(n.clusters) if cl.has_table]
 
 
-def _check_words(where, name, got, n, encode):
-    """Compare the words of populated clusters one by one and the rest as zeros."""
+def _populated(n):
+    """The slots of the clusters whose table is allocated (every slot outside them is a
+    NULL word in both models): their indices and the naive slots."""
+    ranges = _populated_ranges(n)
+    if not ranges:
+        return np.zeros(0, dtype=np.int64), []
+    return (np.concatenate([np.arange(lo, hi) for lo, hi in ranges]),
+            [s for lo, hi in ranges for s in n.slots[lo:hi]])
+
+
+def _check_words(where, name, got, n, idx, exp):
+    """The words ``exp`` of the populated slots ``idx``, and the rest zeros."""
     got = got.view(np.uint64)
+    compare_words(where, f"{name} words", got[idx], exp, lambda i: (int(idx[i]), n.slots[idx[i]]))
     mask = np.ones(got.size, dtype=bool)
-    for lo, hi in _populated_ranges(n):
-        mask[lo:hi] = False
-        exp = np.array([encode(x) for x in n.slots[lo:hi]], dtype=np.uint64)
-        compare_words(where, f"{name} words", got[lo:hi], exp, lambda i, lo=lo: (lo + i, n.slots[lo + i]))
+    mask[idx] = False
     if n.off:
         return  # swapped off: every table is freed, the words left (bad slots) are garbage
     bad = np.flatnonzero(got[mask] != 0)
     assert bad.size == 0, f"{where}: {name}: non-NULL words in unpopulated clusters"
 
 
-def _rmap_word(s):
-    if s is None:
-        return 0
-    if s is BAD:
-        return BAD_WORD
-    assert isinstance(s, Ptr), s
-    return ((s.v << 3) | 4 | (int(s.cache_only) << 63)) & M64
+def _rmap_words(slots):
+    """The Pointer word of each physical slot: vswap offset, the C bit."""
+    out = []
+    app = out.append
+    for s in slots:
+        if s is None:
+            app(0)
+        elif s is BAD:
+            app(BAD_WORD)
+        else:
+            assert isinstance(s, Ptr), s
+            app(((s.v << 3) | 4 | (int(s.cache_only) << 63)) & M64)
+    return np.array(out, dtype=np.uint64)
 
 
 class StePair(harness.Pair):
@@ -149,11 +163,12 @@ class StePair(harness.Pair):
     def compare(self, where):
         n, dst = self.naive, self.dst
         # the vswap device: table words, extend table, memcg ids, virtual_table
-        _check_words(where, "vswap table", dst.dev.table, n, table_word)
-        ext = {x: n.slots[x].count for lo, hi in _populated_ranges(n) for x in range(lo, hi)
-               if isinstance(n.slots[x], Slot) and n.slots[x].count >= COUNT_MAX}
-        compare_words(where, "extend-table words", dst.ext.astype(np.int64), dict_array(ext, self.vtotal),
-                      lambda i: n.slots[i])
+        idx, slots = _populated(n)
+        words, ext = table_words(slots)
+        _check_words(where, "vswap table", dst.dev.table, n, idx, words)
+        ext_all = np.zeros(self.vtotal, dtype=np.int64)
+        ext_all[idx] = ext
+        compare_words(where, "extend-table words", dst.ext.astype(np.int64), ext_all, lambda i: n.slots[i])
         compare_words(where, "memcg ids", dst.memcg.astype(np.int64), dict_array(n.memcg, self.vtotal),
                       lambda i: n.memcg.get(i, 0))
         compare_words(where, "virtual_table words", dst.vt, dict_array(n.vt, self.vtotal),
@@ -161,7 +176,8 @@ class StePair(harness.Pair):
         compare_device(where, "vswap", dst.dev, n, self.ncpu, aux=lambda c: n.aux.get(c, 0))
 
         # the physical device: Pointer words with the C bit
-        _check_words(where, "physical", dst.pdev.table, n.pdev, _rmap_word)
+        idx, slots = _populated(n.pdev)
+        _check_words(where, "physical", dst.pdev.table, n.pdev, idx, _rmap_words(slots))
         compare_device(where, "phys", dst.pdev, n.pdev, self.ncpu)
 
         # the cluster pool: entries (on a copy of the stats words), height, nodes
