@@ -201,6 +201,10 @@ class NaiveDevice:
         """One read of slot ``off`` while scanning: 'free', 'cache_only' or 'busy'."""
         raise NotImplementedError
 
+    def _lock_cluster(self, op, off):
+        """The fast path's lock of the cluster holding ``off`` (found by arithmetic)."""
+        self._c(op, "cluster_lock")
+
     def _reclaim_slot(self, op, off):
         """__try_to_reclaim_swap() of the cache-only slot ``off`` (TTRS_ANYWAY): the
         freed folio's size, <= 0 when it stays."""
@@ -420,7 +424,7 @@ class NaiveDevice:
         if not off:
             return 0
         c = self.cluster_of(off)
-        self._c(op, "cluster_lock")
+        self._lock_cluster(op, off)
         if not self._usable(c, order):
             return 0
         if self.clusters[c].count == 0:

@@ -426,19 +426,9 @@ class NaiveSte(NaiveSwapTable):
         finally:
             self._in_valloc = False
 
-    def _alloc_fast(self, op, cpu, order):
-        """swap_alloc_fast() on the vswap device: the lookup is an xa_load."""
-        self._c(op, "pcpu_access")
-        off = self.pcpu[(cpu, order)]
-        if not off:
-            return 0
-        c = self.cluster_of(off)
+    def _lock_cluster(self, op, off):
+        """swap_alloc_fast() on the vswap device: the cluster is found by an xa_load."""
         self._vlock(op, off)
-        if not self._usable(c, order):
-            return 0
-        if self.clusters[c].count == 0:
-            off = c * self.csize
-        return self._scan_cluster(op, cpu, c, off, order)
 
     def _free_entries(self, op, start, n):
         """__swap_cluster_free_entries() on the vswap device: the backing released
