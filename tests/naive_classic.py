@@ -6,17 +6,11 @@ mm/internal.h), not from the Numba code; only the counting conventions (which pr
 a step is charged as, and to which row) are taken from the Numba design, because they
 are the model's own definitions.
 
-The cluster allocator is the one of :class:`naive_swap_table.NaiveSwapTable` (swap
-table P4), subclassed here for the 6.19 generation (``KERNEL_619`` in
-:mod:`vswap_nb.core.device`); the overridden methods are the 6.19 differences:
-
-* ``cluster_scan_range`` says "free" for an empty cluster without reading a slot;
-* ``alloc_swap_scan_cluster`` stops the candidates at ``si->max``;
-* ``cluster_reclaim_range`` walks the range, steps over a reclaimed folio, stops at
-  the first slot it cannot free, relocks and rechecks the whole range;
-* ``cluster_alloc_swap_entry`` runs pending discards and starts over before stealing
-  for order 0 (``goto new_cluster``); ``folio_alloc_swap`` does not retry;
-* a populated cluster allocates one object (the swap table; swap_cgroup is static).
+The cluster allocator is :class:`naive_allocator.NaiveDevice` in its 6.19 generation
+(``KERNEL_619``, as :mod:`vswap_nb.core.device` has it), through the swap table model
+it subclasses; this model only says how a slot looks to it (a ``swap_map`` byte read)
+and that a populated cluster allocates one object (the swap table; swap_cgroup is
+static).
 
 State
 -----
@@ -38,6 +32,16 @@ State
   whose bit is set.
 * cluster lists, per-CPU offsets, zswap trees and the folio side: as in
   :class:`NaiveSwapTable`.
+
+How this differs from the kernel's formulation
+----------------------------------------------
+The verbs take the kernel's steps in order (each one is counted); the state is the
+simple one: the *true* count and ``has_cache`` per slot instead of the swap_map byte
+and the continuation digits (:func:`map_byte` and :func:`cont_value` derive them, so
+the carry and borrow of swap_count_continued() are arithmetic, not a page walk), the
+number of continuation pages per swap_map page instead of the pages, a set for the
+zeromap, a dict for swap_cgroup; the allocator's simplifications are
+``naive_allocator``'s.
 
 Counting conventions (the design's)
 -----------------------------------
@@ -79,10 +83,6 @@ from naive_swap_table import (
     ENOENT,
     ENOMEM,
     FOLIO_MAPPED,
-    FREE,
-    N_ORDERS,
-    NONE,
-    PMD_ORDER,
     TTRS_ANYWAY,
     TTRS_FULL,
     TTRS_UNMAPPED,
@@ -167,6 +167,8 @@ def _p4_only(name):
 
 
 class NaiveClassic(NaiveSwapTable):
+    KERNEL_619 = True
+
     def table_bytes(self):
         return (8 * self.csize,)  # the swap table only (swap_cgroup is static in 6.19)
 
@@ -199,38 +201,7 @@ class NaiveClassic(NaiveSwapTable):
     def total_cont_pages(self):
         return sum(self.cont_pages.values())
 
-    # ------------------------------------------------------------------ 6.19 allocator
-
-    def _isolate(self, op, key):
-        """isolate_lock_cluster(); a free cluster gets its swap table (one object)."""
-        self._c(op, "si_lock")
-        lst = self.lists[key]
-        if not lst:
-            return None
-        self._c(op, "cluster_lock")
-        c = lst.pop(0)
-        cl = self.clusters[c]
-        cl.on_list = None
-        was = cl.flags
-        cl.flags = NONE
-        if was == FREE:  # swap_cluster_alloc_table()
-            self._zalloc(op, self.table_bytes())
-            self._table_alloc_bookkeeping(cl)
-        return c
-
-    def _free_table(self, op, c):
-        cl = self.clusters[c]
-        if cl.has_table:
-            self._c(op, "mem_free", len(self.table_bytes()))
-            cl.has_table = False
-            self.tables -= 1
-
-    def _free_cluster_now(self, op, c):
-        """__free_cluster(): swap_cluster_free_table(), then the free list."""
-        cl = self.clusters[c]
-        self._free_table(op, c)
-        self._move(op, c, "free", FREE)
-        cl.order = 0
+    # ------------------------------------------------------------------ the allocator's probe
 
     def _probe(self, op, off):
         """READ_ONCE(si->swap_map[off]): 'free' (0), 'cache_only' (SWAP_HAS_CACHE) or 'busy'."""
@@ -241,151 +212,6 @@ class NaiveClassic(NaiveSwapTable):
         if b == SWAP_HAS_CACHE:
             return "cache_only"
         return "busy"
-
-    def _scan_range(self, op, off, nr):
-        """cluster_scan_range(): an empty cluster is free without reading a slot."""
-        if self.clusters[self.cluster_of(off)].count == 0:
-            return True, False
-        return super()._scan_range(op, off, nr)
-
-    def _reclaim_range(self, op, c, start, order):
-        """cluster_reclaim_range() (6.19) -> (range free now, cluster still usable)."""
-        end = start + (1 << order)
-        x = start
-        while x < end:
-            kind = self._probe(op, x)
-            if kind == "free":
-                x += 1
-            elif kind == "cache_only":
-                n = self.try_reclaim(op, x, TTRS_ANYWAY)
-                if n <= 0:
-                    break
-                x += n
-            else:
-                break
-        self._c(op, "cluster_lock")  # spin_lock(&ci->lock) again
-        ret = True
-        for y in range(start, end):
-            if self._probe(op, y) != "free":
-                ret = False
-                break
-        return ret, self._usable(c, order)
-
-    def _scan_cluster(self, op, row, c, offset, order):
-        """alloc_swap_scan_cluster() (6.19: end = min(cluster end, si->max))."""
-        nr = 1 << order
-        start = c * self.csize
-        end = min(start + self.csize, self.max)
-        cl = self.clusters[c]
-        found = 0
-        nxt = 0
-        if not (end < nr or cl.count + nr > self.csize):
-            last = end - nr
-            off = offset
-            while off <= last:
-                ok, need_reclaim = self._scan_range(op, off, nr)
-                if not ok:
-                    off += nr
-                    continue
-                if need_reclaim:
-                    ret, usable = self._reclaim_range(op, c, off, order)
-                    if not usable:
-                        break
-                    if cl.count == 0:
-                        off = start
-                    if not ret:
-                        off += nr
-                        continue
-                if not self.writeok:
-                    break
-                self._claim(c, order)
-                found = off
-                off += nr
-                if cl.count < self.csize and off <= last:
-                    nxt = off
-                break
-        self._relocate(op, c)
-        self.pcpu[(row, order)] = nxt
-        return found
-
-    def _cluster_alloc_swap_entry(self, op, cpu, order):
-        """cluster_alloc_swap_entry() (6.19)."""
-        if order > 0 and not self.blkdev:
-            return 0
-        row = cpu
-        if not self.solidstate:
-            row = "global"
-            self._c(op, "si_lock")  # global_cluster_lock
-            off = self.pcpu[(row, order)]
-            if off:
-                c = self.cluster_of(off)
-                self._c(op, "cluster_lock")
-                if self._usable(c, order):
-                    if self.clusters[c].count == 0:
-                        off = c * self.csize
-                    found = self._scan_cluster(op, row, c, off, order)
-                    if found:
-                        return found
-        while True:  # new_cluster:
-            if self.discard:
-                found = self._scan_list(op, row, "free", order, False)
-                if found:
-                    return found
-            if order < PMD_ORDER:
-                found = self._scan_list(op, row, ("nonfull", order), order, True)
-                if found:
-                    return found
-            if not self.discard:
-                found = self._scan_list(op, row, "free", order, False)
-                if found:
-                    return found
-            if self.vm_swap_full():
-                self.reclaim_full(False)
-            if order < PMD_ORDER:
-                found = self._scan_list(op, row, ("frag", order), order, False)
-                if found:
-                    return found
-            # if ((si->flags & SWP_PAGE_DISCARD) && swap_do_scheduled_discard(si))
-            #         goto new_cluster;
-            if self.discard and self._run_discard(op):
-                continue
-            break
-        if order:
-            return 0
-        for o in range(1, N_ORDERS):
-            found = self._scan_list(op, row, ("frag", o), order, True)
-            if found:
-                return found
-            found = self._scan_list(op, row, ("nonfull", o), order, True)
-            if found:
-                return found
-        return 0
-
-    def _run_discard(self, op):
-        """swap_do_scheduled_discard() called by the allocator: True if it freed a
-        cluster.  It takes si->lock even when the discard list is empty."""
-        done = bool(self.lists["discard"])
-        self._do_scheduled_discard(op)
-        return done
-
-    def _dev_alloc(self, op, cpu, order):
-        """folio_alloc_swap()'s allocation part (6.19: no discard-and-retry)."""
-        if not self.writeok:
-            self.alloc_fail += 1  # swapoff took the device off the available list
-            return 0
-        if self.discard_pending:
-            self._do_scheduled_discard(op)
-        if (1 << order) > self.csize:
-            return 0
-        found = self._alloc_fast(op, cpu, order)
-        if found:
-            return found
-        if self.avail:
-            found = self._cluster_alloc_swap_entry(op, cpu, order)
-            if found:
-                return found
-        self.alloc_fail += 1
-        return 0
 
     # ------------------------------------------------------------------ swap_map internals
 

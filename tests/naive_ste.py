@@ -1,7 +1,7 @@
 """Slow, obviously correct reference model of ``vswap_ste`` (and ``ghost`` with zswap).
 
 Plain Python on top of :class:`naive_swap_table.NaiveSwapTable` (the swap table P4
-model), which this module reuses twice:
+model) and its allocator, :class:`naive_allocator.NaiveDevice`:
 
 * :class:`NaiveSte` *is* the vswap (ghost) device: a ``NaiveSwapTable`` whose clusters
   are dynamic (every table allocation/free also stores/erases the cluster in the
@@ -13,7 +13,8 @@ model), which this module reuses twice:
   table (present while at least one entry of the cluster is PHYS), and the verbs of
   the Swap Table Edition (writeout, read_backend, ra_probe, zswap writeback,
   reclaim_full on the physical device, metadata bytes).
-* :class:`PhysDev` is the physical device: a ``NaiveSwapTable`` whose slots hold
+* :class:`PhysDev` is the physical device: a ``naive_allocator.NaiveDevice`` (the P4
+  allocator, as the swap table's) whose slots hold
   ``None`` / ``BAD`` / :class:`Ptr` (the reverse-map Pointer word: vswap offset + the
   cache-only bit C), whose allocator probe reads only that word (``rmap_read``) and
   whose reclaim of a C slot is ``try_to_reclaim_vswap_backing``.
@@ -21,6 +22,13 @@ model), which this module reuses twice:
 Both devices charge the same counter dict.  ``cpu`` mirrors ``Ctx.meta[C_CPU]`` (the
 CPU a non-alloc verb runs on: the physical allocation of ``folio_realloc_swap`` uses
 its per-CPU offsets).
+
+How this differs from the kernel's formulation: the virtual_table is a dict of the
+non-NONE words (``vt``), the cluster pool and ghost's zswap trees are ``NaiveXArray``
+dicts, ghost's forward table is "present" while ``aux`` counts a PHYS word in its
+cluster, the physical reverse map is a :class:`Ptr` per used slot; everything else is
+the swap table model's formulation (true counts, see naive_swap_table.py) and the
+shared allocator's (naive_allocator.py).
 
 Counting conventions (from ste.py's docstring and code; see also naive_swap_table.py)
 -------------------------------------------------------------------------------------
@@ -106,14 +114,13 @@ from naive_swap_table import (
     ENOENT,
     ENOMEM,
     FOLIO_MAPPED,
-    FREE,
-    NONE,
     TTRS_ANYWAY,
     TTRS_FULL,
     TTRS_UNMAPPED,
     NaiveSwapTable,
     Slot,
 )
+from naive_allocator import NaiveDevice
 from naive_xarray import NaiveXArray
 
 BACKEND_FOLIO = 4
@@ -136,59 +143,7 @@ class Ptr:
         return f"Ptr(v={self.v}, C={int(self.cache_only)})"
 
 
-class _DynTables:
-    """``isolate_lock_cluster`` / ``__free_cluster`` with the ``table_bytes()``
-    allocations per populated cluster and a hook when a cluster's table comes or goes."""
-
-    def _populated(self, op, c, on):
-        pass
-
-    def _isolate(self, op, key):
-        self._c(op, "si_lock")
-        lst = self.lists[key]
-        if not lst:
-            return None
-        self._c(op, "cluster_lock")
-        c = lst.pop(0)
-        cl = self.clusters[c]
-        cl.on_list = None
-        was = cl.flags
-        cl.flags = NONE
-        if was == FREE:
-            self._zalloc(op, self.table_bytes())
-            self._populated(op, c, True)
-            self._table_alloc_bookkeeping(cl)
-        return c
-
-    def _free_table(self, op, c):
-        cl = self.clusters[c]
-        if cl.has_table:
-            self._c(op, "mem_free", len(self.table_bytes()))
-            self._populated(op, c, False)
-            cl.has_table = False
-            self.tables -= 1
-
-    def _free_cluster_now(self, op, c):
-        cl = self.clusters[c]
-        self._free_table(op, c)
-        self._move(op, c, "free", FREE)
-        cl.order = 0
-
-    def free_range(self, op, start, n):
-        """dev_free_range(): the cluster and device bookkeeping of a free."""
-        c = self.cluster_of(start)
-        cl = self.clusters[c]
-        cl.count -= n
-        self.inuse -= n
-        if self.inuse < self.pages and self.writeok:
-            self.avail = True
-        if cl.count == 0:
-            self._free_cluster(op, c)
-        else:
-            self._partial_free_cluster(op, c)
-
-
-class PhysDev(_DynTables, NaiveSwapTable):
+class PhysDev(NaiveDevice):
     """The physical device under vswap: Pointer rmap words with the cache-only bit."""
 
     def table_bytes(self):
@@ -208,7 +163,7 @@ class PhysDev(_DynTables, NaiveSwapTable):
             return "cache_only"
         return "busy"
 
-    def try_reclaim(self, op, off, flags):
+    def _reclaim_slot(self, op, off):
         """The allocator's reclaim of a C slot: try_to_reclaim_vswap_backing()."""
         return self.d._phys_slot_reclaim(op, off)
 
@@ -216,16 +171,11 @@ class PhysDev(_DynTables, NaiveSwapTable):
         """dev_alloc() + (after the caller's writes) dev_deferred_work()."""
         return self._dev_alloc(op, cpu, order)
 
-    # swapoff (swapoff_begin, next_used, swapoff_end) and the allocator's SWP_WRITEOK
-    # check are NaiveSwapTable's
-
-    def deferred_work(self):
-        if self.reclaim_pending:
-            self.reclaim_pending = False
-            self.reclaim_full(True)
+    # swapoff (swapoff_begin, next_used, swapoff_end), free_range, deferred_work and
+    # the allocator's SWP_WRITEOK check are NaiveDevice's
 
 
-class NaiveSte(_DynTables, NaiveSwapTable):
+class NaiveSte(NaiveSwapTable):
     """The vswap_ste design (``ghost=False``) or ghost with zswap (``ghost=True``)."""
 
     def table_bytes(self):
@@ -476,19 +426,9 @@ class NaiveSte(_DynTables, NaiveSwapTable):
         finally:
             self._in_valloc = False
 
-    def _alloc_fast(self, op, cpu, order):
-        """swap_alloc_fast() on the vswap device: the lookup is an xa_load."""
-        self._c(op, "pcpu_access")
-        off = self.pcpu[(cpu, order)]
-        if not off:
-            return 0
-        c = self.cluster_of(off)
+    def _lock_cluster(self, op, off):
+        """swap_alloc_fast() on the vswap device: the cluster is found by an xa_load."""
         self._vlock(op, off)
-        if not self._usable(c, order):
-            return 0
-        if self.clusters[c].count == 0:
-            off = c * self.csize
-        return self._scan_cluster(op, cpu, c, off, order)
 
     def _free_entries(self, op, start, n):
         """__swap_cluster_free_entries() on the vswap device: the backing released

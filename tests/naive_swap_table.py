@@ -5,7 +5,11 @@ the cluster lists, dicts for the folio side, and one ``NaiveXArray`` per 64 MiB 
 tree.  It is written from the kernel (mm/swapfile.c at linux-mm 000bd100, mm/swap_state.c
 and mm/zswap.c at 008bbb62, mm/page_io.c, mm/swap_table.h), not from the Numba code; only
 the counter conventions (which primitive a step is charged as, and to which row) are
-taken from the Numba design, because those are the model's own definitions.
+taken from the Numba design, because those are the model's own definitions.  The
+device and its cluster allocator (clusters, lists, per-CPU offsets, the P4 slow path,
+full-cluster reclaim, swapoff's device steps) are :class:`naive_allocator.NaiveDevice`,
+shared with the other reference models; this model says how a slot looks to it (one
+table word read) and what a populated cluster allocates (table + memcg table).
 
 State
 -----
@@ -15,7 +19,7 @@ State
   ``min(count, 15)`` and the cluster's extend table holds ``count`` while it is >= 15
   (``inline_count`` / ``ext_value``), which is exactly what __swap_cluster_dup_entry and
   __swap_cluster_put_entry maintain.
-* ``clusters[c]``: count (bad slots included), flags, order, the list it is on, whether
+* ``clusters[c]``: count (bad slots included), order, the list it is on (its flags), whether
   its table (+ memcg table) and its extend table are allocated.
 * ``lists``: ``"free"``, ``"full"``, ``"discard"``, ``("nonfull", o)``, ``("frag", o)``;
   ``append`` adds at the tail, ``pop(0)`` isolates the head (no contention modelled).
@@ -26,6 +30,16 @@ State
 * folio side: ``folio_swap`` (cached folios only), ``folio_order``, ``folio_flags``
   (dicts, default 0), the same fields ``Ctx.folio`` holds; ``cache_drops`` and ``zswap_enabled`` mirror
   ``Ctx.meta``.
+
+How this differs from the kernel's formulation
+----------------------------------------------
+The verbs take the kernel's steps in the kernel's order (every step is a counted
+primitive and the counters are compared cell by cell); the state is the simple one:
+the *true* count per slot instead of the 4-bit COUNT plus the extend table (both are
+derived from it: ``inline_count`` / ``ext_value``), a dict of memcg ids instead of the
+memcg table, one ``NaiveXArray`` (a dict, nodes derived from its keys) per zswap tree,
+whether a cluster has an extend table instead of the table itself, and the
+allocator's simplifications (``naive_allocator``).
 
 Counter conventions (shared with the Numba design, see its module docstrings)
 ----------------------------------------------------------------------------
@@ -72,16 +86,9 @@ writeback check returns -ENOMEM.
 """
 from __future__ import annotations
 
+from naive_allocator import BAD, NaiveDevice
 from naive_xarray import NaiveXArray
 
-from vswap_nb.core.counters import OPS, PRIMITIVES
-
-# cluster flags, enum swap_cluster_flags order
-NONE, FREE, NONFULL, FRAG, FULL, DISCARD = range(6)
-USABLE = FRAG
-
-N_ORDERS = 10  # SWAP_NR_ORDERS on x86-64
-PMD_ORDER = 9
 COUNT_MAX = 15  # 4-bit inline COUNT; 15 marks an overflow into the extend table
 ZSWAP_SHIFT = 14  # one zswap tree per 64 MiB = 16384 slots
 XA_CHUNK_SHIFT = 6
@@ -90,15 +97,6 @@ TTRS_ANYWAY, TTRS_UNMAPPED, TTRS_FULL = 1, 2, 4
 FOLIO_MAPPED = 1
 BACKEND_NONE, BACKEND_ZERO, BACKEND_ZSWAP, BACKEND_DISK = 0, 1, 2, 3
 EINVAL, ENOMEM, ENOENT, EEXIST, EBUSY = -22, -12, -2, -17, -16
-
-
-
-class _Bad:
-    def __repr__(self):
-        return "BAD"
-
-
-BAD = _Bad()
 
 
 class Slot:
@@ -116,18 +114,6 @@ class Slot:
         return f"Slot(count={self.count}, {kind}, zero={self.zero})"
 
 
-class Cluster:
-    __slots__ = ("count", "flags", "has_ext", "has_table", "on_list", "order")
-
-    def __init__(self):
-        self.count = 0
-        self.flags = NONE
-        self.order = 0
-        self.on_list = None
-        self.has_table = False
-        self.has_ext = False
-
-
 def inline_count(count):
     """The 4-bit COUNT field of the table word for a slot whose real count is ``count``."""
     return min(COUNT_MAX, count)
@@ -138,37 +124,14 @@ def ext_value(count):
     return count if count >= COUNT_MAX else 0
 
 
-class NaiveSwapTable:
+class NaiveSwapTable(NaiveDevice):
+    """The swap table P4 device: the allocator of :class:`naive_allocator.NaiveDevice`
+    (P4 generation) over slots that are :class:`Slot` records, plus the table verbs."""
+
     def __init__(self, nslots, *, ncpu=1, cluster_size=512, solidstate=True,
                  discard=False, blkdev=True):
-        self.csize = cluster_size
-        self.max = nslots
-        self.pages = nslots - 1  # si->pages: the header is not a page
-        self.ncl = -(-nslots // cluster_size)
-        self.ncpu = ncpu
-        self.solidstate = solidstate
-        self.discard = discard
-        self.blkdev = blkdev
-        self.writeok = True  # SWP_WRITEOK: cleared by swapoff_begin()
-        self.off = False  # swapoff emptied the device and freed its static metadata
-
-        self.inuse = 0
-        self.avail = True  # on swap_avail_head
-        self.reclaim_pending = False
-        self.discard_pending = False
-        self.alloc_fail = 0
-        self.tables = 0
-        self.peak_tables = 0
-
-        self.counters = {}
-        self.clusters = [Cluster() for _ in range(self.ncl)]
-        self.lists = {"free": [], "full": [], "discard": []}
-        for o in range(N_ORDERS):
-            self.lists[("nonfull", o)] = []
-            self.lists[("frag", o)] = []
-        rows = ["global"] + list(range(ncpu))
-        self.pcpu = {(r, o): 0 for r in rows for o in range(N_ORDERS)}
-        self.slots = [None] * (self.ncl * cluster_size)
+        super().__init__(nslots, ncpu=ncpu, cluster_size=cluster_size, solidstate=solidstate,
+                         discard=discard, blkdev=blkdev)
         self.memcg = {}
 
         self.ntrees = -(-nslots // (1 << ZSWAP_SHIFT))
@@ -180,59 +143,12 @@ class NaiveSwapTable:
         self.cache_drops = 0
         self.zswap_enabled = False
 
-        # setup_swap_clusters_info(): the header and the tail past si->max are bad
-        # slots, each counted in its cluster (whose table is allocated for it); clusters
-        # holding bad slots start on nonfull[0], the others on the free list.
-        for off in [0] + list(range(nslots, self.ncl * cluster_size)):
-            cl = self.clusters[off // cluster_size]
-            if cl.count == 0 and not cl.has_table:
-                self._table_alloc_bookkeeping(cl)
-            self.slots[off] = BAD
-            cl.count += 1
-        for c, cl in enumerate(self.clusters):
-            key = ("nonfull", 0) if cl.count else "free"
-            cl.flags = NONFULL if cl.count else FREE
-            cl.on_list = key
-            self.lists[key].append(c)
-
-    # ------------------------------------------------------------------ helpers
-
-    def _c(self, op, prim, n=1):
-        """Charge ``n`` ``prim`` to row ``op`` (an int row index or a row name)."""
-        if n == 0:
-            return
-        opname = OPS[op] if isinstance(op, int) else op
-        assert prim in PRIMITIVES, prim
-        key = (opname, prim)
-        self.counters[key] = self.counters.get(key, 0) + n
-
-    def counter_matrix(self):
-        """The counters as a list of rows, like ``Ctx.counters``."""
-        return [[self.counters.get((o, p), 0) for p in PRIMITIVES] for o in OPS]
-
-    def cluster_of(self, off):
-        return off // self.csize
-
     def table_bytes(self):
         """The objects a populated cluster allocates, in bytes (all zeroed): the
         8-byte-per-slot table and the 2-byte-per-slot memcg table."""
         return (8 * self.csize, 2 * self.csize)
 
-    def _zalloc(self, op, sizes):
-        """One allocation call per object and the 64-byte lines it zeroes."""
-        self._c(op, "mem_alloc", len(sizes))
-        self._c(op, "mem_zero_line", sum(-(-b // 64) for b in sizes))
-
-    def vm_swap_full(self, pending_alloc=0):
-        """More than half of swap used: nr_swap_pages * 2 < total_swap_pages.
-        ``pending_alloc`` slots are counted as still free (not yet subtracted)."""
-        free = self.pages - self.inuse + pending_alloc
-        return free * 2 < self.pages
-
-    def _table_alloc_bookkeeping(self, cl):
-        cl.has_table = True
-        self.tables += 1
-        self.peak_tables = max(self.peak_tables, self.tables)
+    # ------------------------------------------------------------------ helpers
 
     def slot_kind(self, off):
         s = self.slots[off]
@@ -255,98 +171,7 @@ class NaiveSwapTable:
     def zswap_entries(self):
         return sum(len(t.d) for t in self.trees)
 
-    # ------------------------------------------------------------------ cluster lists
-
-    def _move(self, op, c, key, flags):
-        """move_cluster(): under si->lock, (re)append ``c`` at the tail of ``key``."""
-        self._c(op, "si_lock")
-        cl = self.clusters[c]
-        if cl.on_list is not None:
-            self.lists[cl.on_list].remove(c)
-        self.lists[key].append(c)
-        cl.on_list = key
-        cl.flags = flags
-
-    def _free_cluster(self, op, c):
-        """free_cluster(): to the discard list on discard devices, else __free_cluster."""
-        if self.writeok and self.discard:
-            self._move(op, c, "discard", DISCARD)
-            self.discard_pending = True
-            return
-        self._free_cluster_now(op, c)
-
-    def _free_table(self, op, c):
-        cl = self.clusters[c]
-        if cl.has_table:
-            self._c(op, "mem_free", 2)
-            cl.has_table = False
-            self.tables -= 1
-
-    def _free_cluster_now(self, op, c):
-        """__free_cluster(): the table goes, the cluster joins the free list."""
-        cl = self.clusters[c]
-        self._free_table(op, c)
-        self._move(op, c, "free", FREE)
-        cl.order = 0
-
-    def _partial_free_cluster(self, op, c):
-        cl = self.clusters[c]
-        if cl.flags != NONFULL:
-            self._move(op, c, ("nonfull", cl.order), NONFULL)
-
-    def _relocate(self, op, c):
-        """relocate_cluster() after an allocation attempt."""
-        cl = self.clusters[c]
-        if cl.flags == DISCARD:
-            return
-        if cl.count == 0:
-            if cl.flags != FREE:
-                self._free_cluster(op, c)
-        elif cl.count < self.csize:
-            if cl.flags != FRAG:
-                self._move(op, c, ("frag", cl.order), FRAG)
-        elif cl.flags != FULL:
-            self._move(op, c, "full", FULL)
-
-    def _isolate(self, op, key):
-        """isolate_lock_cluster(): take the head of ``key`` (trylock always wins),
-        clear its flags, populate the table of a free cluster."""
-        self._c(op, "si_lock")
-        lst = self.lists[key]
-        if not lst:
-            return None
-        self._c(op, "cluster_lock")
-        c = lst.pop(0)
-        cl = self.clusters[c]
-        cl.on_list = None
-        was = cl.flags
-        cl.flags = NONE
-        if was == FREE:
-            self._zalloc(op, self.table_bytes())  # swap table page + memcg table
-            self._table_alloc_bookkeeping(cl)
-        return c
-
-    def _do_scheduled_discard(self, op):
-        """swap_do_scheduled_discard(), run at the next allocation."""
-        self._c(op, "si_lock")
-        while self.lists["discard"]:
-            c = self.lists["discard"].pop(0)
-            cl = self.clusters[c]
-            cl.on_list = None
-            self._c(op, "cluster_lock")
-            cl.flags = NONE
-            self._free_cluster_now(op, c)
-            self._c(op, "si_lock")  # si->lock again before looking at the list
-        self.discard_pending = False
-
-    def _usable(self, c, order):
-        """cluster_is_usable()."""
-        cl = self.clusters[c]
-        if cl.flags > USABLE or not cl.has_table:
-            return False
-        return order == 0 or cl.count == 0 or cl.order == order
-
-    # ------------------------------------------------------------------ allocator
+    # ------------------------------------------------------------------ allocator probe
 
     def _probe(self, op, off):
         """One table read while scanning: 'free', 'cache_only' or 'busy'."""
@@ -357,210 +182,6 @@ class NaiveSwapTable:
         if s is not BAD and s.folio is not None and s.count == 0:
             return "cache_only"
         return "busy"
-
-    def _scan_range(self, op, off, nr):
-        """cluster_scan_range() -> (ok, need_reclaim)."""
-        need_reclaim = False
-        for x in range(off, off + nr):
-            kind = self._probe(op, x)
-            if kind == "free":
-                continue
-            if kind == "cache_only" and self.vm_swap_full():
-                need_reclaim = True
-                continue
-            return False, False
-        return True, need_reclaim
-
-    def _reclaim_range(self, op, c, start, order):
-        """cluster_reclaim_range() -> (range free now, cluster still usable)."""
-        for x in range(start, start + (1 << order)):
-            kind = self._probe(op, x)
-            if kind == "busy":
-                break
-            if kind == "cache_only" and self.try_reclaim(op, x, TTRS_ANYWAY) < 0:
-                break
-        self._c(op, "cluster_lock")  # spin_lock(&ci->lock) again
-        if not self._usable(c, order):
-            return False, False
-        if self.clusters[c].count == 0:
-            return True, True
-        for x in range(start, start + (1 << order)):
-            if self._probe(op, x) != "free":
-                return False, True
-        return True, True
-
-    def _claim(self, c, order):
-        """The bookkeeping of __swap_cluster_alloc_entries() + swap_range_alloc()."""
-        nr = 1 << order
-        cl = self.clusters[c]
-        if cl.count == 0:
-            cl.order = order
-        cl.count += nr
-        self.inuse += nr
-        if self.inuse == self.pages:
-            self.avail = False  # del_from_avail_list
-            # swap_range_alloc(): vm_swap_full() before nr_swap_pages drops by nr
-            if self.vm_swap_full(pending_alloc=nr):
-                self.reclaim_pending = True  # schedule_work(&si->reclaim_work)
-
-    def _scan_cluster(self, op, row, c, offset, order):
-        """alloc_swap_scan_cluster(): the allocated offset or 0."""
-        nr = 1 << order
-        start = c * self.csize
-        last = start + self.csize - nr
-        cl = self.clusters[c]
-        found = 0
-        nxt = 0
-        if cl.count + nr <= self.csize:
-            off = offset
-            while off <= last:
-                ok, need_reclaim = self._scan_range(op, off, nr)
-                if not ok:
-                    off += nr
-                    continue
-                if need_reclaim:
-                    ret, usable = self._reclaim_range(op, c, off, order)
-                    if not usable:
-                        break
-                    if cl.count == 0:
-                        off = start
-                    if not ret:
-                        off += nr
-                        continue
-                if not self.writeok:
-                    break
-                self._claim(c, order)
-                found = off
-                off += nr
-                if cl.count < self.csize and off <= last:
-                    nxt = off
-                break
-        self._relocate(op, c)
-        self.pcpu[(row, order)] = nxt
-        return found
-
-    def _scan_list(self, op, row, key, order, scan_all):
-        """alloc_swap_scan_list()."""
-        while True:
-            c = self._isolate(op, key)
-            if c is None:
-                return 0
-            found = self._scan_cluster(op, row, c, c * self.csize, order)
-            if found or not scan_all:
-                return found
-
-    def _alloc_fast(self, op, cpu, order):
-        """swap_alloc_fast(): the per-CPU cluster of this order."""
-        self._c(op, "pcpu_access")
-        if not self.solidstate:
-            return 0  # rotational devices never fill the per-CPU cache
-        off = self.pcpu[(cpu, order)]
-        if not off:
-            return 0
-        c = self.cluster_of(off)
-        self._c(op, "cluster_lock")
-        if not self._usable(c, order):
-            return 0
-        if self.clusters[c].count == 0:
-            off = c * self.csize
-        return self._scan_cluster(op, cpu, c, off, order)
-
-    def _cluster_alloc_swap_entry(self, op, cpu, order):
-        """cluster_alloc_swap_entry(): the slow path."""
-        if order > 0 and not self.blkdev:
-            return 0
-        row = cpu
-        if not self.solidstate:
-            row = "global"
-            self._c(op, "si_lock")  # global_cluster_lock
-            off = self.pcpu[(row, order)]
-            if off:
-                c = self.cluster_of(off)
-                self._c(op, "cluster_lock")
-                if self._usable(c, order):
-                    if self.clusters[c].count == 0:
-                        off = c * self.csize
-                    found = self._scan_cluster(op, row, c, off, order)
-                    if found:
-                        return found
-        if self.discard:
-            found = self._scan_list(op, row, "free", order, False)
-            if found:
-                return found
-        if order < PMD_ORDER:
-            found = self._scan_list(op, row, ("nonfull", order), order, True)
-            if found:
-                return found
-        if not self.discard:
-            found = self._scan_list(op, row, "free", order, False)
-            if found:
-                return found
-        if self.vm_swap_full():
-            self.reclaim_full(False)
-        if order < PMD_ORDER:
-            found = self._scan_list(op, row, ("frag", order), order, False)
-            if found:
-                return found
-        if order:
-            return 0
-        for o in range(1, N_ORDERS):
-            found = self._scan_list(op, row, ("frag", o), order, True)
-            if found:
-                return found
-            found = self._scan_list(op, row, ("nonfull", o), order, True)
-            if found:
-                return found
-        return 0
-
-    def _dev_alloc(self, op, cpu, order):
-        if not self.writeok:
-            self.alloc_fail += 1  # swapoff took the device off the available list
-            return 0
-        if self.discard_pending:
-            self._do_scheduled_discard(op)
-        if (1 << order) > self.csize:
-            return 0
-        while True:
-            found = self._alloc_fast(op, cpu, order)
-            if found:
-                return found
-            if self.avail:
-                found = self._cluster_alloc_swap_entry(op, cpu, order)
-                if found:
-                    return found
-            # folio_alloc_swap(): an order-0 failure syncs pending discards and retries
-            if order == 0 and self.discard and self.lists["discard"]:
-                self._do_scheduled_discard(op)
-                continue
-            self.alloc_fail += 1
-            return 0
-
-    def reclaim_full(self, force):
-        """swap_reclaim_full_clusters(): look for cache-only slots in full clusters."""
-        op = "reclaim_scan"
-        to_scan = self.inuse // self.csize if force else 1
-        reclaimed = 0
-        while True:
-            c = self._isolate(op, "full")
-            if c is None:
-                break
-            off = c * self.csize
-            end = min(self.max, off + self.csize)
-            to_scan -= 1
-            while off < end:
-                if self._probe(op, off) == "cache_only":
-                    n = self.try_reclaim(op, off, TTRS_ANYWAY)
-                    self._c(op, "cluster_lock")  # relock
-                    if n:
-                        reclaimed += max(n, 0)
-                        off += abs(n)
-                        continue
-                off += 1
-            if self.clusters[c].flags == NONE:
-                self._relocate(op, c)
-            if to_scan <= 0:
-                break
-        return reclaimed
 
     # ------------------------------------------------------------------ zswap trees
 
@@ -1005,24 +626,6 @@ class NaiveSwapTable:
 
     # ------------------------------------------------------------------ swapoff
 
-    def swapoff_begin(self):
-        """The start of swapoff(2): del_from_avail_list() and SWP_WRITEOK cleared, so
-        every later allocation fails; the per-CPU offsets into the device are dropped."""
-        self.writeok = False
-        self.avail = False
-        for key in self.pcpu:
-            self.pcpu[key] = 0
-
-    def next_used(self, off):
-        """try_to_unuse()'s walk: the first slot at or after ``off`` (below si->max) in
-        a cluster that holds any slot (bad slots included), or -1."""
-        while off < self.max:
-            c = self.cluster_of(off)
-            if self.clusters[c].count:
-                return off
-            off = (c + 1) * self.csize
-        return -1
-
     def unuse_entry(self, op, off):
         """find_next_to_unuse(): one table read; the slot's entry, 0 if free or bad."""
         self._c(op, "table_read")
@@ -1039,18 +642,6 @@ class NaiveSwapTable:
         if not start or not start <= entry < start + nr:
             return EBUSY
         return 1 if self.cache_free(op, start, nr) else EBUSY
-
-    def swapoff_end(self, op="swapoff"):
-        """The end of swapoff(2): the slots still in use; none left -> pending
-        discards flushed, every table left freed, the device off and its static
-        metadata freed."""
-        if self.inuse == 0:
-            if self.discard_pending:
-                self._do_scheduled_discard(op)
-            for c in range(len(self.clusters)):
-                self._free_table(op, c)
-            self.off = True
-        return self.inuse
 
     def swap_count(self, entry):
         s = self.slots[entry]

@@ -66,12 +66,22 @@ Virtual side
 
 Physical side (:class:`Phys619`)
 --------------------------------
-The 6.19 cluster allocator over one device, as ``vswap_nb/core/device.py`` describes it
-for ``KERNEL_619``: slots are ``None`` (free), ``BAD`` or an :class:`Rmap` (the virtual
-entry and the cache-only C bit).  How a slot looks to the allocator is the virtual
+The 6.19 cluster allocator over one device (:class:`naive_allocator.NaiveDevice` with
+``KERNEL_619``, the allocator every reference model shares): slots are ``None`` (free),
+``BAD`` or an :class:`Rmap` (the virtual entry and the cache-only C bit).  How a slot looks to the allocator is the virtual
 layer's answer (``phys_slot_scan`` / ``phys_slot_reclaim``).  On a discard device the
 slow path's restart step runs ``swap_do_scheduled_discard()`` (taking ``si->lock``)
 even when no discard is pending.
+
+How this differs from the kernel's formulation
+----------------------------------------------
+The verbs follow the posted code's steps (each one is counted); the state is the simple
+one: a dict of live clusters instead of slab rows, a set of allocated slot indices
+instead of the bitmap, a :class:`Desc` object per slot instead of three packed words
+(the comparison packs them), the cluster map a ``NaiveXArray`` (a dict, nodes derived
+from its keys), the lookup cache a most-recent-first list of ids per CPU, the
+partial lists Python lists, and the physical side the shared allocator
+(``naive_allocator``).
 
 Counter conventions (the design's; see its module docstring)
 -------------------------------------------------------------
@@ -106,12 +116,11 @@ FOLIO_SYNC_BYPASS, released by swapcache_clear in cache_free), free_after_fault
 """
 from __future__ import annotations
 
+from naive_allocator import BAD, N_ORDERS, NaiveDevice
 from naive_xarray import NaiveXArray
 
 from vswap_nb.core.counters import OPS, PRIMITIVES
 
-N_ORDERS = 10
-PMD_ORDER = 9
 XA_CHUNK_SHIFT = 6
 
 # descriptor types (enum swap_type); a zeroed descriptor reads as SWAPFILE
@@ -130,9 +139,7 @@ LK_NOINSERT = 1  # folio_free_swap (v6): evict on a miss, never insert
 LK_PEEK = 2  # __vswap_remove_mapping, v5's __swap_cache_del_folio: read only
 LK_UNLOCK = 3  # swap_cache_unlock(_irq): a hit empties the way
 
-# physical cluster flags (enum swap_cluster_flags order) and allocator answers
-NONE, FREE, NONFULL, FRAG, FULL, DISCARD = range(6)
-USABLE = FRAG
+# the allocator's answers (naive_allocator.NaiveDevice._probe)
 SLOT_FREE, SLOT_CACHE_ONLY, SLOT_BUSY = "free", "cache_only", "busy"
 
 _OP_ROW = {name: i for i, name in enumerate(OPS)}
@@ -157,14 +164,6 @@ def v5_cluster_object_bytes(vsize):
     """v5's struct vswap_cluster with ``vsize`` embedded 24-byte descriptors: a 40-byte
     header, the allocation bitmap in whole longs, the descriptors; its slab object."""
     return kmalloc_size(40 + -(-vsize // 64) * 8 + 24 * vsize)
-
-
-class _Bad:
-    def __repr__(self):
-        return "BAD"
-
-
-BAD = _Bad()
 
 
 class Rmap:
@@ -217,425 +216,33 @@ class VCluster:
         return f"VCluster(id={self.id}, order={self.order}, count={self.count}, ref={self.ref})"
 
 
-class PCluster:
-    __slots__ = ("count", "flags", "has_table", "on_list", "order")
-
-    def __init__(self):
-        self.count = 0
-        self.flags = NONE
-        self.order = 0
-        self.on_list = None
-        self.has_table = False
-
-
 # --------------------------------------------------------------------------- physical
 
 
-class Phys619:
-    """One physical swap device with the 6.18/6.19 cluster allocator.  ``owner``
-    answers how a slot looks (``phys_slot_scan``) and reclaims cache-only slots
-    (``phys_slot_reclaim``); ``owner._c`` counts."""
+class Phys619(NaiveDevice):
+    """One physical swap device: :class:`naive_allocator.NaiveDevice` in its 6.18/6.19
+    generation.  ``owner`` (the virtual layer) answers how a slot looks
+    (``phys_slot_scan``) and reclaims cache-only slots (``phys_slot_reclaim``);
+    ``owner._c`` counts."""
 
-    def __init__(self, owner, nslots, *, cluster_size, ncpu, solidstate, discard, blkdev):
+    KERNEL_619 = True
+
+    def __init__(self, owner, nslots, **kw):
         self.owner = owner
-        self.csize = cluster_size
-        self.max = nslots
-        self.pages = nslots - 1
-        self.ncl = -(-nslots // cluster_size)
-        self.ncpu = ncpu
-        self.solidstate = solidstate
-        self.discard = discard
-        self.blkdev = blkdev
-        self.writeok = True  # SWP_WRITEOK: cleared by swapoff_begin()
-        self.off = False  # D_OFF: swapoff emptied the device, its static metadata is freed
-        self.inuse = 0
-        self.avail = True
-        self.reclaim_pending = False
-        self.discard_pending = False
-        self.alloc_fail = 0
-        self.tables = 0
-        self.peak_tables = 0
-        self.clusters = [PCluster() for _ in range(self.ncl)]
-        self.lists = {"free": [], "full": [], "discard": []}
-        for o in range(N_ORDERS):
-            self.lists[("nonfull", o)] = []
-            self.lists[("frag", o)] = []
-        self.pcpu = {(r, o): 0 for r in ["global"] + list(range(ncpu)) for o in range(N_ORDERS)}
-        self.slots = [None] * (self.ncl * cluster_size)
-        # the header and the slots past si->max are bad, counted in their cluster
-        for off in [0] + list(range(nslots, self.ncl * cluster_size)):
-            cl = self.clusters[off // cluster_size]
-            if cl.count == 0 and not cl.has_table:
-                self._table_bookkeeping(cl)
-            self.slots[off] = BAD
-            cl.count += 1
-        for c, cl in enumerate(self.clusters):
-            key = ("nonfull", 0) if cl.count else "free"
-            cl.flags = NONFULL if cl.count else FREE
-            cl.on_list = key
-            self.lists[key].append(c)
+        super().__init__(nslots, **kw)
 
     def _c(self, op, prim, n=1):
         self.owner._c(op, prim, n)
 
-    def _table_bookkeeping(self, cl):
-        cl.has_table = True
-        self.tables += 1
-        self.peak_tables = max(self.peak_tables, self.tables)
-
-    def vm_swap_full(self):
-        return (self.pages - self.inuse) * 2 < self.pages
-
-    # ---- lists
-
-    def _move(self, op, c, key, flags):
-        self._c(op, "si_lock")
-        cl = self.clusters[c]
-        if cl.on_list is not None:
-            self.lists[cl.on_list].remove(c)
-        self.lists[key].append(c)
-        cl.on_list = key
-        cl.flags = flags
-
-    def _free_cluster(self, op, c):
-        if self.writeok and self.discard:
-            self._move(op, c, "discard", DISCARD)
-            self.discard_pending = True
-            return
-        self._free_cluster_now(op, c)
-
-    def _free_table(self, op, c):
-        cl = self.clusters[c]
-        if cl.has_table:
-            self._c(op, "mem_free")
-            cl.has_table = False
-            self.tables -= 1
-
-    def _free_cluster_now(self, op, c):
-        cl = self.clusters[c]
-        self._free_table(op, c)
-        self._move(op, c, "free", FREE)
-        cl.order = 0
-
-    def _relocate(self, op, c):
-        cl = self.clusters[c]
-        if cl.flags == DISCARD:
-            return
-        if cl.count == 0:
-            if cl.flags != FREE:
-                self._free_cluster(op, c)
-        elif cl.count < self.csize:
-            if cl.flags != FRAG:
-                self._move(op, c, ("frag", cl.order), FRAG)
-        elif cl.flags != FULL:
-            self._move(op, c, "full", FULL)
-
-    def _isolate(self, op, key):
-        self._c(op, "si_lock")
-        lst = self.lists[key]
-        if not lst:
-            return None
-        self._c(op, "cluster_lock")
-        c = lst.pop(0)
-        cl = self.clusters[c]
-        cl.on_list = None
-        was = cl.flags
-        cl.flags = NONE
-        if was == FREE:
-            self._c(op, "mem_alloc")  # swap_cluster_populate: the table
-            self._c(op, "mem_zero_line", -(-8 * self.csize // 64))
-            self._table_bookkeeping(cl)
-        return c
-
-    def _do_scheduled_discard(self, op):
-        done = False
-        self._c(op, "si_lock")
-        while self.lists["discard"]:
-            c = self.lists["discard"].pop(0)
-            cl = self.clusters[c]
-            cl.on_list = None
-            self._c(op, "cluster_lock")
-            cl.flags = NONE
-            self._free_cluster_now(op, c)
-            self._c(op, "si_lock")
-            done = True
-        self.discard_pending = False
-        return done
-
-    def _usable(self, c, order):
-        cl = self.clusters[c]
-        if cl.flags > USABLE or not cl.has_table:
-            return False
-        return order == 0 or cl.count == 0 or cl.order == order
-
-    # ---- allocation
-
     def _probe(self, op, off):
         return self.owner.phys_slot_scan(op, off)
 
-    def _scan_range(self, op, c, off, nr):
-        """cluster_scan_range() of 6.19: an empty cluster is free without a read."""
-        if self.clusters[c].count == 0:
-            return True, False
-        full = self.vm_swap_full()
-        need_reclaim = False
-        for x in range(off, off + nr):
-            kind = self._probe(op, x)
-            if kind == SLOT_FREE:
-                continue
-            if kind == SLOT_CACHE_ONLY:
-                if not full:
-                    return False, False
-                need_reclaim = True
-                continue
-            return False, False
-        return True, need_reclaim
-
-    def _reclaim_range(self, op, c, start, order):
-        """cluster_reclaim_range() of 6.19: walk, stepping over reclaimed folios, stop at
-        the first slot that cannot be freed; relock; recheck the whole range."""
-        end = start + (1 << order)
-        x = start
-        while x < end:
-            kind = self._probe(op, x)
-            if kind == SLOT_FREE:
-                x += 1
-            elif kind == SLOT_CACHE_ONLY:
-                n = self.owner.phys_slot_reclaim(op, x)
-                if n <= 0:
-                    break
-                x += n
-            else:
-                break
-        self._c(op, "cluster_lock")
-        ok = all(self._probe(op, y) == SLOT_FREE for y in range(start, end))
-        return ok, self._usable(c, order)
-
-    def _claim(self, c, order):
-        nr = 1 << order
-        cl = self.clusters[c]
-        if cl.count == 0:
-            cl.order = order
-        cl.count += nr
-        self.inuse += nr
-        if self.inuse == self.pages:
-            self.avail = False
-            # vm_swap_full() before nr_swap_pages drops by nr
-            if (self.pages - self.inuse + nr) * 2 < self.pages:
-                self.reclaim_pending = True
-
-    def _scan_cluster(self, op, row, c, offset, order):
-        nr = 1 << order
-        start = c * self.csize
-        end = min(start + self.csize, self.max)  # 6.19 stops at si->max
-        cl = self.clusters[c]
-        found = 0
-        nxt = 0
-        if end >= nr and cl.count + nr <= self.csize:
-            last = end - nr
-            off = offset
-            while off <= last:
-                ok, need_reclaim = self._scan_range(op, c, off, nr)
-                if not ok:
-                    off += nr
-                    continue
-                if need_reclaim:
-                    ok, usable = self._reclaim_range(op, c, off, order)
-                    if not usable:
-                        break
-                    if cl.count == 0:
-                        off = start
-                    if not ok:
-                        off += nr
-                        continue
-                if not self.writeok:
-                    break
-                self._claim(c, order)
-                found = off
-                off += nr
-                if cl.count < self.csize and off <= last:
-                    nxt = off
-                break
-        self._relocate(op, c)
-        self.pcpu[(row, order)] = nxt
-        return found
-
-    def _scan_list(self, op, row, key, order, scan_all):
-        for _ in range(self.ncl + 1):
-            c = self._isolate(op, key)
-            if c is None:
-                return 0
-            found = self._scan_cluster(op, row, c, c * self.csize, order)
-            if found or not scan_all:
-                return found
-        return 0
-
-    def _alloc_fast(self, op, cpu, order):
-        self._c(op, "pcpu_access")
-        if not self.solidstate:
-            return 0
-        off = self.pcpu[(cpu, order)]
-        if not off:
-            return 0
-        c = off // self.csize
-        self._c(op, "cluster_lock")
-        if not self._usable(c, order):
-            return 0
-        if self.clusters[c].count == 0:
-            off = c * self.csize
-        return self._scan_cluster(op, cpu, c, off, order)
-
-    def _slow_steps(self, order):
-        """cluster_alloc_swap_entry()'s steps in 6.19 order."""
-        steps = []
-        if self.discard:
-            steps.append(("free", False))
-        if order < PMD_ORDER:
-            steps.append((("nonfull", order), True))
-        if not self.discard:
-            steps.append(("free", False))
-        steps.append("reclaim_full")
-        if order < PMD_ORDER:
-            steps.append((("frag", order), False))
-        if self.discard:
-            steps.append("discard_restart")
-        if order == 0:
-            for o in range(1, N_ORDERS):
-                steps.append((("frag", o), True))
-                steps.append((("nonfull", o), True))
-        return steps
-
-    def _alloc_slow(self, op, cpu, order):
-        if order > 0 and not self.blkdev:
-            return 0
-        row = cpu
-        if not self.solidstate:
-            row = "global"
-            self._c(op, "si_lock")  # global_cluster_lock
-            off = self.pcpu[(row, order)]
-            if off:
-                c = off // self.csize
-                self._c(op, "cluster_lock")
-                if self._usable(c, order):
-                    if self.clusters[c].count == 0:
-                        off = c * self.csize
-                    found = self._scan_cluster(op, row, c, off, order)
-                    if found:
-                        return found
-        steps = self._slow_steps(order)
-        i = 0
-        while i < len(steps):
-            step = steps[i]
-            i += 1
-            if step == "reclaim_full":
-                if self.vm_swap_full():
-                    self.reclaim_full(False)
-            elif step == "discard_restart":
-                # swap_do_scheduled_discard() takes si->lock even with nothing pending
-                if self._do_scheduled_discard(op):
-                    i = 0
-            else:
-                key, scan_all = step
-                found = self._scan_list(op, row, key, order, scan_all)
-                if found:
-                    return found
-        return 0
+    def _reclaim_slot(self, op, off):
+        return self.owner.phys_slot_reclaim(op, off)
 
     def alloc(self, op, cpu, order):
         """The allocation part of folio_alloc_swap(): first offset or 0."""
-        if not self.writeok:  # swapoff took the device off the available list
-            self.alloc_fail += 1
-            return 0
-        if self.discard_pending:
-            self._do_scheduled_discard(op)
-        if (1 << order) > self.csize:
-            return 0
-        found = self._alloc_fast(op, cpu, order)
-        if found:
-            return found
-        if self.avail:
-            found = self._alloc_slow(op, cpu, order)
-            if found:
-                return found
-        self.alloc_fail += 1
-        return 0
-
-    def deferred_work(self):
-        if self.reclaim_pending:
-            self.reclaim_pending = False
-            return self.reclaim_full(True)
-        return 0
-
-    def reclaim_full(self, force):
-        """swap_reclaim_full_clusters()."""
-        op = "reclaim_scan"
-        to_scan = self.inuse // self.csize if force else 1
-        reclaimed = 0
-        for _ in range(self.ncl + 1):
-            c = self._isolate(op, "full")
-            if c is None:
-                break
-            off = c * self.csize
-            end = min(self.max, off + self.csize)
-            to_scan -= 1
-            while off < end:
-                if self._probe(op, off) == SLOT_CACHE_ONLY:
-                    n = self.owner.phys_slot_reclaim(op, off)
-                    self._c(op, "cluster_lock")  # relock
-                    if n:
-                        reclaimed += max(n, 0)
-                        off += abs(n)
-                        continue
-                off += 1
-            if self.clusters[c].flags == NONE:
-                self._relocate(op, c)
-            if to_scan <= 0:
-                break
-        return reclaimed
-
-    def free_range(self, op, start, nr):
-        """Cluster and device bookkeeping after ``nr`` slots of one cluster were cleared."""
-        c = start // self.csize
-        cl = self.clusters[c]
-        cl.count -= nr
-        self.inuse -= nr
-        if self.inuse < self.pages and self.writeok:
-            self.avail = True
-        if cl.count == 0:
-            self._free_cluster(op, c)
-        elif cl.flags != NONFULL:
-            self._move(op, c, ("nonfull", cl.order), NONFULL)
-
-    # ---- swapoff
-
-    def swapoff_begin(self):
-        """swapoff(2) starts: SWP_WRITEOK off, off the available list, the per-CPU
-        offsets dropped (no cost is counted)."""
-        self.writeok = False
-        self.avail = False
-        for key in self.pcpu:
-            self.pcpu[key] = 0
-
-    def next_used(self, off):
-        """try_to_unuse()'s walk: the first slot at or after ``off`` in a cluster that
-        holds any slot (bad slots included), or -1."""
-        while off < self.max:
-            c = off // self.csize
-            if self.clusters[c].count:
-                return off
-            off = (c + 1) * self.csize
-        return -1
-
-    def swapoff_end(self, op="swapoff"):
-        """swapoff(2) ends: the slots still in use; none: pending discards flushed,
-        every table left freed, the device off."""
-        if self.inuse == 0:
-            if self.discard_pending:
-                self._do_scheduled_discard(op)
-            for c in range(len(self.clusters)):
-                self._free_table(op, c)
-            self.off = True
-        return self.inuse
+        return self._dev_alloc(op, cpu, order)
 
 
 # --------------------------------------------------------------------------- virtual

@@ -27,21 +27,31 @@ from __future__ import annotations
 
 import random
 
+import harness
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, settings
-from hypothesis import strategies as st
-from hypothesis.stateful import (
-    RuleBasedStateMachine,
-    initialize,
-    invariant,
-    precondition,
-    rule,
+from harness import (
+    BAD_WORD,
+    M64,
+    SlotMachine,
+    assert_same,
+    compare_device,
+    compare_folios,
+    compare_metadata,
+    compare_words,
+    counters_diff,
+    delta,
+    dict_array,
+    machine_settings,
+    row,
+    swapoff_walk,
 )
+from hypothesis import strategies as st
+from hypothesis.stateful import invariant, precondition, rule
 from naive_ste import VT_PHYS, VT_ZSWAP, NaiveSte, Ptr
-from naive_swap_table import BAD, COUNT_MAX, Slot
-from test_swap_table import _LIST_IDS, SwapTableMachine, _numba_list, counters_diff
+from naive_swap_table import BAD, Slot
 from test_swap_table import Pair as SwapTablePair
+from test_swap_table import SwapTableMachine, table_words
 
 from vswap_nb.core import device as D
 from vswap_nb.core import radix, verbs
@@ -50,13 +60,10 @@ from vswap_nb.core.counters import (
     OP_CACHE_DEL,
     OP_DUP,
     OP_FREE,
-    OP_READAHEAD,
     OP_RECLAIM_SCAN,
     OP_SWAPIN,
-    OP_SWAPOFF,
     OP_WRITEOUT,
     OP_ZSWAP_WB,
-    OPS,
     PRIMITIVES,
 )
 from vswap_nb.core.metadata import N_STRUCTURES, STRUCTURES
@@ -65,11 +72,7 @@ from vswap_nb.core.verbs import (
     BACKEND_FOLIO,
     BACKEND_ZERO,
     BACKEND_ZSWAP,
-    C_CACHE_DROPS,
     C_CPU,
-    ENOMEM,
-    F_FLAGS,
-    F_ORDER,
     F_SWAP,
     FOLIO_MAPPED,
 )
@@ -77,143 +80,8 @@ from vswap_nb.designs import get_design
 from vswap_nb.designs import ste as ste_mod
 from vswap_nb.designs import swap_table as st_design
 
-_BAD_WORD = ((1 << 64) - 1) & ~7
-_M64 = (1 << 64) - 1
-
 
 # --------------------------------------------------------------------------- the pair
-
-
-class StePair:
-    """The Numba design and the naive model, driven together; every verb call is
-    followed by assert_same() unless ``check=False``."""
-
-    def __init__(self, nslots, *, csize, vcs, vslots=None, ncpu=1, ghost=False,
-                 solidstate=True, discard=False, blkdev=True, synchronous=False):
-        design = get_design("ghost" if ghost else "vswap_ste")
-        self.dst = design.new_state(
-            nslots, ncpu=ncpu, cluster_size=csize, solidstate=solidstate, discard=discard,
-            blkdev=blkdev, synchronous=synchronous, zswap_enabled=True, virtual_slots=vslots,
-            virtual_cluster_size=vcs, **({"lazy_forward_table": True} if ghost else {}),
-        )
-        assert isinstance(self.dst, ste_mod.SteState)
-        self.vtotal = self.dst.dev.table.shape[0]
-        self.ptotal = self.dst.pdev.table.shape[0]
-        self.nfolios = 2 * self.vtotal + 8
-        self.ctx = verbs.new_ctx(self.nfolios)
-        self.naive = NaiveSte(
-            nslots, ncpu=ncpu, cluster_size=csize, solidstate=solidstate, discard=discard,
-            blkdev=blkdev, synchronous=synchronous, virtual_slots=vslots, virtual_cluster_size=vcs,
-            ghost=ghost,
-        )
-        self.csize, self.vcs, self.ncpu, self.ghost = csize, vcs, ncpu, ghost
-
-    def set_cpu(self, cpu):
-        """The CPU the next non-alloc verb runs on (Ctx.meta[C_CPU])."""
-        self.ctx.meta[C_CPU] = cpu
-        self.naive.cpu = cpu
-
-    def set_flags(self, folio, flags):
-        self.ctx.folio[folio, F_FLAGS] = flags
-        self.naive.folio_flags[folio] = flags
-
-    def free_folios(self, limit=24):
-        cached = self.naive.folio_swap
-        out = []
-        for f in range(1, self.nfolios):
-            if f not in cached:
-                out.append(f)
-                if len(out) == limit:
-                    break
-        return out
-
-    def _both(self, name, args, check=True):
-        got = getattr(verbs, name)(self.dst, self.ctx, *args)
-        want = getattr(self.naive, name)(*args)
-        assert int(got) == want, f"{name}{args}: numba returned {int(got)}, naive {want}"
-        if check == "counters":
-            assert_counters(self, f"after {name}{args}")
-        elif check:
-            assert_same(self, f"after {name}{args}")
-        return want
-
-    def alloc(self, cpu, order, folio, memcg, check=True):
-        return self._both("alloc", (cpu, order, folio, memcg), check)
-
-    def dup(self, op, entry, nr, check=True):
-        return self._both("dup", (op, entry, nr), check)
-
-    def pte_batch(self, op, entry, nr, check=True):
-        return self._both("pte_batch", (op, entry, nr), check)
-
-    def put(self, op, entry, nr, reclaim_cache, check=True):
-        return self._both("put", (op, entry, nr, bool(reclaim_cache)), check)
-
-    def cache_lookup(self, op, entry, check=True):
-        return self._both("cache_lookup", (op, entry), check)
-
-    def cache_add(self, op, entry, nr, folio, check=True):
-        return self._both("cache_add", (op, entry, nr, folio), check)
-
-    def cache_del(self, op, entry, nr, check=True):
-        return self._both("cache_del", (op, entry, nr), check)
-
-    def cache_free(self, op, entry, nr, check=True):
-        return self._both("cache_free", (op, entry, nr), check)
-
-    def try_reclaim(self, op, entry, flags, check=True):
-        return self._both("try_reclaim", (op, entry, flags), check)
-
-    def writeout(self, op, entry, nr, backend, check=True):
-        return self._both("writeout", (op, entry, nr, backend), check)
-
-    def read_backend(self, op, entry, check=True):
-        return self._both("read_backend", (op, entry), check)
-
-    def zswap_writeback(self, op, entry, folio, check=True):
-        return self._both("zswap_writeback", (op, entry, folio), check)
-
-    def ra_probe(self, op, entry, check=True):
-        return self._both("ra_probe", (op, entry), check)
-
-    def reclaim_full(self, force, check=True):
-        return self._both("reclaim_full", (bool(force),), check)
-
-    def unuse_entry(self, op, off, check="counters"):
-        """A read of the physical device: the return value and the counters are all
-        it can change, so only they are compared by default."""
-        return self._both("unuse_entry", (op, off), check)
-
-    def unuse(self, op, entry, folio, check=True):
-        return self._both("unuse", (op, entry, folio), check)
-
-    def swapoff_begin(self):
-        """dev_swapoff_begin() on the physical device (``verbs.phys_dev``)."""
-        D.dev_swapoff_begin(verbs.phys_dev(self.dst))
-        self.naive.swapoff_begin()
-        assert_same(self, "after swapoff_begin")
-
-    def next_used(self, off):
-        got = int(D.dev_next_used(verbs.phys_dev(self.dst), off))
-        want = self.naive.pdev.next_used(off)
-        assert got == want, f"dev_next_used({off}): numba {got}, naive {want}"
-        return want
-
-    def swapoff_end(self):
-        got = int(D.dev_swapoff_end(verbs.phys_dev(self.dst), self.dst, self.ctx, OP_SWAPOFF))
-        want = self.naive.swapoff_end()
-        assert got == want, f"dev_swapoff_end: numba {got}, naive {want}"
-        assert_same(self, "after swapoff_end")
-        return want
-
-    def swap_count(self, entry):
-        got = int(verbs.swap_count(self.dst, entry))
-        want = self.naive.swap_count(entry)
-        assert got == want, f"swap_count({entry}): numba {got}, naive {want}"
-        return want
-
-
-# --------------------------------------------------------------------------- comparison
 
 
 def _populated_ranges(n):
@@ -222,178 +90,130 @@ def _populated_ranges(n):
     return [(c * n.csize, (c + 1) * n.csize) for c, cl in enumerate(n.clusters) if cl.has_table]
 
 
-def _check_words(where, name, got, n, encode):
-    """Compare the words of populated clusters one by one and the rest as zeros."""
+def _populated(n):
+    """The slots of the clusters whose table is allocated (every slot outside them is a
+    NULL word in both models): their indices and the naive slots."""
+    ranges = _populated_ranges(n)
+    if not ranges:
+        return np.zeros(0, dtype=np.int64), []
+    return (np.concatenate([np.arange(lo, hi) for lo, hi in ranges]),
+            [s for lo, hi in ranges for s in n.slots[lo:hi]])
+
+
+def _check_words(where, name, got, n, idx, exp):
+    """The words ``exp`` of the populated slots ``idx``, and the rest zeros."""
     got = got.view(np.uint64)
+    compare_words(where, f"{name} words", got[idx], exp, lambda i: (int(idx[i]), n.slots[idx[i]]))
     mask = np.ones(got.size, dtype=bool)
-    for lo, hi in _populated_ranges(n):
-        mask[lo:hi] = False
-        exp = np.array([encode(x) for x in n.slots[lo:hi]], dtype=np.uint64)
-        bad = np.flatnonzero(got[lo:hi] != exp)
-        assert bad.size == 0, (
-            f"{where}: {name} words differ at {(bad[:8] + lo).tolist()}: numba "
-            f"{[hex(int(v)) for v in got[lo:hi][bad[:8]]]}, naive {[n.slots[lo + i] for i in bad[:8]]}"
-        )
-    if getattr(n, "off", False):
+    mask[idx] = False
+    if n.off:
         return  # swapped off: every table is freed, the words left (bad slots) are garbage
     bad = np.flatnonzero(got[mask] != 0)
     assert bad.size == 0, f"{where}: {name}: non-NULL words in unpopulated clusters"
 
 
-def _table_word(s):
-    if s is None:
-        return 0
-    if s is BAD:
-        return _BAD_WORD
-    return ((min(COUNT_MAX, s.count) << 60) | (int(s.zero) << 59)
-            | (1 if s.folio is None else (s.folio << 2) | 2))
+def _rmap_words(slots):
+    """The Pointer word of each physical slot: vswap offset, the C bit."""
+    out = []
+    app = out.append
+    for s in slots:
+        if s is None:
+            app(0)
+        elif s is BAD:
+            app(BAD_WORD)
+        else:
+            assert isinstance(s, Ptr), s
+            app(((s.v << 3) | 4 | (int(s.cache_only) << 63)) & M64)
+    return np.array(out, dtype=np.uint64)
 
 
-def _rmap_word(s):
-    if s is None:
-        return 0
-    if s is BAD:
-        return _BAD_WORD
-    assert isinstance(s, Ptr), s
-    return ((s.v << 3) | 4 | (int(s.cache_only) << 63)) & _M64
+class StePair(harness.Pair):
+    """``vswap_ste`` (or ``ghost`` with zswap) and ``NaiveSte`` driven together
+    (``harness.Pair``); non-alloc verbs run on ``Ctx.meta[C_CPU]`` (``set_cpu``)."""
 
+    tracks_cpu = True
 
-def _assert_device(where, name, dev, n, ncpu, aux=None):
-    exp = np.array([(cl.count, cl.flags, cl.order,
-                     -1 if cl.on_list is None else _LIST_IDS[cl.on_list],
-                     int(cl.has_table), int(cl.has_ext), int(aux(c)) if aux else 0)
-                    for c, cl in enumerate(n.clusters)], dtype=np.int64)
-    cols = [D.CI_COUNT, D.CI_FLAGS, D.CI_ORDER, D.CI_LIST, D.CI_TABLE, D.CI_EXT, D.CI_AUX]
-    got = dev.ci[:, cols]
-    bad = np.flatnonzero((got != exp).any(axis=1))
-    assert bad.size == 0, (
-        f"{where}: {name} cluster {int(bad[0])} (count, flags, order, list, table, ext, aux): "
-        f"numba {got[bad[0]].tolist()}, naive {exp[bad[0]].tolist()}"
-    )
-    lens = np.zeros(D.N_LISTS, dtype=np.int64)
-    for key, lst in n.lists.items():
-        lid = _LIST_IDS[key]
-        lens[lid] = len(lst)
-        if lst:
-            got = _numba_list(dev, lid)
-            assert got == lst, f"{where}: {name} list {key}: numba {got}, naive {lst}"
-            assert int(dev.lists[lid, D.LS_TAIL]) == lst[-1], f"{where}: {name} list {key} tail"
-    assert np.array_equal(dev.lists[:, D.LS_LEN], lens), f"{where}: {name} list lengths"
-    empty = lens == 0
-    assert (dev.lists[empty, D.LS_HEAD] == -1).all() and (dev.lists[empty, D.LS_TAIL] == -1).all(), (
-        f"{where}: {name} empty lists with links"
-    )
-    pcpu = np.zeros_like(dev.pcpu)
-    for (row, order), off in n.pcpu.items():
-        pcpu[ncpu if row == "global" else row, order] = off
-    bad = np.argwhere(dev.pcpu != pcpu)
-    assert bad.size == 0, (
-        f"{where}: {name} next offsets (cpu, order) {bad[:4].tolist()}: numba "
-        f"{[int(dev.pcpu[r, o]) for r, o in bad[:4]]}, naive {[int(pcpu[r, o]) for r, o in bad[:4]]}"
-    )
-    meta = dev.meta
-    got = {k: int(meta[i]) for k, i in (
-        ("max", D.D_MAX), ("pages", D.D_PAGES), ("inuse", D.D_INUSE), ("avail", D.D_AVAIL),
-        ("reclaim_pending", D.D_RECLAIM_PENDING), ("discard_pending", D.D_DISCARD_PENDING),
-        ("tables", D.D_TABLES), ("peak_tables", D.D_PEAK_TABLES), ("alloc_fail", D.D_ALLOC_FAIL),
-        ("off", D.D_OFF))}
-    got["writeok"] = int(meta[D.D_FLAGS] & D.SWP_WRITEOK != 0)
-    exp = {"max": n.max, "pages": n.pages, "inuse": n.inuse, "avail": int(n.avail),
-           "reclaim_pending": int(n.reclaim_pending), "discard_pending": int(n.discard_pending),
-           "tables": n.tables, "peak_tables": n.peak_tables, "alloc_fail": n.alloc_fail,
-           "off": int(getattr(n, "off", False)), "writeok": int(n.writeok)}
-    assert got == exp, f"{where}: {name} device words: numba {got}, naive {exp}"
-
-
-def _dict_array(d, size):
-    a = np.zeros(size, dtype=np.int64)
-    if d:
-        a[np.fromiter(d.keys(), np.int64, len(d))] = np.fromiter(d.values(), np.int64, len(d))
-    return a
-
-
-def assert_counters(pair, where=""):
-    want = np.array(pair.naive.counter_matrix(), dtype=np.int64)
-    if not np.array_equal(pair.ctx.counters, want):
-        raise AssertionError(
-            f"{where}: counters differ {{cell: (numba, naive)}}: {counters_diff(pair.ctx.counters, want)}"
+    def __init__(self, nslots, *, csize, vcs, vslots=None, ncpu=1, ghost=False,
+                 solidstate=True, discard=False, blkdev=True, synchronous=False):
+        design = get_design("ghost" if ghost else "vswap_ste")
+        dst = design.new_state(
+            nslots, ncpu=ncpu, cluster_size=csize, solidstate=solidstate, discard=discard,
+            blkdev=blkdev, synchronous=synchronous, zswap_enabled=True, virtual_slots=vslots,
+            virtual_cluster_size=vcs, **({"lazy_forward_table": True} if ghost else {}),
         )
-
-
-def assert_same(pair, where=""):
-    n, dst, ctx = pair.naive, pair.dst, pair.ctx
-
-    assert_counters(pair, where)
-
-    # the vswap device: table words, extend table, memcg ids, virtual_table
-    _check_words(where, "vswap table", dst.dev.table, n, _table_word)
-    ext = {x: n.slots[x].count for lo, hi in _populated_ranges(n) for x in range(lo, hi)
-           if isinstance(n.slots[x], Slot) and n.slots[x].count >= COUNT_MAX}
-    bad = np.flatnonzero(dst.ext.astype(np.int64) != _dict_array(ext, pair.vtotal))
-    assert bad.size == 0, f"{where}: extend-table words differ at {bad[:8].tolist()}"
-    bad = np.flatnonzero(dst.memcg.astype(np.int64) != _dict_array(n.memcg, pair.vtotal))
-    assert bad.size == 0, f"{where}: memcg ids differ at {bad[:8].tolist()}"
-    vt = _dict_array(n.vt, pair.vtotal)
-    bad = np.flatnonzero(dst.vt != vt)
-    assert bad.size == 0, (
-        f"{where}: virtual_table words differ at {bad[:8].tolist()}: numba "
-        f"{dst.vt[bad[:8]].tolist()}, naive {vt[bad[:8]].tolist()}"
-    )
-    _assert_device(where, "vswap", dst.dev, n, pair.ncpu, aux=lambda c: n.aux.get(c, 0))
-
-    # the physical device: Pointer words with the C bit
-    _check_words(where, "physical", dst.pdev.table, n.pdev, _rmap_word)
-    _assert_device(where, "phys", dst.pdev, n.pdev, pair.ncpu)
-
-    # the cluster pool: entries (on a copy of the stats words), height, nodes
-    cm = dst.cmap
-    idx = np.arange(0, dst.dev.ci.shape[0] + 2, dtype=np.int64)
-    out = np.empty(idx.size, dtype=np.int64)
-    radix._load_many(radix.XAPool(nodes=cm.nodes, aux=cm.aux.copy()), 0, idx, out)
-    got = {int(i): int(v) for i, v in zip(idx, out) if v >= 0}
-    assert got == n.cmap.d, f"{where}: cluster pool entries: numba {got}, naive {n.cmap.d}"
-    assert int(radix.xa_height(cm, 0)) == n.cmap.height(), f"{where}: cluster pool height"
-    assert int(cm.aux[radix.M_NR_NODES]) == len(n.cmap.nodes()), f"{where}: cluster pool nodes"
-    assert int(cm.aux[radix.M_ENTRIES]) == len(n.cmap.d), f"{where}: cluster pool entry count"
-
-    # ghost's tree reading: zswap's own trees over the ghost offsets (empty otherwise)
-    zs = dst.zs
-    keys = np.array(sorted(k for t in n.trees for k in t.d) or [0], dtype=np.int64)
-    vals = np.empty(keys.size, dtype=np.int64)
-    for i, k in enumerate(keys):
-        radix._load_many(radix.XAPool(nodes=zs.nodes, aux=zs.aux.copy()), int(k) >> 14, keys[i:i + 1], vals[i:i + 1])
-    got = sum(int(v >= 0) for v in vals)
-    exp = sum(len(t.d) for t in n.trees)
-    assert got == exp == int(zs.aux[radix.M_ENTRIES]), f"{where}: zswap tree entries: numba {got}, naive {exp}"
-    assert int(zs.aux[radix.M_NR_NODES]) == sum(len(t.nodes()) for t in n.trees), f"{where}: zswap tree nodes"
-
-    # design words
-    m = dst.meta
-    got = {"ext_tables": int(m[ste_mod.E_EXT_TABLES]), "zswap_entries": int(m[ste_mod.E_ZSWAP_ENTRIES]),
-           "lazy_vt": int(m[ste_mod.E_LAZY_VT]), "vtables": int(m[ste_mod.E_VTABLES]),
-           "next_zswap": int(m[ste_mod.E_NEXT_ZSWAP])}
-    exp = {"ext_tables": n.ext_tables(), "zswap_entries": n.zswap_entries_n, "lazy_vt": int(n.ghost),
-           "vtables": n.vtables, "next_zswap": n.next_zswap}
-    assert got == exp, f"{where}: design words: numba {got}, naive {exp}"
-
-    # folio side of the context
-    for col, d, name in ((F_SWAP, n.folio_swap, "folio->swap"), (F_ORDER, n.folio_order, "folio order"),
-                         (F_FLAGS, n.folio_flags, "folio flags")):
-        exp_col = _dict_array(d, pair.nfolios)
-        bad = np.flatnonzero(ctx.folio[:, col] != exp_col)
-        assert bad.size == 0, (
-            f"{where}: {name} differs for folios {bad[:8].tolist()}: numba "
-            f"{ctx.folio[bad[:8], col].tolist()}, naive {exp_col[bad[:8]].tolist()}"
+        assert isinstance(dst, ste_mod.SteState)
+        naive = NaiveSte(
+            nslots, ncpu=ncpu, cluster_size=csize, solidstate=solidstate, discard=discard,
+            blkdev=blkdev, synchronous=synchronous, virtual_slots=vslots, virtual_cluster_size=vcs,
+            ghost=ghost,
         )
-    assert int(ctx.meta[C_CACHE_DROPS]) == n.cache_drops, f"{where}: cache drops"
+        super().__init__(dst, naive, 2 * dst.dev.table.shape[0] + 8, csize=csize, ncpu=ncpu)
+        self.vtotal = self.total
+        self.ptotal = dst.pdev.table.shape[0]
+        self.vcs, self.ghost = vcs, ghost
 
-    out = np.zeros(N_STRUCTURES, dtype=np.int64)
-    verbs.metadata_bytes(dst, out)
-    exp_md = n.metadata_bytes()
-    got_md = {name: int(out[i]) for i, name in enumerate(STRUCTURES)}
-    assert got_md == {name: exp_md.get(name, 0) for name in STRUCTURES}, (
-        f"{where}: metadata_bytes: numba {got_md}, naive {exp_md}"
-    )
+    def phys_naive(self):
+        return self.naive.pdev
+
+    def unuse_entry(self, op, off, check="light", cpu=None):
+        """A read of the physical device: the return value and the counters are all
+        it can change, so only they are compared by default."""
+        return self._both("unuse_entry", (op, off), check, cpu)
+
+    def compare(self, where):
+        n, dst = self.naive, self.dst
+        # the vswap device: table words, extend table, memcg ids, virtual_table
+        idx, slots = _populated(n)
+        words, ext = table_words(slots)
+        _check_words(where, "vswap table", dst.dev.table, n, idx, words)
+        ext_all = np.zeros(self.vtotal, dtype=np.int64)
+        ext_all[idx] = ext
+        compare_words(where, "extend-table words", dst.ext.astype(np.int64), ext_all, lambda i: n.slots[i])
+        compare_words(where, "memcg ids", dst.memcg.astype(np.int64), dict_array(n.memcg, self.vtotal),
+                      lambda i: n.memcg.get(i, 0))
+        compare_words(where, "virtual_table words", dst.vt, dict_array(n.vt, self.vtotal),
+                      lambda i: n.vt.get(i, 0))
+        compare_device(where, "vswap", dst.dev, n, self.ncpu, aux=lambda c: n.aux.get(c, 0))
+
+        # the physical device: Pointer words with the C bit
+        idx, slots = _populated(n.pdev)
+        _check_words(where, "physical", dst.pdev.table, n.pdev, idx, _rmap_words(slots))
+        compare_device(where, "phys", dst.pdev, n.pdev, self.ncpu)
+
+        # the cluster pool: entries (on a copy of the stats words), height, nodes
+        cm = dst.cmap
+        idx = np.arange(0, dst.dev.ci.shape[0] + 2, dtype=np.int64)
+        out = np.empty(idx.size, dtype=np.int64)
+        radix._load_many(radix.XAPool(nodes=cm.nodes, aux=cm.aux.copy()), 0, idx, out)
+        got = {int(i): int(v) for i, v in zip(idx, out) if v >= 0}
+        assert got == n.cmap.d, f"{where}: cluster pool entries: numba {got}, naive {n.cmap.d}"
+        assert int(radix.xa_height(cm, 0)) == n.cmap.height(), f"{where}: cluster pool height"
+        assert int(cm.aux[radix.M_NR_NODES]) == len(n.cmap.nodes()), f"{where}: cluster pool nodes"
+        assert int(cm.aux[radix.M_ENTRIES]) == len(n.cmap.d), f"{where}: cluster pool entry count"
+
+        # ghost's tree reading: zswap's own trees over the ghost offsets (empty otherwise)
+        zs = dst.zs
+        keys = np.array(sorted(k for t in n.trees for k in t.d) or [0], dtype=np.int64)
+        vals = np.empty(keys.size, dtype=np.int64)
+        for i, k in enumerate(keys):
+            radix._load_many(radix.XAPool(nodes=zs.nodes, aux=zs.aux.copy()), int(k) >> 14,
+                             keys[i:i + 1], vals[i:i + 1])
+        got = sum(int(v >= 0) for v in vals)
+        exp = sum(len(t.d) for t in n.trees)
+        assert got == exp == int(zs.aux[radix.M_ENTRIES]), f"{where}: zswap tree entries: numba {got}, naive {exp}"
+        assert int(zs.aux[radix.M_NR_NODES]) == sum(len(t.nodes()) for t in n.trees), f"{where}: zswap tree nodes"
+
+        # design words
+        m = dst.meta
+        got = {"ext_tables": int(m[ste_mod.E_EXT_TABLES]), "zswap_entries": int(m[ste_mod.E_ZSWAP_ENTRIES]),
+               "lazy_vt": int(m[ste_mod.E_LAZY_VT]), "vtables": int(m[ste_mod.E_VTABLES]),
+               "next_zswap": int(m[ste_mod.E_NEXT_ZSWAP])}
+        exp = {"ext_tables": n.ext_tables(), "zswap_entries": n.zswap_entries_n, "lazy_vt": int(n.ghost),
+               "vtables": n.vtables, "next_zswap": n.next_zswap}
+        assert got == exp, f"{where}: design words: numba {got}, naive {exp}"
+
+        compare_folios(where, self.ctx, n, zswap_enabled=False)
+        compare_metadata(where, self)
 
 
 # --------------------------------------------------------------------------- random tests
@@ -423,105 +243,43 @@ def ste_configs(draw):
     }
 
 
-OPS_PUT = st.sampled_from([OP_FREE, OP_SWAPIN])
-TIMES = st.sampled_from([1, 2, 3, 13, 14, 15, 16, 20])
-BACKENDS = st.sampled_from([BACKEND_ZERO, BACKEND_ZSWAP, BACKEND_DISK, BACKEND_DISK])
-MEMCGS = st.sampled_from([0, 1, 1, 2, 3])
+class SteMachine(SlotMachine):
+    """The generic machine (``harness.VerbMachine``) on ``vswap_ste`` / ``ghost``: a
+    CPU drawn for every rule, counts overflowing into the extend table at 15; plus the
+    rules of a virtual device over a physical one (``fill_phys``, ``piecewise_backing``,
+    ``exit_all``) and, after every rule, the invariants of ``check_backing``."""
 
+    configs = ste_configs()
+    slot_type, bad = Slot, BAD
+    backends = st.sampled_from([BACKEND_ZERO, BACKEND_ZSWAP, BACKEND_DISK, BACKEND_DISK])
+    dup_whole_folio = True  # try_to_unmap(): folio_dup_swap over the folio's entries
+    probe_on_swapin = True
 
-class SteMachine(RuleBasedStateMachine):
-    """Random valid operation sequences on both models, compared after every call."""
+    def make_pair(self, config):
+        return StePair(**config)
 
-    @initialize(data=st.data())
-    def setup(self, data):
-        self.p = StePair(**data.draw(ste_configs(), label="config"))
-        assert_same(self.p, "after setup")
-
-    # ---- candidate sets, from the reference model
-
-    def _slots(self, pred):
-        return [x for x, s in enumerate(self.p.naive.slots) if isinstance(s, Slot) and pred(s)]
-
-    def live(self):
-        return self._slots(lambda s: s.count >= 1)
-
-    def dupable(self):
-        return self._slots(lambda s: s.count >= 1 or s.folio is not None)
-
-    def shadows(self):
-        return self._slots(lambda s: s.count >= 1 and s.folio is None)
-
-    def cached(self):
-        return sorted(self.p.naive.cached_folios().items())
+    def span(self):
+        return self.p.vcs
 
     def zswapped(self):
         return sorted(x for x, w in self.p.naive.vt.items() if w & 7 == VT_ZSWAP)
 
-    def real_slots(self):
-        return [x for x, s in enumerate(self.p.naive.slots) if s is not BAD]
-
-    def max_order(self):
-        return min(self.p.vcs.bit_length() - 1, D.PMD_ORDER)
-
-    def draw_folio(self, data):
-        return data.draw(st.sampled_from(self.p.free_folios()), label="folio")
-
-    def draw_cached(self, data):
-        folio, (start, order) = data.draw(st.sampled_from(self.cached()), label="cached folio")
-        return folio, start, 1 << order
-
-    def cpu(self, data):
-        """Draw the CPU this rule runs on and set Ctx.meta[C_CPU] for its verbs."""
-        cpu = data.draw(st.integers(0, self.p.ncpu - 1), label="cpu")
-        self.p.set_cpu(cpu)
-        return cpu
-
-    # ---- allocation and unmap
-
-    def _swapout(self, data, cpu, order, memcg, unmap):
-        folio = self.draw_folio(data)
-        off = self.p.alloc(cpu, order, folio, memcg)
-        if off < 0:
-            return off, folio
-        self.p.set_flags(folio, FOLIO_MAPPED)
-        if unmap:  # try_to_unmap(): folio_dup_swap over the folio's entries
-            self.p.dup(OP_DUP, off, 1 << order)
-            self.p.set_flags(folio, 0)
-        return off, folio
-
-    @rule(data=st.data())
-    def alloc(self, data):
-        cpu = self.cpu(data)
-        order = data.draw(st.integers(0, self.max_order()), label="order")
-        self._swapout(data, cpu, order, data.draw(MEMCGS, label="memcg"),
-                      data.draw(st.booleans(), label="unmap"))
-
-    @rule(data=st.data())
-    def fill(self, data):
-        """Allocate vswap entries until the vswap device says no."""
-        orders = [0, 1, self.max_order()]
+    def fill_orders(self):
         if self.p.vtotal > 16 * self.p.vcs:  # the 70-cluster device: whole clusters
-            orders = [self.max_order()]
-        order = data.draw(st.sampled_from(orders), label="order")
-        memcg = data.draw(MEMCGS, label="memcg")
-        unmap = data.draw(st.booleans(), label="unmap")
-        for _ in range(min(self.p.vtotal, 100)):
-            cpu = self.cpu(data)
-            if self._swapout(data, cpu, order, memcg, unmap)[0] < 0:
-                break
+            return [self.max_order()]
+        return [0, 1, self.max_order()]
 
-    @rule(data=st.data())
-    def swapout_cycle(self, data):
-        """Reclaim of one folio: allocate, unmap, write out, drop from the cache."""
-        cpu = self.cpu(data)
-        order = data.draw(st.integers(0, self.max_order()), label="order")
-        off, folio = self._swapout(data, cpu, order, data.draw(MEMCGS, label="memcg"), True)
-        if off < 0:
-            return
-        nr = 1 << order
-        self.p.writeout(OP_WRITEOUT, off, nr, data.draw(BACKENDS, label="backend"))
-        if self.p.naive.folio_swap.get(folio):
-            self.p.cache_del(OP_CACHE_DEL, off, nr)
+    def fill_limit(self):
+        return min(self.p.vtotal, 100)
+
+    def do_swapoff(self, data):
+        """swapoff(8) of the physical device: the mm's device loop (``_swapoff``)."""
+        swapoff_device(self.p, self.cpu(data))
+        n = self.p.naive
+        self.writeout_after_swapoff(data, [(s, nr) for _, s, nr in self.cached()
+                                           if any(n.slots[x].count for x in range(s, s + nr))])
+
+    # ---- the rules of this design only
 
     @rule(data=st.data())
     def fill_phys(self, data):
@@ -532,7 +290,7 @@ class SteMachine(RuleBasedStateMachine):
         nr = 1 << order
         for _ in range(self.p.ptotal // nr + 1):
             cpu = self.cpu(data)
-            off, folio = self._swapout(data, cpu, order, data.draw(MEMCGS, label="memcg"), True)
+            off, folio = self._swapout(data, cpu, order, data.draw(self.memcgs, label="memcg"), True)
             if off < 0:
                 break
             ret = self.p.writeout(OP_WRITEOUT, off, nr, BACKEND_DISK)
@@ -553,77 +311,6 @@ class SteMachine(RuleBasedStateMachine):
         """See piecewise_backing() below."""
         piecewise_backing(self.p, lambda label, opts: data.draw(st.sampled_from(opts), label=label))
 
-    # ---- swap counts
-
-    @precondition(lambda self: self.dupable())
-    @rule(data=st.data())
-    def dup(self, data):
-        self.cpu(data)
-        x = data.draw(st.sampled_from(self.dupable()), label="slot")
-        want = data.draw(st.integers(1, 4), label="nr")
-        cend = (x // self.p.vcs + 1) * self.p.vcs
-        ok = set(self.dupable())
-        nr = 1
-        while nr < want and x + nr < cend and x + nr in ok:
-            nr += 1
-        self.p.dup(OP_DUP, x, nr)
-
-    @precondition(lambda self: self.dupable())
-    @rule(data=st.data())
-    def overflow_roundtrip(self, data):
-        """Counts up past 14 (extend table allocated) and back down."""
-        self.cpu(data)
-        x = data.draw(st.sampled_from(self.dupable()), label="slot")
-        for _ in range(data.draw(st.integers(13, 18), label="ups")):
-            self.p.dup(OP_DUP, x, 1)
-        for _ in range(data.draw(st.integers(1, 6), label="downs")):
-            self.p.put(OP_FREE, x, 1, True)
-
-    @precondition(lambda self: self.live())
-    @rule(data=st.data())
-    def put(self, data):
-        self.cpu(data)
-        x = data.draw(st.sampled_from(self.live()), label="slot")
-        want = data.draw(st.sampled_from([1, 1, 2, 3, 8, 40]), label="nr")
-        ok = set(self.live())
-        nr = 1
-        while nr < want and x + nr in ok:
-            nr += 1
-        self.p.put(data.draw(OPS_PUT, label="op"), x, nr, data.draw(st.booleans(), label="reclaim_cache"))
-
-    @precondition(lambda self: self.live())
-    @rule(data=st.data())
-    def put_many(self, data):
-        self.cpu(data)
-        x = data.draw(st.sampled_from(self.live()), label="slot")
-        reclaim = data.draw(st.booleans(), label="reclaim_cache")
-        for _ in range(data.draw(TIMES, label="times")):
-            if self.p.naive.swap_count(x) < 1:
-                break
-            self.p.put(OP_FREE, x, 1, reclaim)
-
-    @precondition(lambda self: self.live())
-    @rule(data=st.data())
-    def zap(self, data):
-        """munmap/exit over one or two vswap clusters, then drop cache-only folios."""
-        self.cpu(data)
-        c0 = data.draw(st.sampled_from(self.live()), label="slot") // self.p.vcs
-        c1 = c0 + data.draw(st.integers(0, 1), label="extra clusters")
-        lo, hi = c0 * self.p.vcs, min(c1 + 1, self.p.naive.ncl) * self.p.vcs
-        x = lo
-        while x < hi:
-            if self.p.naive.swap_count(x) < 1:
-                x += 1
-                continue
-            nr = 1
-            while x + nr < hi and self.p.naive.swap_count(x + nr) >= 1:
-                nr += 1
-            nr = self.p.pte_batch(OP_FREE, x, nr)
-            self.p.put(OP_FREE, x, nr, True)
-            x += nr
-        if data.draw(st.booleans(), label="drop cache"):
-            self.drop_cache(data)
-
     @precondition(lambda self: self.live() or self.cached())
     @rule(data=st.data())
     def exit_all(self, data):
@@ -643,171 +330,14 @@ class SteMachine(RuleBasedStateMachine):
                     nr += 1
                 self.p.put(OP_FREE, x, nr, True)
                 x += nr
-        for folio, (start, order) in self.cached():
+        for folio, start, nr in self.cached():
             if n.folio_swap.get(folio) == start:
-                self.p.cache_free(OP_SWAPIN, start, 1 << order)
+                self.p.cache_free(OP_SWAPIN, start, nr)
         assert not n.cached_folios() and not n.vt and not n.zswap_entries_n
         # no physical slot outlives its vswap entry (a leak before 9c95a16)
         leaked = [(i, s) for i, s in enumerate(n.pdev.slots) if isinstance(s, Ptr)]
         assert n.pdev.inuse == 0 and not leaked, leaked
         assert int(self.p.dst.pdev.meta[D.D_INUSE]) == 0
-
-    @rule(data=st.data())
-    def drop_cache(self, data):
-        """Memory pressure: folio_free_swap() on (up to 48) cached folios."""
-        self.cpu(data)
-        for folio, (start, order) in self.cached()[:48]:
-            if self.p.naive.folio_swap.get(folio) == start:
-                self.p.cache_free(OP_SWAPIN, start, 1 << order)
-
-    # ---- swap cache
-
-    @precondition(lambda self: self.cached())
-    @rule(data=st.data())
-    def set_mapped(self, data):
-        folio, _, _ = self.draw_cached(data)
-        self.p.set_flags(folio, FOLIO_MAPPED if data.draw(st.booleans(), label="mapped") else 0)
-
-    @rule(data=st.data())
-    def cache_lookup(self, data):
-        self.cpu(data)
-        self.p.cache_lookup(OP_SWAPIN, data.draw(st.integers(0, self.p.vtotal - 1), label="slot"))
-
-    @rule(data=st.data())
-    def try_reclaim(self, data):
-        self.cpu(data)
-        x = data.draw(st.integers(0, self.p.vtotal - 1), label="slot")
-        self.p.try_reclaim(data.draw(OPS_PUT, label="op"), x, data.draw(st.integers(0, 7), label="flags"))
-
-    def _swapin_nr(self, data, x):
-        k = data.draw(st.sampled_from([0, 0, 1, 2, self.max_order()]), label="swapin order")
-        nr = 1 << k
-        start = x // nr * nr
-        if nr > 1 and any(self.p.naive.slots[y] is BAD for y in range(start, start + nr)):
-            return 1
-        return nr
-
-    @precondition(lambda self: self.shadows())
-    @rule(data=st.data())
-    def swapin(self, data):
-        """do_swap_page(): cache add (large ones too), read, map, put, free."""
-        self.cpu(data)
-        x = data.draw(st.sampled_from(self.shadows()), label="slot")
-        nr = self._swapin_nr(data, x)
-        folio = self.draw_folio(data)
-        self.p.ra_probe(OP_SWAPIN, x)  # the cache missed: sync or readahead
-        if self.p.cache_add(OP_SWAPIN, x, nr, folio) != 0:
-            return
-        start = x // nr * nr
-        if data.draw(st.booleans(), label="read"):
-            self.p.read_backend(OP_SWAPIN, start)
-        if data.draw(st.booleans(), label="map"):
-            self.p.set_flags(folio, FOLIO_MAPPED)
-            self.p.put(OP_SWAPIN, x, 1, False)
-            if data.draw(st.booleans(), label="free cache"):
-                self.p.cache_free(OP_SWAPIN, start, nr)
-
-    @rule(data=st.data())
-    def cache_add_any(self, data):
-        """Cache adds on arbitrary real slots (ENOENT / EEXIST / EBUSY paths)."""
-        self.cpu(data)
-        x = data.draw(st.sampled_from(self.real_slots()), label="slot")
-        self.p.cache_add(OP_READAHEAD, x, self._swapin_nr(data, x), self.draw_folio(data))
-
-    @precondition(lambda self: self.cached())
-    @rule(data=st.data())
-    def read_backend(self, data):
-        self.cpu(data)
-        _, start, nr = self.draw_cached(data)
-        self.p.read_backend(OP_SWAPIN, start + data.draw(st.integers(0, nr - 1), label="page"))
-
-    @precondition(lambda self: self.cached())
-    @rule(data=st.data())
-    def writeout(self, data):
-        """Writeout of any cached folio: a first one, or a rewrite after a redirty."""
-        self.cpu(data)
-        _, start, nr = self.draw_cached(data)
-        self.p.writeout(OP_WRITEOUT, start, nr, data.draw(BACKENDS, label="backend"))
-
-    @precondition(lambda self: self.cached())
-    @rule(data=st.data())
-    def cache_del(self, data):
-        self.cpu(data)
-        _, start, nr = self.draw_cached(data)
-        self.p.cache_del(OP_CACHE_DEL, start, nr)
-
-    @precondition(lambda self: self.cached())
-    @rule(data=st.data())
-    def cache_free(self, data):
-        self.cpu(data)
-        _, start, nr = self.draw_cached(data)
-        self.p.cache_free(OP_SWAPIN, start, nr)
-
-    # ---- zswap writeback, reclaim scans
-
-    @rule(data=st.data())
-    def zswap_cycle(self, data):
-        """Swap out to zswap, write back to the physical device, swap in again."""
-        cpu = self.cpu(data)
-        order = data.draw(st.sampled_from([0, 0, 1]), label="order")
-        off, folio = self._swapout(data, cpu, order, data.draw(MEMCGS, label="memcg"), True)
-        if off < 0:
-            return
-        nr = 1 << order
-        if self.p.writeout(OP_WRITEOUT, off, nr, BACKEND_ZSWAP) != BACKEND_ZSWAP:
-            return
-        self.p.cache_del(OP_CACHE_DEL, off, nr)
-        x = off + data.draw(st.integers(0, nr - 1), label="page")
-        if data.draw(st.booleans(), label="writeback"):
-            self.p.zswap_writeback(OP_ZSWAP_WB, x, self.draw_folio(data))
-        folio = self.draw_folio(data)
-        if self.p.cache_add(OP_SWAPIN, x, 1, folio) == 0:
-            self.p.read_backend(OP_SWAPIN, x)
-
-    @rule(data=st.data())
-    def zswap_writeback(self, data):
-        self.cpu(data)
-        z = [x for x in self.zswapped() if self.p.naive.slot_kind(x) == "shadow"] or self.zswapped()
-        if z and data.draw(st.sampled_from([True, True, True, False]), label="zswapped slot"):
-            x = data.draw(st.sampled_from(z), label="slot")
-        else:
-            x = data.draw(st.sampled_from(self.real_slots()), label="slot")
-        self.p.zswap_writeback(OP_ZSWAP_WB, x, self.draw_folio(data))
-
-    @rule(data=st.data())
-    def ra_probe_any(self, data):
-        """The fault path's probe on any entry (free ones: -ENOENT, nothing counted)."""
-        self.cpu(data)
-        self.p.ra_probe(OP_SWAPIN, data.draw(st.integers(0, self.p.vtotal - 1), label="slot"))
-
-    @rule(force=st.booleans(), data=st.data())
-    def reclaim_full(self, force, data):
-        self.cpu(data)
-        self.p.reclaim_full(force)
-
-    @rule(data=st.data())
-    def swap_counts(self, data):
-        for x in data.draw(st.lists(st.integers(0, self.p.vtotal - 1), max_size=6), label="slots"):
-            self.p.swap_count(x)
-
-    # ---- swapoff
-
-    @precondition(lambda self: not getattr(self, "swapped_off", False))
-    @rule(data=st.data())
-    def swapoff(self, data):
-        """swapoff(8) of the physical device once per run: the mm's device loop
-        (``_swapoff``) at verb level."""
-        self.swapped_off = True
-        swapoff_device(self.p, self.cpu(data))
-        # writeout to disk of a folio PTEs still reference fails now (no physical slot)
-        n = self.p.naive
-        counted = [(s, 1 << o) for _, (s, o) in self.cached()
-                   if any(n.slots[x].count for x in range(s, s + (1 << o)))]
-        if counted and data.draw(st.booleans(), label="writeout to disk"):
-            start, nr = data.draw(st.sampled_from(counted), label="cached folio")
-            fails = n.pdev.alloc_fail
-            assert self.p.writeout(OP_WRITEOUT, start, nr, BACKEND_DISK) == ENOMEM
-            assert n.pdev.alloc_fail == fails + 1
 
     @invariant()
     def backing_is_consistent(self):
@@ -817,28 +347,14 @@ class SteMachine(RuleBasedStateMachine):
 
 def swapoff_device(p, cpu):
     """The mm's swapoff of the physical device (``engine._swapoff``; ``ptes_hold_slots``
-    is false, so no page-table walk) on both models: SWP_WRITEOK off; each used
-    physical slot's vswap entry (``unuse_entry``) gets its page into the swap cache (a
-    lookup, else a new unmapped folio added and read, as ``_swapin_one`` does) and its
-    folio becomes the backend (``unuse``: the physical slots freed); the device is then
-    empty and off.  Everything is charged to the swapoff row and compared after every
-    call."""
-    p.set_cpu(cpu)
-    p.swapoff_begin()
-    off = p.next_used(0)
-    while off >= 0:
-        e = p.unuse_entry(OP_SWAPOFF, off)
-        if e:
-            f = p.cache_lookup(OP_SWAPOFF, e)
-            if f < 0:
-                f = p.free_folios(1)[0]
-                p.set_flags(f, 0)  # a new folio, not mapped: the PTEs keep the entry
-                assert p.cache_add(OP_SWAPOFF, e, 1, f) == 0
-                p.read_backend(OP_SWAPOFF, e)
-            assert p.unuse(OP_SWAPOFF, e, f) == 0
-            assert p.naive.vt.get(e, 0) & 7 != VT_PHYS
-        off = p.next_used(off + 1)
-    assert p.swapoff_end() == 0
+    is false, so no page-table walk) on both models (``harness.swapoff_walk``): each
+    used physical slot's vswap entry gets its page into the swap cache and its folio
+    becomes the backend (``unuse``: the physical slots freed), compared after every
+    call; the device is then empty and off."""
+    def unbacked(e, folio):
+        assert p.naive.vt.get(e, 0) & 7 != VT_PHYS
+
+    swapoff_walk(p, cpu=cpu, unused=0, every_call=True, unused_check=unbacked)
     assert not any(isinstance(s, Ptr) for s in p.naive.pdev.slots)
 
 
@@ -913,45 +429,32 @@ def piecewise_backing(p, choose):
         p.cache_del(OP_CACHE_DEL, off, nr)
 
 
-_HEALTH = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
 TestSteMachine = SteMachine.TestCase
-TestSteMachine.settings = settings(max_examples=50, stateful_step_count=30, deadline=None,
-                                   suppress_health_check=_HEALTH)
+TestSteMachine.settings = machine_settings(50, 30)
 
 
 class GhostNoZswapMachine(SwapTableMachine):
     """ghost without zswap is swap_table: the swap_table machine and its reference
     model, with the Numba state built by ``ghost.new_state(zswap_enabled=False)``."""
 
-    @initialize(data=st.data())
-    def setup(self, data):
-        cfg = data.draw(self.configs, label="device")
-        cfg["zswap_on"] = False  # the system has no zswap
-        self.p = SwapTablePair(**cfg)
+    def make_pair(self, config):
+        config = dict(config, zswap_on=False)  # the system has no zswap
+        p = SwapTablePair(**config)
         ghost = get_design("ghost").new_state(
-            cfg["nslots"], ncpu=cfg["ncpu"], cluster_size=cfg["csize"], solidstate=cfg["solidstate"],
-            discard=cfg["discard"], blkdev=cfg["blkdev"], zswap_enabled=False,
+            config["nslots"], ncpu=config["ncpu"], cluster_size=config["csize"],
+            solidstate=config["solidstate"], discard=config["discard"], blkdev=config["blkdev"],
+            zswap_enabled=False,
         )
         assert type(ghost) is st_design.SwapTableState
-        self.p.dst = ghost
+        p.dst = ghost
+        return p
 
 
 TestGhostWithoutZswap = GhostNoZswapMachine.TestCase
-TestGhostWithoutZswap.settings = settings(max_examples=25, stateful_step_count=30, deadline=None,
-                                          suppress_health_check=_HEALTH)
+TestGhostWithoutZswap.settings = machine_settings(25, 30)
 
 
 # --------------------------------------------------------------------------- unit tests
-
-
-def _delta(pair, before):
-    d = pair.ctx.counters - before
-    return {(OPS[i], PRIMITIVES[j]): int(d[i, j]) for i, j in np.argwhere(d)}
-
-
-def _row(delta, op):
-    name = OPS[op]
-    return {p: v for (o, p), v in delta.items() if o == name}
 
 
 def _pair(ghost=False, **kw):
@@ -992,43 +495,43 @@ def test_every_vswap_cluster_lookup_is_an_xa_lookup():
     p = _pair()
     before = p.ctx.counters.copy()
     assert p.alloc(0, 0, 1, 0) == 1  # slow path: cluster 0 isolated from nonfull[0]
-    assert _delta(p, before) == {
+    assert delta(p, before) == {
         ("alloc", "pcpu_access"): 1, ("alloc", "si_lock"): 2, ("alloc", "cluster_lock"): 1,
         ("alloc", "table_read"): 3, ("alloc", "table_write"): 1,
     }
     before = p.ctx.counters.copy()
     assert p.alloc(0, 0, 2, 0) == 2  # fast path: the per-CPU cluster is looked up
-    assert _delta(p, before) == {
+    assert delta(p, before) == {
         ("alloc", "pcpu_access"): 1, ("alloc", "xa_lookup"): 1, ("alloc", "xa_node_visit"): 1,
         ("alloc", "cluster_lock"): 1, ("alloc", "table_read"): 2, ("alloc", "table_write"): 1,
     }
     before = p.ctx.counters.copy()
     assert p.alloc(0, 0, 3, 7) == 3  # the memcg record looks the cluster up again
-    assert _row(_delta(p, before), OP_ALLOC) == {
+    assert row(delta(p, before), OP_ALLOC) == {
         "pcpu_access": 1, "xa_lookup": 2, "xa_node_visit": 2, "cluster_lock": 2,
         "table_read": 2, "table_write": 1, "memcg_write": 1,  # recorded, not charged
     }
     before = p.ctx.counters.copy()
     p.dup(OP_DUP, 1, 1)
-    assert _delta(p, before) == {
+    assert delta(p, before) == {
         ("dup", "xa_lookup"): 1, ("dup", "xa_node_visit"): 1, ("dup", "cluster_lock"): 1,
         ("dup", "table_read"): 1, ("dup", "table_write"): 1,
         ("dup", "vt_read"): 1,  # vswap_mark_cache_only(off): count 0 -> 1 while cached
     }
     before = p.ctx.counters.copy()
     assert p.cache_lookup(OP_SWAPIN, 1) == 1
-    assert _delta(p, before) == {
+    assert delta(p, before) == {
         ("swapin", "xa_lookup"): 1, ("swapin", "xa_node_visit"): 1, ("swapin", "table_read"): 1,
     }
     before = p.ctx.counters.copy()
     p.cache_del(OP_CACHE_DEL, 1, 1)
-    assert _delta(p, before) == {
+    assert delta(p, before) == {
         ("cache_del", "xa_lookup"): 1, ("cache_del", "xa_node_visit"): 1,
         ("cache_del", "cluster_lock"): 1, ("cache_del", "table_read"): 1, ("cache_del", "table_write"): 1,
     }
     before = p.ctx.counters.copy()
     assert p.put(OP_FREE, 1, 1, True) == 1
-    assert _delta(p, before) == {
+    assert delta(p, before) == {
         ("free", "xa_lookup"): 1, ("free", "xa_node_visit"): 1, ("free", "cluster_lock"): 1,
         ("free", "table_read"): 2, ("free", "table_write"): 1, ("free", "memcg_read"): 1,
         ("free", "vt_read"): 1, ("free", "vt_write"): 1,  # vswap_release_backing
@@ -1048,7 +551,7 @@ def test_two_level_cluster_pool_lookups_visit_two_nodes():
     assert off == 63 * 16 and p.naive.cmap.height() == 2 and len(p.naive.cmap.nodes()) == 3
     before = p.ctx.counters.copy()
     p.dup(OP_DUP, off, 1)
-    assert _row(_delta(p, before), OP_DUP)["xa_node_visit"] == 2
+    assert row(delta(p, before), OP_DUP)["xa_node_visit"] == 2
 
 
 def test_zero_page_takes_no_physical_slot():
@@ -1056,7 +559,7 @@ def test_zero_page_takes_no_physical_slot():
     off = _swapped_out(p, 1)
     before = p.ctx.counters.copy()
     assert p.writeout(OP_WRITEOUT, off, 1, BACKEND_ZERO) == BACKEND_ZERO
-    assert _delta(p, before) == {
+    assert delta(p, before) == {
         ("writeout", "xa_lookup"): 3,  # folio_free_swap, prepare_writeout, the Z flag
         ("writeout", "xa_node_visit"): 3,
         ("writeout", "table_read"): 2,  # folio_maybe_swapped, Z
@@ -1075,7 +578,7 @@ def test_disk_writeout_allocates_one_physical_slot_with_a_pointer():
     off = _swapped_out(p, 1, memcg=3)
     before = p.ctx.counters.copy()
     assert p.writeout(OP_WRITEOUT, off, 1, BACKEND_DISK) == BACKEND_DISK
-    assert _delta(p, before) == {
+    assert delta(p, before) == {
         # folio_free_swap, prepare_writeout, Z flag, folio_realloc_swap x2
         ("writeout", "xa_lookup"): 5,
         ("writeout", "xa_node_visit"): 5,
@@ -1101,7 +604,7 @@ def test_disk_writeout_allocates_one_physical_slot_with_a_pointer():
     # mapping it makes the slot cache-only: the rmap C bit is set, no lock
     before = p.ctx.counters.copy()
     p.put(OP_SWAPIN, off, 1, False)
-    assert _delta(p, before) == {
+    assert delta(p, before) == {
         ("swapin", "xa_lookup"): 1, ("swapin", "xa_node_visit"): 1, ("swapin", "cluster_lock"): 1,
         ("swapin", "table_read"): 2, ("swapin", "table_write"): 1,
         ("swapin", "vt_read"): 1, ("swapin", "rmap_write"): 1,
@@ -1110,7 +613,7 @@ def test_disk_writeout_allocates_one_physical_slot_with_a_pointer():
     # and freeing it releases the physical slot under one physical lock
     before = p.ctx.counters.copy()
     assert p.cache_free(OP_SWAPIN, off, 1) == 1
-    d = _row(_delta(p, before), OP_SWAPIN)
+    d = row(delta(p, before), OP_SWAPIN)
     # the one uncharge is now the backing's (_phys_release, memcg 3), not the vswap slot's
     assert d["rmap_write"] == 1 and d["slot_free_notify"] == 1 and d["memcg_uncharge"] == 1
     assert d["vt_read"] == 1 and d["vt_write"] == 1 and "mem_free" not in d  # cluster 0 keeps the header
@@ -1143,7 +646,7 @@ def test_physical_cache_only_check_reads_only_the_rmap_word():
     off = _swapped_out(p, 20)
     before = p.ctx.counters.copy()
     assert p.writeout(OP_WRITEOUT, off, 1, BACKEND_DISK) == BACKEND_DISK
-    d = _row(_delta(p, before), OP_WRITEOUT)
+    d = row(delta(p, before), OP_WRITEOUT)
     assert d["rmap_read"] == 4  # 1, 2, 3 (C: skipped), 4 taken
     assert d["xa_lookup"] == 5  # only the writeout's own lookups
     assert p.naive.vt[off] >> 3 == 4 and all(o in p.naive.vt for o in offs)
@@ -1162,7 +665,7 @@ def test_physical_allocator_reclaims_cache_only_backing_when_swap_is_full():
     off = _swapped_out(p, 40)
     before = p.ctx.counters.copy()
     assert p.writeout(OP_WRITEOUT, off, 1, BACKEND_DISK) == BACKEND_DISK
-    d = _row(_delta(p, before), OP_WRITEOUT)
+    d = row(delta(p, before), OP_WRITEOUT)
     assert p.naive.vt[off] == (16 << 3) | VT_PHYS  # slot 16 reused
     assert c_offs[0] not in p.naive.vt and p.naive.folio_swap[20] == c_offs[0]  # still cached
     # scan 16 (C) + the range reclaim's probe + the reclaim's own read + the recheck
@@ -1198,14 +701,14 @@ def test_zswap_writeback_gets_a_physical_slot():
     p.set_cpu(0)
     before = p.ctx.counters.copy()
     assert p.zswap_writeback(OP_ZSWAP_WB, off, 2) == 0
-    d = _delta(p, before)
+    d = delta(p, before)
     # 9c95a16: the new backing's swap charge needs a memcg; this entry has none, so the
     # one memcg_charge left is mem_cgroup_swapin_charge_folio() of the cache add (it
     # was 2), and folio_realloc_swap() reads the id (memcg_read 2 = cache add + it)
-    assert _row(d, OP_ZSWAP_WB)["rmap_write"] == 1 and _row(d, OP_ZSWAP_WB)["memcg_charge"] == 1
-    assert _row(d, OP_ZSWAP_WB)["memcg_read"] == 2
-    assert _row(d, OP_ZSWAP_WB)["mem_free"] == 1  # the zswap entry
-    assert _row(d, OP_CACHE_DEL) == {
+    assert row(d, OP_ZSWAP_WB)["rmap_write"] == 1 and row(d, OP_ZSWAP_WB)["memcg_charge"] == 1
+    assert row(d, OP_ZSWAP_WB)["memcg_read"] == 2
+    assert row(d, OP_ZSWAP_WB)["mem_free"] == 1  # the zswap entry
+    assert row(d, OP_CACHE_DEL) == {
         "xa_lookup": 1, "xa_node_visit": 1, "cluster_lock": 1, "table_read": 1, "table_write": 1,
     }
     assert p.naive.vt[off] & 7 == VT_PHYS and p.naive.zswap_entries_n == 0
@@ -1216,10 +719,10 @@ def test_zswap_writeback_gets_a_physical_slot():
     p.set_cpu(0)
     before = p.ctx.counters.copy()
     assert p.zswap_writeback(OP_ZSWAP_WB, off, 2) == 0
-    assert _row(_delta(p, before), OP_ZSWAP_WB)["memcg_charge"] == 2
+    assert row(delta(p, before), OP_ZSWAP_WB)["memcg_charge"] == 2
     before = p.ctx.counters.copy()
     assert p.put(OP_FREE, off, 1, True) == 1
-    d = _row(_delta(p, before), OP_FREE)
+    d = row(delta(p, before), OP_FREE)
     assert d["memcg_uncharge"] == 1 and d["slot_free_notify"] == 1 and p.naive.pdev.inuse == 0
 
 
@@ -1243,13 +746,13 @@ def test_ghost_forward_table_only_with_a_physical_slot():
     assert vt_bytes() == 0 and not p.naive.aux
     vt_cols = [PRIMITIVES.index("vt_read"), PRIMITIVES.index("vt_write")]
     assert not p.ctx.counters[:, vt_cols].any()
-    d = _row(_delta(p, before), OP_WRITEOUT)
+    d = row(delta(p, before), OP_WRITEOUT)
     assert d["xa_store"] == 16 and d["xa_node_alloc"] == 1  # one tree node for offsets 32..47
     assert sum(len(t.d) for t in p.naive.trees) == 16
     off = _swapped_out(p, 3, order=4)  # vswap cluster 3
     before = p.ctx.counters.copy()
     assert p.writeout(OP_WRITEOUT, off, 16, BACKEND_DISK) == BACKEND_DISK
-    d = _row(_delta(p, before), OP_WRITEOUT)
+    d = row(delta(p, before), OP_WRITEOUT)
     assert d["mem_alloc"] == 1 + 1  # physical table + forward table
     assert d["mem_zero_line"] == 2 + 2  # 16 slots x 8 B each
     assert d["vt_write"] == 16 and "vt_read" not in d  # vswap_to_phys ran before the table existed
@@ -1258,7 +761,7 @@ def test_ghost_forward_table_only_with_a_physical_slot():
     p.cache_del(OP_CACHE_DEL, off, 16)
     before = p.ctx.counters.copy()
     assert p.put(OP_FREE, off, 16, True) == 16
-    d = _row(_delta(p, before), OP_FREE)
+    d = row(delta(p, before), OP_FREE)
     assert d["mem_free"] == 3 + 1 + 1  # cluster, forward table, physical table
     assert d["vt_read"] == 16 and d["vt_write"] == 16
     assert d["xa_erase"] == 16 + 1  # zswap_invalidate of every freed slot (finding nothing), the cluster
@@ -1266,7 +769,7 @@ def test_ghost_forward_table_only_with_a_physical_slot():
     # zswap-backed entries are found and freed through zswap's tree, without the table
     before = p.ctx.counters.copy()
     assert p.put(OP_FREE, offs[1], 16, True) == 16
-    d = _row(_delta(p, before), OP_FREE)
+    d = row(delta(p, before), OP_FREE)
     assert d["mem_free"] == 3 + 16 and "vt_read" not in d and p.naive.zswap_entries_n == 0
     assert d["xa_erase"] == 16 + 1 and d["xa_node_free"] == 1  # the tree's node
     assert not any(t.d for t in p.naive.trees)
@@ -1367,14 +870,14 @@ def test_ra_probe_resolves_the_backend():
     q = _swapped_out(p, 3, backend=BACKEND_ZSWAP)
     before = p.ctx.counters.copy()
     assert p.ra_probe(OP_SWAPIN, z) == verbs.RA_READAHEAD
-    assert _delta(p, before) == {
+    assert delta(p, before) == {
         ("swapin", "xa_lookup"): 1, ("swapin", "xa_node_visit"): 1,
         ("swapin", "cluster_lock"): 1, ("swapin", "vt_read"): 1,
     }
     assert p.ra_probe(OP_SWAPIN, d) == verbs.RA_SYNC
     assert p.ra_probe(OP_SWAPIN, q) == verbs.RA_READAHEAD
     before = p.ctx.counters.copy()
-    assert p.ra_probe(OP_SWAPIN, 40) == verbs.ENOENT and not _delta(p, before)
+    assert p.ra_probe(OP_SWAPIN, 40) == verbs.ENOENT and not delta(p, before)
     p = _pair(synchronous=False)
     d = _swapped_out(p, 2, backend=BACKEND_DISK)
     assert p.ra_probe(OP_SWAPIN, d) == verbs.RA_READAHEAD
@@ -1461,7 +964,7 @@ def test_cache_only_large_folio_gives_its_whole_backing_back():
     others = [_swapped_out(p, 10 + i, order=1, backend=BACKEND_DISK) for i in range(7)]
     before = p.ctx.counters.copy()
     assert p.reclaim_full(False) == 2
-    d = _row(_delta(p, before), OP_RECLAIM_SCAN)
+    d = row(delta(p, before), OP_RECLAIM_SCAN)
     assert v not in p.naive.vt and v + 1 not in p.naive.vt and p.naive.folio_swap[1] == v
     assert p.naive.pdev.slots[16] is None and p.naive.pdev.slots[17] is None
     assert p.naive.cache_drops == 0
@@ -1477,7 +980,7 @@ def test_cache_only_large_folio_gives_its_whole_backing_back():
     p.set_flags(1, 0)
     before = p.ctx.counters.copy()
     assert p.writeout(OP_WRITEOUT, v, 2, BACKEND_DISK) == BACKEND_DISK
-    d = _row(_delta(p, before), OP_WRITEOUT)
+    d = row(delta(p, before), OP_WRITEOUT)
     assert d["memcg_charge"] == 1 and d["rmap_write"] == 2 and "memcg_uncharge" not in d
     new = [p.naive.vt[x] >> 3 for x in (v, v + 1)]
     assert new[1] == new[0] + 1 and new[0] % 2 == 0
@@ -1520,7 +1023,7 @@ def test_partly_backed_folio_is_backed_anew_as_a_whole(page0):
     assert p.cache_add(OP_SWAPIN, v, 2, 5) == 0
     before = p.ctx.counters.copy()
     assert p.writeout(OP_WRITEOUT, v, 2, BACKEND_DISK) == BACKEND_DISK
-    d = _row(_delta(p, before), OP_WRITEOUT)
+    d = row(delta(p, before), OP_WRITEOUT)
     n = len(old)
     # prepare_writeout 2 + folio_realloc_swap's vswap_to_phys 2 + the drop 2
     assert d["vt_read"] == 6 and d["vt_write"] == n + 2
@@ -1617,7 +1120,7 @@ def test_vswap_free_uncharges_per_memcg_run():
     assert offs == [1, 2, 3] and [p.naive.vt[o] >> 3 for o in offs] == [1, 2, 3]
     before = p.ctx.counters.copy()
     assert p.put(OP_FREE, 1, 3, True) == 3
-    d = _row(_delta(p, before), OP_FREE)
+    d = row(delta(p, before), OP_FREE)
     assert d["memcg_uncharge"] == 2 and d["slot_free_notify"] == 3 and d["rmap_write"] == 3
     assert d["memcg_read"] == 3 and d["memcg_write"] == 3  # the ids cleared, not uncharged
     assert p.naive.pdev.inuse == 0 and _charges(p) == (3, 2)  # 3 backings, 2 runs

@@ -23,13 +23,24 @@ itself), distinct folio ids, ``C_CPU`` set before every non-alloc verb.
 """
 from __future__ import annotations
 
-import contextlib
-
+import harness
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, settings
+from harness import (
+    VerbMachine,
+    assert_same,
+    compare_device,
+    compare_folios,
+    compare_metadata,
+    compare_words,
+    counters_diff,
+    delta,
+    machine_settings,
+    row,
+    swapoff_walk,
+)
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
+from hypothesis.stateful import precondition, rule
 from naive_vswap import BAD, FOLIO, SWITCHES, ZSWAP, NaiveVswap
 
 from vswap_nb.core import device as D
@@ -42,24 +53,18 @@ from vswap_nb.core.counters import (
     OP_READAHEAD,
     OP_RECLAIM_SCAN,
     OP_SWAPIN,
-    OP_SWAPOFF,
     OP_WRITEOUT,
     OP_ZSWAP_WB,
     OPS,
     PRIMITIVES,
 )
-from vswap_nb.core.metadata import N_STRUCTURES, STRUCTURES
 from vswap_nb.core.verbs import (
     BACKEND_DISK,
     BACKEND_ZERO,
     BACKEND_ZSWAP,
-    C_CACHE_DROPS,
     C_CPU,
     C_ZSWAP_ENABLED,
-    ENOMEM,
     F_FLAGS,
-    F_ORDER,
-    F_SWAP,
     FOLIO_MAPPED,
     FOLIO_SYNC_BYPASS,
 )
@@ -74,218 +79,6 @@ def _fresh(design="vswap_v6"):
 
 
 # --------------------------------------------------------------------------- the pair
-
-
-class Pair:
-    """The Numba design and the naive model driven together; every verb call is
-    followed by assert_same() unless ``check=False``.  With ``twin=True`` (only for
-    vswap_v6 with every switch off) a vswap_v5 state is driven too and must stay
-    identical to the v6 one, counters included."""
-
-    def __init__(self, nslots, *, csize, vsize, ncpu=1, solidstate=True, discard=False,
-                 blkdev=True, synchronous=False, design="vswap_v6", switches=None, virtual_slots=None,
-                 twin=False, ways=1, zswap_on=False):
-        switches = dict(switches or {})
-        common = {"ncpu": ncpu, "cluster_size": csize, "solidstate": solidstate, "discard": discard,
-                  "blkdev": blkdev, "synchronous": synchronous, "virtual_cluster_size": vsize,
-                  "virtual_slots": virtual_slots}
-        if design == "vswap_v5":
-            assert not any(switches.values())
-            self.dst = get_design("vswap_v5").new_state(nslots, **common)
-        else:
-            self.dst = get_design("vswap_v6").new_state(
-                nslots, **common, **{k: bool(switches.get(k, False)) for k in SWITCHES},
-                lookup_cache_ways=ways)
-        self.ctx = verbs.new_ctx(NFOLIOS)
-        self.naive = NaiveVswap(
-            nslots, **common, layout_v6=design == "vswap_v6",
-            **{k: bool(switches.get(k, False)) for k in SWITCHES}, lookup_cache_ways=ways,
-        )
-        self.twin = None
-        if twin:
-            assert design == "vswap_v6" and not any(switches.values())
-            self.twin = get_design("vswap_v5").new_state(nslots, **common)
-            self.twin_ctx = verbs.new_ctx(NFOLIOS)
-        if zswap_on:  # the system has zswap (Ctx.meta[C_ZSWAP_ENABLED] up front)
-            self.ctx.meta[C_ZSWAP_ENABLED] = 1
-            self.naive.zswap_enabled = True
-            if self.twin is not None:
-                self.twin_ctx.meta[C_ZSWAP_ENABLED] = 1
-        self.light = False  # see bulk()
-        self.total = self.dst.dev.table.shape[0]
-        self.csize = csize
-        self.vsize = vsize
-        self.ncpu = ncpu
-
-    def set_cpu(self, cpu):
-        """The mm runs the next operation on ``cpu`` (Ctx.meta[C_CPU])."""
-        self.ctx.meta[C_CPU] = cpu
-        self.naive.cpu = cpu
-        if self.twin is not None:
-            self.twin_ctx.meta[C_CPU] = cpu
-
-    def set_flags(self, folio, flags):
-        """The mm's flags of ``folio`` (FOLIO_MAPPED); the design's own
-        FOLIO_SYNC_BYPASS is kept, as the mm's ``|=`` / ``&= ~`` keep it."""
-        flags |= int(self.ctx.folio[folio, F_FLAGS]) & FOLIO_SYNC_BYPASS
-        self.ctx.folio[folio, F_FLAGS] = flags
-        self.naive.folio_flags[folio] = flags
-        if self.twin is not None:
-            self.twin_ctx.folio[folio, F_FLAGS] = flags
-
-    def free_folios(self, limit=24):
-        cached = self.naive.folio_swap
-        out = []
-        for f in range(1, NFOLIOS):
-            if f not in cached:
-                out.append(f)
-                if len(out) == limit:
-                    break
-        return out
-
-    def _both(self, name, args, check=True, cpu=None):
-        if cpu is not None:
-            self.set_cpu(cpu)
-        got = int(getattr(verbs, name)(self.dst, self.ctx, *args))
-        want = getattr(self.naive, name)(*[OPS[a] if i == 0 and name not in ("alloc", "reclaim_full") else a
-                                           for i, a in enumerate(args)])
-        assert got == want, f"{name}{args}: numba returned {got}, naive {want}"
-        if self.twin is not None:
-            got5 = int(getattr(verbs, name)(self.twin, self.twin_ctx, *args))
-            assert got5 == got, f"{name}{args}: vswap_v5 returned {got5}, vswap_v6 (switches off) {got}"
-            assert_twins_same(self, f"after {name}{args}")
-        if check:
-            if self.light:
-                assert_counters(self, f"after {name}{args}")
-            else:
-                assert_same(self, f"after {name}{args}")
-        return want
-
-    @contextlib.contextmanager
-    def bulk(self, what):
-        """A long loop of verb calls: return values and counters are compared after
-        every call, the whole state once at the end (keeps the random tests fast)."""
-        self.light = True
-        try:
-            yield
-        finally:
-            self.light = False
-        assert_same(self, f"after {what}")
-
-    def alloc(self, cpu, order, folio, memcg, check=True):
-        return self._both("alloc", (cpu, order, folio, memcg), check)
-
-    def dup(self, op, entry, nr, check=True, cpu=None):
-        return self._both("dup", (op, entry, nr), check, cpu)
-
-    def pte_batch(self, op, entry, nr, check=True, cpu=None):
-        return self._both("pte_batch", (op, entry, nr), check, cpu)
-
-    def put(self, op, entry, nr, reclaim_cache, check=True, cpu=None):
-        return self._both("put", (op, entry, nr, bool(reclaim_cache)), check, cpu)
-
-    def cache_lookup(self, op, entry, check=True, cpu=None):
-        return self._both("cache_lookup", (op, entry), check, cpu)
-
-    def cache_add(self, op, entry, nr, folio, check=True, cpu=None):
-        return self._both("cache_add", (op, entry, nr, folio), check, cpu)
-
-    def cache_del(self, op, entry, nr, check=True, cpu=None):
-        return self._both("cache_del", (op, entry, nr), check, cpu)
-
-    def cache_free(self, op, entry, nr, check=True, cpu=None):
-        return self._both("cache_free", (op, entry, nr), check, cpu)
-
-    def try_reclaim(self, op, entry, flags, check=True, cpu=None):
-        return self._both("try_reclaim", (op, entry, flags), check, cpu)
-
-    def writeout(self, op, entry, nr, backend, check=True, cpu=None):
-        return self._both("writeout", (op, entry, nr, backend), check, cpu)
-
-    def read_backend(self, op, entry, check=True, cpu=None):
-        return self._both("read_backend", (op, entry), check, cpu)
-
-    def ra_probe(self, op, entry, check=True, cpu=None):
-        return self._both("ra_probe", (op, entry), check, cpu)
-
-    def free_after_fault(self, op, entry, folio, sync_dev, full, write, check=True, cpu=None):
-        return self._both("free_after_fault", (op, entry, folio, bool(sync_dev), bool(full), bool(write)),
-                          check, cpu)
-
-    def zswap_writeback(self, op, entry, folio, check=True, cpu=None):
-        return self._both("zswap_writeback", (op, entry, folio), check, cpu)
-
-    def reclaim_full(self, force, check=True, cpu=None):
-        return self._both("reclaim_full", (bool(force),), check, cpu)
-
-    def unuse_entry(self, op, off, check=True, cpu=None):
-        return self._both("unuse_entry", (op, off), check, cpu)
-
-    def unuse(self, op, entry, folio, check=True, cpu=None):
-        return self._both("unuse", (op, entry, folio), check, cpu)
-
-    def _devs(self):
-        """The physical device of the design (and of the twin): ``verbs.phys_dev``."""
-        return [verbs.phys_dev(d) for d in (self.dst, self.twin) if d is not None]
-
-    def swapoff_begin(self):
-        """dev_swapoff_begin() on the physical device of both models."""
-        for dev in self._devs():
-            D.dev_swapoff_begin(dev)
-        self.naive.swapoff_begin()
-        assert_same(self, "after swapoff_begin")
-
-    def next_used(self, off):
-        """dev_next_used(): swapoff's walk over the clusters that hold slots."""
-        want = self.naive.dev.next_used(off)
-        for dev in self._devs():
-            got = int(D.dev_next_used(dev, off))
-            assert got == want, f"dev_next_used({off}): numba {got}, naive {want}"
-        return want
-
-    def swapoff_end(self):
-        """dev_swapoff_end(): the slots still in use (0: the device is off)."""
-        want = self.naive.swapoff_end()
-        for dst, ctx in ((self.dst, self.ctx), (self.twin, getattr(self, "twin_ctx", None))):
-            if dst is None:
-                continue
-            got = int(D.dev_swapoff_end(verbs.phys_dev(dst), dst, ctx, OP_SWAPOFF))
-            assert got == want, f"dev_swapoff_end: numba {got}, naive {want}"
-        assert_same(self, "after swapoff_end")
-        return want
-
-    def swap_count(self, entry):
-        got = int(verbs.swap_count(self.dst, entry))
-        want = self.naive.swap_count(entry)
-        assert got == want, f"swap_count({entry}): numba {got}, naive {want}"
-        return want
-
-    def metadata(self):
-        out = np.zeros(N_STRUCTURES, dtype=np.int64)
-        verbs.metadata_bytes(self.dst, out)
-        return {name: int(out[i]) for i, name in enumerate(STRUCTURES)}
-
-
-# --------------------------------------------------------------------------- comparison
-
-_LIST_IDS = {"free": D.L_FREE, "full": D.L_FULL, "discard": D.L_DISCARD}
-for _o in range(D.N_ORDERS):
-    _LIST_IDS[("nonfull", _o)] = D.L_NONFULL + _o
-    _LIST_IDS[("frag", _o)] = D.L_FRAG + _o
-
-
-def counters_diff(got, want):
-    return {(OPS[i], PRIMITIVES[j]): (int(got[i, j]), int(want[i, j]))
-            for i, j in np.argwhere(got != want)}
-
-
-def _dev_list(dev, lid):
-    out = []
-    c = int(dev.lists[lid, D.LS_HEAD])
-    while c >= 0 and len(out) <= dev.ci.shape[0]:
-        out.append(c)
-        c = int(dev.ci[c, D.CI_NEXT])
-    return out
 
 
 def _partial_list(dst, order):
@@ -323,151 +116,6 @@ def _bits(dst, row):
     return set(np.flatnonzero(np.unpackbits(dst.vbits[row].view(np.uint8), bitorder="little")).tolist())
 
 
-def assert_counters(pair, where=""):
-    want = np.array(pair.naive.counter_matrix(), dtype=np.int64)
-    if not np.array_equal(pair.ctx.counters, want):
-        raise AssertionError(f"{where}: counters differ {{cell: (numba, naive)}}: "
-                             f"{counters_diff(pair.ctx.counters, want)}")
-
-
-def assert_same(pair, where=""):
-    n, dst, ctx = pair.naive, pair.dst, pair.ctx
-    dev = dst.dev
-    vsize = pair.vsize
-
-    assert_counters(pair, where)
-
-    # ---- virtual clusters: id, count, order, refcount, partial flag, bitmap, descriptors
-    vc = dst.vc
-    live = np.flatnonzero(vc[:, V.VC_FLAGS] & V.VF_LIVE)
-    row_of = {int(vc[r, V.VC_ID]): int(r) for r in live}
-    assert len(row_of) == live.size, f"{where}: two live rows share an id"
-    assert set(row_of) == set(n.clusters), (
-        f"{where}: live cluster ids: numba {sorted(row_of)}, naive {sorted(n.clusters)}")
-    id_of = {r: cid for cid, r in row_of.items()}
-    if n.clusters:
-        ids = sorted(n.clusters)
-        rows = np.array([row_of[c] for c in ids])
-        got = np.column_stack([vc[rows, V.VC_COUNT], vc[rows, V.VC_ORDER], vc[rows, V.VC_REF],
-                               (vc[rows, V.VC_FLAGS] & V.VF_PARTIAL) != 0])
-        cls = [n.clusters[c] for c in ids]
-        exp = np.array([(cl.count, cl.order, cl.ref, n.on_partial(cl)) for cl in cls], dtype=np.int64)
-        bad = np.flatnonzero((got != exp).any(axis=1))
-        assert bad.size == 0, (
-            f"{where}: cluster {ids[bad[0]]} (count, order, ref, partial): numba "
-            f"{got[bad[0]].tolist()}, naive {exp[bad[0]].tolist()}")
-        bits = np.unpackbits(dst.vbits[rows].view(np.uint8), axis=1, bitorder="little")
-        exp_bits = np.zeros_like(bits)
-        for k, cl in enumerate(cls):
-            exp_bits[k, list(cl.bits)] = 1
-        bad = np.flatnonzero((bits != exp_bits).any(axis=1))
-        assert bad.size == 0, (
-            f"{where}: cluster {ids[bad[0]]} bitmap: numba {np.flatnonzero(bits[bad[0]]).tolist()}, "
-            f"naive {sorted(cls[bad[0]].bits)}")
-        got_d = dst.desc.reshape(-1, vsize, 3)[rows]
-        exp_d = np.stack([_desc_words(cl) for cl in cls])
-        bad = np.argwhere((got_d != exp_d).any(axis=2))
-        if bad.size:
-            k, i = bad[0]
-            raise AssertionError(
-                f"{where}: cluster {ids[k]} descriptor {i}: numba {got_d[k, i].tolist()} "
-                f"(backend, folio + 1, meta), naive {cls[k].desc[i]}")
-    heads = dst.meta[V.V_PARTIAL:V.V_PARTIAL + 2 * D.N_ORDERS:2]
-    for o in range(D.N_ORDERS):
-        if heads[o] < 0 and not n.partial[o]:
-            continue
-        got = [id_of.get(r, ("dead row", r)) for r in _partial_list(dst, o)]
-        assert got == n.partial[o], f"{where}: partial[{o}]: numba {got}, naive {n.partial[o]}"
-        tail = int(dst.meta[V.V_PARTIAL + 2 * o + 1])
-        assert id_of.get(tail) == n.partial[o][-1], f"{where}: partial[{o}] tail"
-
-    # ---- the cluster map
-    cmap = dst.cmap
-    for cid in n.clusters:
-        word, _ = radix.xa_walk(cmap, 0, cid)
-        assert word & 1 and (word >> 1) == row_of[cid], f"{where}: cluster map entry {cid}"
-    nodes = len(n.cmap.nodes())
-    got = (int(cmap.aux[radix.M_ENTRIES]), int(cmap.aux[radix.M_NR_NODES]), int(radix.xa_height(cmap, 0)))
-    exp = (len(n.clusters), nodes, n.cmap.height())
-    assert got == exp, f"{where}: cluster map (entries, nodes, height): numba {got}, naive {exp}"
-
-    # ---- per-CPU words: allocation cluster per order, lookup cache
-    exp = np.full((pair.ncpu, V.P_WORDS), -1, dtype=np.int64)
-    for cpu in range(pair.ncpu):
-        for o, cl in enumerate(n.alloc_cache[cpu]):
-            if cl is not None:
-                exp[cpu, o] = row_of[cl.id]
-        for w, cid in enumerate(n.mru[cpu]):
-            exp[cpu, V.P_MRU_ID + 2 * w] = cid
-            exp[cpu, V.P_MRU_ROW + 2 * w] = row_of[cid]
-    if not np.array_equal(dst.vpcpu, exp):
-        def ids(a):
-            return [[id_of.get(int(r), r) if 0 <= k < D.N_ORDERS else int(r) for k, r in enumerate(row)]
-                    for row in a]
-        raise AssertionError(f"{where}: per-CPU words (cluster ids; MRU id, row): numba "
-                             f"{ids(dst.vpcpu)}, naive {ids(exp)}")
-
-    # ---- design words
-    got = (int(dst.meta[V.V_LIVE_ROWS]), int(dst.meta[V.V_ROWS_FREE_N]),
-           int(dst.meta[V.V_ZSWAP_ENTRIES]), int(dst.meta[V.V_NEXT_ZSWAP]))
-    exp = (n.live_rows(), n.nrows - n.live_rows(), n.zswap_entries, n.zswap_stored)
-    assert got == exp, (f"{where}: design words (slab objects, free objects, zswap entries, "
-                        f"zswap entries stored): numba {got}, naive {exp}")
-
-    # ---- the physical device
-    words = np.array([_rmap_word(s) for s in n.dev.slots], dtype=np.int64)
-    bad = np.flatnonzero(dev.table != words)
-    assert bad.size == 0, (
-        f"{where}: physical table words differ at {bad[:8].tolist()}: numba "
-        f"{[hex(int(dev.table[i]) & ((1 << 64) - 1)) for i in bad[:8]]}, naive "
-        f"{[n.dev.slots[i] for i in bad[:8]]}")
-    cols = [D.CI_COUNT, D.CI_FLAGS, D.CI_ORDER, D.CI_LIST, D.CI_TABLE]
-    exp = np.array([(cl.count, cl.flags, cl.order, -1 if cl.on_list is None else _LIST_IDS[cl.on_list],
-                     int(cl.has_table)) for cl in n.dev.clusters], dtype=np.int64)
-    got = dev.ci[:, cols]
-    bad = np.flatnonzero((got != exp).any(axis=1))
-    assert bad.size == 0, (f"{where}: physical cluster {bad[0]} (count, flags, order, list, table): "
-                           f"numba {got[bad[0]].tolist()}, naive {exp[bad[0]].tolist()}")
-    for key, lst in n.dev.lists.items():
-        lid = _LIST_IDS[key]
-        if not lst and dev.lists[lid, D.LS_HEAD] < 0 and dev.lists[lid, D.LS_LEN] == 0:
-            continue
-        assert _dev_list(dev, lid) == lst, f"{where}: list {key}: numba {_dev_list(dev, lid)}, naive {lst}"
-        assert int(dev.lists[lid, D.LS_LEN]) == len(lst), f"{where}: list {key} length"
-        assert int(dev.lists[lid, D.LS_TAIL]) == lst[-1], f"{where}: list {key} tail"
-    exp = np.zeros_like(dev.pcpu)
-    for (r, order), off in n.dev.pcpu.items():
-        exp[pair.ncpu if r == "global" else r, order] = off
-    assert np.array_equal(dev.pcpu, exp), (
-        f"{where}: per-CPU next offsets (last row: global): numba {dev.pcpu.tolist()}, naive {exp.tolist()}")
-    nd = n.dev
-    got = tuple(int(dev.meta[i]) for i in (D.D_INUSE, D.D_AVAIL, D.D_RECLAIM_PENDING, D.D_DISCARD_PENDING,
-                                           D.D_TABLES, D.D_PEAK_TABLES, D.D_ALLOC_FAIL, D.D_OFF))
-    got += (int(dev.meta[D.D_FLAGS] & D.SWP_WRITEOK != 0),)
-    exp = (nd.inuse, int(nd.avail), int(nd.reclaim_pending), int(nd.discard_pending), nd.tables,
-           nd.peak_tables, nd.alloc_fail, int(nd.off), int(nd.writeok))
-    assert got == exp, (f"{where}: device words (inuse, avail, reclaim_pending, discard_pending, tables, "
-                        f"peak_tables, alloc_fail, off, writeok): numba {got}, naive {exp}")
-
-    # ---- the folio side of the context
-    exp = np.zeros((NFOLIOS, 3), dtype=np.int64)
-    for col, d in ((F_SWAP, n.folio_swap), (F_ORDER, n.folio_order), (F_FLAGS, n.folio_flags)):
-        for f, v in d.items():
-            exp[f, col] = v
-    if not np.array_equal(ctx.folio, exp):
-        bad = np.argwhere(ctx.folio != exp)[:8]
-        raise AssertionError(f"{where}: folio side differs at (folio, column) {bad.tolist()}: numba "
-                             f"{[int(ctx.folio[f, c]) for f, c in bad]}, naive {[int(exp[f, c]) for f, c in bad]}")
-    assert int(ctx.meta[C_CACHE_DROPS]) == n.cache_drops, f"{where}: cache drops"
-    assert int(ctx.meta[C_ZSWAP_ENABLED]) == int(n.zswap_enabled), f"{where}: zswap enabled"
-    assert int(ctx.meta[C_CPU]) == n.cpu, f"{where}: C_CPU"
-
-    got_md = pair.metadata()
-    exp_md = n.metadata_bytes()
-    assert got_md == {name: exp_md.get(name, 0) for name in STRUCTURES}, (
-        f"{where}: metadata_bytes: numba {got_md}, naive {exp_md}")
-
-
 def _arrays(state, prefix=""):
     """Every array of a (nested) state namedtuple, by dotted name."""
     out = {}
@@ -480,6 +128,167 @@ def _arrays(state, prefix=""):
 
 
 _LAYOUT_COLUMNS = [PRIMITIVES.index(n) for n in ("mem_zero_line", "vmalloc", "vfree")]
+
+
+class Pair(harness.Pair):
+    """``vswap_v5`` / ``vswap_v6`` and ``NaiveVswap`` driven together (``harness.Pair``);
+    non-alloc verbs run on ``Ctx.meta[C_CPU]``.  With ``twin=True`` (only for vswap_v6
+    with every switch off) a vswap_v5 state is driven too and must stay identical to the
+    v6 one, counters included (``assert_twins_same``)."""
+
+    tracks_cpu = True
+    keep_flags = FOLIO_SYNC_BYPASS  # the design's own flag: the mm's |= / &= ~ keep it
+
+    def __init__(self, nslots, *, csize, vsize, ncpu=1, solidstate=True, discard=False,
+                 blkdev=True, synchronous=False, design="vswap_v6", switches=None, virtual_slots=None,
+                 twin=False, ways=1, zswap_on=False):
+        switches = dict(switches or {})
+        common = {"ncpu": ncpu, "cluster_size": csize, "solidstate": solidstate, "discard": discard,
+                  "blkdev": blkdev, "synchronous": synchronous, "virtual_cluster_size": vsize,
+                  "virtual_slots": virtual_slots}
+        if design == "vswap_v5":
+            assert not any(switches.values())
+            dst = get_design("vswap_v5").new_state(nslots, **common)
+        else:
+            dst = get_design("vswap_v6").new_state(
+                nslots, **common, **{k: bool(switches.get(k, False)) for k in SWITCHES},
+                lookup_cache_ways=ways)
+        naive = NaiveVswap(
+            nslots, **common, layout_v6=design == "vswap_v6",
+            **{k: bool(switches.get(k, False)) for k in SWITCHES}, lookup_cache_ways=ways,
+        )
+        super().__init__(dst, naive, NFOLIOS, csize=csize, ncpu=ncpu)
+        self.twin = None
+        if twin:
+            assert design == "vswap_v6" and not any(switches.values())
+            self.twin = get_design("vswap_v5").new_state(nslots, **common)
+            self.twin_ctx = verbs.new_ctx(NFOLIOS)
+        if zswap_on:
+            self.set_zswap_enabled()
+        self.vsize = vsize
+
+    def naive_args(self, name, args):
+        """The reference names the operation of a verb (its first argument)."""
+        if name in ("alloc", "reclaim_full"):
+            return args
+        return (OPS[args[0]],) + tuple(args[1:])
+
+    def after_verb(self, name, args, got):
+        if self.twin is not None:
+            got5 = int(getattr(verbs, name)(self.twin, self.twin_ctx, *args))
+            assert got5 == got, f"{name}{args}: vswap_v5 returned {got5}, vswap_v6 (switches off) {got}"
+            assert_twins_same(self, f"after {name}{args}")
+
+    def set_zswap_enabled(self):
+        super().set_zswap_enabled()
+        if self.twin is not None:
+            self.twin_ctx.meta[C_ZSWAP_ENABLED] = 1
+
+    def set_cpu(self, cpu):
+        super().set_cpu(cpu)
+        if self.twin is not None:
+            self.twin_ctx.meta[C_CPU] = cpu
+
+    def set_flags(self, folio, flags):
+        super().set_flags(folio, flags)
+        if self.twin is not None:
+            self.twin_ctx.folio[folio, F_FLAGS] = self.ctx.folio[folio, F_FLAGS]
+
+    def phys_naive(self):
+        return self.naive.dev
+
+    def phys_states(self):
+        out = [(self.dst, self.ctx)]
+        if self.twin is not None:
+            out.append((self.twin, self.twin_ctx))
+        return out
+
+    def compare(self, where):
+        n, dst, vsize = self.naive, self.dst, self.vsize
+
+        # ---- virtual clusters: id, count, order, refcount, partial flag, bitmap, descriptors
+        vc = dst.vc
+        live = np.flatnonzero(vc[:, V.VC_FLAGS] & V.VF_LIVE)
+        row_of = {int(vc[r, V.VC_ID]): int(r) for r in live}
+        assert len(row_of) == live.size, f"{where}: two live rows share an id"
+        assert set(row_of) == set(n.clusters), (
+            f"{where}: live cluster ids: numba {sorted(row_of)}, naive {sorted(n.clusters)}")
+        id_of = {r: cid for cid, r in row_of.items()}
+        if n.clusters:
+            ids = sorted(n.clusters)
+            rows = np.array([row_of[c] for c in ids])
+            got = np.column_stack([vc[rows, V.VC_COUNT], vc[rows, V.VC_ORDER], vc[rows, V.VC_REF],
+                                   (vc[rows, V.VC_FLAGS] & V.VF_PARTIAL) != 0])
+            cls = [n.clusters[c] for c in ids]
+            exp = np.array([(cl.count, cl.order, cl.ref, n.on_partial(cl)) for cl in cls], dtype=np.int64)
+            bad = np.flatnonzero((got != exp).any(axis=1))
+            assert bad.size == 0, (
+                f"{where}: cluster {ids[bad[0]]} (count, order, ref, partial): numba "
+                f"{got[bad[0]].tolist()}, naive {exp[bad[0]].tolist()}")
+            bits = np.unpackbits(dst.vbits[rows].view(np.uint8), axis=1, bitorder="little")
+            exp_bits = np.zeros_like(bits)
+            for k, cl in enumerate(cls):
+                exp_bits[k, list(cl.bits)] = 1
+            bad = np.flatnonzero((bits != exp_bits).any(axis=1))
+            assert bad.size == 0, (
+                f"{where}: cluster {ids[bad[0]]} bitmap: numba {np.flatnonzero(bits[bad[0]]).tolist()}, "
+                f"naive {sorted(cls[bad[0]].bits)}")
+            got_d = dst.desc.reshape(-1, vsize, 3)[rows]
+            exp_d = np.stack([_desc_words(cl) for cl in cls])
+            bad = np.argwhere((got_d != exp_d).any(axis=2))
+            if bad.size:
+                k, i = bad[0]
+                raise AssertionError(
+                    f"{where}: cluster {ids[k]} descriptor {i}: numba {got_d[k, i].tolist()} "
+                    f"(backend, folio + 1, meta), naive {cls[k].desc[i]}")
+        heads = dst.meta[V.V_PARTIAL:V.V_PARTIAL + 2 * D.N_ORDERS:2]
+        for o in range(D.N_ORDERS):
+            if heads[o] < 0 and not n.partial[o]:
+                continue
+            got = [id_of.get(r, ("dead row", r)) for r in _partial_list(dst, o)]
+            assert got == n.partial[o], f"{where}: partial[{o}]: numba {got}, naive {n.partial[o]}"
+            tail = int(dst.meta[V.V_PARTIAL + 2 * o + 1])
+            assert id_of.get(tail) == n.partial[o][-1], f"{where}: partial[{o}] tail"
+
+        # ---- the cluster map
+        cmap = dst.cmap
+        for cid in n.clusters:
+            word, _ = radix.xa_walk(cmap, 0, cid)
+            assert word & 1 and (word >> 1) == row_of[cid], f"{where}: cluster map entry {cid}"
+        got = (int(cmap.aux[radix.M_ENTRIES]), int(cmap.aux[radix.M_NR_NODES]), int(radix.xa_height(cmap, 0)))
+        exp = (len(n.clusters), len(n.cmap.nodes()), n.cmap.height())
+        assert got == exp, f"{where}: cluster map (entries, nodes, height): numba {got}, naive {exp}"
+
+        # ---- per-CPU words: allocation cluster per order, lookup cache
+        exp = np.full((self.ncpu, V.P_WORDS), -1, dtype=np.int64)
+        for cpu in range(self.ncpu):
+            for o, cl in enumerate(n.alloc_cache[cpu]):
+                if cl is not None:
+                    exp[cpu, o] = row_of[cl.id]
+            for w, cid in enumerate(n.mru[cpu]):
+                exp[cpu, V.P_MRU_ID + 2 * w] = cid
+                exp[cpu, V.P_MRU_ROW + 2 * w] = row_of[cid]
+        if not np.array_equal(dst.vpcpu, exp):
+            def ids(a):
+                return [[id_of.get(int(r), r) if 0 <= k < D.N_ORDERS else int(r) for k, r in enumerate(row)]
+                        for row in a]
+            raise AssertionError(f"{where}: per-CPU words (cluster ids; MRU id, row): numba "
+                                 f"{ids(dst.vpcpu)}, naive {ids(exp)}")
+
+        # ---- design words
+        got = (int(dst.meta[V.V_LIVE_ROWS]), int(dst.meta[V.V_ROWS_FREE_N]),
+               int(dst.meta[V.V_ZSWAP_ENTRIES]), int(dst.meta[V.V_NEXT_ZSWAP]))
+        exp = (n.live_rows(), n.nrows - n.live_rows(), n.zswap_entries, n.zswap_stored)
+        assert got == exp, (f"{where}: design words (slab objects, free objects, zswap entries, "
+                            f"zswap entries stored): numba {got}, naive {exp}")
+
+        # ---- the physical device: table words with the C bit, clusters, lists, words
+        words = np.array([_rmap_word(s) for s in n.dev.slots], dtype=np.int64)
+        compare_words(where, "physical table words", dst.dev.table, words, lambda i: n.dev.slots[i])
+        compare_device(where, "physical", dst.dev, n.dev, self.ncpu)
+
+        compare_folios(where, self.ctx, n, cpu=True)
+        compare_metadata(where, self)
 
 
 def assert_twins_same(pair, where=""):
@@ -537,26 +346,36 @@ def configs(draw, *, twin=False):
     }
 
 
-BACKENDS = st.sampled_from([BACKEND_ZERO, BACKEND_ZSWAP, BACKEND_DISK, BACKEND_DISK])
-MEMCGS = st.sampled_from([0, 1, 1, 2])
-OPS_PUT = st.sampled_from([OP_FREE, OP_SWAPIN])
-
-
-class VswapMachine(RuleBasedStateMachine):
-    """Random valid operation sequences on both models, compared after every call."""
+class VswapMachine(VerbMachine):
+    """The generic machine (``harness.VerbMachine``) on ``vswap_v5`` / ``vswap_v6``:
+    entries are virtual (any cluster id), a CPU is drawn for every rule, a folio leaves
+    the cache without writeout only when clean, long loops compare the whole state at
+    their end; plus the rules of a virtual design (``alloc_burst``, ``swapin_rewrite``,
+    ``cache_only_on_disk``, ``swapout_partly_mapped``, ``idle``) and its own ``fill``
+    and ``swapin`` (through the fault's lookup, probe and free_after_fault)."""
 
     twin = False
+    memcgs = st.sampled_from([0, 1, 1, 2])
+    backends = st.sampled_from([BACKEND_ZERO, BACKEND_ZSWAP, BACKEND_DISK, BACKEND_DISK])
+    drop_limit = 32
+    drop_in_bulk = True
+    zap_reclaim = None
+    zap_drops_cache = False
+    drop_after_failed_writeout = False
 
-    @initialize(data=st.data())
-    def setup(self, data):
-        self.p = Pair(**data.draw(configs(twin=self.twin), label="config"))
-        assert_same(self.p, "after setup")
+    def make_pair(self, config):
+        return Pair(**config)
 
-    # ---- candidates, from the reference model
+    @property
+    def configs(self):
+        return configs(twin=self.twin)
 
     @property
     def n(self):
         return self.p.naive
+
+    def span(self):
+        return self.p.vsize
 
     def entries(self, pred):
         out = []
@@ -572,14 +391,14 @@ class VswapMachine(RuleBasedStateMachine):
     def dupable(self):
         return self.entries(lambda d: d.count >= 1 or d.in_cache)
 
-    def swapped(self):
+    def shadows(self):
         return self.entries(lambda d: d.count >= 1 and not d.in_cache)
 
-    def draw_swapped(self, data):
+    def draw_shadow(self, data):
         """A swapped-out entry, its backend type drawn first (disk-backed entries
         outnumber the others after a fill)."""
         by_type = {}
-        for e in self.swapped():
+        for e in self.shadows():
             by_type.setdefault(self.n.desc_of(e).type, []).append(e)
         typ = data.draw(st.sampled_from(sorted(by_type)), label="backend type")
         return data.draw(st.sampled_from(by_type[typ]), label="entry")
@@ -587,50 +406,37 @@ class VswapMachine(RuleBasedStateMachine):
     def zswapped(self):
         return self.entries(lambda d: d.type == ZSWAP and not d.in_cache)
 
+    def wb_candidates(self):
+        return self.zswapped()
+
     def cached(self):
         return sorted((f, s, 1 << self.n.folio_order[f]) for f, s in self.n.folio_swap.items())
 
-    def clean(self, start, nr):
-        """The folio may leave the cache without writeout: no page of it lives only in
-        the folio (a fresh or zswap-loaded page that PTEs still reference)."""
+    def droppable(self, start, nr):
+        """Clean: no page of the folio lives only in the folio (a fresh or zswap-loaded
+        page that PTEs still reference)."""
         return not any(self.n.desc_of(e).type == FOLIO and self.n.desc_of(e).count
                        for e in range(start, start + nr))
 
-    def any_entry(self, data):
-        top = (max(self.n.clusters, default=0) + 2) * self.p.vsize
-        return data.draw(st.integers(1, top - 1), label="entry")
+    def entry_end(self):
+        return (max(self.n.clusters, default=0) + 2) * self.p.vsize
 
-    def cpu(self, data):
-        return data.draw(st.integers(0, self.p.ncpu - 1), label="cpu")
+    def any_entry(self, data):
+        return data.draw(st.integers(1, self.entry_end() - 1), label="entry")
+
+    def draw_real(self, data):
+        return self.any_entry(data)
 
     def orders(self):
         return [0, 0, 0, 1, 2, self.n.vshift]
 
-    def folio(self, data):
-        return data.draw(st.sampled_from(self.p.free_folios()), label="folio")
+    def do_swapoff(self, data):
+        """swapoff(8) of the physical device: the mm's device loop (``_swapoff``)."""
+        swapoff_device(self.p, self.cpu(data))
+        self.writeout_after_swapoff(data, [(s, nr) for _, s, nr in self.cached()
+                                           if any(self.n.desc_of(e).count for e in range(s, s + nr))])
 
-    def draw_cached(self, data):
-        return data.draw(st.sampled_from(self.cached()), label="cached folio")
-
-    # ---- swap-out
-
-    def _swapout(self, data, cpu, order, memcg, unmap):
-        folio = self.folio(data)
-        off = self.p.alloc(cpu, order, folio, memcg)
-        if off < 0:
-            return off, folio
-        self.p.set_flags(folio, FOLIO_MAPPED)
-        if unmap:  # try_to_unmap_one(): folio_dup_swap() once per PTE
-            for i in range(1 << order):
-                self.p.dup(OP_DUP, off + i, 1, cpu=cpu)
-            self.p.set_flags(folio, 0)
-        return off, folio
-
-    @rule(data=st.data())
-    def alloc(self, data):
-        order = data.draw(st.sampled_from(self.orders()), label="order")
-        self._swapout(data, self.cpu(data), order, data.draw(MEMCGS, label="memcg"),
-                      data.draw(st.booleans(), label="unmap"))
+    # ---- the rules of this design only, and its own fill and swap-in
 
     @rule(data=st.data())
     def alloc_burst(self, data):
@@ -643,15 +449,15 @@ class VswapMachine(RuleBasedStateMachine):
                 if self._swapout(data, cpu, order, 1, unmap)[0] < 0:
                     break
 
-    @precondition(lambda self: self.swapped())
+    @precondition(lambda self: self.shadows())
     @rule(data=st.data())
     def swapin_rewrite(self, data):
         """A swapped-in folio (maybe read, maybe partly mapped again) is reclaimed again:
         writeout to a backend, possibly another one than before, then dropped."""
         cpu = self.cpu(data)
-        x = self.draw_swapped(data)
-        nr = self._swapin_nr(data)
-        folio = self.folio(data)
+        x = self.draw_shadow(data)
+        nr = self.swapin_nr(data, x)
+        folio = self.draw_folio(data)
         if self.p.cache_add(OP_SWAPIN, x, nr, folio, cpu=cpu) != 0:
             return
         start = x // nr * nr
@@ -660,24 +466,11 @@ class VswapMachine(RuleBasedStateMachine):
         if data.draw(st.booleans(), label="one PTE gone"):
             self.p.put(OP_FREE, x, 1, False, cpu=cpu)
         for _ in range(data.draw(st.integers(1, 2), label="writeouts")):
-            r = self.p.writeout(OP_WRITEOUT, start, nr, data.draw(BACKENDS, label="backend"), cpu=cpu)
+            r = self.p.writeout(OP_WRITEOUT, start, nr, data.draw(self.backends, label="backend"), cpu=cpu)
             if r <= 0 or self.n.folio_swap.get(folio) != start:
                 return
-        if self.clean(start, nr) and data.draw(st.booleans(), label="drop"):
+        if self.droppable(start, nr) and data.draw(st.booleans(), label="drop"):
             self.p.cache_del(OP_CACHE_DEL, start, nr, cpu=cpu)
-
-    @rule(data=st.data())
-    def swapout_cycle(self, data):
-        """Reclaim of one folio: allocate, unmap, write out, drop from the cache."""
-        cpu = self.cpu(data)
-        order = data.draw(st.sampled_from(self.orders()), label="order")
-        off, folio = self._swapout(data, cpu, order, data.draw(MEMCGS, label="memcg"), True)
-        if off < 0:
-            return
-        nr = 1 << order
-        r = self.p.writeout(OP_WRITEOUT, off, nr, data.draw(BACKENDS, label="backend"), cpu=cpu)
-        if r > 0 and self.n.folio_swap.get(folio) == off:
-            self.p.cache_del(OP_CACHE_DEL, off, nr, cpu=cpu)
 
     @rule(data=st.data())
     def cache_only_on_disk(self, data):
@@ -685,7 +478,7 @@ class VswapMachine(RuleBasedStateMachine):
         cache: its physical slots are swap-cache-only (C bit set with the switch)."""
         cpu = self.cpu(data)
         order = data.draw(st.sampled_from([0, 0, 1]), label="order")
-        off, _ = self._swapout(data, cpu, order, data.draw(MEMCGS, label="memcg"), True)
+        off, _ = self._swapout(data, cpu, order, data.draw(self.memcgs, label="memcg"), True)
         if off < 0:
             return
         nr = 1 << order
@@ -699,15 +492,15 @@ class VswapMachine(RuleBasedStateMachine):
         physical slot for one carries the rmap C bit at once with the switch)."""
         cpu = self.cpu(data)
         order = data.draw(st.sampled_from([1, 2]), label="order")
-        folio = self.folio(data)
-        off = self.p.alloc(cpu, order, folio, data.draw(MEMCGS, label="memcg"))
+        folio = self.draw_folio(data)
+        off = self.p.alloc(cpu, order, folio, data.draw(self.memcgs, label="memcg"))
         if off < 0:
             return
         nr = 1 << order
         mapped = data.draw(st.sets(st.integers(0, nr - 1), min_size=1, max_size=nr - 1), label="mapped")
         for i in sorted(mapped):
             self.p.dup(OP_DUP, off + i, 1, cpu=cpu)
-        self.p.writeout(OP_WRITEOUT, off, nr, data.draw(BACKENDS, label="backend"), cpu=cpu)
+        self.p.writeout(OP_WRITEOUT, off, nr, data.draw(self.backends, label="backend"), cpu=cpu)
 
     @rule(data=st.data())
     def fill(self, data):
@@ -721,6 +514,7 @@ class VswapMachine(RuleBasedStateMachine):
         with self.p.bulk("fill"):
             for _ in range(self.p.total // nr + 2):
                 cpu = rnd.randrange(self.p.ncpu)
+                self.p.set_cpu(cpu)
                 off, folio = self._swapout(data, cpu, order, rnd.choice([1, 1, 1, 2]), True)
                 if off < 0:
                     break
@@ -732,89 +526,7 @@ class VswapMachine(RuleBasedStateMachine):
                 elif self.n.folio_swap.get(folio) == off:
                     self.p.cache_del(OP_CACHE_DEL, off, nr, cpu=cpu)
 
-    # ---- swap counts
-
-    @precondition(lambda self: self.dupable())
-    @rule(data=st.data())
-    def dup(self, data):
-        x = data.draw(st.sampled_from(self.dupable()), label="entry")
-        want = data.draw(st.integers(1, 4), label="nr")
-        ok = set(self.dupable())
-        cend = ((x >> self.n.vshift) + 1) << self.n.vshift
-        nr = 1
-        while nr < want and x + nr < cend and x + nr in ok:
-            nr += 1
-        self.p.dup(OP_DUP, x, nr, cpu=self.cpu(data))
-
-    @precondition(lambda self: self.live())
-    @rule(data=st.data())
-    def put(self, data):
-        x = data.draw(st.sampled_from(self.live()), label="entry")
-        want = data.draw(st.sampled_from([1, 1, 2, 3, 8, 40]), label="nr")
-        ok = set(self.live())
-        nr = 1
-        while nr < want and x + nr in ok:
-            nr += 1
-        self.p.put(data.draw(OPS_PUT, label="op"), x, nr, data.draw(st.booleans(), label="reclaim"),
-                   cpu=self.cpu(data))
-
-    @precondition(lambda self: self.live())
-    @rule(data=st.data())
-    def zap(self, data):
-        """munmap/exit over one or two virtual clusters: swap_pte_batch() then
-        swap_put_entries_direct() on every run of live entries."""
-        cpu = self.cpu(data)
-        reclaim = data.draw(st.booleans(), label="reclaim")
-        c0 = data.draw(st.sampled_from(self.live()), label="entry") >> self.n.vshift
-        c1 = c0 + data.draw(st.integers(0, 1), label="extra clusters")
-        lo, hi = c0 << self.n.vshift, (c1 + 1) << self.n.vshift
-        x = lo
-        while x < hi:
-            if self.n.swap_count(x) < 1:
-                x += 1
-                continue
-            nr = 1
-            while x + nr < hi and self.n.swap_count(x + nr) >= 1:
-                nr += 1
-            nr = self.p.pte_batch(OP_FREE, x, nr, cpu=cpu)
-            self.p.put(OP_FREE, x, nr, reclaim, cpu=cpu)
-            x += nr
-
-    @rule(data=st.data())
-    def drop_cache(self, data):
-        """Memory pressure: folio_free_swap() on cached folios."""
-        cpu = self.cpu(data)
-        with self.p.bulk("drop_cache"):
-            for folio, start, nr in self.cached()[:32]:
-                if self.n.folio_swap.get(folio) == start:
-                    self.p.cache_free(OP_SWAPIN, start, nr, cpu=cpu)
-
-    # ---- the swap cache
-
-    @precondition(lambda self: self.cached())
-    @rule(data=st.data())
-    def set_mapped(self, data):
-        folio, _, _ = self.draw_cached(data)
-        self.p.set_flags(folio, FOLIO_MAPPED if data.draw(st.booleans(), label="mapped") else 0)
-
-    @rule(data=st.data())
-    def cache_lookup(self, data):
-        self.p.cache_lookup(OP_SWAPIN, self.any_entry(data), cpu=self.cpu(data))
-
-    @rule(data=st.data())
-    def try_reclaim(self, data):
-        cached = [s + i for _, s, nr in self.cached() for i in range(nr)]
-        if cached and data.draw(st.booleans(), label="cached entry"):
-            x = data.draw(st.sampled_from(cached), label="entry")
-        else:
-            x = self.any_entry(data)
-        self.p.try_reclaim(data.draw(OPS_PUT, label="op"), x,
-                           data.draw(st.integers(0, 7), label="flags"), cpu=self.cpu(data))
-
-    def _swapin_nr(self, data):
-        return 1 << data.draw(st.sampled_from([0, 0, 1, 2, self.n.vshift]), label="swapin order")
-
-    @precondition(lambda self: self.swapped())
+    @precondition(lambda self: self.shadows())
     @rule(data=st.data())
     def swapin(self, data):
         """do_swap_page() as the mm drives it: the fault's swap-cache look (with
@@ -824,9 +536,9 @@ class VswapMachine(RuleBasedStateMachine):
         (with put_swap_entry), then should_try_to_free_swap (free_after_fault) and
         folio_free_swap / swapcache_clear (cache_free), or a free regardless."""
         cpu = self.cpu(data)
-        x = self.draw_swapped(data)
-        nr = self._swapin_nr(data)
-        folio = self.folio(data)
+        x = self.draw_shadow(data)
+        nr = self.swapin_nr(data, x)
+        folio = self.draw_folio(data)
         if data.draw(st.booleans(), label="probe first"):
             assert self.p.cache_lookup(OP_SWAPIN, x, cpu=cpu) == -1
             self.p.ra_probe(OP_SWAPIN, x, cpu=cpu)
@@ -848,81 +560,6 @@ class VswapMachine(RuleBasedStateMachine):
                 self.p.cache_free(OP_SWAPIN, start, nr, cpu=cpu)
 
     @rule(data=st.data())
-    def ra_probe(self, data):
-        """do_swap_page() after a cache miss: readahead or the synchronous path."""
-        swapped = self.swapped()
-        x = (self.draw_swapped(data) if swapped and data.draw(st.booleans(), label="swapped")
-             else self.any_entry(data))
-        self.p.ra_probe(OP_SWAPIN, x, cpu=self.cpu(data))
-
-    @rule(data=st.data())
-    def cache_add_any(self, data):
-        """Readahead-style adds on arbitrary entries (ENOENT / EEXIST / EBUSY paths)."""
-        self.p.cache_add(OP_READAHEAD, self.any_entry(data), self._swapin_nr(data), self.folio(data),
-                         cpu=self.cpu(data))
-
-    @precondition(lambda self: self.cached())
-    @rule(data=st.data())
-    def read_backend(self, data):
-        _, start, nr = self.draw_cached(data)
-        self.p.read_backend(OP_SWAPIN, start + data.draw(st.integers(0, nr - 1), label="page"),
-                            cpu=self.cpu(data))
-
-    @precondition(lambda self: self.cached())
-    @rule(data=st.data())
-    def writeout(self, data):
-        """(Re-)writeout of a cached folio, a swapped-in one included."""
-        _, start, nr = self.draw_cached(data)
-        self.p.writeout(OP_WRITEOUT, start, nr, data.draw(BACKENDS, label="backend"), cpu=self.cpu(data))
-
-    @precondition(lambda self: any(self.clean(s, nr) for _, s, nr in self.cached()))
-    @rule(data=st.data())
-    def cache_del(self, data):
-        choices = [(f, s, nr) for f, s, nr in self.cached() if self.clean(s, nr)]
-        _, start, nr = data.draw(st.sampled_from(choices), label="clean folio")
-        self.p.cache_del(OP_CACHE_DEL, start, nr, cpu=self.cpu(data))
-
-    @precondition(lambda self: self.cached())
-    @rule(data=st.data())
-    def cache_free(self, data):
-        _, start, nr = self.draw_cached(data)
-        self.p.cache_free(OP_SWAPIN, start, nr, cpu=self.cpu(data))
-
-    # ---- zswap, reclaim, lookups
-
-    @rule(data=st.data())
-    def zswap_cycle(self, data):
-        """Swap out to zswap, maybe write back to the device, swap in again."""
-        cpu = self.cpu(data)
-        order = data.draw(st.sampled_from([0, 0, 1]), label="order")
-        off, _ = self._swapout(data, cpu, order, data.draw(MEMCGS, label="memcg"), True)
-        if off < 0:
-            return
-        nr = 1 << order
-        if self.p.writeout(OP_WRITEOUT, off, nr, BACKEND_ZSWAP, cpu=cpu) != BACKEND_ZSWAP:
-            return
-        self.p.cache_del(OP_CACHE_DEL, off, nr, cpu=cpu)
-        x = off + data.draw(st.integers(0, nr - 1), label="page")
-        if data.draw(st.booleans(), label="writeback"):
-            self.p.zswap_writeback(OP_ZSWAP_WB, x, self.folio(data), cpu=self.cpu(data))
-        folio = self.folio(data)
-        if self.p.cache_add(OP_SWAPIN, x, 1, folio, cpu=cpu) == 0:
-            self.p.read_backend(OP_SWAPIN, x, cpu=cpu)
-
-    @rule(data=st.data())
-    def zswap_writeback(self, data):
-        z = self.zswapped()
-        if z and data.draw(st.sampled_from([True, True, True, False]), label="zswapped entry"):
-            x = data.draw(st.sampled_from(z), label="entry")
-        else:
-            x = self.any_entry(data)
-        self.p.zswap_writeback(OP_ZSWAP_WB, x, self.folio(data), cpu=self.cpu(data))
-
-    @rule(data=st.data())
-    def reclaim_full(self, data):
-        self.p.reclaim_full(data.draw(st.booleans(), label="force"), cpu=self.cpu(data))
-
-    @rule(data=st.data())
     def idle(self, data):
         """Lookups only (the lookup cache settles at the end of each)."""
         cpu = self.cpu(data)
@@ -930,63 +567,22 @@ class VswapMachine(RuleBasedStateMachine):
             for _ in range(data.draw(st.sampled_from([1, 1, 8, 64]), label="lookups")):
                 self.p.cache_lookup(OP_SWAPIN, 1, cpu=cpu)
 
-    @rule(data=st.data())
-    def swap_counts(self, data):
-        for _ in range(data.draw(st.integers(0, 4), label="n")):
-            self.p.swap_count(self.any_entry(data))
-
-    # ---- swapoff
-
-    @precondition(lambda self: not getattr(self, "swapped_off", False))
-    @rule(data=st.data())
-    def swapoff(self, data):
-        """swapoff(8) once per run: the mm's device loop (``_swapoff``) at verb level."""
-        self.swapped_off = True
-        swapoff_device(self.p, self.cpu(data))
-        # writeout to disk of a folio PTEs still reference fails now (no physical slot)
-        counted = [(s, nr) for _, s, nr in self.cached()
-                   if any(self.n.desc_of(e).count for e in range(s, s + nr))]
-        if counted and data.draw(st.booleans(), label="writeout to disk"):
-            start, nr = data.draw(st.sampled_from(counted), label="cached folio")
-            fails = self.n.dev.alloc_fail
-            assert self.p.writeout(OP_WRITEOUT, start, nr, BACKEND_DISK, cpu=self.cpu(data)) == ENOMEM
-            assert self.n.dev.alloc_fail == fails + 1
-
 
 def swapoff_device(p, cpu):
     """The mm's swapoff of the physical device (``engine._swapoff``, no page-table walk
-    for a virtual design) on both models: SWP_WRITEOK off; each used slot's virtual
-    entry (``unuse_entry``) gets its page into the swap cache (a lookup, else a new
-    unmapped folio added and read, as ``_swapin_one`` does) and is repointed at it
-    (``unuse``: the physical slot freed); the device is then empty.  Everything is
-    charged to the swapoff row; return values and counters are compared after every
-    call, the whole state after the walk."""
-    p.swapoff_begin()
-    with p.bulk("swapoff"):
-        off = p.next_used(0)
-        while off >= 0:
-            e = p.unuse_entry(OP_SWAPOFF, off, cpu=cpu)
-            if e:
-                f = p.cache_lookup(OP_SWAPOFF, e, cpu=cpu)
-                if f < 0:
-                    f = p.free_folios(1)[0]
-                    p.set_flags(f, 0)  # a new folio, not mapped: the PTEs keep the entry
-                    assert p.cache_add(OP_SWAPOFF, e, 1, f, cpu=cpu) == 0
-                    p.read_backend(OP_SWAPOFF, e, cpu=cpu)
-                assert p.unuse(OP_SWAPOFF, e, f, cpu=cpu) == 0
-                d = p.naive.desc_of(e)
-                assert d.type == FOLIO and d.folio == f and d.in_cache
-            off = p.next_used(off + 1)
-    assert p.swapoff_end() == 0
+    for a virtual design) on both models (``harness.swapoff_walk``): each used slot's
+    virtual entry gets its page into the swap cache and is repointed at it (``unuse``:
+    the physical slot freed); the device is then empty."""
+    def repointed(e, folio):
+        d = p.naive.desc_of(e)
+        assert d.type == FOLIO and d.folio == folio and d.in_cache
+
+    swapoff_walk(p, cpu=cpu, unused=0, unused_check=repointed)
     assert all(s is None or s is BAD for s in p.naive.dev.slots)
 
 
-_SETTINGS = settings(max_examples=60, stateful_step_count=30, deadline=None,
-                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                            HealthCheck.data_too_large])
-
 TestVswapRandom = VswapMachine.TestCase
-TestVswapRandom.settings = _SETTINGS
+TestVswapRandom.settings = machine_settings(60, 30)
 
 
 class TwinMachine(VswapMachine):
@@ -996,23 +592,13 @@ class TwinMachine(VswapMachine):
 
 
 TestVswapV6AllOffIsV5 = TwinMachine.TestCase
-TestVswapV6AllOffIsV5.settings = settings(_SETTINGS, max_examples=30)
+TestVswapV6AllOffIsV5.settings = machine_settings(30, 30)
 
 
 # --------------------------------------------------------------------------- unit tests
 
 V5 = {"design": "vswap_v5"}
 V6 = {"design": "vswap_v6", "switches": {k: True for k in SWITCHES}}
-
-
-def _delta(pair, before):
-    """Counter cells that changed since ``before``, by name."""
-    d = pair.ctx.counters - before
-    return {(OPS[i], PRIMITIVES[j]): int(d[i, j]) for i, j in np.argwhere(d)}
-
-
-def _row(delta, op):
-    return {p: v for (o, p), v in delta.items() if o == OPS[op]}
 
 
 def _swapped_out(p, n, *, backend=BACKEND_ZERO, memcg=1, cpu=0, first_folio=100):
@@ -1047,13 +633,13 @@ def test_batch_free_v5_looks_up_every_pte_then_once_per_cluster():
     p = _free_fixture(V5)
     before = p.ctx.counters.copy()
     assert p.pte_batch(OP_FREE, 16, 8, cpu=0) == 8
-    assert _delta(p, before) == {
+    assert delta(p, before) == {
         ("free", "xa_lookup"): 8, ("free", "xa_node_visit"): 8,
         ("free", "cluster_lock"): 8, ("free", "desc_read"): 8,
     }
     before = p.ctx.counters.copy()
     assert p.put(OP_FREE, 16, 8, True, cpu=0) == 8
-    assert _delta(p, before) == {
+    assert delta(p, before) == {
         ("free", "xa_lookup"): 1, ("free", "xa_node_visit"): 1, ("free", "cluster_lock"): 1,
         # the count, v5's shadow-clearing loop, release_backing (+ the cgroup clear)
         ("free", "desc_read"): 8 + 8 + 8,
@@ -1071,10 +657,10 @@ def test_batch_free_v6_one_lookup_per_cluster():
     p = _free_fixture(V6)
     before = p.ctx.counters.copy()
     assert p.pte_batch(OP_FREE, 16, 8, cpu=0) == 8
-    assert _delta(p, before) == {}
+    assert delta(p, before) == {}
     before = p.ctx.counters.copy()
     assert p.put(OP_FREE, 16, 8, True, cpu=0) == 8
-    assert _delta(p, before) == {
+    assert delta(p, before) == {
         ("free", "lookup_cache_miss"): 1, ("free", "xa_lookup"): 1, ("free", "xa_node_visit"): 1,
         ("free", "cluster_lock"): 1 + 1,  # + evicting cluster 0 from the lookup cache
         ("free", "desc_read"): 8 + 1 + 8, ("free", "desc_write"): 8 + 8 + 8,
@@ -1092,7 +678,7 @@ def test_batch_free_deferred_cgroup_check_and_lookup_cache_alone():
     before = p.ctx.counters.copy()
     assert p.pte_batch(OP_FREE, 16, 8, cpu=0) == 8
     assert p.put(OP_FREE, 16, 8, True, cpu=0) == 8
-    assert _delta(p, before) == {
+    assert delta(p, before) == {
         ("free", "lookup_cache_miss"): 1,
         ("free", "xa_lookup"): 1, ("free", "xa_node_visit"): 1,
         ("free", "cluster_lock"): 1 + 1, ("free", "desc_read"): 24, ("free", "desc_write"): 32,
@@ -1106,7 +692,7 @@ def test_pte_batch_v5_stops_at_a_memcg_change():
     assert es == [1, 2, 3, 4, 5]
     before = p.ctx.counters.copy()
     assert p.pte_batch(OP_FREE, 1, 5, cpu=0) == 3
-    assert _row(_delta(p, before), OP_FREE) == {"xa_lookup": 4, "cluster_lock": 4, "desc_read": 4}
+    assert row(delta(p, before), OP_FREE) == {"xa_lookup": 4, "cluster_lock": 4, "desc_read": 4}
 
 
 def test_batch_free_v6_splits_runs_at_memcg_changes_and_batches_physical_ranges():
@@ -1119,7 +705,7 @@ def test_batch_free_v6_splits_runs_at_memcg_changes_and_batches_physical_ranges(
     before = p.ctx.counters.copy()
     assert p.pte_batch(OP_FREE, 1, 5, cpu=0) == 5  # no cgroup check: one batch
     assert p.put(OP_FREE, 1, 5, True, cpu=0) == 5
-    assert _delta(p, before) == {
+    assert delta(p, before) == {
         ("free", "lookup_cache_hit"): 1,  # the swap-out left cluster 0 in the cache
         ("free", "cluster_lock"): 1 + 2,  # the virtual cluster, one physical lock per run
         # the count; one memcg id per run; release_backing; the cgroup clear (now counted)
@@ -1142,7 +728,7 @@ def test_batch_free_v5_one_run_per_cluster_and_a_memcg_lookup_per_physical_run()
     assert es == [1, 2, 3, 4, 5] and [p.naive.desc_of(e).backend for e in es] == [1, 2, 3, 4, 5]
     before = p.ctx.counters.copy()
     assert p.put(OP_FREE, 1, 5, True, cpu=0) == 5
-    assert _delta(p, before) == {
+    assert delta(p, before) == {
         ("free", "xa_lookup"): 2,  # cluster 0 alone sits in the map's root: no node visit
         ("free", "cluster_lock"): 1 + 1 + 1 + 1,  # the cluster, the physical run, re-lock, memcg lookup
         ("free", "desc_read"): 5 + 5 + 5 + 1, ("free", "desc_write"): 5 + 5 + 5 + 5,
@@ -1183,7 +769,7 @@ def test_allocator_cache_only_check_v5_costs_a_vswap_lookup_per_allocated_slot()
     before = p.ctx.counters.copy()
     assert p.writeout(OP_WRITEOUT, 16, 1, BACKEND_DISK, cpu=1) == BACKEND_DISK
     assert p.naive.desc_of(16).backend == 4
-    assert _delta(p, before) == {
+    assert delta(p, before) == {
         # writeout itself (v5, V5p14): folio_free_swap's folio_swapped, swapfile_backed,
         # store_folio, check_old (swapfile_backed, store_folio), vswap_alloc_swap_slot
         # (swapfile_backed, the charge's lookup_swap_cgroup_id, the store's vswap_iter),
@@ -1206,7 +792,7 @@ def test_allocator_cache_only_check_v6_reads_the_rmap_bit_only():
     assert int(p.dst.dev.table[1]) < 0  # slot 1 carries the C bit
     before = p.ctx.counters.copy()
     assert p.writeout(OP_WRITEOUT, 16, 1, BACKEND_DISK, cpu=1) == BACKEND_DISK
-    assert _delta(p, before) == {
+    assert delta(p, before) == {
         ("writeout", "lookup_cache_hit"): 3,
         ("writeout", "cluster_lock"): 3 + 1 + 1,
         ("writeout", "desc_read"): 3,
@@ -1224,9 +810,9 @@ def test_zero_filled_page_takes_no_physical_slot():
         p.dup(OP_DUP, e, 1, cpu=0)
         before = p.ctx.counters.copy()
         assert p.writeout(OP_WRITEOUT, e, 1, BACKEND_ZERO, cpu=0) == BACKEND_ZERO
-        row = _row(_delta(p, before), OP_WRITEOUT)
+        wo = row(delta(p, before), OP_WRITEOUT)
         for prim in ("map_read", "map_write", "rmap_write", "memcg_charge", "pcpu_access", "si_lock"):
-            assert prim not in row, prim
+            assert prim not in wo, prim
         assert p.naive.dev.inuse == 0 and int(p.dst.dev.meta[D.D_INUSE]) == 0
         assert not np.any(p.dst.dev.table[1:p.dst.dev.meta[D.D_MAX]])
         p.cache_del(OP_CACHE_DEL, e, 1, cpu=0)
@@ -1250,7 +836,7 @@ def test_freed_cluster_memory_returns_at_once():
         before = p.ctx.counters.copy()
         for f in range(1, 33):  # clusters 0 and 1 full, the CPU moves to cluster 2
             p.alloc(0, 0, f, 1)
-        d = _row(_delta(p, before), OP_ALLOC)
+        d = row(delta(p, before), OP_ALLOC)
         assert sorted(p.naive.clusters) == [0, 1, 2]
         assert d["mem_zero_line"] == 3 * zero and d.get("vmalloc", 0) == 3 * vm  # no physical slot yet
         md = p.metadata()
@@ -1258,9 +844,9 @@ def test_freed_cluster_memory_returns_at_once():
         for f in range(16, 32):  # folios of entries 16..31: drop them, cluster 1 empties
             assert p.cache_free(OP_SWAPIN, f, 1, cpu=0) == 1
         assert sorted(p.naive.clusters) == [0, 2]
-        row = p.ctx.counters[OP_SWAPIN]
-        assert row[PRIMITIVES.index("xa_erase")] == 1 and row[PRIMITIVES.index("mem_free")] == 1
-        assert row[PRIMITIVES.index("vfree")] == vm
+        sw = p.ctx.counters[OP_SWAPIN]
+        assert sw[PRIMITIVES.index("xa_erase")] == 1 and sw[PRIMITIVES.index("mem_free")] == 1
+        assert sw[PRIMITIVES.index("vfree")] == vm
         md = p.metadata()
         assert md["vswap_cluster"] + md["vswap_desc"] == 2 * per_cluster
 
@@ -1308,7 +894,7 @@ def test_lookup_cache_reference_keeps_an_empty_cluster_until_the_end_of_the_oper
         p.cache_del(OP_CACHE_DEL, e, 1, cpu=0)
     before = p.ctx.counters.copy()
     assert p.put(OP_FREE, 16, 16, True, cpu=0) == 16
-    d = _row(_delta(p, before), OP_FREE)
+    d = row(delta(p, before), OP_FREE)
     assert d["xa_erase"] == 1 and d["mem_free"] == 1 and 1 not in p.naive.clusters
     assert d["si_lock"] == 2  # put on the partial list (the cache still held it), then off
 
@@ -1361,7 +947,7 @@ def test_discard_device_restarts_after_running_discards():
         before = p.ctx.counters.copy()
         assert _to_disk(p, 40) == 16
         assert p.naive.cache_drops == 16
-        d = _delta(p, before)
+        d = delta(p, before)
         # the discard: si_lock, then per discarded cluster cluster_lock + move + si_lock
         assert d[("writeout", "si_lock")] >= 3 and d[("reclaim_scan", "si_lock")] >= 1
         assert p.naive.dev.lists["discard"] == [] and p.naive.dev.lists[("frag", 0)] == [1]
@@ -1478,7 +1064,7 @@ def test_put_flushes_a_free_run_at_an_entry_that_stays():
         assert p.put(OP_FREE, es[0], 4, True, cpu=0) == 3
         assert p.swap_count(es[2]) == 1
         if design is V6:
-            d = _row(_delta(p, before), OP_FREE)
+            d = row(delta(p, before), OP_FREE)
             assert d["memcg_uncharge"] == 2 and d["bitmap_op"] == 2
 
 
@@ -1538,7 +1124,7 @@ def test_lookup_cache_lets_go_of_an_emptied_cluster_at_the_end_of_try_reclaim():
     assert 1 in _live_ids(p.dst) and p.naive.mru[0] == [1]
     before = p.ctx.counters.copy()
     assert p.try_reclaim(OP_SWAPIN, 31, verbs.TTRS_ANYWAY, cpu=0) == 1
-    d = _row(_delta(p, before), OP_SWAPIN)
+    d = row(delta(p, before), OP_SWAPIN)
     assert 1 not in _live_ids(p.dst) and 1 not in p.naive.clusters and p.naive.mru[0] == []
     assert d["xa_erase"] == 1 and d["mem_free"] == 1
 
@@ -1575,7 +1161,7 @@ def test_every_verb_ends_by_letting_the_lookup_cache_go_of_an_emptied_cluster(ve
     p = _cluster_emptied_by_another_cpu()
     before = p.ctx.counters.copy()
     assert getattr(p, verb)(*args, cpu=0) == ret
-    d = _row(_delta(p, before), args[0])
+    d = row(delta(p, before), args[0])
     assert 1 not in _live_ids(p.dst) and p.naive.mru[0] == []
     assert d["xa_erase"] == 1 and d["mem_free"] == 1
 
@@ -1595,7 +1181,7 @@ def test_no_rmap_c_bit_for_a_cache_only_entry_that_gets_a_physical_slot():
     p.dup(OP_DUP, 2, 1, cpu=0)
     before = p.ctx.counters.copy()
     assert p.writeout(OP_WRITEOUT, 2, 2, BACKEND_DISK, cpu=0) == BACKEND_DISK
-    assert _row(_delta(p, before), OP_WRITEOUT)["rmap_write"] == 2
+    assert row(delta(p, before), OP_WRITEOUT)["rmap_write"] == 2
     assert [p.naive.desc_of(e).backend for e in (2, 3)] == [16, 17]
     assert int(p.dst.dev.table[16]) > 0 and int(p.dst.dev.table[17]) > 0
     assert not p.naive.dev.slots[17].cache_only and p.swap_count(3) == 0
@@ -1625,7 +1211,7 @@ def test_cluster_0_reserves_the_first_nr_slots_of_its_order():
         assert p.alloc(0, 4, 1, 1) == 16
         before = p.ctx.counters.copy()
         assert p.alloc(0, 4, 2, 1) == 32
-        d = _row(_delta(p, before), OP_ALLOC)
+        d = row(delta(p, before), OP_ALLOC)
         assert p.naive.partial[4] == [] and int(p.dst.meta[V.V_PARTIAL + 2 * 4]) == -1
         # v5 also records the memcg and adds the folio to the swap cache: 2 more locks
         assert (d["cluster_lock"], d["bitmap_op"]) == (2 if design is V6 else 4, 3)
@@ -1691,7 +1277,7 @@ def test_reclaim_full_verb_lets_the_lookup_cache_go():
     p = _cluster_emptied_by_another_cpu()
     before = p.ctx.counters.copy()
     assert p.reclaim_full(False, cpu=0) == 0
-    d = _row(_delta(p, before), OP_RECLAIM_SCAN)
+    d = row(delta(p, before), OP_RECLAIM_SCAN)
     assert 1 not in _live_ids(p.dst) and d["xa_erase"] == 1 and d["mem_free"] == 1
 
     for design in (V5, V6):
