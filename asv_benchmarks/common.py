@@ -51,9 +51,7 @@ def strided_keys(n, stride=512, seed=SEED):
 
 
 @njit
-def alloc_all(dst, ctx, n, out):
-    """folio_alloc_swap() of n order-0 folios on CPU 0 and nothing else; entries go to
-    ``out``.  Returns how many succeeded."""
+def _fill(dst, ctx, n, out, swap_out):
     dst, ctx = ref(dst), ref(ctx)  # the engine's calling convention (core/ref.py)
     nfolios = ctx.folio.shape[0]
     for i in range(n):
@@ -61,39 +59,24 @@ def alloc_all(dst, ctx, n, out):
         if e < 0:
             return i
         out[i] = e
+        if swap_out:
+            verbs.dup(dst, ctx, OP_DUP, e, 1)
+            verbs.writeout(dst, ctx, OP_WRITEOUT, e, 1, verbs.BACKEND_DISK)
+            verbs.cache_del(dst, ctx, OP_CACHE_DEL, e, 1)
     return n
 
 
-@njit
+def alloc_all(dst, ctx, n, out):
+    """folio_alloc_swap() of n order-0 folios on CPU 0 and nothing else; entries go to
+    ``out``.  Returns how many succeeded."""
+    return _fill(dst, ctx, n, out, False)
+
+
 def swap_out_all(dst, ctx, n, out):
     """Swap out n order-0 pages on CPU 0 the way reclaim does: allocate, unmap the one
     PTE (count 1), write the folio out to disk and drop it from the swap cache; entries
     go to ``out``.  Returns how many succeeded."""
-    dst, ctx = ref(dst), ref(ctx)  # the engine's calling convention (core/ref.py)
-    nfolios = ctx.folio.shape[0]
-    for i in range(n):
-        e = verbs.alloc(dst, ctx, 0, 0, i % nfolios, 1)
-        if e < 0:
-            return i
-        out[i] = e
-        verbs.dup(dst, ctx, OP_DUP, e, 1)
-        verbs.writeout(dst, ctx, OP_WRITEOUT, e, 1, verbs.BACKEND_DISK)
-        verbs.cache_del(dst, ctx, OP_CACHE_DEL, e, 1)
-    return n
-
-
-@njit
-def free_in_batches(dst, ctx, entries, n, batch):
-    """Free entries[:n] with swap_put_entries_direct() in runs of consecutive
-    entries up to ``batch`` long, as a zap of contiguous PTEs does."""
-    dst, ctx = ref(dst), ref(ctx)  # the engine's calling convention (core/ref.py)
-    i = 0
-    while i < n:
-        j = i + 1
-        while j < n and j - i < batch and entries[j] == entries[j - 1] + 1:
-            j += 1
-        verbs.put(dst, ctx, OP_FREE, entries[i], j - i, True)
-        i = j
+    return _fill(dst, ctx, n, out, True)
 
 
 @njit

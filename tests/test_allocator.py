@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-from vswap_nb.core import verbs
 from vswap_nb.core.counters import (
     CLUSTER_LOCK,
     MEM_ALLOC,
@@ -13,39 +12,18 @@ from vswap_nb.core.counters import (
     OP_RECLAIM_SCAN,
     SI_LOCK,
 )
-from vswap_nb.core.device import (
-    CF_DISCARD,
-    CF_FRAG,
-    CF_FREE,
-    CF_FULL,
-    CF_NONE,
-    CF_NONFULL,
-    CI_COUNT,
-    CI_FLAGS,
-    CI_NEXT,
-    CI_ORDER,
-    CI_TABLE,
-    D_AVAIL,
-    D_INUSE,
-    D_NCPU,
-    L_DISCARD,
-    L_FRAG,
-    L_FREE,
-    L_FULL,
-    L_NONFULL,
-    LS_HEAD,
-    LS_LEN,
-)
+from vswap_nb.core import device as D
+from vswap_nb.core import verbs
 from vswap_nb.designs import swap_table
 
 
 def members(dev, lst):
     out = []
-    c = dev.lists[lst, LS_HEAD]
+    c = dev.lists[lst, D.LS_HEAD]
     while c >= 0:
         out.append(int(c))
-        c = dev.ci[c, CI_NEXT]
-    assert len(out) == dev.lists[lst, LS_LEN]
+        c = dev.ci[c, D.CI_NEXT]
+    assert len(out) == dev.lists[lst, D.LS_LEN]
     return out
 
 
@@ -79,13 +57,13 @@ def swap_out(st, ctx, e, nr=1):
 def test_fresh_device_lists():
     st, _ = new(4000)  # 8 clusters; slot 0 and slots 4000..4095 are bad
     dev = st.dev
-    assert members(dev, L_NONFULL + 0) == [0, 7]
-    assert members(dev, L_FREE) == [1, 2, 3, 4, 5, 6]
-    assert dev.ci[0, CI_COUNT] == 1 and dev.ci[7, CI_COUNT] == 96
-    assert dev.ci[0, CI_FLAGS] == CF_NONFULL and dev.ci[1, CI_FLAGS] == CF_FREE
+    assert members(dev, D.L_NONFULL + 0) == [0, 7]
+    assert members(dev, D.L_FREE) == [1, 2, 3, 4, 5, 6]
+    assert dev.ci[0, D.CI_COUNT] == 1 and dev.ci[7, D.CI_COUNT] == 96
+    assert dev.ci[0, D.CI_FLAGS] == D.CF_NONFULL and dev.ci[1, D.CI_FLAGS] == D.CF_FREE
     # clusters holding bad slots have their table from swapon, the others none yet
-    assert list(dev.ci[:, CI_TABLE]) == [1, 0, 0, 0, 0, 0, 0, 1]
-    assert dev.meta[D_INUSE] == 0
+    assert list(dev.ci[:, D.CI_TABLE]) == [1, 0, 0, 0, 0, 0, 0, 1]
+    assert dev.meta[D.D_INUSE] == 0
 
 
 def test_first_allocations_use_the_per_cpu_cluster():
@@ -94,7 +72,7 @@ def test_first_allocations_use_the_per_cpu_cluster():
     e1 = alloc(st, ctx, f)
     assert e1 == 1  # slot 0 is the header
     assert st.dev.pcpu[0, 0] == 2
-    assert members(st.dev, L_FRAG + 0) == [0]
+    assert members(st.dev, D.L_FRAG + 0) == [0]
     slow = ctx.counters[OP_ALLOC, SI_LOCK]
     assert slow == 2  # isolate from nonfull[0], then move to frag[0]
     e2 = alloc(st, ctx, f)
@@ -105,8 +83,8 @@ def test_first_allocations_use_the_per_cpu_cluster():
     e3 = alloc(st, ctx, f, cpu=1)
     assert e3 == 512
     assert ctx.counters[OP_ALLOC, MEM_ALLOC] - before == 2  # swap table + memcg table
-    assert st.dev.ci[1, CI_TABLE] == 1
-    assert members(st.dev, L_FRAG + 0) == [0, 1]
+    assert st.dev.ci[1, D.CI_TABLE] == 1
+    assert members(st.dev, D.L_FRAG + 0) == [0, 1]
     assert st.dev.pcpu[1, 0] == 513 and st.dev.pcpu[0, 0] == 3
 
 
@@ -115,8 +93,8 @@ def test_a_filled_cluster_moves_to_full_and_the_cpu_offset_is_cleared():
     f = Folios()
     entries = [alloc(st, ctx, f) for _ in range(511)]
     assert entries == list(range(1, 512))
-    assert members(st.dev, L_FULL) == [0]
-    assert st.dev.ci[0, CI_FLAGS] == CF_FULL
+    assert members(st.dev, D.L_FULL) == [0]
+    assert st.dev.ci[0, D.CI_FLAGS] == D.CF_FULL
     assert st.dev.pcpu[0, 0] == 0
     assert alloc(st, ctx, f) == 512  # next cluster from the free list
 
@@ -132,12 +110,12 @@ def test_freeing_a_cluster_returns_it_and_its_table():
         swap_out(st, ctx, e)
     # partial free of a frag cluster: nonfull[order]
     assert verbs.put(st, ctx, OP_FREE, second[0], 1, True) == 1
-    assert st.dev.ci[1, CI_FLAGS] == CF_NONFULL
-    assert members(st.dev, L_NONFULL + 0) == [1]
+    assert st.dev.ci[1, D.CI_FLAGS] == D.CF_NONFULL
+    assert members(st.dev, D.L_NONFULL + 0) == [1]
     freed_tables = ctx.counters[OP_FREE, MEM_FREE]
     assert verbs.put(st, ctx, OP_FREE, second[1], 4, True) == 4
-    assert st.dev.ci[1, CI_FLAGS] == CF_FREE and st.dev.ci[1, CI_TABLE] == 0
-    assert members(st.dev, L_FREE)[-1] == 1  # appended at the tail
+    assert st.dev.ci[1, D.CI_FLAGS] == D.CF_FREE and st.dev.ci[1, D.CI_TABLE] == 0
+    assert members(st.dev, D.L_FREE)[-1] == 1  # appended at the tail
     assert ctx.counters[OP_FREE, MEM_FREE] - freed_tables == 2
     # one lock for the batch of 4 in one cluster
     assert first[-1] == 511
@@ -149,10 +127,10 @@ def test_order_4_allocation_is_aligned_and_claims_the_cluster():
     e0 = alloc(st, ctx, f)  # order-0 cluster 0
     e = alloc(st, ctx, f, order=4)
     assert e % 16 == 0 and e == 512
-    assert st.dev.ci[1, CI_ORDER] == 4 and st.dev.ci[1, CI_COUNT] == 16
+    assert st.dev.ci[1, D.CI_ORDER] == 4 and st.dev.ci[1, D.CI_COUNT] == 16
     e2 = alloc(st, ctx, f, order=4)
     assert e2 == 528
-    assert members(st.dev, L_FRAG + 4) == [1]
+    assert members(st.dev, D.L_FRAG + 4) == [1]
     assert alloc(st, ctx, f) == e0 + 1  # order 0 stays in its own cluster
 
 
@@ -179,18 +157,18 @@ def test_order_0_steals_from_higher_order_clusters():
     f = Folios()
     for _ in range(64):  # fill the two order-0 clusters (0 and 4)
         swap_out(st, ctx, alloc(st, ctx, f))
-    assert st.dev.lists[L_NONFULL + 0, LS_LEN] == 0
+    assert st.dev.lists[D.L_NONFULL + 0, D.LS_LEN] == 0
     got = []
     for _ in range(40):  # order-2 folios take clusters 1, 2 and part of 3
         e = alloc(st, ctx, f, order=2)
         swap_out(st, ctx, e, 4)
         got.append(e)
     assert all(e % 4 == 0 for e in got)
-    assert st.dev.lists[L_FREE, LS_LEN] == 0
-    assert members(st.dev, L_FRAG + 2) == [3]
+    assert st.dev.lists[D.L_FREE, D.LS_LEN] == 0
+    assert members(st.dev, D.L_FRAG + 2) == [3]
     # no order-0 cluster and no free cluster left: order 0 steals from frag[2]
     e = alloc(st, ctx, f, order=0)
-    assert e // 64 == 3 and st.dev.ci[3, CI_ORDER] == 2
+    assert e // 64 == 3 and st.dev.ci[3, D.CI_ORDER] == 2
 
 
 def test_full_device_fails_then_recovers_after_a_free():
@@ -202,10 +180,10 @@ def test_full_device_fails_then_recovers_after_a_free():
         swap_out(st, ctx, e)
         entries.append(e)
     assert sorted(entries) == list(range(1, 129))
-    assert st.dev.meta[D_AVAIL] == 0
+    assert st.dev.meta[D.D_AVAIL] == 0
     assert alloc(st, ctx, f) == verbs.ENOMEM
     verbs.put(st, ctx, OP_FREE, entries[50], 1, True)
-    assert st.dev.meta[D_AVAIL] == 1
+    assert st.dev.meta[D.D_AVAIL] == 1
     assert alloc(st, ctx, f) == entries[50]
 
 
@@ -215,7 +193,7 @@ def test_rotational_devices_share_one_global_cluster():
     a = alloc(st, ctx, f, cpu=0)
     b = alloc(st, ctx, f, cpu=1)
     assert (a, b) == (1, 2)  # same cluster, whichever CPU asks
-    ncpu = st.dev.meta[D_NCPU]
+    ncpu = st.dev.meta[D.D_NCPU]
     assert st.dev.pcpu[ncpu, 0] == 3
     assert st.dev.pcpu[0, 0] == 0 and st.dev.pcpu[1, 0] == 0
 
@@ -227,10 +205,10 @@ def test_discard_devices_park_empty_clusters_until_the_next_allocation():
     assert e0 == 512
     swap_out(st, ctx, e0)
     verbs.put(st, ctx, OP_FREE, e0, 1, True)
-    assert st.dev.ci[1, CI_FLAGS] == CF_DISCARD
-    assert members(st.dev, L_DISCARD) == [1]
+    assert st.dev.ci[1, D.CI_FLAGS] == D.CF_DISCARD
+    assert members(st.dev, D.L_DISCARD) == [1]
     alloc(st, ctx, f, cpu=0)  # the discard work ran first
-    assert members(st.dev, L_DISCARD) == []
+    assert members(st.dev, D.L_DISCARD) == []
 
 
 def test_allocation_reuses_cache_only_slots_once_swap_is_more_than_half_full():
@@ -241,9 +219,9 @@ def test_allocation_reuses_cache_only_slots_once_swap_is_more_than_half_full():
     for _ in range(104):
         assert alloc(st, ctx, f) > 0
     assert ctx.meta[verbs.C_CACHE_DROPS] >= 104 - 64
-    assert st.dev.meta[D_INUSE] <= 64
+    assert st.dev.meta[D.D_INUSE] <= 64
     in_cache = int(np.count_nonzero(ctx.folio[1:105, verbs.F_SWAP]))
-    assert in_cache == st.dev.meta[D_INUSE] == 104 - ctx.meta[verbs.C_CACHE_DROPS]
+    assert in_cache == st.dev.meta[D.D_INUSE] == 104 - ctx.meta[verbs.C_CACHE_DROPS]
 
 
 def test_cache_only_slots_are_reclaimed_when_swap_is_full():
@@ -253,12 +231,12 @@ def test_cache_only_slots_are_reclaimed_when_swap_is_full():
     cached = [alloc(st, ctx, f) for _ in range(20)]  # count 0 + folio: cache-only
     folios = [int(ctx.folio[i, verbs.F_SWAP] != 0) for i in range(1, 21)]
     assert sum(folios) == 20
-    assert st.dev.ci[0, CI_FLAGS] == CF_FULL  # slots 0..15 (0 is bad)
+    assert st.dev.ci[0, D.CI_FLAGS] == D.CF_FULL  # slots 0..15 (0 is bad)
     # more than half of 32 pages used: a forced full-cluster scan drops them
     n = verbs.reclaim_full(st, ctx, True)
     assert n == 15
     assert ctx.counters[OP_RECLAIM_SCAN, CLUSTER_LOCK] > 0
-    assert st.dev.ci[0, CI_COUNT] == 1  # only the header left
+    assert st.dev.ci[0, D.CI_COUNT] == 1  # only the header left
     assert all(ctx.folio[i, verbs.F_SWAP] == 0 for i in range(1, 16))
     # the 16th folio went to slot 32 (nonfull[0] is tried before the free list) and
     # cluster 2 was not scanned: one cluster per 16 slots in use (to_scan = 20 // 16)
@@ -280,24 +258,24 @@ def test_cluster_flags_match_the_list_they_sit_on():
                 swap_out(st, ctx, e)
                 live.append(e)
     dev = st.dev
-    expect = {L_FREE: CF_FREE, L_FULL: CF_FULL, L_DISCARD: CF_DISCARD}
+    expect = {D.L_FREE: D.CF_FREE, D.L_FULL: D.CF_FULL, D.L_DISCARD: D.CF_DISCARD}
     for o in range(10):
-        expect[L_NONFULL + o] = CF_NONFULL
-        expect[L_FRAG + o] = CF_FRAG
+        expect[D.L_NONFULL + o] = D.CF_NONFULL
+        expect[D.L_FRAG + o] = D.CF_FRAG
     seen = set()
     for lst, flag in expect.items():
         for c in members(dev, lst):
-            assert dev.ci[c, CI_FLAGS] == flag
+            assert dev.ci[c, D.CI_FLAGS] == flag
             seen.add(c)
     for c in range(dev.ci.shape[0]):
         if c not in seen:
-            assert dev.ci[c, CI_FLAGS] == CF_NONE
+            assert dev.ci[c, D.CI_FLAGS] == D.CF_NONE
     # counts equal allocated (and bad) slots
     for c in range(dev.ci.shape[0]):
         lo, hi = c * 128, (c + 1) * 128
         used = int(np.count_nonzero(dev.table[lo:hi]))
-        assert dev.ci[c, CI_COUNT] == used
-    assert dev.meta[D_INUSE] == len(live)
+        assert dev.ci[c, D.CI_COUNT] == used
+    assert dev.meta[D.D_INUSE] == len(live)
 
 
 @pytest.mark.parametrize("cluster_size", [3, 0, 1 << 21])

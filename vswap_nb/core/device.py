@@ -88,7 +88,7 @@ from .counters import (
     SI_LOCK,
 )
 from .jit import njit
-from .verbs import SLOT_BUSY, SLOT_CACHE_ONLY, SLOT_FREE
+from .verbs import F_FLAGS, FOLIO_MAPPED, SLOT_BUSY, SLOT_CACHE_ONLY, SLOT_FREE, TTRS_ANYWAY, TTRS_FULL, TTRS_UNMAPPED
 
 __all__ = ["N_ORDERS", "PMD_ORDER", "SwapDev", "dev_next_used", "dev_swapoff_begin", "dev_swapoff_end", "new_device"]
 
@@ -335,6 +335,18 @@ def dev_cluster_size(dev):
 def vm_swap_full(dev):
     """More than half of swap in use (nr_swap_pages * 2 < total_swap_pages)."""
     return (dev.meta[D_PAGES] - dev.meta[D_INUSE]) * 2 < dev.meta[D_PAGES]
+
+
+@njit(inline="always")
+def try_to_reclaim_wanted(dev, ctx, folio, flags):
+    """__try_to_reclaim_swap()'s test of its flags for a cache-only ``folio``:
+    TTRS_ANYWAY; TTRS_UNMAPPED and the folio is not mapped; TTRS_FULL and
+    vm_swap_full() of ``dev``."""
+    if flags & TTRS_ANYWAY:
+        return True
+    if (flags & TTRS_UNMAPPED) and (ctx.folio[folio, F_FLAGS] & FOLIO_MAPPED) == 0:
+        return True
+    return (flags & TTRS_FULL) != 0 and vm_swap_full(dev)
 
 
 @njit(inline="always")

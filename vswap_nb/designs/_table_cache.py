@@ -15,18 +15,14 @@ import numpy as np
 
 from ..core import swp_tb, verbs
 from ..core.counters import CLUSTER_LOCK, OP_CACHE_DEL, TABLE_READ
-from ..core.device import dev_reclaim_full, vm_swap_full
+from ..core.device import dev_reclaim_full, try_to_reclaim_wanted
 from ..core.jit import njit
 from ..core.verbs import (
     EBUSY,
     ENOMEM,
-    F_FLAGS,
     F_ORDER,
     F_SWAP,
-    FOLIO_MAPPED,
     TTRS_ANYWAY,
-    TTRS_FULL,
-    TTRS_UNMAPPED,
 )
 from ..core.zswap import zswap_invalidate, zswap_present
 
@@ -55,12 +51,7 @@ def table_try_reclaim(dst, ctx, op, entry, flags):
     folio = swp_tb.tb_pfn(tb)
     start = ctx.folio[folio, F_SWAP]
     nr = np.int64(1) << ctx.folio[folio, F_ORDER]
-    need = (flags & TTRS_ANYWAY) != 0
-    if not need and (flags & TTRS_UNMAPPED) and (ctx.folio[folio, F_FLAGS] & FOLIO_MAPPED) == 0:
-        need = True
-    if not need and (flags & TTRS_FULL) and vm_swap_full(dst.dev):
-        need = True
-    if not need:
+    if not try_to_reclaim_wanted(dst.dev, ctx, folio, flags):
         return -nr
     verbs.cluster_lookup(dst, ctx, op, dst.dev, start)
     ctx.counters[op, CLUSTER_LOCK] += 1

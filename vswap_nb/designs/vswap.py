@@ -282,7 +282,7 @@ from ..core.device import (
     dev_free_range,
     dev_reclaim_full,
     new_device,
-    vm_swap_full,
+    try_to_reclaim_wanted,
 )
 from ..core.invariants import check_rmap, fail
 from ..core.jit import njit
@@ -310,7 +310,6 @@ from ..core.verbs import (
     F_FLAGS,
     F_ORDER,
     F_SWAP,
-    FOLIO_MAPPED,
     FOLIO_SYNC_BYPASS,
     RA_READAHEAD,
     RA_SYNC,
@@ -318,8 +317,6 @@ from ..core.verbs import (
     SLOT_CACHE_ONLY,
     SLOT_FREE,
     TTRS_ANYWAY,
-    TTRS_FULL,
-    TTRS_UNMAPPED,
     folio_add_swap,
 )
 from .base import Design
@@ -1497,12 +1494,7 @@ def _vs_try_reclaim(dst, ctx, op, entry, flags):
         return 0
     start = ctx.folio[folio, F_SWAP]
     nr = np.int64(1) << ctx.folio[folio, F_ORDER]
-    need = (flags & TTRS_ANYWAY) != 0
-    if not need and (flags & TTRS_UNMAPPED) and (ctx.folio[folio, F_FLAGS] & FOLIO_MAPPED) == 0:
-        need = True
-    if not need and (flags & TTRS_FULL) and vm_swap_full(dst.dev):
-        need = True
-    if not need:
+    if not try_to_reclaim_wanted(dst.dev, ctx, folio, flags):
         return -nr
     vsize = np.int64(1) << _vshift(dst)
     row = _lookup_lock(dst, ctx, op, start)  # swp_entry_to_swp_slot(folio->swap)

@@ -143,14 +143,20 @@ def _read_into(st, ctx, dst, op, cpu, e, f, wait):
 @njit
 def swapin_one(st, ctx, dst, op, cpu, now, e, for_ra):
     """__read_swap_cache_async(): a new folio for entry e, added to the swap cache and
-    read.  Returns (folio or -1, mm ns)."""
+    read.  Returns (folio or -1, mm ns).  A readahead page may fail; a page the caller
+    needs (a fault's, swapoff's) failing stops the run: out of memory if allocating
+    the folio said so, else ERR_VERB (the design refused to cache an entry a PTE
+    holds)."""
     f, ns = alloc_folio(st, ctx, dst, cpu, now, for_ra)
+    if f >= 0:
+        r = verbs.cache_add(dst, ctx, op, e, 1, f)
+        drain_drops(st, ctx)
+        if r < 0:
+            folio_free(st, ctx, f)
+            f = -1
     if f < 0:
-        return -1, ns
-    r = verbs.cache_add(dst, ctx, op, e, 1, f)
-    drain_drops(st, ctx)
-    if r < 0:
-        folio_free(st, ctx, f)
+        if not for_ra and st.hi[H_META + M_STATUS] == OK:
+            st.hi[H_META + M_STATUS] = ERR_VERB
         return -1, ns
     st.fo[f, FO_ENTRY] = e
     ns += _read_into(st, ctx, dst, op, cpu, e, f, not for_ra)
@@ -375,8 +381,6 @@ def touch(st, ctx, dst, t, cpu, now, vpn, write):
     f, fns = swapin_one(st, ctx, dst, OP_SWAPIN, cpu, now + ns, e, False)
     ns += fns
     if f < 0:
-        if st.hi[H_META + M_STATUS] == OK:
-            st.hi[H_META + M_STATUS] = ERR_VERB
         return ns
     return ns + _map_swapped(st, ctx, dst, cpu, g, f, e, write)
 

@@ -133,8 +133,6 @@ def swapoff(st, ctx, dst, cpu, now):
                 f, fns = swapin_one(st, ctx, dst, OP_SWAPOFF, cpu, now + ns, e, False)
                 ns += fns
                 if f < 0:
-                    if st.hi[H_META + M_STATUS] == OK:
-                        st.hi[H_META + M_STATUS] = ERR_VERB
                     return ns
             ns += _unuse_pte(st, ctx, dst, cpu, g, f, e)
             st.hi[H_VM + VM_SWAPOFF_PAGES] += 1
@@ -147,8 +145,6 @@ def swapoff(st, ctx, dst, cpu, now):
                 f, fns = swapin_one(st, ctx, dst, OP_SWAPOFF, cpu, now + ns, e, False)
                 ns += fns
                 if f < 0:
-                    if st.hi[H_META + M_STATUS] == OK:
-                        st.hi[H_META + M_STATUS] = ERR_VERB
                     return ns
                 st.hi[H_VM + VM_SWAPOFF_PAGES] += 1
             r = verbs.unuse(dst, ctx, OP_SWAPOFF, e, f)
