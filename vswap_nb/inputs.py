@@ -107,22 +107,15 @@ def check_backends(value) -> tuple:
 
 
 def check_options(name, options: dict) -> dict:
-    """The switches ``options`` of design ``name``, checked (the design's own
-    ``check_option`` where it has one, else True/False)."""
-    module = design_spec(name)
-    valid = dict(getattr(module, "OPTIONS", {}))
+    """The switches ``options`` of design ``name``, each checked by the design's
+    ``check_option`` (True/False for a plain switch)."""
+    design = design_spec(name)
     out = {}
     for k, v in options.items():
-        if k not in valid:
-            hint = f"valid switches: {', '.join(valid)}" if valid else f"{name} has no switches"
+        if k not in design.OPTIONS:
+            hint = f"valid switches: {', '.join(design.OPTIONS)}" if design.OPTIONS else f"{name} has no switches"
             raise ValueError(f"unknown option {k}={v!r} for design {name!r}; {hint}")
-        check = getattr(module, "check_option", None)
-        if check is not None:
-            out[k] = check(k, v)
-        elif not isinstance(v, (bool, np.bool_)):
-            raise TypeError(f"{k} must be True or False, got {v!r}")
-        else:
-            out[k] = bool(v)
+        out[k] = design.check_option(k, v)
     return out
 
 
