@@ -134,8 +134,16 @@ import xarray as xr
 
 from . import api
 from .designs import design_names
-from .inputs import check_design_options, check_designs, check_options, check_progress, check_seed, check_system
-from .inputs import check_workload, design_spec
+from .inputs import (
+    check_design_options,
+    check_designs,
+    check_options,
+    check_progress,
+    check_seed,
+    check_system,
+    check_workload,
+    design_spec,
+)
 from .kernel import KERNEL
 from .kernel import check as check_kernel
 from .mm.config import DEVICE_DEFAULTS, ZRAM_RATIO_DEFAULT, Device, System, Zswap

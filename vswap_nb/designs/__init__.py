@@ -17,6 +17,7 @@ from .base import Design
 __all__ = ["Design", "design_names", "design_of", "entry_space", "get_design", "register", "unregister"]
 
 _DESIGNS = {d.NAME: d for d in (classic.DESIGN, swap_table.DESIGN, vswap.V5, vswap.V6, ste.STE, ste.GHOST)}
+_BUILT_IN = frozenset(_DESIGNS)
 
 
 def design_names() -> tuple:
@@ -45,9 +46,6 @@ def unregister(name: str) -> None:
         raise ValueError(f"{name!r} is one of the package's designs; only registered ones can be removed")
     get_design(name)
     del _DESIGNS[name]
-
-
-_BUILT_IN = frozenset(_DESIGNS)
 
 
 def get_design(name) -> Design:

@@ -171,8 +171,9 @@ meta        int64[N_KMETA]   continuation pages in all
 
 
 def new_state(nslots: int, *, cluster_size: int = 512, zswap_enabled: bool = False, **device) -> ClassicState:
-    """A classic design over a fresh device of ``nslots`` slots; ``device``: the physical device's keywords of :func:`~vswap_nb.core.device.new_device`
-    (ncpu, solidstate, discard, blkdev, synchronous, free_notify)."""
+    """A classic design over a fresh device of ``nslots`` slots.  ``device``: the physical
+    device's keywords of :func:`~vswap_nb.core.device.new_device` (ncpu, solidstate,
+    discard, blkdev, synchronous, free_notify)."""
     # the swap table: a zeroed page per cluster at 512 slots
     dev = new_device(nslots, cluster_size=cluster_size, table_sizes=(8 * cluster_size,), kernel=KERNEL_619, **device)
     n = dev.table.shape[0]

@@ -190,7 +190,7 @@ zs     XAPool           ghost's tree reading: zswap's trees over the ghost devic
 """
 
 
-def _new(nslots, *, cluster_size, virtual_slots, virtual_cluster_size, lazy_vt, **device):
+def _new(nslots, *, virtual_slots, virtual_cluster_size, lazy_vt, cluster_size=512, **device):
     if virtual_cluster_size & (virtual_cluster_size - 1) or not 2 <= virtual_cluster_size <= (1 << 20):
         raise ValueError(f"virtual_cluster_size must be a power of two, got {virtual_cluster_size}")
     ncpu = int(device.get("ncpu", 1))
@@ -727,7 +727,6 @@ def _new_state(ghost: bool):
             raise ValueError("vswap_ste has no option lazy_forward_table (ghost's reading of its RFCs)")
         if ghost and not zswap_enabled:
             return swap_table.new_state(nslots, **device)
-        device.setdefault("cluster_size", 512)
         return _new(
             nslots,
             virtual_slots=virtual_slots,

@@ -135,8 +135,9 @@ meta       int64[N_TMETA] extend tables allocated
 
 
 def new_state(nslots: int, *, cluster_size: int = 512, zswap_enabled: bool = False, **device) -> SwapTableState:
-    """A swap_table design over a fresh device of ``nslots`` slots; ``device``: the physical device's keywords of :func:`~vswap_nb.core.device.new_device`
-    (ncpu, solidstate, discard, blkdev, synchronous, free_notify)."""
+    """A swap_table design over a fresh device of ``nslots`` slots.  ``device``: the physical
+    device's keywords of :func:`~vswap_nb.core.device.new_device` (ncpu, solidstate,
+    discard, blkdev, synchronous, free_notify)."""
     # a populated cluster allocates the table page and the memcg table
     dev = new_device(nslots, cluster_size=cluster_size, table_sizes=(8 * cluster_size, 2 * cluster_size), **device)
     n = dev.table.shape[0]

@@ -405,7 +405,7 @@ def _new_state_v5(nslots, **kw):
                 f"vswap_v5 has no switch {k!r} (v5 has none of the fixes); "
                 f"use vswap_v6 with {k}=False/True to ablate"
             )
-    return new_state(nslots, layout_v6=False, **{name: False for name in SWITCHES}, **kw)
+    return new_state(nslots, layout_v6=False, **kw)  # every switch off: new_state's defaults
 
 
 def _new_state_v6(nslots, **kw):
@@ -487,8 +487,9 @@ def new_state(
 ) -> VswapState:
     """A virtual swap design over a fresh physical device of ``nslots`` slots, with room
     for ``virtual_slots`` virtual entries (default: twice the device, plus a cluster per
-    CPU and order for partly used clusters); ``device``: the physical device's keywords of :func:`~vswap_nb.core.device.new_device`
-    (ncpu, solidstate, discard, blkdev, synchronous, free_notify)."""
+    CPU and order for partly used clusters).  ``device``: the physical device's keywords
+    of :func:`~vswap_nb.core.device.new_device` (ncpu, solidstate, discard, blkdev,
+    synchronous, free_notify)."""
     ncpu = int(device.get("ncpu", 1))
     for name, val in (
         ("rmap_cache_only_bit", rmap_cache_only_bit),

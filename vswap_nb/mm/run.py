@@ -61,7 +61,7 @@ def run(
     every ``CHECK_QUANTA`` quanta with ``check_every``, and at the end (then with
     ``final=True`` when no page is mapped any more).  Checking reads the state only, so
     the counters are the same with or without it."""
-    check_invariants = check
+    every = check is not None and check_every
     module = get_design(design)
     nfolios = int(params[P_RAM_PAGES]) + FOLIO_SLACK
     dst = design_state(module, system, nfolios, options)
@@ -74,7 +74,7 @@ def run(
     wall = np.zeros(nph, dtype=np.float64)
     status = MS.OK
     total = max(int(workload.page_events), 1)
-    quanta = CHECK_QUANTA if check is not None and check_every else CHUNK_QUANTA
+    quanta = CHECK_QUANTA if every else CHUNK_QUANTA
     for p in range(nph):
         while status == MS.OK and st.meta[MS.M_PHASE_DONE] != -(p + 1):
             t0 = time.perf_counter()
@@ -82,15 +82,15 @@ def run(
             wall[p] += time.perf_counter() - t0
             if progress is not None:
                 progress(min(int(st.meta[MS.M_PAGE_EVENTS]), total), total)
-            if check is not None and check_every and status == MS.OK:
-                check_invariants((st, ctx, dst), design=design)
+            if every and status == MS.OK:
+                check((st, ctx, dst), design=design)
         if status != MS.OK:
             break
         if check is not None and p < nph - 1:  # the last phase gets the final check below
-            check_invariants((st, ctx, dst), design=design)
+            check((st, ctx, dst), design=design)
     if check is not None and status == MS.OK:
         final = not (st.pt[:, MS.PT_STATE] != MS.PTE_NONE).any()
-        check_invariants((st, ctx, dst), design=design, final=final)
+        check((st, ctx, dst), design=design, final=final)
     if status == MS.ERR_OOM and st.meta[MS.M_SWAPOFF]:
         raise EngineError(
             f"{design}: out of memory after swapoff: without the swap device only memory (and, for "
