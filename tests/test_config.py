@@ -243,7 +243,7 @@ def test_params_layout():
         "P_ZSWAP_RATIO_SEQ", "P_ZSWAP_RATIO_ZERO", "P_ZSWAP_RATIO_SAME", "P_ZRAM_RATIO_SEQ",
         "P_ZRAM_RATIO_ZERO", "P_ZRAM_RATIO_SAME", "P_PAGE_CLUSTER", "P_VMA_RA", "P_SWAPPINESS",
         "P_KSWAPD", "P_FAULT_SWAP_ALLOC", "P_FAULT_ZSWAP_REJECT", "P_FAULT_READAHEAD",
-        "P_FAULT_ATOMIC_ALLOC", "P_MEMCG_CHARGES_ZSWAP",
+        "P_FAULT_ATOMIC_ALLOC", "P_MEMCG_CHARGES_ZSWAP", "P_THP_ORDERS", "P_MTHP_SWAPIN",
     ]
     assert [getattr(cfg, n) for n in expected] == list(range(len(expected)))
     assert cfg.N_PARAMS == len(expected) == len(cfg.PARAM_NAMES)
@@ -264,7 +264,7 @@ def test_to_params_values():
         cfg.P_ZRAM_RATIO_SEQ: 0.30, cfg.P_ZRAM_RATIO_ZERO: 0.0, cfg.P_ZRAM_RATIO_SAME: 0.0,
         cfg.P_PAGE_CLUSTER: 3, cfg.P_VMA_RA: 1, cfg.P_SWAPPINESS: 100, cfg.P_KSWAPD: 1,
         cfg.P_FAULT_SWAP_ALLOC: 0, cfg.P_FAULT_ZSWAP_REJECT: 0, cfg.P_FAULT_READAHEAD: 0,
-        cfg.P_FAULT_ATOMIC_ALLOC: 0, cfg.P_MEMCG_CHARGES_ZSWAP: 1,
+        cfg.P_FAULT_ATOMIC_ALLOC: 0, cfg.P_MEMCG_CHARGES_ZSWAP: 1, cfg.P_THP_ORDERS: 0, cfg.P_MTHP_SWAPIN: 0,
     }
     assert len(want) == cfg.N_PARAMS
     for i, v in want.items():
@@ -436,3 +436,32 @@ def test_calibrate():
     json.dumps(c)
     with pytest.raises(ValueError, match="repeat"):
         cm.calibrate(repeat=0)
+
+
+def test_thp_orders_follow_the_kernel_modes():
+    """always uses a size; inherit follows the top-level enabled; madvise and never do
+    not (no workload madvises); 2M defaults to inherit, the others to never."""
+    assert cfg.Thp().orders == (0,)
+    assert cfg.Thp(enabled="always").orders == (9, 0)
+    assert cfg.Thp({"64K": "always", "16K": "madvise"}).orders == (4, 0)
+    assert cfg.Thp("64K=always,32K=inherit", enabled="always").orders == (9, 4, 3, 0)
+    s = cfg.System("1G", swap="zram:1G", thp={"64K": "always"})
+    p = s.to_params()
+    assert p[cfg.P_THP_ORDERS] == 1 << 4 and p[cfg.P_MTHP_SWAPIN] == 1
+    assert cfg.System("1G", swap="zram:1G", thp={"64K": "always"}, zswap=True).to_params()[cfg.P_MTHP_SWAPIN] == 0
+    assert cfg.System("1G", swap="zram:1G", thp=cfg.Thp("64K=always", zswap_was_enabled=True)).to_params()[cfg.P_MTHP_SWAPIN] == 0
+    assert cfg.System("1G", swap="zram:1G").to_params()[cfg.P_THP_ORDERS] == 0
+    assert cfg.System.from_dict(s.to_dict()) == s
+
+
+@pytest.mark.parametrize("bad, msg", [
+    ({"sizes": {"48K": "always"}}, "no anonymous folio size '48K'"),
+    ({"sizes": {"64K": "sometimes"}}, r"sizes\['64K'\] must be one of always, inherit, madvise, never"),
+    ({"sizes": "64K"}, "write SIZE=MODE"),
+    ({"enabled": "inherit"}, "enabled must be one of always, madvise, never"),
+])
+def test_thp_bad_input_names_the_argument(bad, msg):
+    with pytest.raises(ValueError, match=msg):
+        cfg.Thp(**bad)
+    with pytest.raises(TypeError, match="thp must be None"):
+        cfg.System("1G", swap="zram:1G", thp=3)

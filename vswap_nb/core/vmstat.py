@@ -9,7 +9,7 @@ description as the variable's ``long_name``.
 """
 from __future__ import annotations
 
-__all__ = ["N_VM", "VMSTAT", "VMSTAT_DESCRIPTIONS", "VMSTAT_TABLE"]
+__all__ = ["MTHP", "MTHP_DESCRIPTIONS", "MTHP_TABLE", "N_MTHP", "N_ORDERS", "N_VM", "VMSTAT", "VMSTAT_DESCRIPTIONS", "VMSTAT_TABLE"]
 
 VMSTAT_TABLE = (
     ("pswpin", "pages read from the swap device"),
@@ -83,4 +83,45 @@ N_VM = len(VMSTAT)
 assert len(VMSTAT_DESCRIPTIONS) == N_VM, "a vmstat name is listed twice"
 assert all(globals()["VM_" + name.upper()] == i for i, name in enumerate(VMSTAT)), (
     "the VM_* indices must follow VMSTAT_TABLE's order"
+)
+
+# The per-size counters of large folios, as the kernel keeps them per order in
+# /sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/stats/<name> (mm/huge_memory.c,
+# 6.18).  The engine keeps int64[N_ORDERS, N_MTHP] (``MmState.mthp``), row = order
+# (rows 0 and 1 stay 0: the kernel has no order-0 or anonymous order-1 counters), and
+# the Dataset carries it as ``mthp`` with an ``order`` dimension.
+MTHP_TABLE = (
+    ("anon_fault_alloc", "anonymous faults that allocated a folio of this order"),
+    ("anon_fault_fallback", "anonymous faults that could not allocate or charge a folio of this order and tried a smaller one"),
+    ("anon_fault_fallback_charge", "of those, the ones whose memcg charge failed"),
+    ("zswpout", "folios of this order stored in zswap whole"),
+    ("swpin", "folios of this order swapped in whole"),
+    ("swpin_fallback", "swap-ins that could not allocate a folio of this order and tried a smaller one"),
+    ("swpin_fallback_charge", "of those, the ones whose memcg charge failed"),
+    ("swpout", "folios of this order written to the swap device whole"),
+    ("swpout_fallback", "folios of this order split before swap-out because no 2^order swap entries could be allocated"),
+    ("split", "folios of this order split (swap-out fallback, or reclaim of a partially mapped folio)"),
+    ("split_deferred", "folios of this order that became partially mapped and were queued for a deferred split"),
+)
+MTHP = tuple(name for name, _ in MTHP_TABLE)
+MTHP_DESCRIPTIONS = dict(MTHP_TABLE)
+(
+    MTHP_ANON_FAULT_ALLOC,
+    MTHP_ANON_FAULT_FALLBACK,
+    MTHP_ANON_FAULT_FALLBACK_CHARGE,
+    MTHP_ZSWPOUT,
+    MTHP_SWPIN,
+    MTHP_SWPIN_FALLBACK,
+    MTHP_SWPIN_FALLBACK_CHARGE,
+    MTHP_SWPOUT,
+    MTHP_SWPOUT_FALLBACK,
+    MTHP_SPLIT,
+    MTHP_SPLIT_DEFERRED,
+) = range(len(MTHP))
+N_MTHP = len(MTHP)
+N_ORDERS = 10  # orders 0..9 (PMD_ORDER 9 with 4 KiB pages)
+
+assert len(MTHP_DESCRIPTIONS) == N_MTHP, "an mTHP counter name is listed twice"
+assert all(globals()["MTHP_" + name.upper()] == i for i, name in enumerate(MTHP)), (
+    "the MTHP_* indices must follow MTHP_TABLE's order"
 )

@@ -96,6 +96,9 @@ from ..core.units import PAGE_SIZE, format_size, parse_size
 from .cost import DEVICE_COST_NAMES
 
 __all__ = [
+    "THP_MODES",
+    "THP_SIZES",
+    "Thp",
     "CONTENT_CLASSES",
     "DEVICE_DEFAULTS",
     "DEVICE_KINDS",
@@ -186,7 +189,9 @@ P_FAULT_ZSWAP_REJECT = 29  # probability zswap rejects a store (injected)
 P_FAULT_READAHEAD = 30  # probability a read-ahead page's I/O is not issued (injected)
 P_FAULT_ATOMIC_ALLOC = 31  # probability the atomic swap-table allocation fails (injected)
 P_MEMCG_CHARGES_ZSWAP = 32  # 0/1 zswap's pool is charged to the memcg (cgroup v2 only)
-N_PARAMS = 33
+P_THP_ORDERS = 33  # bit k: anonymous faults may allocate order-k folios (Thp.orders)
+P_MTHP_SWAPIN = 34  # 0/1 large folios may be swapped in (synchronous device, zswap never enabled)
+N_PARAMS = 35
 
 FAULT_KINDS = ("swap_alloc", "zswap_reject", "readahead", "atomic_alloc")
 FAULT_DOC = {
@@ -210,7 +215,7 @@ PARAM_NAMES = (
     "zswap_ratio_same", "zram_ratio_seq", "zram_ratio_zero", "zram_ratio_same",
     "page_cluster", "vma_ra", "swappiness", "kswapd",
     "fault_swap_alloc", "fault_zswap_reject", "fault_readahead", "fault_atomic_alloc",
-    "memcg_charges_zswap",
+    "memcg_charges_zswap", "thp_orders", "mthp_swapin",
 )
 assert len(PARAM_NAMES) == N_PARAMS
 
@@ -591,6 +596,138 @@ class Zswap:
         return f"Zswap({', '.join(parts)})"
 
 
+# --------------------------------------------------------------------------- THP
+
+# The anonymous large-folio sizes a 4 KiB-page x86-64 kernel offers
+# (/sys/kernel/mm/transparent_hugepage/hugepages-<size>kB): order 2 (16K) to the PMD
+# order 9 (2M); order 1 has no anonymous control (hugepages-8kB has no ``enabled``).
+THP_SIZES = {"16K": 2, "32K": 3, "64K": 4, "128K": 5, "256K": 6, "512K": 7, "1M": 8, "2M": 9}
+THP_MODES = ("always", "inherit", "madvise", "never")
+PMD_ORDER = 9
+
+
+def _thp_mode(value, name: str, modes=THP_MODES) -> str:
+    if not isinstance(value, str) or value.strip().lower() not in modes:
+        raise ValueError(f"{name} must be one of {', '.join(modes)}, got {value!r}")
+    return value.strip().lower()
+
+
+def _thp_size(key, name: str) -> str:
+    try:
+        nbytes = parse_size(key)
+    except (TypeError, ValueError):
+        nbytes = None
+    for size in THP_SIZES:
+        if nbytes == parse_size(size):
+            return size
+    raise ValueError(
+        f"{name} has no anonymous folio size {key!r}; the sizes are {', '.join(THP_SIZES)} "
+        f"(hugepages-16kB .. hugepages-2048kB)"
+    )
+
+
+@dataclass(frozen=True, repr=False)
+class Thp:
+    """Transparent huge pages for anonymous memory: which folio sizes a fault may
+    allocate, as ``/sys/kernel/mm/transparent_hugepage`` sets them.
+
+    Parameters
+    ----------
+    sizes : dict or str, optional
+        Size -> mode of ``hugepages-<size>kB/enabled`` ("always", "inherit", "madvise",
+        "never"), e.g. ``{"64K": "always"}`` or ``"64K=always,2M=inherit"``.  Sizes not
+        given keep the kernel's boot default: "inherit" for 2M (the PMD size), "never"
+        for the others.
+    enabled : str
+        The top-level ``enabled`` ("always", "madvise", "never"; default "madvise", the
+        distribution default and this machine's), which "inherit" follows.
+    zswap_was_enabled : bool
+        zswap was enabled at some time since boot: ``zswap_never_enabled()`` is false,
+        and the kernel then swaps every large folio in as order-0 pages until the next
+        reboot.  A run with zswap on is such a run whatever this says.
+
+    A size is used by a fault when its mode is "always", or "inherit" with
+    ``enabled="always"``.  "madvise" sizes are not used: no workload here calls
+    madvise(MADV_HUGEPAGE) [I].  ``defrag`` is taken at its default ("madvise"): a
+    large folio of a VMA that is not madvised is allocated and charged without
+    reclaim (GFP_TRANSHUGE_LIGHT), so it fails (and the fault tries the next smaller
+    size, then order 0) when free memory would fall to the min watermark or the memcg
+    has no room for it.
+    """
+
+    sizes: Mapping | str | None = None
+    enabled: str = "madvise"
+    zswap_was_enabled: bool = False
+
+    def __post_init__(self):
+        raw = self.sizes
+        if raw is None:
+            raw = {}
+        if isinstance(raw, str):
+            spec, raw = raw, {}
+            for part in (x.strip() for x in spec.split(",") if x.strip()):
+                k, eq, m = part.partition("=")
+                if not eq:
+                    raise ValueError(f"sizes={spec!r}: write SIZE=MODE[,SIZE=MODE], e.g. '64K=always,2M=inherit'")
+                raw[k.strip()] = m.strip()
+        if not isinstance(raw, Mapping):
+            raise TypeError(
+                f"sizes must be a dict size -> mode, e.g. {{'64K': 'always'}}, got {type(raw).__name__} {raw!r}"
+            )
+        sizes = {s: ("inherit" if o == PMD_ORDER else "never") for s, o in THP_SIZES.items()}
+        for k, m in raw.items():
+            size = _thp_size(k, "sizes")
+            sizes[size] = _thp_mode(m, f"sizes[{k!r}]")
+        object.__setattr__(self, "sizes", FrozenDict(sizes))
+        object.__setattr__(self, "enabled", _thp_mode(self.enabled, "enabled", ("always", "madvise", "never")))
+        object.__setattr__(self, "zswap_was_enabled", _check_bool(self.zswap_was_enabled, "zswap_was_enabled"))
+
+    @property
+    def orders(self) -> tuple:
+        """The folio orders an anonymous fault may allocate, highest first (0 always)."""
+        on = [o for s, o in THP_SIZES.items()
+              if self.sizes[s] == "always" or (self.sizes[s] == "inherit" and self.enabled == "always")]
+        return tuple(sorted(on, reverse=True)) + (0,)
+
+    @classmethod
+    def parse(cls, spec, name: str = "thp") -> Thp | None:
+        """None/False (no THP), a Thp, a dict of its fields or sizes, or a string of sizes."""
+        if spec is None or spec is False:
+            return None
+        if isinstance(spec, Thp):
+            return spec
+        if isinstance(spec, str):
+            if spec.strip().lower() in ("", "none", "off", "never"):
+                return None
+            return cls(spec)
+        if isinstance(spec, Mapping):
+            if set(spec) <= {f.name for f in fields(cls)}:
+                return cls(**spec)
+            return cls(dict(spec))
+        raise TypeError(
+            f"{name} must be None (no large folios), a Thp(...), a dict size -> mode such as "
+            f"{{'64K': 'always'}} or a string such as '64K=always', got {type(spec).__name__} {spec!r}"
+        )
+
+    def to_dict(self) -> dict:
+        return {"sizes": dict(self.sizes), "enabled": self.enabled, "zswap_was_enabled": self.zswap_was_enabled}
+
+    @classmethod
+    def from_dict(cls, d) -> Thp:
+        _check_keys(d, "Thp dict", [f.name for f in fields(cls)])
+        return cls(**d)
+
+    def __repr__(self) -> str:
+        changed = {s: m for s, m in self.sizes.items()
+                   if m != ("inherit" if THP_SIZES[s] == PMD_ORDER else "never")}
+        parts = [repr(",".join(f"{s}={m}" for s, m in changed.items()))] if changed else []
+        if self.enabled != "madvise":
+            parts.append(f"enabled={self.enabled!r}")
+        if self.zswap_was_enabled:
+            parts.append("zswap_was_enabled=True")
+        return f"Thp({', '.join(parts)})"
+
+
 # --------------------------------------------------------------------------- System
 
 
@@ -613,14 +750,14 @@ def _watermarks(ram_pages: int, min_free_kbytes: int) -> tuple:
 
 _SYSTEM_FIELDS = (
     "ram", "memory_max", "nr_cpus", "swap", "zswap", "page_cluster", "vma_readahead",
-    "swappiness", "min_free_kbytes", "kswapd", "faults", "cgroup_version",
+    "swappiness", "min_free_kbytes", "kswapd", "faults", "cgroup_version", "thp",
 )
 _PY_NAMES = {f: f for f in _SYSTEM_FIELDS}
 _CLI_NAMES = {f: "--" + f.replace("_", "-") for f in _SYSTEM_FIELDS}
 _SYSTEM_DEFAULTS = {
     "memory_max": None, "nr_cpus": 4, "swap": None, "zswap": None, "page_cluster": 3,
     "vma_readahead": True, "swappiness": 60, "min_free_kbytes": None, "kswapd": True,
-    "faults": None, "cgroup_version": 2,
+    "faults": None, "cgroup_version": 2, "thp": None,
 }
 
 
@@ -731,7 +868,9 @@ def _normalise_system(v: dict, n: dict) -> dict:
         " (the cgroup version of the workload's memory cgroup: 2 charges zswap's pool to "
         "it, 1 does not)",
     )
+    thp = Thp.parse(v.get("thp"), n["thp"])
     return {
+        "thp": thp,
         "ram": ram, "memory_max": memory_max, "nr_cpus": nr_cpus, "swap": swap,
         "zswap": zswap, "page_cluster": page_cluster, "vma_readahead": vma_readahead,
         "swappiness": swappiness, "min_free_kbytes": mfk, "kswapd": kswapd, "faults": faults,
@@ -819,6 +958,7 @@ class System:
     kswapd: bool = True
     faults: Mapping | None = None
     cgroup_version: int = 2
+    thp: Thp | None = None
 
     def __post_init__(self):
         values = _normalise_system({f: getattr(self, f) for f in _SYSTEM_FIELDS}, _PY_NAMES)
@@ -896,6 +1036,9 @@ class System:
             p[P_FAULT_READAHEAD] = self.faults["readahead"]
             p[P_FAULT_ATOMIC_ALLOC] = self.faults["atomic_alloc"]
         p[P_MEMCG_CHARGES_ZSWAP] = self.cgroup_version == 2
+        if self.thp is not None:
+            p[P_THP_ORDERS] = sum(1 << o for o in self.thp.orders if o > 0)
+            p[P_MTHP_SWAPIN] = not (self.thp.zswap_was_enabled or self.zswap_on)
         return p
 
     # -- dicts and spellings ------------------------------------------------------
@@ -905,6 +1048,7 @@ class System:
         d["swap"] = self.swap.to_dict()
         d["zswap"] = None if self.zswap is None else self.zswap.to_dict()
         d["faults"] = None if self.faults is None else dict(self.faults)
+        d["thp"] = None if self.thp is None else self.thp.to_dict()
         return d
 
     @classmethod
@@ -921,7 +1065,7 @@ class System:
     @classmethod
     def parse_cli(cls, ram, *, memory_max=None, swap=None, zswap=False, nr_cpus=4,
                   page_cluster=3, vma_readahead=True, swappiness=60, min_free_kbytes=None,
-                  kswapd=True, faults=None, cgroup_version=2) -> System:
+                  kswapd=True, faults=None, cgroup_version=2, thp=None) -> System:
         """A System from command-line spellings; errors name the option (``--swap``).
 
         ``ram="16G"``, ``memory_max="4G"`` (or None / "max" / "none": no limit),
@@ -947,6 +1091,7 @@ class System:
             "kswapd": _cli_bool(kswapd, n["kswapd"]),
             "faults": faults,
             "cgroup_version": _cli_int(cgroup_version, n["cgroup_version"]),
+            "thp": thp,
         }
         values = _normalise_system(values, n)
         return cls(values.pop("ram"), **values)
@@ -958,7 +1103,7 @@ class System:
             if f == "memory_max":
                 if v is not None:
                     parts.append(f"memory_max={format_size(v)!r}")
-            elif f in ("swap", "zswap"):
+            elif f in ("swap", "zswap", "thp"):
                 if v is not None:
                     parts.append(f"{f}={v!r}")
             elif v != _SYSTEM_DEFAULTS[f] or _is_bool(v) != _is_bool(_SYSTEM_DEFAULTS[f]):
