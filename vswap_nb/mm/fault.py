@@ -39,6 +39,12 @@ from ..core.verbs import (
     RA_SYNC,
 )
 from ..core.vmstat import (
+    MTHP_ANON_FAULT_ALLOC,
+    MTHP_ANON_FAULT_FALLBACK,
+    MTHP_ANON_FAULT_FALLBACK_CHARGE,
+    MTHP_SWPIN,
+    MTHP_SWPIN_FALLBACK,
+    MTHP_SWPIN_FALLBACK_CHARGE,
     VM_CONTENT_CHECKS,
     VM_CONTENT_ERRORS,
     VM_FAULT_READAHEAD,
@@ -50,19 +56,33 @@ from ..core.vmstat import (
     VM_SWPIN_ZERO,
     VM_ZSWPIN,
 )
-from .config import P_DEV_READ_NS, P_FAULT_READAHEAD, P_PAGE_CLUSTER, P_VMA_RA, P_ZSWAP_DECOMPRESS_NS
+from .config import (
+    PMD_ORDER,
+    P_DEV_READ_NS,
+    P_FAULT_READAHEAD,
+    P_MTHP_SWAPIN,
+    P_PAGE_CLUSTER,
+    P_THP_ORDERS,
+    P_VMA_RA,
+    P_ZSWAP_DECOMPRESS_NS,
+)
 from .cost import M_FAULT, M_LRU_OP, M_PAGE_TOUCH, M_PAGE_ZERO, M_PTE_ZAP
-from .memory import drain_drops, folio_free, lru_add_head
-from .reclaim import alloc_folio
+from .memory import drain_drops, folio_free, folio_member, folio_nr, lru_add_head
+from .reclaim import alloc_folio, alloc_folio_large
 from .state import (
     ERR_VERB,
     FL_DIRTY,
     FL_READAHEAD,
     FL_RO,
     FL_YOUNG,
+    FL_PARTIAL,
     FO_CLASS,
     FO_ENTRY,
     FO_FLAGS,
+    FO_HEAD,
+    FO_LINK,
+    FO_NMAP,
+    FO_ORDER,
     FO_PAGE,
     FO_TAG,
     F_MM_NS,
@@ -90,8 +110,10 @@ from .state import (
     TK_RA_PREV,
     TK_RA_WIN,
     W_NONE,
+    W_ZERO,
     W_ZSWAP,
     content_class,
+    count_mthp,
     dev_sync,
     injected_fault,
 )
@@ -107,36 +129,43 @@ def _check_tag(st, f, expect):
 
 @njit
 def _read_into(st, ctx, dst, op, cpu, e, f, wait):
-    """swap_read_folio() of entry e into folio f (already in the swap cache): the data
-    comes from the design's backend; returns mm ns: decompression, and the device read
-    when the device is synchronous or the task waits for it (``wait``: the faulting
-    page; read-ahead pages on an asynchronous device are in flight meanwhile)."""
+    """swap_read_folio() of entry e into folio f (already in the swap cache; a large
+    folio reads its 2**order entries from e in one read): the data comes from the
+    design's backend; returns mm ns: decompression, and the device read when the device
+    is synchronous or the task waits for it (``wait``: the faulting page; read-ahead
+    pages on an asynchronous device are in flight meanwhile)."""
     b = verbs.read_backend(dst, ctx, op, e)
-    i = store_find(st, e)
     ns = 0.0
-    if i < 0:
-        st.fo[f, FO_TAG] = -1  # nothing was stored: the check will fail
-        st.fo[f, FO_CLASS] = 0
-        return ns
-    st.fo[f, FO_TAG] = st.store_val[i, SV_TAG]
-    cls = st.store_val[i, SV_INFO] & 15
-    where = st.store_val[i, SV_INFO] >> 4
-    st.fo[f, FO_CLASS] = cls
-    st.store_val[i, SV_FOLIO] = f
-    if b == BACKEND_ZSWAP:
-        st.hi[H_VM + VM_ZSWPIN] += 1
-        ns += st.hf[F_PARAMS + P_ZSWAP_DECOMPRESS_NS]
-        if where == W_ZSWAP:
-            store_drop_data(st, i)  # zswap loads are exclusive: the folio is the copy
-        st.fo[f, FO_FLAGS] |= FL_DIRTY
-    elif b == BACKEND_DISK:
-        st.hi[H_VM + VM_PSWPIN] += 1
-        if wait or dev_sync(st):
-            ns += st.hf[F_PARAMS + P_DEV_READ_NS]
-    elif b == BACKEND_ZERO:
-        st.hi[H_VM + VM_SWPIN_ZERO] += 1
-    if where == W_NONE and b != BACKEND_ZSWAP:
-        st.fo[f, FO_TAG] = -1  # the design read a backend the data never went to
+    row = f
+    k = 0
+    while row >= 0:
+        x = e + k
+        i = store_find(st, x)
+        if i < 0:
+            st.fo[row, FO_TAG] = -1  # nothing was stored: the check will fail
+            st.fo[row, FO_CLASS] = 0
+        else:
+            st.fo[row, FO_TAG] = st.store_val[i, SV_TAG]
+            cls = st.store_val[i, SV_INFO] & 15
+            where = st.store_val[i, SV_INFO] >> 4
+            st.fo[row, FO_CLASS] = cls
+            st.store_val[i, SV_FOLIO] = f
+            if b == BACKEND_ZSWAP:
+                st.hi[H_VM + VM_ZSWPIN] += 1
+                ns += st.hf[F_PARAMS + P_ZSWAP_DECOMPRESS_NS]
+                if where == W_ZSWAP:
+                    store_drop_data(st, i)  # zswap loads are exclusive: the folio is the copy
+                st.fo[f, FO_FLAGS] |= FL_DIRTY
+            elif b == BACKEND_DISK:
+                st.hi[H_VM + VM_PSWPIN] += 1
+                if wait or dev_sync(st):
+                    ns += st.hf[F_PARAMS + P_DEV_READ_NS]
+            elif b == BACKEND_ZERO:
+                st.hi[H_VM + VM_SWPIN_ZERO] += 1
+            if where == W_NONE and b != BACKEND_ZSWAP:
+                st.fo[row, FO_TAG] = -1  # the design read a backend the data never went to
+        row = st.fo[row, FO_LINK]
+        k += 1
     return ns
 
 
@@ -276,27 +305,76 @@ def _swap_full(st, dst):
 @njit
 def pte_map_cached(st, ctx, dst, op, cpu, g, f, e):
     """The swap PTE at page g holding entry e becomes a present PTE of folio f (in the
-    swap cache for e): the content check, folio_put_swap of the PTE's count, the folio
-    mapped (no longer a read-ahead page)."""
-    _check_tag(st, f, st.pt[g, PT_TAG])
+    swap cache for e; of a large folio, its page for e): the content check,
+    folio_put_swap of the PTE's count, the folio mapped (no longer a read-ahead page)."""
+    row = f
+    if st.fo[f, FO_ORDER] != 0:
+        row = folio_member(st, f, e - st.fo[f, FO_ENTRY])
+        st.fo[f, FO_NMAP] += 1
+    _check_tag(st, row, st.pt[g, PT_TAG])
     verbs.put(dst, ctx, op, e, 1, False)
     st.pt[g, PT_STATE] = PTE_PRESENT
-    st.pt[g, PT_VAL] = f
-    st.fo[f, FO_PAGE] = g
+    st.pt[g, PT_VAL] = row
+    st.fo[row, FO_PAGE] = g
     ctx.folio[f, F_FLAGS] |= FOLIO_MAPPED
     st.fo[f, FO_FLAGS] &= ~FL_READAHEAD
     drain_drops(st, ctx)
 
 
 @njit
+def pte_map_range(st, ctx, dst, op, g0, f, e0):
+    """Every page of the large folio f (in the swap cache for e0 ..) is mapped at
+    g0 .. whose PTE holds its entry, with one folio_put_swap of the range (do_swap_page
+    maps a whole large folio at once)."""
+    nr = folio_nr(st, f)
+    row = f
+    for k in range(nr):
+        g = g0 + k
+        _check_tag(st, row, st.pt[g, PT_TAG])
+        st.pt[g, PT_STATE] = PTE_PRESENT
+        st.pt[g, PT_VAL] = row
+        st.fo[row, FO_PAGE] = g
+        row = st.fo[row, FO_LINK]
+    verbs.put(dst, ctx, op, e0, nr, False)
+    st.fo[f, FO_NMAP] = nr
+    ctx.folio[f, F_FLAGS] |= FOLIO_MAPPED
+    st.fo[f, FO_FLAGS] &= ~(FL_READAHEAD | FL_PARTIAL)
+    drain_drops(st, ctx)
+
+
+@njit
 def _map_swapped(st, ctx, dst, cpu, g, f, e, write):
     """Map folio f (in the swap cache for entry e) at page g after a swap fault:
-    folio_put_swap, then should_try_to_free_swap.  Returns mm ns."""
-    pte_map_cached(st, ctx, dst, OP_SWAPIN, cpu, g, f, e)
+    folio_put_swap, then should_try_to_free_swap.  A large folio is mapped whole when
+    every PTE of its range still holds its entry (do_swap_page's large swap-cache
+    folio), else only at g [I: the kernel maps one page then too; the folio is then
+    partially mapped, and if it later reaches reclaim still in the swap cache the model
+    swaps it out whole instead of splitting it].  Returns mm ns."""
+    order = st.fo[f, FO_ORDER]
+    nr = np.int64(1) << order
+    e0 = e
+    row = f
+    if order == 0:
+        pte_map_cached(st, ctx, dst, OP_SWAPIN, cpu, g, f, e)
+    else:
+        e0 = st.fo[f, FO_ENTRY]
+        g0 = g - (e - e0)
+        whole = st.fo[f, FO_NMAP] == 0 and g0 >= 0 and g0 + nr <= st.pt.shape[0]
+        for k in range(nr):
+            if not whole:
+                break
+            if st.pt[g0 + k, PT_STATE] != PTE_SWAP or st.pt[g0 + k, PT_VAL] != e0 + k:
+                whole = False
+        row = folio_member(st, f, e - e0)
+        if whole:
+            pte_map_range(st, ctx, dst, OP_SWAPIN, g0, f, e0)
+        else:
+            pte_map_cached(st, ctx, dst, OP_SWAPIN, cpu, g, f, e)
     st.fo[f, FO_FLAGS] |= FL_YOUNG
-    if verbs.free_after_fault(dst, ctx, OP_SWAPIN, e, f, dev_sync(st), _swap_full(st, dst), write):
-        if verbs.cache_free(dst, ctx, OP_SWAPIN, e, 1) > 0:
-            entry_dead(st, e)
+    if verbs.free_after_fault(dst, ctx, OP_SWAPIN, e0, f, dev_sync(st), _swap_full(st, dst), write):
+        if verbs.cache_free(dst, ctx, OP_SWAPIN, e0, nr) > 0:
+            for k in range(nr):
+                entry_dead(st, e0 + k)
             st.fo[f, FO_ENTRY] = 0
             st.fo[f, FO_FLAGS] |= FL_DIRTY
         drain_drops(st, ctx)
@@ -304,10 +382,97 @@ def _map_swapped(st, ctx, dst, cpu, g, f, e, write):
         st.fo[f, FO_FLAGS] |= FL_RO
     if write:
         st.hi[H_META + M_GEN] += 1
-        st.fo[f, FO_TAG] = st.hi[H_META + M_GEN]
+        st.fo[row, FO_TAG] = st.hi[H_META + M_GEN]
         st.pt[g, PT_TAG] = st.hi[H_META + M_GEN]
         st.fo[f, FO_FLAGS] |= FL_DIRTY
     return st.hf[F_MM_NS + M_FAULT]
+
+
+@njit
+def _range_empty(st, g0, nr):
+    for k in range(nr):
+        if st.pt[g0 + k, PT_STATE] != PTE_NONE:
+            return False
+    return True
+
+
+@njit
+def _anon_folio(st, ctx, dst, cpu, now, mm, base, vpn):
+    """alloc_anon_folio(): the highest enabled order whose aligned range lies in the
+    mm [I: the VMA is taken as the mm's whole range; anonymous mappings of a multiple
+    of 2M are 2M-aligned] and is all pte_none, allocated without reclaim; each order
+    that cannot be allocated or charged counts anon_fault_fallback and the next one is
+    tried; order 0 last, with reclaim.  Returns (folio, first page, mm ns)."""
+    orders = np.int64(st.hf[F_PARAMS + P_THP_ORDERS])
+    mm_pages = st.mm_base[mm + 1] - base
+    ns = 0.0
+    order = PMD_ORDER
+    while orders != 0 and order > 0:
+        if orders & (np.int64(1) << order):
+            nr = np.int64(1) << order
+            a = vpn - vpn % nr
+            if a + nr <= mm_pages and _range_empty(st, base + a, nr):
+                f, fns = alloc_folio_large(st, ctx, dst, now + ns, order,
+                                           MTHP_ANON_FAULT_FALLBACK, MTHP_ANON_FAULT_FALLBACK_CHARGE)
+                ns += fns
+                if f >= 0:
+                    count_mthp(st, order, MTHP_ANON_FAULT_ALLOC)
+                    return f, base + a, ns
+                if st.hi[H_META + M_STATUS] != OK:
+                    return -1, 0, ns
+        order -= 1
+    f, fns = alloc_folio(st, ctx, dst, cpu, now + ns, False)
+    return f, base + vpn, ns + fns
+
+
+@njit
+def _swapin_large(st, ctx, dst, cpu, now, base, mm_pages, vpn, e):
+    """alloc_swap_folio() on the synchronous path: the highest enabled order below the
+    PMD order whose aligned range lies in the mm, with the faulting entry's offset
+    aligned as the address is (thp_swap_suitable_orders), every PTE a swap entry,
+    consecutive from the range's first (swap_pte_batch) and all or none zero-filled
+    (swap_zeromap_batch); the folio allocated and charged without reclaim (a failure
+    counts swpin_fallback and tries the next order).  The design's swap-cache insert
+    then checks the range its own way (the entries' counts and cache state, zswap, and
+    for the virtual designs one backend type and memcg): a refusal tries the next
+    order.  Returns (folio, first entry, mm ns); folio -1: swap in order 0."""
+    orders = np.int64(st.hf[F_PARAMS + P_THP_ORDERS]) & ((np.int64(1) << PMD_ORDER) - 1)
+    ns = 0.0
+    order = PMD_ORDER - 1
+    while orders != 0 and order > 0:
+        if orders & (np.int64(1) << order):
+            nr = np.int64(1) << order
+            a = vpn - vpn % nr
+            e0 = e - (vpn - a)
+            ok = a + nr <= mm_pages and e % nr == vpn % nr and e0 > 0
+            zero = 0
+            k = 0
+            while ok and k < nr:
+                g = base + a + k
+                if st.pt[g, PT_STATE] != PTE_SWAP or st.pt[g, PT_VAL] != e0 + k:
+                    ok = False
+                    break
+                i = store_find(st, e0 + k)
+                if i >= 0 and (st.store_val[i, SV_INFO] >> 4) == W_ZERO:
+                    zero += 1
+                k += 1
+            if ok and zero != 0 and zero != nr:
+                ok = False
+            if ok:
+                f, fns = alloc_folio_large(st, ctx, dst, now + ns, order,
+                                           MTHP_SWPIN_FALLBACK, MTHP_SWPIN_FALLBACK_CHARGE)
+                ns += fns
+                if f >= 0:
+                    r = verbs.cache_add(dst, ctx, OP_SWAPIN, e0, nr, f)
+                    drain_drops(st, ctx)
+                    if r >= 0:
+                        st.fo[f, FO_ENTRY] = e0
+                        return f, e0, ns
+                    folio_free(st, ctx, f)
+                if st.hi[H_META + M_STATUS] != OK:
+                    return -1, 0, ns
+        order -= 1
+    return -1, 0, ns
 
 
 @njit(inline="always")
@@ -318,7 +483,8 @@ def touch(st, ctx, dst, t, cpu, now, vpn, write):
     g = base + vpn
     s = st.pt[g, PT_STATE]
     if s == PTE_PRESENT:
-        f = st.pt[g, PT_VAL]
+        r = st.pt[g, PT_VAL]
+        f = st.fo[r, FO_HEAD]
         st.fo[f, FO_FLAGS] |= FL_YOUNG
         ns = st.hf[F_MM_NS + M_PAGE_TOUCH]
         if write:
@@ -328,13 +494,15 @@ def touch(st, ctx, dst, t, cpu, now, vpn, write):
                 st.hi[H_VM + VM_PGFAULT] += 1
                 ns += st.hf[F_MM_NS + M_FAULT]
                 e = st.fo[f, FO_ENTRY]
-                if verbs.cache_free(dst, ctx, OP_SWAPIN, e, 1) > 0:
-                    entry_dead(st, e)
+                nr = folio_nr(st, f)
+                if verbs.cache_free(dst, ctx, OP_SWAPIN, e, nr) > 0:
+                    for k in range(nr):
+                        entry_dead(st, e + k)
                     st.fo[f, FO_ENTRY] = 0
                 drain_drops(st, ctx)
                 st.fo[f, FO_FLAGS] &= ~FL_RO
             st.hi[H_META + M_GEN] += 1
-            st.fo[f, FO_TAG] = st.hi[H_META + M_GEN]
+            st.fo[r, FO_TAG] = st.hi[H_META + M_GEN]
             st.pt[g, PT_TAG] = st.hi[H_META + M_GEN]
             st.fo[f, FO_FLAGS] |= FL_DIRTY
         return ns
@@ -342,18 +510,42 @@ def touch(st, ctx, dst, t, cpu, now, vpn, write):
     if s == PTE_NONE:
         if not write:
             return st.hf[F_MM_NS + M_FAULT]  # the shared zero page is mapped: no folio
-        f, ns = alloc_folio(st, ctx, dst, cpu, now, False)
+        if st.hf[F_PARAMS + P_THP_ORDERS] != 0:
+            f, g0, ns = _anon_folio(st, ctx, dst, cpu, now, mm, base, vpn)
+        else:
+            f, ns = alloc_folio(st, ctx, dst, cpu, now, False)
+            g0 = g
         if f < 0:
             return ns
         ns += st.hf[F_MM_NS + M_FAULT] + st.hf[F_MM_NS + M_PAGE_ZERO] + st.hf[F_MM_NS + M_PAGE_TOUCH] + st.hf[F_MM_NS + M_LRU_OP]
         st.hi[H_META + M_GEN] += 1
-        st.fo[f, FO_TAG] = st.hi[H_META + M_GEN]
-        st.fo[f, FO_CLASS] = content_class(st, mm, vpn)
-        st.fo[f, FO_PAGE] = g
+        if st.fo[f, FO_ORDER] == 0:
+            st.fo[f, FO_TAG] = st.hi[H_META + M_GEN]
+            st.fo[f, FO_CLASS] = content_class(st, mm, vpn)
+            st.fo[f, FO_PAGE] = g
+            st.pt[g, PT_STATE] = PTE_PRESENT
+            st.pt[g, PT_VAL] = f
+        else:
+            # the whole folio is mapped; the pages not written yet hold zeroes (tag 0,
+            # as their PTEs expect) [I: each page's content class is the one the
+            # workload writes there, so a large folio whose pages are never written is
+            # not seen as zero-filled]
+            nr = folio_nr(st, f)
+            ns += st.hf[F_MM_NS + M_PAGE_ZERO] * (nr - 1)
+            row = f
+            for k in range(nr):
+                gk = g0 + k
+                st.fo[row, FO_TAG] = 0
+                st.fo[row, FO_CLASS] = content_class(st, mm, gk - base)
+                st.fo[row, FO_PAGE] = gk
+                st.pt[gk, PT_STATE] = PTE_PRESENT
+                st.pt[gk, PT_VAL] = row
+                st.pt[gk, PT_TAG] = 0
+                row = st.fo[row, FO_LINK]
+            st.fo[f, FO_NMAP] = nr
+            st.fo[st.pt[g, PT_VAL], FO_TAG] = st.hi[H_META + M_GEN]
         st.fo[f, FO_FLAGS] |= FL_YOUNG | FL_DIRTY
         ctx.folio[f, F_FLAGS] = FOLIO_MAPPED
-        st.pt[g, PT_STATE] = PTE_PRESENT
-        st.pt[g, PT_VAL] = f
         st.pt[g, PT_TAG] = st.hi[H_META + M_GEN]
         lru_add_head(st, f, INACTIVE)
         return ns
@@ -373,8 +565,21 @@ def touch(st, ctx, dst, t, cpu, now, vpn, write):
     if ra < 0:
         st.hi[H_META + M_STATUS] = ERR_VERB
         return ns
+    mm_pages = st.mm_base[mm + 1] - base
+    if (ra == RA_SYNC and st.hf[F_PARAMS + P_MTHP_SWAPIN] != 0 and st.hf[F_PARAMS + P_THP_ORDERS] != 0
+            and dev_sync(st) and verbs.swap_count(dst, e) == 1):
+        f, e0, lns = _swapin_large(st, ctx, dst, cpu, now + ns, base, mm_pages, vpn, e)
+        ns += lns
+        if f >= 0:
+            count_mthp(st, st.fo[f, FO_ORDER], MTHP_SWPIN)
+            ns += _read_into(st, ctx, dst, OP_SWAPIN, cpu, e0, f, True)
+            lru_add_head(st, f, INACTIVE)
+            ns += st.hf[F_MM_NS + M_LRU_OP]
+            return ns + _map_swapped(st, ctx, dst, cpu, g, f, e, write)
+        if st.hi[H_META + M_STATUS] != OK:
+            return ns
     if ra != RA_SYNC:
-        ns += _readahead(st, ctx, dst, t, cpu, now + ns, base, st.mm_base[mm + 1] - base, vpn, e)
+        ns += _readahead(st, ctx, dst, t, cpu, now + ns, base, mm_pages, vpn, e)
         if st.hi[H_META + M_STATUS] != OK:
             return ns
         # the readahead may have freed the page's own entry (never: its PTE holds it)
@@ -383,5 +588,3 @@ def touch(st, ctx, dst, t, cpu, now, vpn, write):
     if f < 0:
         return ns
     return ns + _map_swapped(st, ctx, dst, cpu, g, f, e, write)
-
-

@@ -1,5 +1,6 @@
-"""Memory.  Every anonymous page in RAM is a folio (order 0; large folios are not
-modelled).  Free memory = RAM pages - folios in use - pages of the zswap pool - pages
+"""Memory.  Every anonymous page in RAM belongs to a folio: order 0, or a large folio
+of 2**order pages (System.thp), one row per page chained from the head (see
+mm/state.py).  Memory is counted in pages.  Free memory = RAM pages - folios in use - pages of the zswap pool - pages
 of zram's compressed store (zram keeps its data in RAM) - the design's swap metadata
 (static and dynamic, sampled after every reclaim batch, so a design with more metadata
 reclaims more under global pressure).  No memcg is charged for swap metadata: the
@@ -24,6 +25,11 @@ from ..core.verbs import C_CACHE_DROPS, DROP_RING, FOLIO_MAPPED, F_FLAGS
 from .config import P_MEMCG_CHARGES_ZSWAP, P_RAM_PAGES
 from .state import (
     ACTIVE,
+    FL_PARTIAL,
+    FO_HEAD,
+    FO_LINK,
+    FO_NMAP,
+    FO_ORDER,
     FL_ACTIVE,
     FL_ONLRU,
     FL_RO,
@@ -91,7 +97,7 @@ def lru_del(st, f):
         st.lru[lst, LRU_TAIL] = p
     st.fo[f, FO_NEXT] = -1
     st.fo[f, FO_PREV] = -1
-    st.lru[lst, LRU_COUNT] -= 1
+    st.lru[lst, LRU_COUNT] -= np.int64(1) << st.fo[f, FO_ORDER]
     st.fo[f, FO_FLAGS] = fl & ~(FL_ONLRU | FL_ACTIVE)
 
 
@@ -105,7 +111,26 @@ def lru_add_head(st, f, lst):
     else:
         st.lru[lst, LRU_TAIL] = f
     st.lru[lst, LRU_HEAD] = f
-    st.lru[lst, LRU_COUNT] += 1
+    st.lru[lst, LRU_COUNT] += np.int64(1) << st.fo[f, FO_ORDER]
+    fl = st.fo[f, FO_FLAGS] | FL_ONLRU
+    if lst == ACTIVE:
+        fl |= FL_ACTIVE
+    else:
+        fl &= ~FL_ACTIVE
+    st.fo[f, FO_FLAGS] = fl
+
+
+@njit
+def lru_add_tail(st, f, lst):
+    t = st.lru[lst, LRU_TAIL]
+    st.fo[f, FO_NEXT] = -1
+    st.fo[f, FO_PREV] = t
+    if t >= 0:
+        st.fo[t, FO_NEXT] = f
+    else:
+        st.lru[lst, LRU_HEAD] = f
+    st.lru[lst, LRU_TAIL] = f
+    st.lru[lst, LRU_COUNT] += np.int64(1) << st.fo[f, FO_ORDER]
     fl = st.fo[f, FO_FLAGS] | FL_ONLRU
     if lst == ACTIVE:
         fl |= FL_ACTIVE
@@ -116,6 +141,7 @@ def lru_add_head(st, f, lst):
 
 @njit
 def folio_pop(st, ctx):
+    """An order-0 folio (a row off the free stack), or -1."""
     top = st.hi[H_META + M_FREE_TOP]
     if top == 0:
         return -1
@@ -126,20 +152,113 @@ def folio_pop(st, ctx):
     st.fo[f, FO_FLAGS] = FL_USED
     st.fo[f, FO_PAGE] = -1
     st.fo[f, FO_ENTRY] = 0
+    st.fo[f, FO_ORDER] = 0
+    st.fo[f, FO_HEAD] = f
+    st.fo[f, FO_LINK] = -1
+    st.fo[f, FO_NMAP] = 0
     ctx.folio[f, F_FLAGS] = 0
     return f
 
 
 @njit
-def folio_free(st, ctx, f):
-    lru_del(st, f)
-    st.fo[f, FO_FLAGS] = 0
-    st.fo[f, FO_PAGE] = -1
-    st.fo[f, FO_ENTRY] = 0
-    ctx.folio[f, F_FLAGS] = 0
-    st.free_stack[st.hi[H_META + M_FREE_TOP]] = f
+def folio_pop_large(st, ctx, order):
+    """A folio of 2**order pages: that many rows chained from the first (the head), or
+    -1.  [I: the buddy allocator's free lists and fragmentation are not modelled; the
+    caller checks the watermark.]"""
+    nr = np.int64(1) << order
+    if st.hi[H_META + M_FREE_TOP] < nr:
+        return -1
+    h = folio_pop(st, ctx)
+    prev = h
+    for _ in range(nr - 1):
+        r = folio_pop(st, ctx)
+        st.fo[r, FO_HEAD] = h
+        st.fo[prev, FO_LINK] = r
+        prev = r
+    st.fo[h, FO_ORDER] = order
+    return h
+
+
+@njit(inline="always")
+def folio_nr(st, f):
+    return np.int64(1) << st.fo[f, FO_ORDER]
+
+
+@njit
+def folio_member(st, f, i):
+    """The row of page ``i`` of folio ``f``."""
+    r = f
+    for _ in range(i):
+        r = st.fo[r, FO_LINK]
+    return r
+
+
+@njit
+def _row_free(st, ctx, r):
+    st.fo[r, FO_FLAGS] = 0
+    st.fo[r, FO_PAGE] = -1
+    st.fo[r, FO_ENTRY] = 0
+    st.fo[r, FO_ORDER] = 0
+    st.fo[r, FO_HEAD] = r
+    st.fo[r, FO_LINK] = -1
+    st.fo[r, FO_NMAP] = 0
+    ctx.folio[r, F_FLAGS] = 0
+    st.free_stack[st.hi[H_META + M_FREE_TOP]] = r
     st.hi[H_META + M_FREE_TOP] += 1
     st.hi[H_META + M_USED_FOLIOS] -= 1
+
+
+@njit
+def folio_free(st, ctx, f):
+    """Free folio ``f`` (all its pages)."""
+    lru_del(st, f)
+    if st.fo[f, FO_ORDER] == 0:
+        st.fo[f, FO_FLAGS] = 0
+        st.fo[f, FO_PAGE] = -1
+        st.fo[f, FO_ENTRY] = 0
+        ctx.folio[f, F_FLAGS] = 0
+        st.free_stack[st.hi[H_META + M_FREE_TOP]] = f
+        st.hi[H_META + M_FREE_TOP] += 1
+        st.hi[H_META + M_USED_FOLIOS] -= 1
+        return
+    r = f
+    while r >= 0:
+        nxt = st.fo[r, FO_LINK]
+        _row_free(st, ctx, r)
+        r = nxt
+
+
+@njit
+def folio_split(st, ctx, f):
+    """split_folio() of the large folio ``f``, not in the swap cache: every page becomes
+    an order-0 folio with the head's flags; the mapped ones go to the tail of the
+    head's LRU list in page order (reclaim takes them next, as split_folio_to_list()
+    puts them on the list it reclaims), the unmapped ones are freed (the split's
+    folio_put of unmapped tails).  Returns the number of pages still mapped."""
+    fl = st.fo[f, FO_FLAGS]
+    lst = ACTIVE if fl & FL_ACTIVE else INACTIVE
+    on_lru = (fl & FL_ONLRU) != 0
+    lru_del(st, f)
+    keep = (fl & ~(FL_ONLRU | FL_ACTIVE | FL_PARTIAL)) | FL_USED
+    r = f
+    mapped = 0
+    while r >= 0:
+        nxt = st.fo[r, FO_LINK]
+        st.fo[r, FO_ORDER] = 0
+        st.fo[r, FO_HEAD] = r
+        st.fo[r, FO_LINK] = -1
+        st.fo[r, FO_NMAP] = 0
+        st.fo[r, FO_ENTRY] = 0
+        if st.fo[r, FO_PAGE] >= 0:
+            st.fo[r, FO_FLAGS] = keep
+            ctx.folio[r, F_FLAGS] = FOLIO_MAPPED
+            if on_lru:
+                lru_add_tail(st, r, lst)
+            mapped += 1
+        else:
+            _row_free(st, ctx, r)
+        r = nxt
+    return mapped
 
 
 @njit
@@ -154,7 +273,8 @@ def drain_drops(st, ctx):
         f = ctx.drops[k % DROP_RING]
         e = st.fo[f, FO_ENTRY]
         if e != 0:
-            entry_dead(st, e)
+            for i in range(folio_nr(st, f)):
+                entry_dead(st, e + i)
             st.fo[f, FO_ENTRY] = 0
         st.fo[f, FO_FLAGS] &= ~FL_RO
         if (st.fo[f, FO_FLAGS] & FL_USED) and (ctx.folio[f, F_FLAGS] & FOLIO_MAPPED) == 0:

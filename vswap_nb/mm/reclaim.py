@@ -60,6 +60,10 @@ from ..core.verbs import (
     F_FLAGS,
 )
 from ..core.vmstat import (
+    MTHP_SPLIT,
+    MTHP_SWPOUT,
+    MTHP_SWPOUT_FALLBACK,
+    MTHP_ZSWPOUT,
     VM_ALLOCSTALL,
     VM_FAULT_SWAP_ALLOC,
     VM_FAULT_ZSWAP_REJECT,
@@ -101,6 +105,8 @@ from .memory import (
     flush_cost,
     folio_free,
     folio_pop,
+    folio_pop_large,
+    folio_split,
     lru_add_head,
     lru_del,
     memcg_usage,
@@ -125,6 +131,9 @@ from .state import (
     FO_CLASS,
     FO_ENTRY,
     FO_FLAGS,
+    FO_LINK,
+    FO_NMAP,
+    FO_ORDER,
     FO_PAGE,
     FO_TAG,
     F_FMETA,
@@ -161,6 +170,7 @@ from .state import (
     W_ZERO,
     W_ZSWAP,
     ZSWAP_ACCEPT_THR,
+    count_mthp,
     dev_sync,
     injected_fault,
 )
@@ -277,15 +287,26 @@ def _zswap_worker_catch_up(st, ctx, dst, now):
 
 @njit(inline="always")
 def _writeout(st, ctx, dst, cpu, f, e):
-    """pageout() of the dirty swap-cache folio f (entry e).  Returns (ok, mm ns)."""
+    """pageout() of the dirty swap-cache folio f (entry e, 2**order pages).  A large
+    folio goes to one backend: the zeromap only when every page is zero
+    (is_folio_zero_filled), else zswap whole (one limit check; a rejection sends all of
+    it to the device) or the device.  Returns (ok, mm ns)."""
+    order = st.fo[f, FO_ORDER]
+    nr = np.int64(1) << order
     cls = st.fo[f, FO_CLASS]
+    if nr > 1:
+        row = st.fo[f, FO_LINK]
+        while row >= 0 and cls == 1:
+            if st.fo[row, FO_CLASS] != 1:
+                cls = 0
+            row = st.fo[row, FO_LINK]
     backend = _choose_backend(st, cls)
     ns = 0.0
     if backend == BACKEND_ZSWAP:
         full = _zswap_check_limits(st)
         injected = not full and injected_fault(st, P_FAULT_ZSWAP_REJECT, 1)
         if not full:
-            ns += st.hf[F_PARAMS + P_ZSWAP_COMPRESS_NS]  # a full pool rejects before compressing
+            ns += st.hf[F_PARAMS + P_ZSWAP_COMPRESS_NS] * nr  # a full pool rejects before compressing
         if full or injected:
             st.hi[H_VM + VM_ZSWAP_REJECT] += 1
             if injected:
@@ -295,7 +316,7 @@ def _writeout(st, ctx, dst, cpu, f, e):
             if st.hf[F_PARAMS + P_ZSWAP_WRITEBACK] == 0:
                 return False, ns
             backend = BACKEND_DISK
-    r = verbs.writeout(dst, ctx, OP_WRITEOUT, e, 1, backend)
+    r = verbs.writeout(dst, ctx, OP_WRITEOUT, e, nr, backend)
     if r != backend:
         if backend == BACKEND_DISK and (r == ENOMEM or r == ENOSPC):
             # a design that allocates the device slot at writeout found none (device
@@ -304,35 +325,64 @@ def _writeout(st, ctx, dst, cpu, f, e):
             return False, ns
         st.hi[H_META + M_STATUS] = ERR_VERB
         return False, ns
-    i = store_insert(st, e)
-    store_drop_data(st, i)
-    st.store_val[i, SV_TAG] = st.fo[f, FO_TAG]
-    if backend == BACKEND_ZERO:
-        st.store_val[i, SV_INFO] = cls | (W_ZERO << 4)
-        ns += st.hf[F_MM_NS + M_SAME_FILLED_CHECK]
-        st.hi[H_VM + VM_SWPOUT_ZERO] += 1
-    elif backend == BACKEND_ZSWAP:
-        st.store_val[i, SV_INFO] = cls | (W_ZSWAP << 4)
-        st.hf[F_FMETA + FM_ZSWAP_BYTES] += zsize(st, cls)
-        cap = st.zq.shape[0]
-        if st.hi[H_META + M_ZQ_TAIL] - st.hi[H_META + M_ZQ_HEAD] >= cap:
-            st.hi[H_META + M_ZQ_HEAD] += 1  # forget the oldest record (its entry is long gone)
-        st.zq[st.hi[H_META + M_ZQ_TAIL] % cap] = e
-        st.hi[H_META + M_ZQ_TAIL] += 1
-        st.hi[H_VM + VM_ZSWPOUT] += 1
-    else:
-        st.store_val[i, SV_INFO] = cls | (W_DISK << 4)
-        st.hf[F_FMETA + FM_ZRAM_BYTES] += dsize(st, cls)
-        st.hi[H_VM + VM_PSWPOUT] += 1
-        if dev_sync(st):
-            ns += st.hf[F_PARAMS + P_DEV_WRITE_NS]
+    row = f
+    for k in range(nr):
+        x = e + k
+        c = st.fo[row, FO_CLASS]
+        i = store_insert(st, x)
+        store_drop_data(st, i)
+        st.store_val[i, SV_TAG] = st.fo[row, FO_TAG]
+        if backend == BACKEND_ZERO:
+            st.store_val[i, SV_INFO] = c | (W_ZERO << 4)
+            ns += st.hf[F_MM_NS + M_SAME_FILLED_CHECK]
+            st.hi[H_VM + VM_SWPOUT_ZERO] += 1
+        elif backend == BACKEND_ZSWAP:
+            st.store_val[i, SV_INFO] = c | (W_ZSWAP << 4)
+            st.hf[F_FMETA + FM_ZSWAP_BYTES] += zsize(st, c)
+            cap = st.zq.shape[0]
+            if st.hi[H_META + M_ZQ_TAIL] - st.hi[H_META + M_ZQ_HEAD] >= cap:
+                st.hi[H_META + M_ZQ_HEAD] += 1  # forget the oldest record (its entry is long gone)
+            st.zq[st.hi[H_META + M_ZQ_TAIL] % cap] = x
+            st.hi[H_META + M_ZQ_TAIL] += 1
+            st.hi[H_VM + VM_ZSWPOUT] += 1
+        else:
+            st.store_val[i, SV_INFO] = c | (W_DISK << 4)
+            st.hf[F_FMETA + FM_ZRAM_BYTES] += dsize(st, c)
+            st.hi[H_VM + VM_PSWPOUT] += 1
+            if dev_sync(st):
+                ns += st.hf[F_PARAMS + P_DEV_WRITE_NS]
+        row = st.fo[row, FO_LINK]
+    if nr > 1:
+        if backend == BACKEND_ZSWAP:
+            count_mthp(st, order, MTHP_ZSWPOUT)
+        elif backend == BACKEND_DISK:
+            count_mthp(st, order, MTHP_SWPOUT)
     st.fo[f, FO_FLAGS] &= ~FL_DIRTY
     return True, ns
 
 
+@njit
+def _split_for_swapout(st, ctx, f, order, fallback):
+    """A large folio reclaim cannot swap out whole is split (thp_swpout_fallback when
+    no 2**order entries could be allocated; a partially mapped folio's deferred
+    split); its pages go to the inactive tail, where reclaim takes them next."""
+    if fallback:
+        count_mthp(st, order, MTHP_SWPOUT_FALLBACK)
+    count_mthp(st, order, MTHP_SPLIT)
+    folio_split(st, ctx, f)
+
+
+@njit
+def _all_counts_zero(dst, e, nr):
+    for k in range(nr):
+        if verbs.swap_count(dst, e + k) != 0:
+            return False
+    return True
+
+
 @njit(inline="always")
 def _reclaim_folio(st, ctx, dst, cpu):
-    """shrink_folio_list() on the inactive tail folio.  Returns (reclaimed, mm ns)."""
+    """shrink_folio_list() on the inactive tail folio.  Returns (pages reclaimed, mm ns)."""
     f = st.lru[INACTIVE, LRU_TAIL]
     fl = st.fo[f, FO_FLAGS]
     ns = st.hf[F_MM_NS + M_LRU_OP]
@@ -342,21 +392,29 @@ def _reclaim_folio(st, ctx, dst, cpu):
         if fl & FL_REFERENCED:
             st.fo[f, FO_FLAGS] &= ~FL_REFERENCED
             lru_add_head(st, f, ACTIVE)
-            st.hi[H_VM + VM_PGACTIVATE] += 1
+            st.hi[H_VM + VM_PGACTIVATE] += np.int64(1) << st.fo[f, FO_ORDER]
         else:
             st.fo[f, FO_FLAGS] |= FL_REFERENCED
             lru_add_head(st, f, INACTIVE)
         return 0, ns
     st.fo[f, FO_FLAGS] = fl & ~FL_REFERENCED
+    order = st.fo[f, FO_ORDER]
+    nr = np.int64(1) << order
     e = st.fo[f, FO_ENTRY]
     if e == 0:
+        if order > 0 and st.fo[f, FO_NMAP] < nr:
+            _split_for_swapout(st, ctx, f, order, False)
+            return 0, ns
         if injected_fault(st, P_FAULT_SWAP_ALLOC, 0):
             st.hi[H_VM + VM_FAULT_SWAP_ALLOC] += 1
             e = -28  # -ENOSPC: as if the device were full
         else:
-            e = verbs.alloc(dst, ctx, cpu, 0, f, MEMCG_ID)
+            e = verbs.alloc(dst, ctx, cpu, order, f, MEMCG_ID)
             drain_drops(st, ctx)
         if e < 0:
+            if order > 0:
+                _split_for_swapout(st, ctx, f, order, True)
+                return 0, ns
             st.hi[H_VM + VM_SWAP_ALLOC_FAIL] += 1
             lru_del(st, f)
             lru_add_head(st, f, ACTIVE)
@@ -364,32 +422,49 @@ def _reclaim_folio(st, ctx, dst, cpu):
             return 0, ns
         st.fo[f, FO_ENTRY] = e
         st.fo[f, FO_FLAGS] |= FL_DIRTY
-        i = store_insert(st, e)
-        st.store_val[i, SV_TAG] = st.fo[f, FO_TAG]
-        st.store_val[i, SV_INFO] = st.fo[f, FO_CLASS]
-        st.store_val[i, SV_FOLIO] = f
-        st.hi[H_META + M_LIVE_SWAP] += 1
+        row = f
+        for k in range(nr):
+            i = store_insert(st, e + k)
+            st.store_val[i, SV_TAG] = st.fo[row, FO_TAG]
+            st.store_val[i, SV_INFO] = st.fo[row, FO_CLASS]
+            st.store_val[i, SV_FOLIO] = f
+            row = st.fo[row, FO_LINK]
+        st.hi[H_META + M_LIVE_SWAP] += nr
     if ctx.folio[f, F_FLAGS] & FOLIO_MAPPED:
-        # try_to_unmap_one: the PTE takes the entry
-        page = st.fo[f, FO_PAGE]
-        verbs.dup(dst, ctx, OP_DUP, e, 1)
-        st.pt[page, PT_STATE] = PTE_SWAP
-        st.pt[page, PT_VAL] = e
+        # try_to_unmap_one: each mapped PTE takes its page's entry
+        if order == 0:
+            page = st.fo[f, FO_PAGE]
+            verbs.dup(dst, ctx, OP_DUP, e, 1)
+            st.pt[page, PT_STATE] = PTE_SWAP
+            st.pt[page, PT_VAL] = e
+            ns += st.hf[F_MM_NS + M_UNMAP_PTE]
+        else:
+            row = f
+            for k in range(nr):
+                page = st.fo[row, FO_PAGE]
+                if page >= 0:
+                    verbs.dup(dst, ctx, OP_DUP, e + k, 1)
+                    st.pt[page, PT_STATE] = PTE_SWAP
+                    st.pt[page, PT_VAL] = e + k
+                    st.fo[row, FO_PAGE] = -1
+                    ns += st.hf[F_MM_NS + M_UNMAP_PTE]
+                row = st.fo[row, FO_LINK]
+            st.fo[f, FO_NMAP] = 0
         ctx.folio[f, F_FLAGS] &= ~FOLIO_MAPPED
         st.fo[f, FO_PAGE] = -1
         st.fo[f, FO_FLAGS] &= ~FL_RO
-        ns += st.hf[F_MM_NS + M_UNMAP_PTE]
-    elif verbs.swap_count(dst, e) == 0:
+    elif _all_counts_zero(dst, e, nr):
         # nobody maps it and no PTE holds the entry: folio_free_swap, then free it
-        freed = verbs.cache_free(dst, ctx, OP_CACHE_DEL, e, 1) > 0
+        freed = verbs.cache_free(dst, ctx, OP_CACHE_DEL, e, nr) > 0
         drain_drops(st, ctx)
         if freed:
-            entry_dead(st, e)
+            for k in range(nr):
+                entry_dead(st, e + k)
             st.fo[f, FO_ENTRY] = 0
             folio_free(st, ctx, f)
-            return 1, ns + st.hf[F_MM_NS + M_PAGE_FREE]
+            return nr, ns + st.hf[F_MM_NS + M_PAGE_FREE]
         if (st.fo[f, FO_FLAGS] & FL_USED) == 0 or st.fo[f, FO_ENTRY] == 0:
-            return 1, ns + st.hf[F_MM_NS + M_PAGE_FREE]  # a drop took it
+            return nr, ns + st.hf[F_MM_NS + M_PAGE_FREE]  # a drop took it
     if st.fo[f, FO_FLAGS] & FL_DIRTY:
         ok, wns = _writeout(st, ctx, dst, cpu, f, e)
         # a lazy design allocates the slot at writeout, and its allocator may reclaim
@@ -397,35 +472,37 @@ def _reclaim_folio(st, ctx, dst, cpu):
         drain_drops(st, ctx)
         ns += wns
         if (st.fo[f, FO_FLAGS] & FL_USED) == 0 or st.fo[f, FO_ENTRY] == 0:
-            return 1, ns + st.hf[F_MM_NS + M_PAGE_FREE]  # a drop took this folio too
+            return nr, ns + st.hf[F_MM_NS + M_PAGE_FREE]  # a drop took this folio too
         if not ok:
             lru_del(st, f)
             lru_add_head(st, f, ACTIVE)
-            st.hi[H_VM + VM_PGACTIVATE] += 1
+            st.hi[H_VM + VM_PGACTIVATE] += nr
             return 0, ns
-    verbs.cache_del(dst, ctx, OP_CACHE_DEL, e, 1)
-    i = store_find(st, e)
-    if i >= 0:
-        st.store_val[i, SV_FOLIO] = -1
+    verbs.cache_del(dst, ctx, OP_CACHE_DEL, e, nr)
+    for k in range(nr):
+        i = store_find(st, e + k)
+        if i >= 0:
+            st.store_val[i, SV_FOLIO] = -1
     st.fo[f, FO_ENTRY] = 0
     folio_free(st, ctx, f)
-    return 1, ns + st.hf[F_MM_NS + M_PAGE_FREE]
+    return nr, ns + st.hf[F_MM_NS + M_PAGE_FREE]
 
 
 @njit
 def _shrink_active(st):
-    """shrink_active_list(): up to 32 folios from the active tail to the inactive head,
-    young bits cleared."""
+    """shrink_active_list(): up to 32 pages' worth of folios from the active tail to the
+    inactive head, young bits cleared."""
     n = 0
     ns = 0.0
     while n < SWAP_CLUSTER_MAX and st.lru[ACTIVE, LRU_COUNT] > 0:
         f = st.lru[ACTIVE, LRU_TAIL]
+        nr = np.int64(1) << st.fo[f, FO_ORDER]
         lru_del(st, f)
         st.fo[f, FO_FLAGS] &= ~(FL_YOUNG | FL_REFERENCED)
         lru_add_head(st, f, INACTIVE)
-        st.hi[H_VM + VM_PGDEACTIVATE] += 1
+        st.hi[H_VM + VM_PGDEACTIVATE] += nr
         ns += st.hf[F_MM_NS + M_LRU_OP]
-        n += 1
+        n += nr
     return ns
 
 
@@ -450,11 +527,12 @@ def _shrink_batch(st, ctx, dst, cpu, kswapd):
                 if st.lru[ACTIVE, LRU_COUNT] == 0:
                     break
                 ns += _shrink_active(st)
+            nr = np.int64(1) << st.fo[st.lru[INACTIVE, LRU_TAIL], FO_ORDER]
             r, rns = _reclaim_folio(st, ctx, dst, cpu)
             if st.hi[H_META + M_STATUS] != OK:
                 break
             reclaimed += r
-            n += 1
+            n += nr
             ns += rns
         scanned += n
         if st.hi[H_META + M_STATUS] != OK or size == 0:
@@ -558,3 +636,31 @@ def alloc_folio(st, ctx, dst, cpu, now, for_ra):
     return f, ns
 
 
+
+
+@njit
+def alloc_folio_large(st, ctx, dst, now, order, stat_fallback, stat_charge):
+    """A folio of 2**order pages for a fault or a swap-in, allocated and charged
+    without reclaim (GFP_TRANSHUGE_LIGHT, defrag=madvise): it fails when free memory
+    would fall below the min watermark (the allocation's slow path without reclaim
+    or kswapd [I: free lists and fragmentation not modelled]) or, once allocated, when
+    the memcg has no room for it (the charge does not reclaim without
+    __GFP_DIRECT_RECLAIM).  A failure counts the order's ``stat_fallback`` (and
+    ``stat_charge`` for the charge).  Returns (folio or -1, mm ns)."""
+    nr = np.int64(1) << order
+    ns = st.hf[F_MM_NS + M_PAGE_ALLOC]
+    _kswapd_catch_up(st, ctx, dst, now + ns)
+    _zswap_worker_catch_up(st, ctx, dst, now + ns)
+    st.hf[F_FMETA + FM_NOW] = now + ns
+    if avail(st) - nr < st.hf[F_PARAMS + P_WMARK_MIN]:
+        count_mthp(st, order, stat_fallback)
+        return -1, ns
+    memcg_max = st.hf[F_PARAMS + P_MEMCG_MAX_PAGES]
+    if memcg_max >= 0 and memcg_usage(st) + nr > memcg_max:
+        count_mthp(st, order, stat_charge)
+        count_mthp(st, order, stat_fallback)
+        return -1, ns
+    f = folio_pop_large(st, ctx, order)
+    if f < 0:
+        count_mthp(st, order, stat_fallback)
+    return f, ns

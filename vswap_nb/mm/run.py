@@ -115,6 +115,7 @@ def run(
         "options": dict(options),
         "counters": ctx.counters.copy(),
         "vmstat": st.vm.copy(),
+        "mthp": st.mthp.copy(),
         "phase_t": st.phase_t.copy(),
         "phase_cpu": st.phase_cpu.copy(),
         "wall": wall,

@@ -21,7 +21,7 @@ from ..core.counters import N_PRIMITIVES
 from ..core.jit import njit
 from ..core.metadata import N_STRUCTURES
 from ..core.verbs import splitmix64
-from ..core.vmstat import N_VM
+from ..core.vmstat import N_MTHP, N_ORDERS, N_VM
 from .config import N_PARAMS, P_DEV_SYNC, P_SWAP_SLOTS, P_ZSWAP_ON
 from .cost import N_MM
 
@@ -45,9 +45,11 @@ ERR_VERB = 2
 PT_STATE, PT_VAL, PT_TAG = 0, 1, 2
 PTE_NONE, PTE_PRESENT, PTE_SWAP = 0, 1, 2
 
-# folio words
-FO_PAGE, FO_FLAGS, FO_TAG, FO_NEXT, FO_PREV, FO_ENTRY, FO_CLASS = range(7)
-FO_WORDS = 7
+# folio words.  A large folio of order k is 2**k rows (its pages) chained by FO_LINK
+# from its head; the head holds the folio's flags, LRU links, first entry, order and
+# mapped-page count, each row its own page, content tag and class, and its head.
+FO_PAGE, FO_FLAGS, FO_TAG, FO_NEXT, FO_PREV, FO_ENTRY, FO_CLASS, FO_ORDER, FO_HEAD, FO_LINK, FO_NMAP = range(11)
+FO_WORDS = 11
 FL_USED = 1
 FL_DIRTY = 2
 FL_YOUNG = 4
@@ -56,6 +58,7 @@ FL_ACTIVE = 16
 FL_READAHEAD = 32
 FL_RO = 64
 FL_ONLRU = 128
+FL_PARTIAL = 256  # a large folio that became partially mapped (queued for deferred split)
 
 # LRU rows: head, tail, count
 LRU_HEAD, LRU_TAIL, LRU_COUNT = 0, 1, 2
@@ -136,7 +139,9 @@ def _offsets(*sizes):
     return tuple(out)
 
 
-H_VM, H_META, H_MD_NOW, H_MD_PEAK, H_MD_PEAK_TOTAL, N_HI = _offsets(N_VM, N_META, N_STRUCTURES, N_STRUCTURES, 1)
+H_VM, H_META, H_MD_NOW, H_MD_PEAK, H_MD_PEAK_TOTAL, H_MTHP, N_HI = _offsets(
+    N_VM, N_META, N_STRUCTURES, N_STRUCTURES, 1, N_ORDERS * N_MTHP
+)
 F_FMETA, F_PARAMS, F_PRIM_NS, F_MM_NS, F_FILL, N_HF = _offsets(N_FMETA, N_PARAMS, N_PRIMITIVES, N_MM, 3)
 
 
@@ -156,14 +161,15 @@ class MmState(namedtuple(
         "cpu_clock",  # float64[ncpu]
         "phase_t",  # float64[ntasks, nphases, 2] start and end clock of each phase
         "phase_cpu",  # float64[ntasks, nphases] ns of work each task did per phase
-        "hi",  # int64[N_HI]: vm, meta, md_now, md_peak, md_peak_total
+        "hi",  # int64[N_HI]: vm, meta, md_now, md_peak, md_peak_total, mthp
         "hf",  # float64[N_HF]: fmeta, params, prim_ns, mm_ns, fill
     ],
 )):
     """The engine's state.  In Python the header vectors read by name (views, so a
     write through one is a write to the state): ``st.vm``, ``st.meta``, ``st.fmeta``,
     ``st.params``, ``st.prim_ns``, ``st.mm_ns``, ``st.md_now``, ``st.md_peak``,
-    ``st.md_peak_total``, ``st.fill``.  Kernels index the headers at the offsets."""
+    ``st.md_peak_total``, ``st.mthp`` (``[order, MTHP_*]``), ``st.fill``.  Kernels
+    index the headers at the offsets (:func:`count_mthp` for the mTHP block)."""
 
     __slots__ = ()
 
@@ -171,7 +177,8 @@ class MmState(namedtuple(
     meta = property(lambda self: self.hi[H_META:H_MD_NOW])
     md_now = property(lambda self: self.hi[H_MD_NOW:H_MD_PEAK])
     md_peak = property(lambda self: self.hi[H_MD_PEAK:H_MD_PEAK_TOTAL])
-    md_peak_total = property(lambda self: self.hi[H_MD_PEAK_TOTAL:N_HI])
+    md_peak_total = property(lambda self: self.hi[H_MD_PEAK_TOTAL:H_MTHP])
+    mthp = property(lambda self: self.hi[H_MTHP:N_HI].reshape(N_ORDERS, N_MTHP))
     fmeta = property(lambda self: self.hf[F_FMETA:F_PARAMS])
     params = property(lambda self: self.hf[F_PARAMS:F_PRIM_NS])
     prim_ns = property(lambda self: self.hf[F_PRIM_NS:F_MM_NS])
@@ -212,6 +219,8 @@ def new_mm_state(workload, params, prim_ns, mm_ns, ncpu: int, nfolios: int, seed
     fo[:, FO_PAGE] = -1
     fo[:, FO_NEXT] = -1
     fo[:, FO_PREV] = -1
+    fo[:, FO_HEAD] = np.arange(nfolios)
+    fo[:, FO_LINK] = -1
     hi = np.zeros(N_HI, dtype=np.int64)
     hi[H_META + M_FREE_TOP] = nfolios
     hi[H_META + M_SEED] = seed
@@ -282,6 +291,12 @@ def random_vpn(seed, task, ev_index, i, start, span):
         + np.uint64(i)
     )
     return start + np.int64(h % np.uint64(span))
+
+
+@njit(inline="always")
+def count_mthp(st, order, stat, n=1):
+    """The per-size counter ``stat`` (MTHP_*) of ``order`` goes up by ``n``."""
+    st.hi[H_MTHP + order * N_MTHP + stat] += n
 
 
 @njit(inline="always")
