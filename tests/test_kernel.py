@@ -248,7 +248,7 @@ def test_compare_puts_kernel_and_model_in_one_dataset(tmp_path):
 def _run_helper(exe, prog, releases):
     """Run the helper on a one-task program outside any cgroup; its X line, split.  The
     helper exits when its stdin closes, so it stays open until the task has exited."""
-    p = subprocess.Popen([str(exe), str(prog), "-", "/dev/null"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    p = subprocess.Popen([str(exe), str(prog), "-", "/dev/null", "0"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     try:
         p.stdin.write(releases)
