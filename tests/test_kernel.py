@@ -595,12 +595,18 @@ def _changed(before: dict) -> set:
 
 @needs_thp
 def test_thp_values_are_put_back_after_an_error():
+    """And defrag: set to another value first (journalled, as a machine that has it),
+    the run makes it madvise, and both steps are undone."""
     before = thp_state()
     thp = _other_thp()
+    other_defrag = "defer" if M.thp["defrag"] != "defer" else "never"
     with pytest.raises(RuntimeError, match="stop here"):
         with Host(M) as h:
+            h.set(THP_DIR / "defrag", other_defrag)
             got = kernel._set_thp(h, M, thp)
             assert got["hugepages-64kB"] == thp.sizes["64K"] and got["enabled"] == thp.enabled
+            assert got["defrag"] == "madvise" and "[madvise]" in (THP_DIR / "defrag").read_text()
+            assert [s["old"] for s in h.steps if s["path"].endswith("/defrag")][-1] == other_defrag
             assert {"enabled", "hugepages-64kB/enabled", "hugepages-2048kB/enabled"} <= _changed(before)
             raise RuntimeError("stop here")
     assert thp_state() == before
