@@ -24,8 +24,8 @@ import vswap_nb as v
 from vswap_nb import kernel
 from vswap_nb.kernel import machine as km
 from vswap_nb.kernel import replay, stats
-from vswap_nb.kernel.host import KernelCleanupWarning, state_dir
-from vswap_nb.mm.config import Zswap
+from vswap_nb.kernel.host import Host, KernelCleanupWarning, state_dir
+from vswap_nb.mm.config import THP_SIZES, Thp, Zswap
 
 M = kernel.kernel_info()
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -38,6 +38,9 @@ def _skip_unless(kind):
 
 needs_zram = _skip_unless("zram")
 needs_loop = _skip_unless("ssd")
+_THP_PROBLEMS = ([] if M.root else ["not root: THP values are set as root"]) + km.thp_problems(M, Thp())
+needs_thp = pytest.mark.skipif(bool(_THP_PROBLEMS), reason="; ".join(_THP_PROBLEMS) or "ok")
+THP_DIR = pathlib.Path("/sys/kernel/mm/transparent_hugepage")
 
 W = v.usemem("64M", read_back=True)
 
@@ -49,9 +52,16 @@ def _system(swap="zram:256M", **kw):
     return v.System("2G", swap=swap, **kw)
 
 
+def thp_state() -> dict:
+    """THP's anonymous controls as the kernel shows them (every choice, the selected one
+    in brackets)."""
+    files = [THP_DIR / "enabled", THP_DIR / "defrag", *sorted(THP_DIR.glob("hugepages-*kB/enabled"))]
+    return {str(p.relative_to(THP_DIR)): p.read_text() for p in files if p.exists()}
+
+
 def machine_state() -> dict:
     """What a kernel run may touch, as text: swap devices, cgroups, loop devices, zram
-    devices, zswap's parameters, the sysctls, the journal."""
+    devices, zswap's parameters, the sysctls, THP's controls, the journal."""
     z = pathlib.Path("/sys/module/zswap/parameters")
     return {
         "swaps": pathlib.Path("/proc/swaps").read_text(),
@@ -63,6 +73,7 @@ def machine_state() -> dict:
             pathlib.Path(p).read_text()
             for p in ("/proc/sys/vm/page-cluster", "/proc/sys/vm/swappiness", "/sys/kernel/mm/swap/vma_ra_enabled")
         ],
+        "thp": thp_state(),
         "journal": (state_dir() / "journal.jsonl").exists(),
         "helpers": subprocess.run(["pgrep", "-f", "vswap-nb-touch"], capture_output=True, text=True).stdout,
     }
@@ -248,7 +259,7 @@ def test_compare_puts_kernel_and_model_in_one_dataset(tmp_path):
 def _run_helper(exe, prog, releases):
     """Run the helper on a one-task program outside any cgroup; its X line, split.  The
     helper exits when its stdin closes, so it stays open until the task has exited."""
-    p = subprocess.Popen([str(exe), str(prog), "-", "/dev/null"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    p = subprocess.Popen([str(exe), str(prog), "-", "/dev/null", "0"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     try:
         p.stdin.write(releases)
@@ -297,6 +308,112 @@ def test_the_helper_checks_what_was_written(tmp_path):
     prog.write_bytes(replay._program(w, 0, 5, 1))
     x = _run_helper(exe, prog, "G -1\nG 0\n")
     assert (int(x[4]), int(x[5])) == (256, 0)
+
+
+# --------------------------------------------------------------------------- large folios (System thp)
+
+FAKE_THP = {"enabled": "madvise", "defrag": "madvise"} | {
+    f"hugepages-{kb}kB": "inherit" if kb == 2048 else "never" for kb in (16, 32, 64, 128, 256, 512, 1024, 2048)
+}
+YES = "yes (kernel command line)"
+
+
+def _without(*names):
+    return {k: m for k, m in FAKE_THP.items() if k not in names}
+
+
+def _fake_thp(**kw):
+    """A fake machine with every THP control and no sign of zswap this boot."""
+    return _fake(**({"thp": FAKE_THP, "zswap_ever_enabled": "no evidence (...)"} | kw))
+
+
+@pytest.mark.parametrize(
+    "machine, thp, error, words",
+    [
+        ({"thp": {}}, Thp({"64K": "always"}), kernel.KernelUnavailable, "this kernel has no transparent huge pages"),
+        ({"thp": _without("hugepages-64kB")}, Thp({"64K": "always"}), kernel.KernelUnavailable,
+         "uses 64K folios (sizes['64K']='always'), but this kernel has no "
+         "/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled"),
+        ({"thp": _without("hugepages-2048kB")}, Thp(enabled="always"), kernel.KernelUnavailable,
+         "uses 2M folios (sizes['2M']='inherit')"),
+        ({"thp": _without("defrag")}, Thp({"64K": "always"}), kernel.KernelUnavailable, "defrag is missing"),
+        ({"zswap_ever_enabled": YES}, Thp({"64K": "always"}), ValueError,
+         "pass System(..., thp=Thp(..., zswap_was_enabled=True))"),
+        ({"zswap": None, "zswap_ever_enabled": "no (this kernel has no zswap)"},
+         Thp({"64K": "always"}, zswap_was_enabled=True), ValueError, "drop zswap_was_enabled"),
+    ],
+)
+def test_thp_refusals(machine, thp, error, words):
+    with pytest.raises(error) as exc:
+        kernel.check(W, _system(cgroup_version=1, thp=thp), {}, _fake_thp(**machine))
+    assert words in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    "machine, thp, zswap",
+    [
+        ({"thp": _without("hugepages-64kB")}, Thp({"16K": "always", "64K": "never"}), None),  # lacks an unused size
+        ({"thp": _without("hugepages-2048kB")}, Thp({"64K": "always"}), None),  # 2M inherits madvise: unused
+        ({"zswap_ever_enabled": YES}, Thp({"64K": "always"}, zswap_was_enabled=True), None),
+        ({"zswap_ever_enabled": YES}, Thp({"64K": "always"}), Zswap()),  # the run enables it
+        ({}, Thp({"64K": "always"}), None),  # no sign of zswap this boot
+    ],
+)
+def test_thp_requests_the_machine_can_run(machine, thp, zswap):
+    kernel.check(W, _system(cgroup_version=1, thp=thp, zswap=zswap), {}, _fake_thp(**machine))  # no error
+
+
+def test_thp_settings_cover_every_size_the_machine_has():
+    m = _fake_thp(thp=_without("hugepages-1024kB"))
+    thp = Thp({"64K": "always", "2M": "never"}, enabled="always")
+    got = {name: (str(path), mode) for name, path, mode in km.thp_settings(m, thp)}
+    assert got.pop("enabled") == (str(THP_DIR / "enabled"), "always")
+    assert got.pop("defrag") == (str(THP_DIR / "defrag"), "madvise")  # what the model assumes, always
+    assert got.pop("hugepages-64kB") == (str(THP_DIR / "hugepages-64kB" / "enabled"), "always")
+    never = (16, 32, 128, 256, 512, 2048)  # 1024kB: not on this machine, so not set
+    assert got == {f"hugepages-{kb}kB": (str(THP_DIR / f"hugepages-{kb}kB" / "enabled"), "never") for kb in never}
+
+
+def test_describe_shows_the_thp_state():
+    lines = kernel.describe(_fake_thp(thp=FAKE_THP | {"hugepages-64kB": "always"}, zswap_ever_enabled=YES))
+    assert any(ln.startswith("THP ") and "defrag=madvise" in ln and "hugepages-64kB=always" in ln for ln in lines)
+    (runs,) = [ln for ln in lines if ln.startswith("  THP ")]
+    assert "can run" in runs and "zswap_was_enabled=True" in runs
+    (runs,) = [ln for ln in kernel.describe(_fake_thp(thp={})) if ln.startswith("  THP ")]
+    assert "cannot: this kernel has no transparent huge pages" in runs
+
+
+@pytest.mark.parametrize("thp", [0, 1])
+def test_the_helper_disables_thp_unless_told(tmp_path, thp):
+    """THP 0: PR_SET_THP_DISABLE (/proc/PID/status THP_enabled 0), as every run before
+    System thp; 1: THP on, and the address space starts on a 2 MiB boundary, so folios
+    line up with vpns as in the model (3 MiB: not a size the kernel aligns by itself)."""
+    cc = M.tools.get("cc")
+    if not cc:
+        pytest.skip("no C compiler")
+    exe = replay.build_helper(cc)
+    w = v.usemem("3M")
+    prog = tmp_path / "prog"
+    prog.write_bytes(replay._program(w, 0, 0, 1))
+    p = subprocess.Popen([str(exe), str(prog), "-", "/dev/null", str(thp)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "R", p.stderr.read()
+        status = pathlib.Path(f"/proc/{p.pid}/status").read_text()
+        (line,) = [ln for ln in status.splitlines() if ln.startswith("THP_enabled:")]
+        assert int(line.split()[1]) == thp
+        size = int(w.mm_pages[0]) * 4096
+        starts = []
+        for ln in pathlib.Path(f"/proc/{p.pid}/maps").read_text().splitlines():
+            a, b = (int(x, 16) for x in ln.split()[0].split("-"))
+            if b - a == size and ln.split()[1] == "---p":
+                starts.append(a)
+        assert len(starts) == 1
+        if thp:
+            assert starts[0] % (2 << 20) == 0
+    finally:
+        p.stdin.close()
+        p.wait(timeout=30)
 
 
 # --------------------------------------------------------------------------- on the machine
@@ -457,3 +574,121 @@ def test_command_run_and_json_for_kernel():
     out = json.loads(p.stdout)  # strict JSON: a figure the kernel lacks is null, not NaN
     assert out["xa lookups"] == {"kernel": None, "classic": 0}
     _close(out["pswpin"]["kernel"], out["pswpin"]["classic"], 0.01, "pswpin")
+
+
+# --------------------------------------------------------------------------- large folios on the machine
+
+
+def _other_thp() -> Thp:
+    """A Thp whose every value differs from the machine's now, in modes that give no
+    process here a large folio it would not get anyway (never, or madvise: nothing
+    madvises)."""
+    cur = km.probe().thp
+    flip = lambda mode: "madvise" if mode == "never" else "never"  # noqa: E731
+    sizes = {s: flip(cur[km._size_dir(s)]) for s in THP_SIZES if km._size_dir(s) in cur}
+    return Thp(sizes, enabled=flip(cur["enabled"]))
+
+
+def _changed(before: dict) -> set:
+    return {k for k, t in thp_state().items() if t != before[k]}
+
+
+@needs_thp
+def test_thp_values_are_put_back_after_an_error():
+    """And defrag: set to another value first (journalled, as a machine that has it),
+    the run makes it madvise, and both steps are undone."""
+    before = thp_state()
+    thp = _other_thp()
+    other_defrag = "defer" if M.thp["defrag"] != "defer" else "never"
+    with pytest.raises(RuntimeError, match="stop here"):
+        with Host(M) as h:
+            h.set(THP_DIR / "defrag", other_defrag)
+            got = kernel._set_thp(h, M, thp)
+            assert got["hugepages-64kB"] == thp.sizes["64K"] and got["enabled"] == thp.enabled
+            assert got["defrag"] == "madvise" and "[madvise]" in (THP_DIR / "defrag").read_text()
+            assert [s["old"] for s in h.steps if s["path"].endswith("/defrag")][-1] == other_defrag
+            assert {"enabled", "hugepages-64kB/enabled", "hugepages-2048kB/enabled"} <= _changed(before)
+            raise RuntimeError("stop here")
+    assert thp_state() == before
+    assert not (state_dir() / "journal.jsonl").exists()
+
+
+_THP_SCRIPT = """
+import json, sys, time
+from vswap_nb import kernel
+from vswap_nb.kernel.host import Host
+from vswap_nb.mm.config import Thp
+m = kernel.kernel_info()
+with kernel._sigterm_raises(), Host(m) as h:
+    kernel._set_thp(h, m, Thp.from_dict(json.loads(sys.argv[1])))
+    print("set", flush=True)
+    time.sleep(60)
+"""
+
+
+def _holding_thp(thp):
+    """A process that set ``thp`` through a Host and waits with the values set."""
+    p = subprocess.Popen([sys.executable, "-c", _THP_SCRIPT, json.dumps(thp.to_dict())],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline().strip()
+    if line != "set":
+        p.kill()
+        raise AssertionError(p.communicate()[1])
+    return p
+
+
+@needs_thp
+def test_thp_values_are_put_back_after_sigterm():
+    before = thp_state()
+    p = _holding_thp(_other_thp())
+    assert "hugepages-64kB/enabled" in _changed(before)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode != 0 and "stopped by SIGTERM; the machine was restored" in err
+    assert thp_state() == before
+    assert not (state_dir() / "journal.jsonl").exists()
+
+
+@needs_thp
+def test_thp_values_a_killed_run_set_are_put_back_by_the_next():
+    before = thp_state()
+    p = _holding_thp(_other_thp())
+    p.kill()
+    p.communicate(timeout=60)
+    assert "hugepages-64kB/enabled" in _changed(before) and (state_dir() / "journal.jsonl").exists()
+    with pytest.warns(KernelCleanupWarning, match=r"hugepages-64kB/enabled back to"):
+        with Host(M):
+            pass
+    assert thp_state() == before
+    assert not (state_dir() / "journal.jsonl").exists()
+
+
+@needs_zram
+@needs_thp
+def test_large_folios_on_zram():
+    """usemem 256M writes in a 128M cgroup with 64K folios on: the kernel faults
+    thousands of 64K folios (the ranges whose charge fails fall back to order 0), swaps
+    64K folios out whole, and every THP value is back afterwards."""
+    before = machine_state()
+    zswap_was = M.zswap_ever_enabled.startswith("yes")
+    s = dataclasses.replace(
+        km.machine_system(M, "zram", False, "128M"), thp=Thp({"64K": "always"}, zswap_was_enabled=zswap_was)
+    )
+    ds = v.compare(["kernel"], v.usemem("256M"), s)
+    k = ds.sel(design="kernel")
+    c = {
+        n.split(".", 1)[1]: int(k.kernel_vmstat.sel(vmstat_counter=n).values[0])
+        for n in k.vmstat_counter.values if n.startswith("hugepages-64kB.")
+    }
+    assert set(v.core.vmstat.MTHP) <= set(c)  # every per-size counter, 0 included
+    assert 1000 <= c["anon_fault_alloc"] < 4096
+    # one try per 64K range of the 2 MiB-aligned area; the counters are machine-wide, and
+    # 64K=always holds for every process during the run, so others' faults may add a few
+    ranges = (256 << 20) // (64 << 10)
+    assert ranges <= c["anon_fault_alloc"] + c["anon_fault_fallback"] <= ranges * 1.1
+    assert c["swpout"] > 0 and int(k.pswpout) >= 16 * c["swpout"]
+    assert c["swpin"] == 0 and int(k.content_errors) == 0
+    settings = json.loads(ds.attrs["kernel"])["settings"]["thp"]
+    assert settings["hugepages-64kB"] == "always" and settings["defrag"] == "madvise"
+    assert settings["zswap_was_enabled"] is zswap_was and settings["pr_set_thp_disable"] is False
+    assert machine_state() == before

@@ -22,8 +22,14 @@ kernel's counters in the same Dataset.  What it does:
    shrinker, which the model does not have; the pool-full shrink worker always runs)
    (and v2's
    ``memory.zswap.writeback``); ``vm.page-cluster``, ``vma_ra_enabled``, and on v2
-   ``vm.swappiness``.  Transparent huge pages are turned off for the workload's
-   processes only (``PR_SET_THP_DISABLE``): the model has order-0 folios only.
+   ``vm.swappiness``.  Large folios: with ``System(thp=None)`` transparent huge pages
+   are turned off for the workload's processes only (``PR_SET_THP_DISABLE``; order-0
+   folios, as the model) and no THP setting is touched; with ``thp=Thp(...)`` the
+   workload may fault large folios, and the run sets THP's ``enabled``, ``defrag``
+   (``madvise``, what the model assumes) and each ``hugepages-<size>kB/enabled`` to
+   the System's values (journalled like every other value).  The check refuses a size
+   the machine lacks, and a Thp that says zswap was never enabled on a machine where it
+   was this boot (the kernel then swaps large folios in as order-0 pages until reboot).
 3. **The workload** (:mod:`.replay`): one helper process per address space, one thread
    per task, each replaying its events in compiled C, checking every page it reads.
 4. **The counters** (:mod:`.stats`): /proc/vmstat deltas (with the per-size mTHP
@@ -61,6 +67,7 @@ from .machine import (
     check_request,
     describe,
     probe,
+    thp_settings,
 )
 from .replay import build_helper, run_workload
 from .stats import kswapd_cpu_ns, memcg_counters, model_vmstat, read_mthp_stats, read_vmstat, zswap_debug
@@ -194,6 +201,7 @@ def _set_up(host: Host, m: Machine, system, options) -> dict:
             host.set(z + "enabled", "Y")
         else:
             host.set(z + "enabled", "N")
+    thp = _set_thp(host, m, system.thp)
     host.swapon(path)
     comp = None
     if dev.kind == "zram":
@@ -209,7 +217,21 @@ def _set_up(host: Host, m: Machine, system, options) -> dict:
         "zswap": None if m.zswap is None else {
             p: _read(z + p) for p in sorted(os.listdir(z)) if _read(z + p) is not None
         },
+        "thp": thp,
     }
+
+
+def _set_thp(host: Host, m: Machine, thp) -> dict:
+    """Set the machine's THP controls to ``thp`` (a Thp) for the run, through the
+    host's journal; returns what the run uses (``thp=None``: the workload runs with
+    PR_SET_THP_DISABLE and nothing is set)."""
+    if thp is None:
+        return {"large_folios": False, "pr_set_thp_disable": True}
+    out = {"large_folios": True, "pr_set_thp_disable": False, "zswap_was_enabled": thp.zswap_was_enabled}
+    for name, path, value in thp_settings(m, thp):
+        host.set(path, value)
+        out[name] = _selected(_read(path))  # read back: what the kernel took
+    return out
 
 
 def run(workload, system, *, seed: int, options: dict, progress=None, machine: Machine | None = None) -> dict:
@@ -250,14 +272,23 @@ def run(workload, system, *, seed: int, options: dict, progress=None, machine: M
             prog = None
             if progress is not None:
                 prog = lambda done, total, r=r: progress(r * total + done, repeats * total)  # noqa: E731
-            out = run_workload(workload, seed, system.nr_cpus, exe, str(cg / "cgroup.procs"), dev, on_start=snap, progress=prog)
+            out = run_workload(
+                workload, seed, system.nr_cpus, exe, str(cg / "cgroup.procs"), dev,
+                on_start=snap, progress=prog, thp=system.thp is not None,
+            )
             after_vm = read_vmstat() | read_mthp_stats()
             after_z = zswap_debug()
             kswapd = kswapd_cpu_ns() - before["kswapd"]
             used = swap_used_pages(dev)
             memcg = memcg_counters(cg, m.cgroup_version)
             host.remove_cgroup(cg)
-            delta = {k: v - before["vm"].get(k, 0) for k, v in after_vm.items() if v != before["vm"].get(k, 0)}
+            # the counters that moved; a run with large folios keeps every per-size mTHP
+            # counter, 0 included, so that each size's table is whole
+            keep = "hugepages-" if system.thp is not None else None
+            delta = {
+                k: v - before["vm"].get(k, 0) for k, v in after_vm.items()
+                if v != before["vm"].get(k, 0) or (keep and k.startswith(keep))
+            }
             zd = {k: v - before["z"].get(k, 0) for k, v in after_z.items()}
             vm = model_vmstat(delta, memcg, zd)
             vm["content_checks"] = out["content_checks"]

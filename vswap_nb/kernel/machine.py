@@ -19,15 +19,18 @@ import re
 import shutil
 from dataclasses import asdict, dataclass, field
 
-from ..core.units import PAGE_SIZE, format_size
-from ..mm.config import DEVICE_DEFAULTS, Device, System
+from ..core.units import PAGE_SIZE, format_size, parse_size
+from ..mm.config import DEVICE_DEFAULTS, THP_SIZES, Device, System, Thp
 
 __all__ = [
     "DEVICE_SIZE", "KernelError", "KernelUnavailable", "Machine", "check_request", "machine_system", "probe", "state_dir",
+    "thp_problems", "thp_settings",
 ]
 
 SYS = pathlib.Path("/sys")
 PROC = pathlib.Path("/proc")
+THP_DIR = SYS / "kernel" / "mm" / "transparent_hugepage"
+THP_DEFRAG = "madvise"  # the model's large-folio allocation (GFP_TRANSHUGE_LIGHT) assumes it
 PREFIX = "vswap_nb-"  # every cgroup, file and journal this package makes starts with it
 ADDRESS_SPACE_MAX = 1 << 46  # bytes one helper process reserves at most (64 TiB)
 DEVICE_SIZE = "512M"  # the swap device of the validation and calibration cases
@@ -85,7 +88,7 @@ class Machine:
     zswap_ever_enabled: str
     loop: bool
     brd: str  # "absent", "loadable" or "loaded"
-    thp: dict = field(default_factory=dict)  # "enabled" and each "hugepages-<size>"
+    thp: dict = field(default_factory=dict)  # "enabled", "defrag" and each "hugepages-<size>kB"
     mglru: str | None = None
     tools: dict = field(default_factory=dict)  # name -> path (None: not found)
     swaps: tuple = ()  # swap devices active now
@@ -168,16 +171,36 @@ def _brd(release) -> str:
 
 
 def _thp() -> dict:
-    base = SYS / "kernel" / "mm" / "transparent_hugepage"
+    """The anonymous THP controls: ``enabled``, ``defrag`` and each size's ``enabled``
+    (``hugepages-<size>kB``), as their selected values."""
     out = {}
-    sel = _selected(_read(base / "enabled"))
-    if sel is not None:
-        out["enabled"] = sel
-    if base.is_dir():
-        for d in sorted(base.glob("hugepages-*kB"), key=lambda p: int(p.name[10:-2])):
+    for name in ("enabled", "defrag"):
+        sel = _selected(_read(THP_DIR / name))
+        if sel is not None:
+            out[name] = sel
+    if THP_DIR.is_dir():
+        for d in sorted(THP_DIR.glob("hugepages-*kB"), key=lambda p: int(p.name[10:-2])):
             v = _selected(_read(d / "enabled"))
             if v is not None:  # sizes only shmem or file THP can use have no "enabled"
                 out[d.name] = v
+    return out
+
+
+def _size_dir(size: str) -> str:
+    """``hugepages-64kB`` for the Thp size ``"64K"``."""
+    return f"hugepages-{parse_size(size) // 1024}kB"
+
+
+def thp_settings(m: Machine, thp) -> list:
+    """The THP values a run of ``thp`` (a :class:`~vswap_nb.mm.config.Thp`) sets, as
+    ``(name, path, value)``: the top-level ``enabled``, ``defrag`` (always
+    :data:`THP_DEFRAG`) and ``hugepages-<size>kB/enabled`` of every size the machine has
+    (:func:`check_request` refuses a size it lacks that the Thp would use)."""
+    out = [("enabled", THP_DIR / "enabled", thp.enabled), ("defrag", THP_DIR / "defrag", THP_DEFRAG)]
+    for size, mode in thp.sizes.items():
+        d = _size_dir(size)
+        if d in m.thp:
+            out.append((d, THP_DIR / d / "enabled", mode))
     return out
 
 
@@ -283,6 +306,55 @@ def machine_problems(m: Machine, device_kind: str | None = None, zswap: bool = F
     return out
 
 
+def thp_problems(m: Machine, thp) -> list:
+    """What this machine lacks for a run with large folios ``thp`` (a Thp; None: nothing
+    is needed), as sentences naming the missing piece and what to do."""
+    if thp is None:
+        return []
+    if "enabled" not in m.thp:
+        return [
+            f"this kernel has no transparent huge pages ({THP_DIR}/enabled is missing), so it "
+            f"cannot fault large folios: run with thp=None (order-0 folios only)"
+        ]
+    out = []
+    if "defrag" not in m.thp:
+        out.append(
+            f"{THP_DIR}/defrag is missing, and the model assumes defrag={THP_DEFRAG!r}; run with "
+            f"thp=None on this kernel"
+        )
+    have = [k[10:] for k in m.thp if k.startswith("hugepages-")]
+    for size, mode in thp.sizes.items():
+        d = _size_dir(size)
+        if d not in m.thp and THP_SIZES[size] in thp.orders:
+            out.append(
+                f"the System's thp uses {size} folios (sizes[{size!r}]={mode!r}), but this kernel "
+                f"has no {THP_DIR}/{d}/enabled (its anonymous sizes: {', '.join(have) or 'none'}); "
+                f"set that size to 'never' in Thp(...)"
+            )
+    return out
+
+
+def _check_thp_zswap(m: Machine, system) -> None:
+    """The model swaps large folios in whole only if zswap was never enabled since boot
+    (the kernel's ``zswap_never_enabled()``); the System must say what this machine is."""
+    thp = system.thp
+    if thp is None:
+        return
+    if m.zswap_ever_enabled.startswith("yes") and not thp.zswap_was_enabled and not system.zswap_on:
+        raise ValueError(
+            f"zswap was enabled on this machine since boot ({m.zswap_ever_enabled}), so the kernel "
+            f"swaps every large folio in as order-0 pages until the next reboot "
+            f"(zswap_never_enabled() is false), and the System's thp says it never was: pass "
+            f"System(..., thp=Thp(..., zswap_was_enabled=True)) so that the model does the same"
+        )
+    if m.zswap is None and thp.zswap_was_enabled:
+        raise ValueError(
+            "this kernel has no zswap, so zswap_never_enabled() is true and large folios are "
+            "swapped in whole, but the System's thp says zswap_was_enabled=True: drop "
+            "zswap_was_enabled from Thp(...)"
+        )
+
+
 def check_request(m: Machine, system, workload, options: dict, ours=()) -> None:
     """Raise if ``workload`` on ``system`` cannot run on this machine's kernel: a
     ValueError for what a real kernel cannot do or what would be unsafe here, then a
@@ -333,7 +405,7 @@ def check_request(m: Machine, system, workload, options: dict, ours=()) -> None:
             f"the kernel runner reserves at most {format_size(ADDRESS_SPACE_MAX)} per process"
         )
     # the machine
-    problems = machine_problems(m, kind, zswap, ours)
+    problems = machine_problems(m, kind, zswap, ours) + thp_problems(m, system.thp)
     if m.root and m.cgroup_version is not None and m.cgroup_problem is None:
         if system.cgroup_version != m.cgroup_version:
             raise ValueError(
@@ -348,6 +420,7 @@ def check_request(m: Machine, system, workload, options: dict, ours=()) -> None:
                 "zswap writeback=False needs memory.zswap.writeback, which cgroup v1 does not have; "
                 "run with writeback, or on a cgroup v2 machine"
             )
+    _check_thp_zswap(m, system)
     if system.nr_cpus > m.cpus:
         raise ValueError(
             f"nr_cpus={system.nr_cpus} is more than this machine's {m.cpus} CPUs; the kernel "
@@ -391,6 +464,7 @@ def check_request(m: Machine, system, workload, options: dict, ours=()) -> None:
 
 
 DEFAULT_SWAP_DIR = "/var/tmp"
+_ANY_THP = Thp()  # the defaults: what describe() checks the machine's THP controls with
 
 
 def _fstype(path: pathlib.Path) -> str | None:
@@ -444,9 +518,23 @@ def describe(m: Machine) -> list:
         lines.append(f"  swap {kind:<5} " + ("can run" if not p else "cannot: " + "; ".join(p)))
     zp = machine_problems(m, None, True)
     lines.append("  zswap      " + ("can run" if not zp else "cannot: " + "; ".join(zp)))
+    tp = thp_problems(m, _ANY_THP)
+    if tp:
+        lines.append("  THP        cannot: " + "; ".join(tp))
+    else:
+        if m.zswap_ever_enabled.startswith("yes"):
+            swapin = "mTHP swap-in off until reboot: give Thp(..., zswap_was_enabled=True)"
+        elif m.zswap is None:
+            swapin = "no zswap, so mTHP swap-in is on: Thp(zswap_was_enabled=False)"
+        else:
+            swapin = "mTHP swap-in on unless another program enabled zswap: Thp(zswap_was_enabled=False)"
+        lines.append(
+            "  THP        can run (System thp=Thp(...): enabled, defrag=madvise and each "
+            f"hugepages-<size>kB/enabled set for the run and put back; {swapin})"
+        )
     lines.append(
-        "  always     in a memory cgroup (memory_max), THP off for the workload "
-        "(PR_SET_THP_DISABLE, order-0 folios as the model), one run at a time"
+        "  always     in a memory cgroup (memory_max), one run at a time; without System thp, "
+        "THP off for the workload (PR_SET_THP_DISABLE, order-0 folios) and no THP value touched"
     )
     lines.append(
         "  never      fault injection, kswapd off, another min_free_kbytes, or more CPUs/RAM "

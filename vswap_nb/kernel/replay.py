@@ -108,10 +108,15 @@ class _Task:
         self.exit = None
 
 
-def run_workload(workload, seed: int, nr_cpus: int, exe, cgroup_procs: str, swap_dev: str, on_start=None, progress=None):
+def run_workload(
+    workload, seed: int, nr_cpus: int, exe, cgroup_procs: str, swap_dev: str, on_start=None, progress=None, thp=False
+):
     """Run ``workload`` on this machine: one helper process per mm, joined to the cgroup
-    whose ``cgroup.procs`` is given.  ``on_start()`` is called once every helper is in
-    the cgroup and waiting, just before they are released (to snapshot counters).
+    whose ``cgroup.procs`` is given.  With ``thp`` False the helpers run with
+    PR_SET_THP_DISABLE (order-0 folios only); True leaves large folios to the machine's
+    THP settings (and starts each address space on a 2 MiB boundary).  ``on_start()``
+    is called once every helper is in the cgroup and waiting, just before they are
+    released (to snapshot counters).
     Returns a dict of per-task phase times and checks; raises KernelError when a helper
     fails or dies."""
     nt = workload.ntasks
@@ -131,7 +136,7 @@ def run_workload(workload, seed: int, nr_cpus: int, exe, cgroup_procs: str, swap
                 with open(path, "wb") as f:
                     f.write(_program(workload, mm, seed, nr_cpus))
                 p = subprocess.Popen(
-                    [str(exe), path, cgroup_procs, swap_dev],
+                    [str(exe), path, cgroup_procs, swap_dev, "1" if thp else "0"],
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                     text=True, bufsize=1,
                 )

@@ -3,14 +3,18 @@
  * anonymous memory for the `kernel` design.  Built by vswap_nb/kernel/helper.py with the
  * machine's C compiler on first use; driven by that module over stdin/stdout.
  *
- *   vswap-nb-touch PROGRAM CGROUP_PROCS SWAP_DEV
+ *   vswap-nb-touch PROGRAM CGROUP_PROCS SWAP_DEV THP
  *
  * PROGRAM is a file of little-endian int64 words (written by helper.py):
  *   magic, version, seed, mm, mm_pages, fill0 (double bits), fill01 (double bits),
  *   ncpu (CPUs the tasks may use; 0 = all), ntasks, then per task:
  *   task id, cpu (-1 = unbound), nrows, nrows x (event index, kind, a, b, c, d).
  * CGROUP_PROCS is the cgroup.procs file of the workload's memory cgroup ("-" for none);
- * SWAP_DEV is the swap device a SWAPOFF event turns off.
+ * SWAP_DEV is the swap device a SWAPOFF event turns off.  THP is 0 (the process runs
+ * with PR_SET_THP_DISABLE: order-0 folios only) or 1 (faults may allocate the large
+ * folios the machine's THP settings allow; the mm's address range then starts on a
+ * 2 MiB boundary, so a folio of order k covers vpns [n * 2^k, (n + 1) * 2^k) as in the
+ * model).
  *
  * One thread per task.  Everything this program allocates for itself (the program, the
  * written-page bitmap, the thread stacks' first pages) is allocated *before* it moves
@@ -48,6 +52,7 @@
 #include <unistd.h>
 
 #define PAGE 4096UL
+#define PMD_BYTES (2UL << 20) /* the largest anonymous folio */
 #define WORDS 512UL
 #define MAGIC 0x31424e5041575356LL /* "VSWAPNB1" */
 #define VERSION 1
@@ -293,14 +298,16 @@ static int64_t *load(const char *path, size_t *nwords)
 
 int main(int argc, char **argv)
 {
-	if (argc != 4) {
-		fprintf(stderr, "usage: %s PROGRAM CGROUP_PROCS SWAP_DEV\n", argv[0]);
+	if (argc != 5 || (strcmp(argv[4], "0") && strcmp(argv[4], "1"))) {
+		fprintf(stderr, "usage: %s PROGRAM CGROUP_PROCS SWAP_DEV THP(0|1)\n", argv[0]);
 		return 1;
 	}
 	prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlive the run */
 	if (getppid() == 1)
 		return 1;
-	prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0); /* order-0 folios only, as the model */
+	int thp = argv[4][0] == '1';
+	if (!thp && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)) /* order-0 folios only */
+		fail(-1, "PR_SET_THP_DISABLE");
 	swapdev = argv[3];
 	size_t n = 0;
 	int64_t *w = load(argv[1], &n);
@@ -335,7 +342,18 @@ int main(int argc, char **argv)
 		}
 	}
 	written = calloc((mm_pages + 8) / 8, 1);
-	base = mmap(NULL, (size_t)mm_pages * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	size_t len = (size_t)mm_pages * PAGE;
+	if (!thp) {
+		base = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	} else { /* reserve 2 MiB more, keep the aligned part */
+		char *r = mmap(NULL, len + PMD_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		base = r;
+		if (r != MAP_FAILED) {
+			base = (char *)(((uintptr_t)r + PMD_BYTES - 1) & ~(uintptr_t)(PMD_BYTES - 1));
+			if ((base > r && munmap(r, base - r)) || munmap(base + len, r + PMD_BYTES - base))
+				fail(-1, "trimming the address space");
+		}
+	}
 	if (!written || base == MAP_FAILED)
 		fail(-1, "reserving the address space");
 	/* touch the bitmap now, so its pages are charged where we are, not to the cgroup */
