@@ -22,6 +22,7 @@ import pytest
 
 import vswap_nb as v
 from vswap_nb import kernel
+from vswap_nb import kernel_validation as kv
 from vswap_nb.kernel import machine as km
 from vswap_nb.kernel import replay, stats
 from vswap_nb.kernel.host import Host, KernelCleanupWarning, state_dir
@@ -691,4 +692,27 @@ def test_large_folios_on_zram():
     settings = json.loads(ds.attrs["kernel"])["settings"]["thp"]
     assert settings["hugepages-64kB"] == "always" and settings["defrag"] == "madvise"
     assert settings["zswap_was_enabled"] is zswap_was and settings["pr_set_thp_disable"] is False
+    assert machine_state() == before
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param("zram 64K write only", marks=[needs_zram, needs_thp]),
+    pytest.param("loop 64K write only", marks=[needs_loop, needs_thp]),
+    pytest.param("zram 64K read back", marks=[needs_zram, needs_thp]),
+])
+def test_classic_agrees_with_the_kernel_on_64k_folios(case):
+    """Issue 19's cases (usemem 256M in a 128M cgroup, 64K=always): classic's per-size
+    64K counters (faults, fallbacks, swap-outs whole, swap-out fallbacks, splits,
+    swap-ins) are within kernel_validation.MTHP_TOLERANCE of the kernel's, and the pages
+    written and read within 5%."""
+    dev, kw = kv.MTHP_CASES[case]
+    before = machine_state()
+    ds = v.compare(["kernel", "classic"], v.usemem(**kw), kv.mthp_system(dev, M))
+    k, c = kv.mthp_figures(ds, "kernel"), kv.mthp_figures(ds, "classic")
+    bad = {f: (k[f], c[f]) for f in kv.MTHP_FIGURES if not kv.mthp_agrees(c[f], k[f])}
+    assert not bad, f"{case}: kernel vs classic outside the tolerance: {bad}"
+    assert c["anon_fault_alloc"] > 1000 and c["swpout"] > 1000
+    for f in ("pswpout", "pswpin"):
+        kv_, mv = float(ds[f].sel(design="kernel")), float(ds[f].sel(design="classic"))
+        assert abs(mv - kv_) <= 0.05 * kv_ + 16, (f, kv_, mv)
     assert machine_state() == before

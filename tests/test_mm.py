@@ -505,3 +505,47 @@ def test_compile_worker_runs_in_a_fresh_process():
 def test_compare_names_a_bad_compile_jobs(bad):
     with pytest.raises(ValueError, match="compile_jobs must be an int >= 1"):
         v.compare(["classic", "vswap_v6"], v.usemem("1M"), _tiny_system(), compile_jobs=bad)
+
+
+def test_designs_agree_on_large_folios_when_timing_and_memory_cannot_differ():
+    """The same with 16K, 64K and 2M folios on: every design faults and swaps out the
+    same folios of every order (the device is large, so no design's allocator runs out
+    of 2**order ranges; an asynchronous device swaps in order 0), and loses no page."""
+    w = v.usemem("48M", nr_tasks=2, read_back=True)
+    s = v.System("256M", memory_max="64M", swap=v.Device("ssd", "256M"), nr_cpus=2,
+                 thp=v.Thp({"16K": "always", "64K": "always", "2M": "always"}))
+    ds = v.compare(v.designs(), w, s, check="every")
+    for name in ("pswpout", "pswpin", "pgfault", "pgmajfault", "pgsteal_direct", "content_checks"):
+        vals = ds[name].values
+        assert (vals == vals[0]).all(), (name, dict(zip(ds.design.values, vals)))
+    m = ds.mthp.values  # [design, order, stat]
+    assert (m == m[0]).all(), ds.mthp.sel(mthp_stat=["anon_fault_alloc", "swpout", "swpout_fallback"]).to_pandas()
+    first = ds.mthp.isel(design=0)
+    assert int(first.sel(order=4, mthp_stat="anon_fault_alloc")) > 0
+    assert int(first.sel(order=4, mthp_stat="swpout")) > 0
+    assert (ds.content_errors.values == 0).all()
+    assert (ds.live_entries.values == 0).all()
+
+
+def test_large_folios_on_zram_swap_in_whole_unless_zswap_was_enabled():
+    """On zram, read-back faults swap 64K folios in whole when every entry of the
+    aligned range is there with count 1 (swpin), and the charge that finds the memcg
+    full falls back (swpin_fallback); once zswap was enabled on the boot, never."""
+    w = v.usemem("64M", read_back=True)
+    runs = {}
+    for was in (False, True):
+        s = v.System("256M", memory_max="32M", swap="zram:256M", nr_cpus=1,
+                     thp=v.Thp({"64K": "always"}, zswap_was_enabled=was))
+        runs[was] = v.simulate("classic", w, s, check="phase").mthp.sel(order=4)
+    on, off = runs[False], runs[True]
+    assert int(on.sel(mthp_stat="swpin")) > 0 and int(on.sel(mthp_stat="swpin_fallback")) > 0
+    assert int(off.sel(mthp_stat="swpin")) == 0 and int(off.sel(mthp_stat="swpin_fallback")) == 0
+    # the write pass is the same either way
+    assert int(on.sel(mthp_stat="anon_fault_alloc")) == int(off.sel(mthp_stat="anon_fault_alloc")) > 0
+
+
+def test_swapoff_with_large_folios_is_refused_before_running():
+    w = v.with_swapoff(v.usemem("16M"), "free")
+    s = v.System("256M", swap="zram:256M", thp={"64K": "always"})
+    with pytest.raises(ValueError, match="swapoff of large folios is not modelled"):
+        v.simulate("classic", w, s)

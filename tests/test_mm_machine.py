@@ -27,6 +27,7 @@ class MmMachine(RuleBasedStateMachine):
         super().__init__()
         self.events = [(ev.K_MMAP, i * VP, VP) for i in range(NV)] + [(ev.K_PHASE, "run")]
         self.live = [True] * NV
+        self.vlen = [VP] * NV  # a VMA's length (only MmThpMachine shrinks one)
         self.written = np.zeros(NV * VP, dtype=bool)
         self.swapped_off = False
 
@@ -45,9 +46,9 @@ class MmMachine(RuleBasedStateMachine):
 
     @rule(vma=st.integers(0, NV - 1), start=st.integers(0, VP - 1), n=st.integers(1, VP), write=st.booleans())
     def touch(self, vma, start, n, write):
-        if not self.live[vma]:
+        if not self.live[vma] or start >= self.vlen[vma]:
             return
-        n = min(n, VP - start)
+        n = min(n, self.vlen[vma] - start)
         lo = vma * VP + start
         if write and not self._may_write(lo, lo + n):
             write = False
@@ -60,17 +61,18 @@ class MmMachine(RuleBasedStateMachine):
         if not self.live[vma]:
             return
         lo = vma * VP
-        if write and not self._may_write(lo, lo + VP):
+        n = self.vlen[vma]
+        if write and not self._may_write(lo, lo + n):
             write = False
-        self.events.append((ev.K_TOUCH_RANDOM, lo, VP, ev.F_WRITE if write else 0, count))
+        self.events.append((ev.K_TOUCH_RANDOM, lo, n, ev.F_WRITE if write else 0, count))
         if write:
-            self.written[lo : lo + VP] = True  # at most these
+            self.written[lo : lo + n] = True  # at most these
 
     @rule(vma=st.integers(0, NV - 1))
     def unmap(self, vma):
         if not self.live[vma]:
             return
-        self.events.append((ev.K_UNMAP, vma * VP, VP))
+        self.events.append((ev.K_UNMAP, vma * VP, self.vlen[vma]))
         self.live[vma] = False
         self.written[vma * VP : (vma + 1) * VP] = False
 
@@ -104,3 +106,47 @@ MmMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestMmMachine = MmMachine.TestCase
+
+
+THP_SYSTEM = v.System("64M", memory_max="16M", swap=v.Device("zram", "256M"), nr_cpus=1,
+                      thp=v.Thp({"16K": "always", "64K": "always", "2M": "always"}))
+
+
+class MmThpMachine(MmMachine):
+    """The same with 16K, 64K and 2M folios on zram (large swap-ins too), no swapoff
+    (not modelled with large folios), and munmaps of parts of a VMA that cut large
+    folios (deferred splits, reclaim of partially mapped folios): the VMA keeps its head."""
+
+    @precondition(lambda self: False)
+    @rule()
+    def swapoff(self):
+        pass
+
+    @rule(vma=st.integers(0, NV - 1), cut=st.integers(1, 700))
+    def unmap_tail(self, vma, cut):
+        """munmap the VMA's last ``cut`` pages: the cut falls inside large folios."""
+        if not self.live[vma] or cut >= self.vlen[vma]:
+            return
+        self.vlen[vma] -= cut
+        lo = vma * VP + self.vlen[vma]
+        self.events.append((ev.K_UNMAP, lo, cut))
+        self.written[lo : lo + cut] = False
+
+    def teardown(self):
+        w = ev.make_workload("machine", {}, ("run",), [[*self.events, (ev.K_EXIT,)]],
+                             fill={"zero": 0.1, "same": 0.05, "sequence": 0.85})
+        for design in v.designs():
+            ds = v.simulate(design, w, THP_SYSTEM, check="every")
+            assert int(ds.content_errors) == 0, design
+            assert int(ds.live_entries) == 0, design
+            assert int(ds.mthp.sel(mthp_stat="anon_fault_alloc").sum()) > 0, design
+
+
+MmThpMachine.TestCase.settings = settings(
+    max_examples=8,
+    stateful_step_count=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestMmThpMachine = MmThpMachine.TestCase

@@ -7,7 +7,7 @@ simulate()           one design on one workload and system (a Dataset)
 compare()            several designs on the same workload stream (a Dataset)
 sweep()              every combination of swept parameters, here or on a dask cluster
 plan_sweep()         a sweep's runs laid out and checked, nothing run; run_plan() runs them
-System, Device, Zswap  the machine a run models
+System, Device, Zswap, Thp  the machine a run models (Thp: large folios)
 usemem(), memhog(), kbuild()  workloads; read_trace()/write_trace() record and replay
 with_swapoff()       a workload that swaps the device off at the start of a phase
 calibrate()          a cost table measured here (kernel=True: fitted on the running kernel)
@@ -26,7 +26,7 @@ from .api import compare, designs, metadata_overhead, simulate
 from .check import InvariantError, check_invariants
 from .core.radix import XArray
 from .core.units import parse_size
-from .mm.config import Device, System, Zswap
+from .mm.config import Device, System, Thp, Zswap
 from .calibration import calibrate
 from .mm.cost import load_cost
 from .sweep import plan_sweep, run_plan, sweep
@@ -44,6 +44,7 @@ __all__ = [
     "Device",
     "InvariantError",
     "System",
+    "Thp",
     "Workload",
     "XArray",
     "Zswap",

@@ -31,6 +31,7 @@ from .inputs import (
     check_seed,
     check_swap_size,
     check_system,
+    check_workload_on,
     check_usage,
     check_workload,
     design_spec,
@@ -207,6 +208,7 @@ def simulate(design, workload, system, *, seed=0, cost=None, progress=None, chec
     options = check_options(name, design_options)
     workload = check_workload(workload)
     system = check_system(system)
+    check_workload_on(workload, system)
     seed = check_seed(seed)
     check = check_invariant_mode(check)
     check_progress(progress, "progress(done, total)")
@@ -267,6 +269,7 @@ def compare(designs, workload, system, *, seed=0, cost=None, options=None, check
     options = check_design_options(names, options)
     check_workload(workload)
     check_system(system)
+    check_workload_on(workload, system)
     check_seed(seed)
     check_invariant_mode(check)
     cost_vectors(cost)

@@ -21,7 +21,12 @@ Entries, against the mm (needs the mm state):
   entries;
 * the swap cache agrees on both sides: a used folio's entry in the mm (``FO_ENTRY``)
   equals the design side's ``folio->swap`` (``Ctx.folio[:, F_SWAP]``), a free folio has
-  neither, and every entry of a cached folio is allocated.
+  neither, every entry of a cached folio is allocated, and a cached folio's order is
+  the design's folio_order().
+
+Folios (mm state): every present PTE maps a used row naming its page; a large folio
+is one chain of 2**order rows from its head, and its mapped-page count equals the
+present PTEs mapping it; the LRU sizes (pages) and the pages in use add up.
 
 Every swap device in the design state (found by walking the state's fields, so the
 physical device and a virtual design's own device alike):
@@ -295,6 +300,50 @@ def _check_store(design, st, dst, counts, pte, cached):
               f"{int(np.count_nonzero(where == MS.W_ZSWAP))} pages in zswap")
 
 
+def _check_folios(design, st, ctx) -> None:
+    """The mm's folios: every present PTE maps a used row that names its page; a large
+    folio's rows hang from its head in one chain of 2**order rows, and its mapped-page
+    count is the present PTEs mapping it; the LRU sizes (in pages) and the pages in use
+    add up; a cached folio's order is the design's folio_order()."""
+    fo = st.fo
+    used = (fo[:, MS.FO_FLAGS] & MS.FL_USED) != 0
+    if int(used.sum()) != int(st.meta[MS.M_USED_FOLIOS]):
+        fail(design, "folios", "pages in use", f"{int(used.sum())} used rows, the mm counts {int(st.meta[MS.M_USED_FOLIOS])}")
+    present = np.flatnonzero(st.pt[:, MS.PT_STATE] == MS.PTE_PRESENT)
+    rows = st.pt[present, MS.PT_VAL]
+    bad = np.flatnonzero(~used[rows] | (fo[rows, MS.FO_PAGE] != present))
+    if bad.size:
+        g = int(present[bad[0]])
+        fail(design, "page tables", f"page {g}", f"present PTE maps row {int(rows[bad[0]])}, which is not a used "
+             f"row naming this page (its page word: {int(fo[rows[bad[0]], MS.FO_PAGE])})")
+    heads = np.flatnonzero(used & (fo[:, MS.FO_HEAD] == np.arange(fo.shape[0])))
+    nmapped = np.bincount(fo[rows, MS.FO_HEAD], minlength=fo.shape[0])
+    for h in heads[fo[heads, MS.FO_ORDER] > 0]:
+        h = int(h)
+        nr = 1 << int(fo[h, MS.FO_ORDER])
+        r, k = h, 0
+        while r >= 0 and k <= nr:
+            if fo[r, MS.FO_HEAD] != h or not used[r]:
+                fail(design, "folios", f"folio {h}", f"row {r} of its chain is not a used row of it")
+            r, k = int(fo[r, MS.FO_LINK]), k + 1
+        if k != nr:
+            fail(design, "folios", f"folio {h}", f"order {nr.bit_length() - 1} but {k} rows in its chain")
+        if fo[h, MS.FO_NMAP] != nmapped[h]:
+            fail(design, "folios", f"folio {h}", f"mapped-page count {int(fo[h, MS.FO_NMAP])}, {int(nmapped[h])} PTEs map it")
+    cached = heads[ctx.folio[heads, F_SWAP] != 0]
+    wrong = cached[ctx.folio[cached, F_ORDER] != fo[cached, MS.FO_ORDER]]
+    if wrong.size:
+        f = int(wrong[0])
+        fail(design, "swap cache", f"folio {f}", f"order {int(fo[f, MS.FO_ORDER])} in the mm, "
+             f"{int(ctx.folio[f, F_ORDER])} in the design's swap cache")
+    nr_of = np.int64(1) << fo[:, MS.FO_ORDER]
+    for lst, name in ((MS.INACTIVE, "inactive"), (MS.ACTIVE, "active")):
+        on = used & ((fo[:, MS.FO_FLAGS] & MS.FL_ONLRU) != 0) & (((fo[:, MS.FO_FLAGS] & MS.FL_ACTIVE) != 0) == (lst == MS.ACTIVE))
+        pages = int(nr_of[on].sum())
+        if pages != int(st.lru[lst, MS.LRU_COUNT]):
+            fail(design, "LRU", name, f"{pages} pages of folios on the list, its size says {int(st.lru[lst, MS.LRU_COUNT])}")
+
+
 def check_invariants(run_state, *, design=None, final=False) -> None:
     """Raise :class:`InvariantError` at the first broken invariant of ``run_state``
     (``(mm_state, ctx, design_state)`` as kept by a run, or ``(ctx, design_state)``);
@@ -351,6 +400,7 @@ def check_invariants(run_state, *, design=None, final=False) -> None:
             fail(design, "swap cache", f"folio {f}", f"mm says entry {int(fo_entry[f])} (used {bool(used[f])}), "
                   f"the design's folio->swap is {int(fsw[f])}")
         _check_store(design, st, dst, counts, pte, cached)
+        _check_folios(design, st, ctx)
         leak = np.flatnonzero(allocated & ~pte & ~cached)
         if leak.size:
             e = int(leak[0])

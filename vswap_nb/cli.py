@@ -58,7 +58,7 @@ from .core.units import format_size
 from .core.vmstat import VMSTAT
 from .inputs import check_designs, check_options, check_seed, design_spec
 from .kernel import KERNEL, KernelError, kernel_info
-from .mm.config import System
+from .mm.config import System, Thp
 from .mm.cost import load_cost
 from .mm.run import EngineError
 from .sweep import sweep
@@ -291,6 +291,17 @@ def _nr_cpus(args, designs):
     return n
 
 
+def _thp(args, designs):
+    """``--thp``: with ``kernel`` among the designs, zswap_was_enabled is this boot's
+    state (mTHP swap-in is off once zswap was enabled), so both sides are comparable."""
+    if args.thp is None or KERNEL.NAME not in designs:
+        return args.thp
+    t = Thp.parse(args.thp, "--thp")
+    if t is None:
+        return None
+    return Thp(t.sizes, enabled=t.enabled, zswap_was_enabled=str(kernel_info().zswap_ever_enabled).startswith("yes"))
+
+
 def _system(args, designs=()):
     try:
         return System.parse_cli(
@@ -302,6 +313,7 @@ def _system(args, designs=()):
             page_cluster=args.page_cluster,
             faults=args.faults,
             cgroup_version=_cgroup_version(args, designs),
+            thp=_thp(args, designs),
         )
     except (TypeError, ValueError) as exc:
         raise _ArgError(str(exc)) from None
@@ -735,6 +747,11 @@ def _add_run_options(p, designs_default=DEFAULT_DESIGNS, workload=True):
         "--cgroup-version", default="auto",
         help="cgroup version of the workload's memory cgroup, 1 or 2 (v2 charges zswap's pool to it); "
         "default auto: the machine's when kernel is among the designs, else 2",
+    )
+    p.add_argument(
+        "--thp", default=None, metavar="SIZE=MODE[,...]",
+        help="large anonymous folios, e.g. 64K=always (hugepages-<size>kB/enabled: always, inherit, "
+        "madvise, never; sizes 16K..2M); default: none (every folio order 0)",
     )
     p.add_argument("--seed", default="0", help="seed of the workload's random choices (default 0)")
     p.add_argument(

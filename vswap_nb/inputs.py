@@ -21,6 +21,7 @@ import numbers
 import numpy as np
 
 from .check import CHECK_MODES
+from .core.events import EV_KIND, K_SWAPOFF
 from .core.metadata import PAGE_SIZE
 from .core.units import parse_size
 from .designs import design_names, get_design
@@ -45,6 +46,7 @@ __all__ = [
     "check_seed",
     "check_swap_size",
     "check_system",
+    "check_workload_on",
     "check_usage",
     "check_workload",
     "design_spec",
@@ -151,6 +153,15 @@ def check_system(system) -> System:
             f"e.g. System(ram='16G', swap=Device('zram', '64G'))"
         )
     return system
+
+
+def check_workload_on(workload, system) -> None:
+    """What the engine cannot model for this workload on this system."""
+    if system.thp is not None and (workload.events[:, EV_KIND] == K_SWAPOFF).any():
+        raise ValueError(
+            f"workload {workload.name!r} swaps off, and system.thp={system.thp!r} gives large folios: "
+            f"swapoff of large folios is not modelled; drop the swapoff or run with thp=None"
+        )
 
 
 def check_seed(seed) -> int:

@@ -30,15 +30,20 @@ import argparse
 import json
 import math
 import sys
+from dataclasses import replace
 
 from . import calibration
 from . import kernel as kernel_design  # the running kernel (the design `kernel`)
 from .api import compare
 from .kernel.machine import DEVICE_SIZE, machine_system
+from .mm.config import Thp
 from .results import cases_dataset
 from .workloads import usemem
 
-__all__ = ["CASES", "FIGURES", "case_system", "case_workload", "main", "markdown", "run_cases"]
+__all__ = [
+    "CASES", "FIGURES", "MTHP_CASES", "MTHP_FIGURES", "MTHP_TOLERANCE", "case_system", "case_workload", "main",
+    "markdown", "mthp_agrees", "mthp_markdown", "mthp_system", "run_cases", "run_mthp_cases",
+]
 
 # name -> (device, usemem keyword arguments, zswap on)
 BASE = dict(size="128M", read_back=True)
@@ -63,6 +68,91 @@ MEMORY_MAX = "64M"
 FIGURES = ("pswpout", "pswpin", "pgmajfault", "swap_ra", "swap_ra_hit", "zswpout", "zswpin", "pgsteal_direct")
 PHASES = ("write", "read", "free")
 TARGET = (0.8, 1.25)  # model / kernel per phase, with the fitted cost table
+
+
+# Large folios: usemem 256M (write only, or write then read back) in a 128 MiB cgroup
+# with 64K folios always on, as the issue measured.  name -> (device, usemem kwargs)
+MTHP_CASES = {
+    "zram 64K write only": ("zram", dict(size="256M")),
+    "loop 64K write only": ("ssd", dict(size="256M")),
+    "zram 64K read back": ("zram", dict(size="256M", read_back=True)),
+    "loop 64K read back": ("ssd", dict(size="256M", read_back=True)),
+}
+MTHP_MEMORY_MAX = "128M"
+MTHP_ORDER = 4  # 64K
+# per-size counters of the 64K folios compared, then whole-run figures
+MTHP_FIGURES = ("anon_fault_alloc", "anon_fault_fallback", "anon_fault_fallback_charge", "swpout",
+                "swpout_fallback", "split", "swpin", "swpin_fallback")
+MTHP_TOLERANCE = (0.05, 16)
+"""The model agrees with the kernel on a 64K figure when ``|model - kernel| <= 5% of the
+kernel + 16``.  The kernel's per-size counters are machine-wide and 64K=always holds for
+every process during the run, so other processes' faults add to them (the workload's
+own cgroup faults show the workload alone); 16 is one 64K folio's pages, the step of
+the memcg charge."""
+
+
+def mthp_system(device: str, machine):
+    """The System of the mTHP cases on ``machine``: 64K folios always, zswap off, and
+    ``zswap_was_enabled`` as this boot's state (mTHP swap-in is off once it was)."""
+    was = str(machine.zswap_ever_enabled).startswith("yes")
+    return replace(machine_system(machine, device, False, MTHP_MEMORY_MAX),
+                   thp=Thp({"64K": "always"}, zswap_was_enabled=was))
+
+
+def mthp_figures(ds, design: str) -> dict:
+    """The 64K per-size figures of ``design`` in a compare Dataset."""
+    m = ds.mthp.sel(design=design, order=MTHP_ORDER)
+    return {f: float(m.sel(mthp_stat=f)) for f in MTHP_FIGURES}
+
+
+def mthp_agrees(model: float, kern: float) -> bool:
+    rel, absolute = MTHP_TOLERANCE
+    return abs(model - kern) <= rel * kern + absolute
+
+
+def run_mthp_cases(names=None, repeat: int = 3, progress=None) -> dict:
+    """``compare(["kernel", "classic"])`` on each mTHP case: name -> Dataset."""
+    m = kernel_design.kernel_info()
+    names = list(MTHP_CASES) if names is None else list(names)
+    out = {}
+    for i, n in enumerate(names):
+        if n not in MTHP_CASES:
+            raise ValueError(f"unknown mTHP case {n!r}; cases: {', '.join(MTHP_CASES)}")
+        if progress is not None:
+            progress(i, len(names), n)
+        dev, kw = MTHP_CASES[n]
+        out[n] = compare(["kernel", "classic"], usemem(**kw), mthp_system(dev, m),
+                         options={"kernel": {"repeat": repeat}})
+    return out
+
+
+def mthp_markdown(runs: dict) -> list:
+    """The large-folio section of the validation document."""
+    rel, absolute = MTHP_TOLERANCE
+    lines = [
+        "",
+        "## Large folios (64K)",
+        "",
+        f"usemem 256M in a {MTHP_MEMORY_MAX} cgroup, `hugepages-64kB/enabled = always`, defrag madvise, "
+        "zswap off; the per-size counters of the 64K folios and the pages written and read.  The "
+        "kernel's per-size counters are machine-wide (other processes' 64K faults add to them); "
+        f"tolerance: |classic - kernel| <= {rel:.0%} of the kernel + {absolute}.",
+        "",
+        "| case | figure | kernel | classic | ratio | within |",
+        "|---|---|---|---|---|---|",
+    ]
+    for case, ds in runs.items():
+        k, c = mthp_figures(ds, "kernel"), mthp_figures(ds, "classic")
+        for f in MTHP_FIGURES:
+            lines.append(f"| {case} | {f} | {_fmt(k[f])} | {_fmt(c[f])} | {_ratio(c[f], k[f])} | "
+                         f"{'yes' if mthp_agrees(c[f], k[f]) else 'no'} |")
+        for f in ("pswpout", "pswpin"):
+            kv, mv = float(ds[f].sel(design="kernel")), float(ds[f].sel(design="classic"))
+            lines.append(f"| {case} | {f} | {_fmt(kv)} | {_fmt(mv)} | {_ratio(mv, kv)} | |")
+        attrs = json.loads(ds.attrs["kernel"])
+        was = attrs["settings"]["thp"].get("zswap_was_enabled")
+        lines.append(f"| {case} | (zswap was enabled this boot: mTHP swap-in {'off' if was else 'on'}) | | | | |")
+    return lines
 
 
 def case_workload(name: str):
@@ -326,6 +416,7 @@ def main(argv=None) -> int:
     p.add_argument("--calibrate", action="store_true",
                    help="also fit the cost table on this kernel and add the time tables")
     p.add_argument("--cost-out", default=None, help="with --calibrate: write the fitted cost table here (JSON)")
+    p.add_argument("--mthp", action="store_true", help="also run the large-folio (64K) cases and add their table")
     a = p.parse_args(argv)
     if a.cost_out and not a.calibrate:
         p.error("--cost-out needs --calibrate (it writes the fitted table)")
@@ -343,8 +434,12 @@ def main(argv=None) -> int:
     cmd = "python -m vswap_nb.kernel_validation --repeat %d%s%s --out docs/kernel-validation.md" % (
         a.repeat, "" if a.cases is None else f" --cases '{a.cases}'",
         (" --calibrate" + (f" --cost-out {a.cost_out}" if a.cost_out else "")) if a.calibrate else "",
-    )
+    ).replace(" --out", " --mthp --out" if a.mthp else " --out")
     text = markdown(ds, cmd, fitted)
+    if a.mthp:
+        runs = run_mthp_cases(repeat=a.repeat,
+                              progress=lambda i, n, c: print(f"[mthp {i + 1}/{n}] {c}", file=sys.stderr))
+        text += "\n".join(mthp_markdown(runs)) + "\n"
     if a.nc:
         ds.to_netcdf(a.nc, engine="h5netcdf")
     if a.out:

@@ -17,7 +17,7 @@ import xarray as xr
 from .core.counters import N_OPS, N_PRIMITIVES, OPS, PRIMITIVES
 from .core.metadata import S_CLUSTER_MAP_NODES, S_ZSWAP_XA_NODES, STRUCTURE_DESCRIPTIONS, STRUCTURES
 from .core.version import __version__
-from .core.vmstat import VMSTAT, VMSTAT_DESCRIPTIONS
+from .core.vmstat import MTHP, N_ORDERS, VMSTAT, VMSTAT_DESCRIPTIONS
 
 __all__ = ["base_attrs", "compare_dataset", "fill_missing", "kernel_dataset", "metadata_dataset", "run_dataset"]
 
@@ -149,6 +149,7 @@ def run_dataset(raw: dict, *, workload, system, seed: int, cost: dict, write_pag
         zswap_shrink_ns=raw["zswap_shrink_ns"],
         swapoff_ns=raw["swapoff_ns"],
         live_entries=raw["live_entries"],
+        mthp=raw["mthp"],
         workload=workload,
         system=system,
         seed=seed,
@@ -242,6 +243,7 @@ def kernel_dataset(raw: dict, *, workload, system, seed: int, write_pages) -> xr
         zswap_shrink_ns=float("nan"),  # a kworker's time: not measured
         swapoff_ns=float(_lower_median([r["swapoff_ns"] for r in runs])),
         live_entries=int(_lower_median([r["live_entries"] for r in runs])),
+        mthp=_lower_median([_kernel_mthp(r["vmstat_delta"]) for r in runs]),
         workload=workload,
         system=system,
         seed=seed,
@@ -255,9 +257,19 @@ def kernel_dataset(raw: dict, *, workload, system, seed: int, write_pages) -> xr
     )
 
 
+def _kernel_mthp(delta: dict) -> np.ndarray:
+    """int64[order, mthp_stat] from a kernel run's counter changes
+    (``hugepages-<size>kB.<stat>``; a counter that did not move is 0)."""
+    out = np.zeros((N_ORDERS, len(MTHP)), dtype=np.int64)
+    for order in range(N_ORDERS):
+        for j, stat in enumerate(MTHP):
+            out[order, j] = delta.get(f"hugepages-{4 << order}kB.{stat}", 0)
+    return out
+
+
 def _dataset(
     *, design, options, elapsed, model, cpu_time, wall_time, vm, counters, md_peak, md_final,
-    md_peak_total, kswapd_ns, zswap_shrink_ns, swapoff_ns, live_entries, workload, system, seed, cost,
+    md_peak_total, kswapd_ns, zswap_shrink_ns, swapoff_ns, live_entries, mthp, workload, system, seed, cost,
     write_pages, extra_attrs, extra_vars, n_ops, n_prims, extra_coords=None,
 ):
     """The one place a run's Dataset is built (model or kernel)."""
@@ -364,6 +376,11 @@ def _dataset(
     }
     for name, value in vm.items():
         data[name] = ((), nan if value is None else int(value), {"long_name": VMSTAT_DESCRIPTIONS[name], "units": "count"})
+    data["mthp"] = (
+        ("order", "mthp_stat"),
+        np.asarray(mthp, dtype=np.int64),
+        {"long_name": "per-size large-folio counters (hugepages-<size>kB/stats; kernel: machine-wide)", "units": "count"},
+    )
     data.update(extra_vars)
     coords = {
         "op": ("op", list(OPS), {"long_name": "kernel operation", "units": "1"}),
@@ -371,6 +388,9 @@ def _dataset(
         "phase": ("phase", phases, {"long_name": "workload phase", "units": "1"}),
         "task": ("task", np.arange(elapsed.shape[0]), {"long_name": "workload task", "units": "1"}),
         "structure": ("structure", list(STRUCTURES), {"long_name": "metadata structure", "units": "1"}),
+        "order": ("order", np.arange(N_ORDERS), {"long_name": "folio order (2**order pages)", "units": "1"}),
+        "folio_kb": ("order", 4 << np.arange(N_ORDERS), {"long_name": "folio size", "units": "KiB"}),
+        "mthp_stat": ("mthp_stat", list(MTHP), {"long_name": "per-size large-folio counter", "units": "1"}),
     }
     coords.update(extra_coords or {})
     return xr.Dataset(

@@ -142,6 +142,7 @@ from .inputs import (
     check_seed,
     check_system,
     check_workload,
+    check_workload_on,
     design_spec,
 )
 from .kernel import KERNEL
@@ -788,6 +789,9 @@ def plan_sweep(designs, workload, system, over, *, seed=0, cost=None, options=No
             )
     else:
         sobjs = {(): system}
+    for w in wobjs.values():
+        for s in sobjs.values():
+            check_workload_on(w, s)
     # coordinates (this checks that the values stay distinct once normalised)
     coords = {"design": np.asarray(names, dtype=str)}
     coords.update((p.name, _coordinate(p, workload.name)[1]) for p in params)
