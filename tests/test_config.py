@@ -244,6 +244,7 @@ def test_params_layout():
         "P_ZRAM_RATIO_ZERO", "P_ZRAM_RATIO_SAME", "P_PAGE_CLUSTER", "P_VMA_RA", "P_SWAPPINESS",
         "P_KSWAPD", "P_FAULT_SWAP_ALLOC", "P_FAULT_ZSWAP_REJECT", "P_FAULT_READAHEAD",
         "P_FAULT_ATOMIC_ALLOC", "P_MEMCG_CHARGES_ZSWAP", "P_THP_ORDERS", "P_MTHP_SWAPIN",
+        "P_MEMCG_SWAP_MAX_PAGES",
     ]
     assert [getattr(cfg, n) for n in expected] == list(range(len(expected)))
     assert cfg.N_PARAMS == len(expected) == len(cfg.PARAM_NAMES)
@@ -265,6 +266,7 @@ def test_to_params_values():
         cfg.P_PAGE_CLUSTER: 3, cfg.P_VMA_RA: 1, cfg.P_SWAPPINESS: 100, cfg.P_KSWAPD: 1,
         cfg.P_FAULT_SWAP_ALLOC: 0, cfg.P_FAULT_ZSWAP_REJECT: 0, cfg.P_FAULT_READAHEAD: 0,
         cfg.P_FAULT_ATOMIC_ALLOC: 0, cfg.P_MEMCG_CHARGES_ZSWAP: 1, cfg.P_THP_ORDERS: 0, cfg.P_MTHP_SWAPIN: 0,
+        cfg.P_MEMCG_SWAP_MAX_PAGES: -1,
     }
     assert len(want) == cfg.N_PARAMS
     for i, v in want.items():

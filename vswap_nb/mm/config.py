@@ -191,7 +191,8 @@ P_FAULT_ATOMIC_ALLOC = 31  # probability the atomic swap-table allocation fails 
 P_MEMCG_CHARGES_ZSWAP = 32  # 0/1 zswap's pool is charged to the memcg (cgroup v2 only)
 P_THP_ORDERS = 33  # bit k: anonymous faults may allocate order-k folios (Thp.orders)
 P_MTHP_SWAPIN = 34  # 0/1 large folios may be swapped in (synchronous device, zswap never enabled)
-N_PARAMS = 35
+P_MEMCG_SWAP_MAX_PAGES = 35  # memory.swap.max of each workload cgroup in pages; -1 = max
+N_PARAMS = 36
 
 FAULT_KINDS = ("swap_alloc", "zswap_reject", "readahead", "atomic_alloc")
 FAULT_DOC = {
@@ -215,7 +216,7 @@ PARAM_NAMES = (
     "zswap_ratio_same", "zram_ratio_seq", "zram_ratio_zero", "zram_ratio_same",
     "page_cluster", "vma_ra", "swappiness", "kswapd",
     "fault_swap_alloc", "fault_zswap_reject", "fault_readahead", "fault_atomic_alloc",
-    "memcg_charges_zswap", "thp_orders", "mthp_swapin",
+    "memcg_charges_zswap", "thp_orders", "mthp_swapin", "memcg_swap_max_pages",
 )
 assert len(PARAM_NAMES) == N_PARAMS
 
@@ -750,14 +751,14 @@ def _watermarks(ram_pages: int, min_free_kbytes: int) -> tuple:
 
 _SYSTEM_FIELDS = (
     "ram", "memory_max", "nr_cpus", "swap", "zswap", "page_cluster", "vma_readahead",
-    "swappiness", "min_free_kbytes", "kswapd", "faults", "cgroup_version", "thp",
+    "swappiness", "min_free_kbytes", "kswapd", "faults", "cgroup_version", "thp", "swap_max",
 )
 _PY_NAMES = {f: f for f in _SYSTEM_FIELDS}
 _CLI_NAMES = {f: "--" + f.replace("_", "-") for f in _SYSTEM_FIELDS}
 _SYSTEM_DEFAULTS = {
     "memory_max": None, "nr_cpus": 4, "swap": None, "zswap": None, "page_cluster": 3,
     "vma_readahead": True, "swappiness": 60, "min_free_kbytes": None, "kswapd": True,
-    "faults": None, "cgroup_version": 2, "thp": None,
+    "faults": None, "cgroup_version": 2, "thp": None, "swap_max": None,
 }
 
 
@@ -869,7 +870,19 @@ def _normalise_system(v: dict, n: dict) -> dict:
         "it, 1 does not)",
     )
     thp = Thp.parse(v.get("thp"), n["thp"])
+    swap_max = v.get("swap_max")
+    if swap_max is not None:
+        swap_max = _check_size(swap_max, n["swap_max"], 0, MAX_BYTES, "")
+        if cgroup_version != 2:
+            raise ValueError(
+                f"{n['swap_max']} is memory.swap.max, which cgroup v1 does not have (v1's "
+                f"memory.memsw.limit_in_bytes limits memory and swap together); use "
+                f"cgroup_version=2 or drop it"
+            )
+        if memory_max is None:
+            raise ValueError(f"{n['swap_max']} limits the workload's cgroups, which need {n['memory_max']} too; give both")
     return {
+        "swap_max": swap_max,
         "thp": thp,
         "ram": ram, "memory_max": memory_max, "nr_cpus": nr_cpus, "swap": swap,
         "zswap": zswap, "page_cluster": page_cluster, "vma_readahead": vma_readahead,
@@ -908,8 +921,9 @@ class System:
     ram : int or str
         RAM in bytes or as "16G"; at least 64M.
     memory_max : int or str, optional
-        cgroup v2 ``memory.max`` of the workload's cgroup; at least 16M and not above
-        ``ram``.  None: no cgroup limit (global pressure only).
+        cgroup v2 ``memory.max`` of each of the workload's cgroups (one by default; a
+        workload may put its tasks in several, ``usemem(..., cgroups=N)``); at least
+        16M and not above ``ram``.  None: no cgroup limit (global pressure only).
     nr_cpus : int
         1..4096.
     swap : Device or "kind:size"
@@ -959,6 +973,7 @@ class System:
     faults: Mapping | None = None
     cgroup_version: int = 2
     thp: Thp | None = None
+    swap_max: int | None = None
 
     def __post_init__(self):
         values = _normalise_system({f: getattr(self, f) for f in _SYSTEM_FIELDS}, _PY_NAMES)
@@ -1039,6 +1054,7 @@ class System:
         if self.thp is not None:
             p[P_THP_ORDERS] = sum(1 << o for o in self.thp.orders if o > 0)
             p[P_MTHP_SWAPIN] = not (self.thp.zswap_was_enabled or self.zswap_on)
+        p[P_MEMCG_SWAP_MAX_PAGES] = -1 if self.swap_max is None else self.swap_max // PAGE_SIZE
         return p
 
     # -- dicts and spellings ------------------------------------------------------
@@ -1065,7 +1081,7 @@ class System:
     @classmethod
     def parse_cli(cls, ram, *, memory_max=None, swap=None, zswap=False, nr_cpus=4,
                   page_cluster=3, vma_readahead=True, swappiness=60, min_free_kbytes=None,
-                  kswapd=True, faults=None, cgroup_version=2, thp=None) -> System:
+                  kswapd=True, faults=None, cgroup_version=2, thp=None, swap_max=None) -> System:
         """A System from command-line spellings; errors name the option (``--swap``).
 
         ``ram="16G"``, ``memory_max="4G"`` (or None / "max" / "none": no limit),
@@ -1092,6 +1108,7 @@ class System:
             "faults": faults,
             "cgroup_version": _cli_int(cgroup_version, n["cgroup_version"]),
             "thp": thp,
+            "swap_max": None if isinstance(swap_max, str) and swap_max.strip().lower() in ("", "max", "none") else swap_max,
         }
         values = _normalise_system(values, n)
         return cls(values.pop("ram"), **values)
@@ -1100,9 +1117,9 @@ class System:
         parts = [repr(format_size(self.ram))]
         for f in _SYSTEM_FIELDS[1:]:
             v = getattr(self, f)
-            if f == "memory_max":
+            if f in ("memory_max", "swap_max"):
                 if v is not None:
-                    parts.append(f"memory_max={format_size(v)!r}")
+                    parts.append(f"{f}={format_size(v)!r}")
             elif f in ("swap", "zswap", "thp"):
                 if v is not None:
                     parts.append(f"{f}={v!r}")

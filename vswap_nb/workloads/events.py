@@ -239,8 +239,18 @@ class Workload:
     mm_pages: np.ndarray
     task_cpu: np.ndarray
     fill: np.ndarray
+    task_memcg: np.ndarray = None  # the memory cgroup of each task, 0 .. nmemcg-1 (default: all in 0)
 
-    _ARRAYS = ("events", "task_start", "task_mm", "mm_pages", "task_cpu", "fill")
+    _ARRAYS = ("events", "task_start", "task_mm", "mm_pages", "task_cpu", "fill", "task_memcg")
+
+    def __post_init__(self):
+        if self.task_memcg is None:
+            object.__setattr__(self, "task_memcg", np.zeros(self.task_mm.shape[0], dtype=np.int64))
+
+    @property
+    def nmemcg(self) -> int:
+        """The workload's memory cgroups (each with the System's ``memory_max``)."""
+        return int(self.task_memcg.max()) + 1 if self.task_memcg.size else 1
 
     @property
     def ntasks(self) -> int:
@@ -366,6 +376,10 @@ class Workload:
         unused = np.setdiff1d(np.arange(nmm), tm)
         if unused.size:
             raise ValueError(f"{self._where('mm_pages')}: mm {int(unused[0])} has no task; number mms 0..nmm-1 densely")
+        if self.task_memcg.shape != (ntasks,) or (ntasks and self.task_memcg.min() < 0):
+            raise ValueError(f"{self._where('task_memcg')} must hold a cgroup number >= 0 for each of the {ntasks} tasks")
+        if ntasks and set(np.unique(self.task_memcg).tolist()) != set(range(self.nmemcg)):
+            raise ValueError(f"{self._where('task_memcg')} must number the cgroups 0, 1, ... without gaps, got {_span(self.task_memcg)}")
         if self.task_cpu.min() < -1:
             raise ValueError(f"{self._where('task_cpu')} must be -1 (unbound) or a CPU number >= 0, got {_span(self.task_cpu)}")
         f = self.fill
@@ -555,12 +569,13 @@ def _first_row_off(tasks, task_start):
 # --------------------------------------------------------------------------- constructor
 
 
-def make_workload(name, params, phases, tasks, task_mm=None, task_cpu=None, fill="sequence") -> Workload:
+def make_workload(name, params, phases, tasks, task_mm=None, task_cpu=None, fill="sequence", task_memcg=None) -> Workload:
     """Build and validate a Workload from per-task lists of event tuples.
 
     ``tasks[t]`` is a sequence of ``(kind, a, b, c, d)`` tuples (trailing zeros may be
     left out; a PHASE's ``a`` may be the phase's name).  ``task_mm`` defaults to one mm
-    per task, ``task_cpu`` to -1 (unbound); ``fill`` is anything :func:`parse_fill` takes.
+    per task, ``task_cpu`` to -1 (unbound), ``task_memcg`` to every task in cgroup 0;
+    ``fill`` is anything :func:`parse_fill` takes.
     ``mm_pages`` is computed from the MMAP rows."""
     phases = tuple(phases)
     try:
@@ -592,10 +607,11 @@ def make_workload(name, params, phases, tasks, task_mm=None, task_cpu=None, fill
     tc = np.full(ntasks, -1, dtype=np.int64) if task_cpu is None else np.array(task_cpu, dtype=np.int64)
     if tm.shape != (ntasks,):
         raise ValueError(f"task_mm must have one mm id per task ({ntasks}), got shape {tm.shape}")
-    return build_workload(name, params, phases, events, task_start, tm, tc, parse_fill(fill))
+    tg = None if task_memcg is None else np.array(task_memcg, dtype=np.int64)
+    return build_workload(name, params, phases, events, task_start, tm, tc, parse_fill(fill), task_memcg=tg)
 
 
-def build_workload(name, params, phases, events, task_start, task_mm, task_cpu, fill) -> Workload:
+def build_workload(name, params, phases, events, task_start, task_mm, task_cpu, fill, *, task_memcg=None) -> Workload:
     """Wrap ready-made arrays into a validated Workload, computing ``mm_pages`` from the
     MMAP rows (the workload modules use this)."""
     nmm = int(task_mm.max()) + 1 if task_mm.size and task_mm.min() >= 0 else 0
@@ -620,6 +636,7 @@ def build_workload(name, params, phases, events, task_start, task_mm, task_cpu, 
         mm_pages=mm_pages,
         task_cpu=np.ascontiguousarray(task_cpu, dtype=np.int64),
         fill=np.ascontiguousarray(fill, dtype=np.float64),
+        task_memcg=None if task_memcg is None else np.ascontiguousarray(task_memcg, dtype=np.int64),
     ).validate()
 
 
@@ -653,7 +670,8 @@ def with_swapoff(workload, phase) -> Workload:
     task_start[t + 1 :] += 1
     params = dict(workload.params, swapoff=phase)
     return build_workload(
-        workload.name, params, workload.phases, events, task_start, workload.task_mm, workload.task_cpu, workload.fill
+        workload.name, params, workload.phases, events, task_start, workload.task_mm, workload.task_cpu, workload.fill,
+        task_memcg=workload.task_memcg,
     )
 
 

@@ -3,13 +3,13 @@
 Two formats, chosen by the file name:
 
 ``.npz`` (NumPy, compressed): one int64 array per event column (``task``, ``kind``, ``a``,
-``b``, ``c``, ``d``), ``task_start``, ``task_mm``, ``mm_pages``, ``task_cpu`` (int64),
+``b``, ``c``, ``d``), ``task_start``, ``task_mm``, ``mm_pages``, ``task_cpu``, ``task_memcg`` (int64; a trace without it puts every task in cgroup 0),
 ``fill`` (float64), and ``meta``, a JSON string with ``format`` ("vswap_nb-trace-1"),
 ``name``, ``params``, ``phases`` and ``nevents``.  Columnar, so a trace converted from
 another tool is easy to write with NumPy alone.
 
 ``.csv`` (text, for eyes and spreadsheets): a first line ``# {json}`` holding the same
-metadata plus ``task_mm``, ``mm_pages``, ``task_cpu`` and ``fill``, a header line
+metadata plus ``task_mm``, ``mm_pages``, ``task_cpu``, ``task_memcg`` and ``fill``, a header line
 ``task,kind,a,b,c,d``, then one event per line.  ``task_start`` is recounted from the
 task column.
 
@@ -33,6 +33,7 @@ __all__ = ["FORMAT", "read_trace", "write_trace"]
 FORMAT = "vswap_nb-trace-1"
 _COLUMNS = ("task", "kind", "a", "b", "c", "d")
 _INT_ARRAYS = ("task_start", "task_mm", "mm_pages", "task_cpu")
+_OPTIONAL = ("task_memcg",)  # int64 arrays a trace written before them does not have (default: all 0)
 
 
 def _kind_of(path) -> str:
@@ -60,12 +61,12 @@ def write_trace(workload: Workload, path) -> None:
     meta = _meta(workload)
     if kind == "npz":
         arrays = {c: np.ascontiguousarray(workload.events[:, i]) for i, c in enumerate(_COLUMNS)}
-        arrays.update({k: getattr(workload, k) for k in _INT_ARRAYS + ("fill",)})
+        arrays.update({k: getattr(workload, k) for k in _INT_ARRAYS + _OPTIONAL + ("fill",)})
         arrays["meta"] = np.array(json.dumps(meta, allow_nan=False))
         with open(path, "wb") as f:  # an open file keeps NumPy from appending ".npz"
             np.savez_compressed(f, **arrays)
         return
-    meta.update({k: getattr(workload, k).tolist() for k in _INT_ARRAYS[1:] + ("fill",)})
+    meta.update({k: getattr(workload, k).tolist() for k in _INT_ARRAYS[1:] + _OPTIONAL + ("fill",)})
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         f.write("# " + json.dumps(meta, allow_nan=False) + "\n")
         f.write(",".join(_COLUMNS) + "\n")
@@ -139,7 +140,7 @@ def _read_npz(path) -> dict:
             except json.JSONDecodeError as exc:
                 raise _Bad(f"metadata is not valid JSON: {exc}") from None
             columns = [_as(z[c], c, np.int64) for c in _COLUMNS]
-            arrays = {k: _as(z[k], k, np.int64) for k in _INT_ARRAYS}
+            arrays = {k: _as(z[k], k, np.int64) for k in _INT_ARRAYS + _OPTIONAL if k in files}
             arrays["fill"] = _as(z["fill"], "fill", np.float64)
     except _Bad:
         raise
@@ -179,8 +180,10 @@ def _read_csv(path) -> dict:
     if table.shape[0] != meta["nevents"]:
         raise _Bad(f"it has {table.shape[0]} event lines, the metadata says {meta['nevents']} (truncated?)")
     arrays = {}
-    for k in _INT_ARRAYS[1:]:
+    for k in _INT_ARRAYS[1:] + _OPTIONAL:
         v = meta.get(k)
+        if v is None and k in _OPTIONAL:
+            continue
         if not isinstance(v, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in v):
             raise _Bad(f"metadata field {k!r} must be a list of integers")
         arrays[k] = np.array(v, dtype=np.int64)

@@ -88,6 +88,7 @@ def usemem(
     sync_free=False,
     fill="sequence",
     bind=None,
+    cgroups=1,
 ) -> Workload:
     """usemem: ``nr_tasks`` tasks each write ``size`` bytes of fresh anonymous memory,
     then free it (see the module docstring for the exact events).
@@ -103,6 +104,10 @@ def usemem(
                 fractions like ``{"sequence": 0.5, "zero": 0.5}``
     bind        ``-b N``: task i runs on CPU ``i*N % nr_cpus``; None or 0 leaves it to
                 the engine
+    cgroups     memory cgroups the tasks run in, task i in cgroup ``i % cgroups``
+                (usemem instances started in different cgroups), each with the
+                System's ``memory_max`` and ``swap_max``; at most ``nr_tasks``, and 1
+                with ``threads`` (a process is in one cgroup)
 
     Phases: ("write", "free"), or ("write", "read", "free") with ``read_back``.
     """
@@ -117,6 +122,13 @@ def usemem(
     fractions = parse_fill(fill)
     if bind is not None:
         bind = check_int(bind, "bind", 0, 1 << 20, "; usemem -b N pins task i to CPU i*N, or use bind=None")
+    cgroups = check_int(cgroups, "cgroups", 1, nr_tasks,
+                        f"; the {nr_tasks} task(s) can fill at most {nr_tasks} cgroups (cgroups <= nr_tasks)")
+    if threads and cgroups > 1:
+        raise ValueError(
+            f"cgroups={cgroups} with threads=True: the threads share one process, which is in one cgroup; "
+            f"use processes (threads=False) or cgroups=1"
+        )
     if threads and nr_tasks * pages > MAX_VPN:
         raise ValueError(
             f"nr_tasks * size = {nr_tasks} x {nbytes} bytes does not fit one address space of "
@@ -165,7 +177,10 @@ def usemem(
         "fill": fill_param(fill),
         "bind": bind,
     }
-    return build_workload("usemem", params, phases, events, task_start, task_mm, task_cpu, fractions)
+    if cgroups != 1:
+        params["cgroups"] = cgroups
+    return build_workload("usemem", params, phases, events, task_start, task_mm, task_cpu, fractions,
+                          task_memcg=task % cgroups)
 
 
 # --------------------------------------------------------------------------- usemem's own flags
