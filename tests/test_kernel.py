@@ -703,16 +703,17 @@ def test_large_folios_on_zram():
 def test_classic_agrees_with_the_kernel_on_64k_folios(case):
     """Issue 19's cases (usemem 256M in a 128M cgroup, 64K=always): classic's per-size
     64K counters (faults, fallbacks, swap-outs whole, swap-out fallbacks, splits,
-    swap-ins) are within kernel_validation.MTHP_TOLERANCE of the kernel's, and the pages
-    written and read within 5%."""
+    swap-ins) are within kernel_validation.MTHP_TOLERANCE of the kernel's (the
+    machine-wide 64K fault count from above only: other processes add to it), and the
+    workload cgroup's page faults and the pages written and read within it too."""
     dev, kw = kv.MTHP_CASES[case]
     before = machine_state()
     ds = v.compare(["kernel", "classic"], v.usemem(**kw), kv.mthp_system(dev, M))
     k, c = kv.mthp_figures(ds, "kernel"), kv.mthp_figures(ds, "classic")
-    bad = {f: (k[f], c[f]) for f in kv.MTHP_FIGURES if not kv.mthp_agrees(c[f], k[f])}
+    bad = {f: (k[f], c[f]) for f in kv.MTHP_FIGURES if not kv.mthp_agrees(c[f], k[f], f)}
     assert not bad, f"{case}: kernel vs classic outside the tolerance: {bad}"
     assert c["anon_fault_alloc"] > 1000 and c["swpout"] > 1000
-    for f in ("pswpout", "pswpin"):
+    for f in ("pgfault", "pswpout", "pswpin"):
         kv_, mv = float(ds[f].sel(design="kernel")), float(ds[f].sel(design="classic"))
-        assert abs(mv - kv_) <= 0.05 * kv_ + 16, (f, kv_, mv)
+        assert kv.mthp_agrees(mv, kv_), (f, kv_, mv)
     assert machine_state() == before

@@ -16,6 +16,7 @@ from vswap_nb.mm import reclaim
 from vswap_nb.mm import state as MS
 from vswap_nb.core.vmstat import VM_CONTENT_ERRORS, VM_PSWPOUT
 from vswap_nb.mm.cost import cost_vectors
+from vswap_nb.workloads import events as ev
 from vswap_nb.mm.run import EngineError, run
 
 DESIGNS = ("classic", "vswap_v5", "vswap_v6")
@@ -549,3 +550,51 @@ def test_swapoff_with_large_folios_is_refused_before_running():
     s = v.System("256M", swap="zram:256M", thp={"64K": "always"})
     with pytest.raises(ValueError, match="swapoff of large folios is not modelled"):
         v.simulate("classic", w, s)
+
+
+def test_designs_agree_with_several_cgroups():
+    """Four usemem tasks in two memory cgroups, each cgroup at its own memory.max: every
+    design does the same per cgroup (each cgroup reclaims its own pages only)."""
+    w = v.usemem("24M", nr_tasks=4, cgroups=2, read_back=True)
+    s = v.System("256M", memory_max="32M", swap=v.Device("ssd", "256M"), nr_cpus=2)
+    ds = v.compare(DESIGNS, w, s, check="every")
+    m = ds.memcg_counters.values  # [design, memcg, stat]
+    assert (m == m[0]).all(), ds.memcg_counters.sel(memcg_stat=["pswpout", "pswpin", "pgsteal"]).to_pandas()
+    first = ds.memcg_counters.isel(design=0)
+    limit = 32 * MIB // 4096
+    for cg in (0, 1):
+        c = first.sel(memcg=cg)
+        assert int(c.sel(memcg_stat="memcg_reclaim")) > 0 and int(c.sel(memcg_stat="pswpout")) > 0
+        assert int(c.sel(memcg_stat="usage_peak")) <= limit
+    # the cgroups' counts add up to the run's
+    assert int(first.sel(memcg_stat="pswpout").sum()) == int(ds.pswpout[0])
+    assert int(first.sel(memcg_stat="pgfault").sum()) == int(ds.pgfault[0])
+    assert int(ds.allocstall[0]) == 0 and (ds.content_errors.values == 0).all()
+
+
+def test_each_cgroup_reclaims_only_its_own_pages():
+    """A task that writes more than its cgroup's memory.max swaps; a task in another
+    cgroup that fits in its limit keeps every page in memory."""
+    big, small = 48 * MIB // 4096, 8 * MIB // 4096
+    tasks = [[(ev.K_MMAP, 0, n), (ev.K_PHASE, "run"), (ev.K_TOUCH, 0, n, ev.F_WRITE), (ev.K_EXIT,)]
+             for n in (big, small)]
+    w = ev.make_workload("two cgroups", {}, ("run",), tasks, task_memcg=[0, 1])
+    s = v.System("256M", memory_max="32M", swap="zram:256M", nr_cpus=2)
+    ds = v.simulate("classic", w, s, check="every")
+    c = ds.memcg_counters
+    assert int(c.sel(memcg=0, memcg_stat="pswpout")) >= big - 32 * MIB // 4096
+    assert int(c.sel(memcg=1, memcg_stat="pswpout")) == 0
+    assert int(c.sel(memcg=1, memcg_stat="pgsteal")) == 0
+    assert int(c.sel(memcg=1, memcg_stat="usage_peak")) == small
+
+
+def test_swap_max_caps_each_cgroups_swap():
+    """memory.swap.max: a cgroup's swap charge never goes over it; a workload that needs
+    more swap than it allows runs out of memory, with swap-outs refused on the way."""
+    w = v.usemem("48M")
+    ok = v.simulate("classic", w, v.System("256M", memory_max="32M", swap_max="24M", swap="zram:256M", nr_cpus=1),
+                    check="every")
+    assert 0 < int(ok.memcg_counters.sel(memcg=0, memcg_stat="swap_peak")) <= 24 * MIB // 4096
+    assert int(ok.memcg_counters.sel(memcg=0, memcg_stat="swap_max_fail")) == 0
+    with pytest.raises(EngineError, match="out of memory"):
+        v.simulate("classic", w, v.System("256M", memory_max="32M", swap_max="8M", swap="zram:256M", nr_cpus=1))

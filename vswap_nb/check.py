@@ -26,7 +26,8 @@ Entries, against the mm (needs the mm state):
 
 Folios (mm state): every present PTE maps a used row naming its page; a large folio
 is one chain of 2**order rows from its head, and its mapped-page count equals the
-present PTEs mapping it; the LRU sizes (pages) and the pages in use add up.
+present PTEs mapping it; the pages in use add up, and per memcg its LRU sizes (pages),
+its charge and its swap charge (the swap records charged to it).
 
 Every swap device in the design state (found by walking the state's fields, so the
 physical device and a virtual design's own device alike):
@@ -337,11 +338,24 @@ def _check_folios(design, st, ctx) -> None:
         fail(design, "swap cache", f"folio {f}", f"order {int(fo[f, MS.FO_ORDER])} in the mm, "
              f"{int(ctx.folio[f, F_ORDER])} in the design's swap cache")
     nr_of = np.int64(1) << fo[:, MS.FO_ORDER]
-    for lst, name in ((MS.INACTIVE, "inactive"), (MS.ACTIVE, "active")):
-        on = used & ((fo[:, MS.FO_FLAGS] & MS.FL_ONLRU) != 0) & (((fo[:, MS.FO_FLAGS] & MS.FL_ACTIVE) != 0) == (lst == MS.ACTIVE))
-        pages = int(nr_of[on].sum())
-        if pages != int(st.lru[lst, MS.LRU_COUNT]):
-            fail(design, "LRU", name, f"{pages} pages of folios on the list, its size says {int(st.lru[lst, MS.LRU_COUNT])}")
+    memcg = fo[:, MS.FO_MEMCG]
+    for m in range(st.lru.shape[0]):
+        charged = int(used[memcg == m].sum())
+        if charged != int(st.mc[m, MS.MC_USAGE]):
+            fail(design, "memcg", f"memcg {m}", f"{charged} pages charged to it, its usage says {int(st.mc[m, MS.MC_USAGE])}")
+        for lst, name in ((MS.INACTIVE, "inactive"), (MS.ACTIVE, "active")):
+            on = (used & (memcg == m) & ((fo[:, MS.FO_FLAGS] & MS.FL_ONLRU) != 0)
+                  & (((fo[:, MS.FO_FLAGS] & MS.FL_ACTIVE) != 0) == (lst == MS.ACTIVE)))
+            pages = int(nr_of[on].sum())
+            if pages != int(st.lru[m, lst, MS.LRU_COUNT]):
+                fail(design, "LRU", f"memcg {m} {name}", f"{pages} pages of folios on the list, its size says "
+                     f"{int(st.lru[m, lst, MS.LRU_COUNT])}")
+    swp = np.bincount(st.store_val[st.store_key != MS.EMPTY_KEY, MS.SV_MEMCG] + 1, minlength=st.lru.shape[0] + 1)[1:]
+    bad = np.flatnonzero(swp != st.mc[:, MS.MC_SWAP])
+    if bad.size:
+        m = int(bad[0])
+        fail(design, "memcg", f"memcg {m}", f"{int(swp[m])} swap records charged to it, its swap usage says "
+             f"{int(st.mc[m, MS.MC_SWAP])}")
 
 
 def check_invariants(run_state, *, design=None, final=False) -> None:

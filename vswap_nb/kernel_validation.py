@@ -41,7 +41,7 @@ from .results import cases_dataset
 from .workloads import usemem
 
 __all__ = [
-    "CASES", "FIGURES", "MTHP_CASES", "MTHP_FIGURES", "MTHP_TOLERANCE", "case_system", "case_workload", "main",
+    "CASES", "FIGURES", "MTHP_CASES", "MTHP_FIGURES", "MTHP_ONE_SIDED", "MTHP_TOLERANCE", "case_system", "case_workload", "main",
     "markdown", "mthp_agrees", "mthp_markdown", "mthp_system", "run_cases", "run_mthp_cases",
 ]
 
@@ -85,10 +85,15 @@ MTHP_FIGURES = ("anon_fault_alloc", "anon_fault_fallback", "anon_fault_fallback_
                 "swpout_fallback", "split", "swpin", "swpin_fallback")
 MTHP_TOLERANCE = (0.05, 16)
 """The model agrees with the kernel on a 64K figure when ``|model - kernel| <= 5% of the
-kernel + 16``.  The kernel's per-size counters are machine-wide and 64K=always holds for
-every process during the run, so other processes' faults add to them (the workload's
-own cgroup faults show the workload alone); 16 is one 64K folio's pages, the step of
-the memcg charge."""
+kernel + 16``; 16 is one 64K folio's pages, the step of the memcg charge.  The kernel's
+per-size counters are machine-wide, and 64K=always holds for every process during the
+run: other processes' 64K faults add to ``anon_fault_alloc`` (measured: 3,070 on a
+quiet machine, up to 4,559 while tests ran beside it), so that figure is one-sided
+(``model <= kernel + tolerance``), and the workload's own fault count, its cgroup's
+``pgfault`` (64K faults + 16 per fallback range + the helper's few), is compared
+both ways instead.  Other processes do not swap or reach a memcg limit here, so the
+fallbacks and swap-outs are the workload's."""
+MTHP_ONE_SIDED = ("anon_fault_alloc",)
 
 
 def mthp_system(device: str, machine):
@@ -105,8 +110,12 @@ def mthp_figures(ds, design: str) -> dict:
     return {f: float(m.sel(mthp_stat=f)) for f in MTHP_FIGURES}
 
 
-def mthp_agrees(model: float, kern: float) -> bool:
+def mthp_agrees(model: float, kern: float, figure: str = "") -> bool:
+    """Whether ``model`` is within :data:`MTHP_TOLERANCE` of ``kern`` (only from above
+    for a machine-wide figure other processes add to, :data:`MTHP_ONE_SIDED`)."""
     rel, absolute = MTHP_TOLERANCE
+    if figure in MTHP_ONE_SIDED:
+        return model <= kern + rel * kern + absolute
     return abs(model - kern) <= rel * kern + absolute
 
 
@@ -144,11 +153,13 @@ def mthp_markdown(runs: dict) -> list:
     for case, ds in runs.items():
         k, c = mthp_figures(ds, "kernel"), mthp_figures(ds, "classic")
         for f in MTHP_FIGURES:
-            lines.append(f"| {case} | {f} | {_fmt(k[f])} | {_fmt(c[f])} | {_ratio(c[f], k[f])} | "
-                         f"{'yes' if mthp_agrees(c[f], k[f]) else 'no'} |")
-        for f in ("pswpout", "pswpin"):
+            one = " (machine-wide: model <= kernel)" if f in MTHP_ONE_SIDED else ""
+            lines.append(f"| {case} | {f}{one} | {_fmt(k[f])} | {_fmt(c[f])} | {_ratio(c[f], k[f])} | "
+                         f"{'yes' if mthp_agrees(c[f], k[f], f) else 'no'} |")
+        for f in ("pgfault", "pswpout", "pswpin"):
             kv, mv = float(ds[f].sel(design="kernel")), float(ds[f].sel(design="classic"))
-            lines.append(f"| {case} | {f} | {_fmt(kv)} | {_fmt(mv)} | {_ratio(mv, kv)} | |")
+            lines.append(f"| {case} | {f} | {_fmt(kv)} | {_fmt(mv)} | {_ratio(mv, kv)} | "
+                         f"{'yes' if mthp_agrees(mv, kv) else 'no'} |")
         attrs = json.loads(ds.attrs["kernel"])
         was = attrs["settings"]["thp"].get("zswap_was_enabled")
         lines.append(f"| {case} | (zswap was enabled this boot: mTHP swap-in {'off' if was else 'on'}) | | | | |")

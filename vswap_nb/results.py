@@ -17,7 +17,8 @@ import xarray as xr
 from .core.counters import N_OPS, N_PRIMITIVES, OPS, PRIMITIVES
 from .core.metadata import S_CLUSTER_MAP_NODES, S_ZSWAP_XA_NODES, STRUCTURE_DESCRIPTIONS, STRUCTURES
 from .core.version import __version__
-from .core.vmstat import MTHP, N_ORDERS, VMSTAT, VMSTAT_DESCRIPTIONS
+from .mm.state import MC_STATS, MC_SWAP_PEAK, MC_USAGE_PEAK
+from .core.vmstat import MEMCG, MTHP, N_ORDERS, VMSTAT, VMSTAT_DESCRIPTIONS
 
 __all__ = ["base_attrs", "compare_dataset", "fill_missing", "kernel_dataset", "metadata_dataset", "run_dataset"]
 
@@ -150,6 +151,7 @@ def run_dataset(raw: dict, *, workload, system, seed: int, cost: dict, write_pag
         swapoff_ns=raw["swapoff_ns"],
         live_entries=raw["live_entries"],
         mthp=raw["mthp"],
+        memcg=_model_memcg(raw["memcg"]),
         workload=workload,
         system=system,
         seed=seed,
@@ -244,6 +246,7 @@ def kernel_dataset(raw: dict, *, workload, system, seed: int, write_pages) -> xr
         swapoff_ns=float(_lower_median([r["swapoff_ns"] for r in runs])),
         live_entries=int(_lower_median([r["live_entries"] for r in runs])),
         mthp=_lower_median([_kernel_mthp(r["vmstat_delta"]) for r in runs]),
+        memcg=None,
         workload=workload,
         system=system,
         seed=seed,
@@ -255,6 +258,16 @@ def kernel_dataset(raw: dict, *, workload, system, seed: int, write_pages) -> xr
         n_ops=N_OPS,
         n_prims=N_PRIMITIVES,
     )
+
+
+MEMCG_EXTRA = ("usage_peak", "swap_peak")  # pages, after the counters of MEMCG_TABLE
+
+
+def _model_memcg(mc) -> np.ndarray:
+    """int64[memcg, memcg_stat] from the engine's per-memcg words (mm/state.py MC_*):
+    the counters of MEMCG_TABLE, then the charge's and the swap charge's peaks."""
+    stats = mc[:, MC_STATS:MC_STATS + len(MEMCG)]
+    return np.concatenate([stats, mc[:, [MC_USAGE_PEAK, MC_SWAP_PEAK]]], axis=1)
 
 
 def _kernel_mthp(delta: dict) -> np.ndarray:
@@ -269,7 +282,7 @@ def _kernel_mthp(delta: dict) -> np.ndarray:
 
 def _dataset(
     *, design, options, elapsed, model, cpu_time, wall_time, vm, counters, md_peak, md_final,
-    md_peak_total, kswapd_ns, zswap_shrink_ns, swapoff_ns, live_entries, mthp, workload, system, seed, cost,
+    md_peak_total, kswapd_ns, zswap_shrink_ns, swapoff_ns, live_entries, mthp, memcg, workload, system, seed, cost,
     write_pages, extra_attrs, extra_vars, n_ops, n_prims, extra_coords=None,
 ):
     """The one place a run's Dataset is built (model or kernel)."""
@@ -381,6 +394,12 @@ def _dataset(
         np.asarray(mthp, dtype=np.int64),
         {"long_name": "per-size large-folio counters (hugepages-<size>kB/stats; kernel: machine-wide)", "units": "count"},
     )
+    ncg = workload.nmemcg
+    data["memcg_counters"] = (
+        ("memcg", "memcg_stat"),
+        np.asarray(memcg, dtype=np.int64) if memcg is not None else np.full((ncg, len(MEMCG) + len(MEMCG_EXTRA)), nan),
+        {"long_name": "each workload memory cgroup's own counters (usage_peak and swap_peak in pages)", "units": "count"},
+    )
     data.update(extra_vars)
     coords = {
         "op": ("op", list(OPS), {"long_name": "kernel operation", "units": "1"}),
@@ -391,6 +410,9 @@ def _dataset(
         "order": ("order", np.arange(N_ORDERS), {"long_name": "folio order (2**order pages)", "units": "1"}),
         "folio_kb": ("order", 4 << np.arange(N_ORDERS), {"long_name": "folio size", "units": "KiB"}),
         "mthp_stat": ("mthp_stat", list(MTHP), {"long_name": "per-size large-folio counter", "units": "1"}),
+        "memcg": ("memcg", np.arange(ncg), {"long_name": "the workload's memory cgroup", "units": "1"}),
+        "memcg_stat": ("memcg_stat", list(MEMCG) + list(MEMCG_EXTRA),
+                               {"long_name": "memory cgroup counter", "units": "1"}),
     }
     coords.update(extra_coords or {})
     return xr.Dataset(

@@ -9,7 +9,7 @@ description as the variable's ``long_name``.
 """
 from __future__ import annotations
 
-__all__ = ["MTHP", "MTHP_DESCRIPTIONS", "MTHP_TABLE", "N_MTHP", "N_ORDERS", "N_VM", "VMSTAT", "VMSTAT_DESCRIPTIONS", "VMSTAT_TABLE"]
+__all__ = ["MEMCG", "MEMCG_DESCRIPTIONS", "MEMCG_TABLE", "N_MEMCG", "MTHP", "MTHP_DESCRIPTIONS", "MTHP_TABLE", "N_MTHP", "N_ORDERS", "N_VM", "VMSTAT", "VMSTAT_DESCRIPTIONS", "VMSTAT_TABLE"]
 
 VMSTAT_TABLE = (
     ("pswpin", "pages read from the swap device"),
@@ -124,4 +124,38 @@ N_ORDERS = 10  # orders 0..9 (PMD_ORDER 9 with 4 KiB pages)
 assert len(MTHP_DESCRIPTIONS) == N_MTHP, "an mTHP counter name is listed twice"
 assert all(globals()["MTHP_" + name.upper()] == i for i, name in enumerate(MTHP)), (
     "the MTHP_* indices must follow MTHP_TABLE's order"
+)
+
+# Each memory cgroup's own counters (memory.stat's names where v2 has one), kept per
+# memcg by the engine after its charge words (mm/state.py MC_*) and carried by the
+# Dataset as ``memcg_stat`` with a ``memcg`` dimension.
+MEMCG_TABLE = (
+    ("pswpout", "pages of the cgroup written to the swap device"),
+    ("pswpin", "pages of the cgroup read from the swap device"),
+    ("zswpout", "pages of the cgroup stored in zswap"),
+    ("zswpin", "pages of the cgroup loaded from zswap"),
+    ("pgfault", "page faults of the cgroup's tasks"),
+    ("pgmajfault", "major faults of the cgroup's tasks"),
+    ("pgsteal", "pages reclaimed from the cgroup's LRU lists (its limit's reclaim and global reclaim)"),
+    ("memcg_reclaim", "reclaim entries because the cgroup reached its memory.max"),
+    ("swap_max_fail", "swap-outs refused because the cgroup would go over memory.swap.max"),
+)
+MEMCG = tuple(name for name, _ in MEMCG_TABLE)
+MEMCG_DESCRIPTIONS = dict(MEMCG_TABLE)
+(
+    MEMCG_PSWPOUT,
+    MEMCG_PSWPIN,
+    MEMCG_ZSWPOUT,
+    MEMCG_ZSWPIN,
+    MEMCG_PGFAULT,
+    MEMCG_PGMAJFAULT,
+    MEMCG_PGSTEAL,
+    MEMCG_MEMCG_RECLAIM,
+    MEMCG_SWAP_MAX_FAIL,
+) = range(len(MEMCG))
+N_MEMCG = len(MEMCG)
+
+assert len(MEMCG_DESCRIPTIONS) == N_MEMCG, "a memcg counter name is listed twice"
+assert all(globals()["MEMCG_" + name.upper()] == i for i, name in enumerate(MEMCG)), (
+    "the MEMCG_* indices must follow MEMCG_TABLE's order"
 )

@@ -39,6 +39,10 @@ from ..core.verbs import (
     RA_SYNC,
 )
 from ..core.vmstat import (
+    MEMCG_PGFAULT,
+    MEMCG_PGMAJFAULT,
+    MEMCG_PSWPIN,
+    MEMCG_ZSWPIN,
     MTHP_ANON_FAULT_ALLOC,
     MTHP_ANON_FAULT_FALLBACK,
     MTHP_ANON_FAULT_FALLBACK_CHARGE,
@@ -60,6 +64,7 @@ from .config import (
     PMD_ORDER,
     P_DEV_READ_NS,
     P_FAULT_READAHEAD,
+    P_MEMCG_SWAP_MAX_PAGES,
     P_MTHP_SWAPIN,
     P_PAGE_CLUSTER,
     P_THP_ORDERS,
@@ -81,6 +86,7 @@ from .state import (
     FO_FLAGS,
     FO_HEAD,
     FO_LINK,
+    FO_MEMCG,
     FO_NMAP,
     FO_ORDER,
     FO_PAGE,
@@ -90,6 +96,8 @@ from .state import (
     H_META,
     H_VM,
     INACTIVE,
+    MC_STATS,
+    MC_SWAP,
     M_GEN,
     M_STATUS,
     M_SWAPOFF,
@@ -103,8 +111,10 @@ from .state import (
     PT_VAL,
     SV_FOLIO,
     SV_INFO,
+    SV_MEMCG,
     SV_TAG,
     SWAP_RA_ORDER_CEILING,
+    TK_MEMCG,
     TK_MM,
     TK_RA_HITS,
     TK_RA_PREV,
@@ -152,12 +162,14 @@ def _read_into(st, ctx, dst, op, cpu, e, f, wait):
             st.store_val[i, SV_FOLIO] = f
             if b == BACKEND_ZSWAP:
                 st.hi[H_VM + VM_ZSWPIN] += 1
+                st.mc[st.fo[f, FO_MEMCG], MC_STATS + MEMCG_ZSWPIN] += 1
                 ns += st.hf[F_PARAMS + P_ZSWAP_DECOMPRESS_NS]
                 if where == W_ZSWAP:
                     store_drop_data(st, i)  # zswap loads are exclusive: the folio is the copy
                 st.fo[f, FO_FLAGS] |= FL_DIRTY
             elif b == BACKEND_DISK:
                 st.hi[H_VM + VM_PSWPIN] += 1
+                st.mc[st.fo[f, FO_MEMCG], MC_STATS + MEMCG_PSWPIN] += 1
                 if wait or dev_sync(st):
                     ns += st.hf[F_PARAMS + P_DEV_READ_NS]
             elif b == BACKEND_ZERO:
@@ -169,6 +181,16 @@ def _read_into(st, ctx, dst, op, cpu, e, f, wait):
     return ns
 
 
+@njit(inline="always")
+def entry_memcg(st, e):
+    """The memcg entry e is charged to (its swap cgroup record), which a swap-in
+    charges (mem_cgroup_swapin_charge_folio); 0 for an entry without a record."""
+    i = store_find(st, e)
+    if i >= 0 and st.store_val[i, SV_MEMCG] >= 0:
+        return st.store_val[i, SV_MEMCG]
+    return np.int64(0)
+
+
 @njit
 def swapin_one(st, ctx, dst, op, cpu, now, e, for_ra):
     """__read_swap_cache_async(): a new folio for entry e, added to the swap cache and
@@ -176,7 +198,7 @@ def swapin_one(st, ctx, dst, op, cpu, now, e, for_ra):
     needs (a fault's, swapoff's) failing stops the run: out of memory if allocating
     the folio said so, else ERR_VERB (the design refused to cache an entry a PTE
     holds)."""
-    f, ns = alloc_folio(st, ctx, dst, cpu, now, for_ra)
+    f, ns = alloc_folio(st, ctx, dst, cpu, now, for_ra, entry_memcg(st, e))
     if f >= 0:
         r = verbs.cache_add(dst, ctx, op, e, 1, f)
         drain_drops(st, ctx)
@@ -302,6 +324,14 @@ def _swap_full(st, dst):
     return st.hi[H_META + M_SWAPOFF] == 0 and vm_swap_full(verbs.phys_dev(dst))
 
 
+@njit(inline="always")
+def _memcg_swap_full(st, m):
+    """mem_cgroup_swap_full(): memcg m uses at least half of its memory.swap.max
+    (cgroup v2; false without a limit)."""
+    mx = st.hf[F_PARAMS + P_MEMCG_SWAP_MAX_PAGES]
+    return mx >= 0 and st.mc[m, MC_SWAP] * 2 >= mx
+
+
 @njit
 def pte_map_cached(st, ctx, dst, op, cpu, g, f, e):
     """The swap PTE at page g holding entry e becomes a present PTE of folio f (in the
@@ -371,7 +401,8 @@ def _map_swapped(st, ctx, dst, cpu, g, f, e, write):
         else:
             pte_map_cached(st, ctx, dst, OP_SWAPIN, cpu, g, f, e)
     st.fo[f, FO_FLAGS] |= FL_YOUNG
-    if verbs.free_after_fault(dst, ctx, OP_SWAPIN, e0, f, dev_sync(st), _swap_full(st, dst), write):
+    full = _swap_full(st, dst) or _memcg_swap_full(st, st.fo[f, FO_MEMCG])
+    if verbs.free_after_fault(dst, ctx, OP_SWAPIN, e0, f, dev_sync(st), full, write):
         if verbs.cache_free(dst, ctx, OP_SWAPIN, e0, nr) > 0:
             for k in range(nr):
                 entry_dead(st, e0 + k)
@@ -397,7 +428,7 @@ def _range_empty(st, g0, nr):
 
 
 @njit
-def _anon_folio(st, ctx, dst, cpu, now, mm, base, vpn):
+def _anon_folio(st, ctx, dst, cpu, now, mm, base, vpn, m):
     """alloc_anon_folio(): the highest enabled order whose aligned range lies in the
     mm [I: the VMA is taken as the mm's whole range; anonymous mappings of a multiple
     of 2M are 2M-aligned] and is all pte_none, allocated without reclaim; each order
@@ -413,7 +444,7 @@ def _anon_folio(st, ctx, dst, cpu, now, mm, base, vpn):
             a = vpn - vpn % nr
             if a + nr <= mm_pages and _range_empty(st, base + a, nr):
                 f, fns = alloc_folio_large(st, ctx, dst, now + ns, order,
-                                           MTHP_ANON_FAULT_FALLBACK, MTHP_ANON_FAULT_FALLBACK_CHARGE)
+                                           MTHP_ANON_FAULT_FALLBACK, MTHP_ANON_FAULT_FALLBACK_CHARGE, m)
                 ns += fns
                 if f >= 0:
                     count_mthp(st, order, MTHP_ANON_FAULT_ALLOC)
@@ -421,7 +452,7 @@ def _anon_folio(st, ctx, dst, cpu, now, mm, base, vpn):
                 if st.hi[H_META + M_STATUS] != OK:
                     return -1, 0, ns
         order -= 1
-    f, fns = alloc_folio(st, ctx, dst, cpu, now + ns, False)
+    f, fns = alloc_folio(st, ctx, dst, cpu, now + ns, False, m)
     return f, base + vpn, ns + fns
 
 
@@ -460,7 +491,7 @@ def _swapin_large(st, ctx, dst, cpu, now, base, mm_pages, vpn, e):
                 ok = False
             if ok:
                 f, fns = alloc_folio_large(st, ctx, dst, now + ns, order,
-                                           MTHP_SWPIN_FALLBACK, MTHP_SWPIN_FALLBACK_CHARGE)
+                                           MTHP_SWPIN_FALLBACK, MTHP_SWPIN_FALLBACK_CHARGE, entry_memcg(st, e))
                 ns += fns
                 if f >= 0:
                     r = verbs.cache_add(dst, ctx, OP_SWAPIN, e0, nr, f)
@@ -507,13 +538,15 @@ def touch(st, ctx, dst, t, cpu, now, vpn, write):
             st.fo[f, FO_FLAGS] |= FL_DIRTY
         return ns
     st.hi[H_VM + VM_PGFAULT] += 1
+    m = st.task[t, TK_MEMCG]
+    st.mc[m, MC_STATS + MEMCG_PGFAULT] += 1
     if s == PTE_NONE:
         if not write:
             return st.hf[F_MM_NS + M_FAULT]  # the shared zero page is mapped: no folio
         if st.hf[F_PARAMS + P_THP_ORDERS] != 0:
-            f, g0, ns = _anon_folio(st, ctx, dst, cpu, now, mm, base, vpn)
+            f, g0, ns = _anon_folio(st, ctx, dst, cpu, now, mm, base, vpn, m)
         else:
-            f, ns = alloc_folio(st, ctx, dst, cpu, now, False)
+            f, ns = alloc_folio(st, ctx, dst, cpu, now, False, m)
             g0 = g
         if f < 0:
             return ns
@@ -561,6 +594,7 @@ def touch(st, ctx, dst, t, cpu, now, vpn, write):
         st.task[t, TK_RA_PREV] = vpn
         return ns + _map_swapped(st, ctx, dst, cpu, g, f, e, write)
     st.hi[H_VM + VM_PGMAJFAULT] += 1
+    st.mc[m, MC_STATS + MEMCG_PGMAJFAULT] += 1
     ra = verbs.ra_probe(dst, ctx, OP_SWAPIN, e)
     if ra < 0:
         st.hi[H_META + M_STATUS] = ERR_VERB

@@ -28,8 +28,11 @@ from .state import (
     FL_PARTIAL,
     FO_HEAD,
     FO_LINK,
+    FO_MEMCG,
     FO_NMAP,
     FO_ORDER,
+    MC_USAGE,
+    MC_USAGE_PEAK,
     FL_ACTIVE,
     FL_ONLRU,
     FL_RO,
@@ -73,10 +76,32 @@ def avail(st):
 
 
 @njit(inline="always")
-def memcg_usage(st):
+def memcg_usage(st, m):
+    """Pages charged to memcg ``m``: its folios, plus its part of zswap's pool on v2."""
     if st.hf[F_PARAMS + P_MEMCG_CHARGES_ZSWAP] == 0:  # cgroup v1: zswap's pool is not charged
-        return st.hi[H_META + M_USED_FOLIOS]
-    return st.hi[H_META + M_USED_FOLIOS] + np.int64(np.ceil(st.hf[F_FMETA + FM_ZSWAP_BYTES] / PAGE_SIZE))
+        return st.mc[m, MC_USAGE]
+    return st.mc[m, MC_USAGE] + np.int64(np.ceil(st.mcz[m] / PAGE_SIZE))
+
+
+@njit(inline="always")
+def memcg_charge(st, f, m, nr):
+    """Folio ``f`` (``nr`` pages, every row) is charged to memcg ``m``."""
+    r = f
+    while r >= 0:
+        st.fo[r, FO_MEMCG] = m
+        r = st.fo[r, FO_LINK]
+    u = st.mc[m, MC_USAGE] + nr
+    st.mc[m, MC_USAGE] = u
+    if u > st.mc[m, MC_USAGE_PEAK]:
+        st.mc[m, MC_USAGE_PEAK] = u
+
+
+@njit(inline="always")
+def _uncharge_row(st, r):
+    m = st.fo[r, FO_MEMCG]
+    if m >= 0:
+        st.mc[m, MC_USAGE] -= 1
+    st.fo[r, FO_MEMCG] = -1
 
 
 @njit
@@ -85,33 +110,36 @@ def lru_del(st, f):
     if (fl & FL_ONLRU) == 0:
         return
     lst = ACTIVE if fl & FL_ACTIVE else INACTIVE
+    m = st.fo[f, FO_MEMCG]
     p = st.fo[f, FO_PREV]
     n = st.fo[f, FO_NEXT]
     if p >= 0:
         st.fo[p, FO_NEXT] = n
     else:
-        st.lru[lst, LRU_HEAD] = n
+        st.lru[m, lst, LRU_HEAD] = n
     if n >= 0:
         st.fo[n, FO_PREV] = p
     else:
-        st.lru[lst, LRU_TAIL] = p
+        st.lru[m, lst, LRU_TAIL] = p
     st.fo[f, FO_NEXT] = -1
     st.fo[f, FO_PREV] = -1
-    st.lru[lst, LRU_COUNT] -= np.int64(1) << st.fo[f, FO_ORDER]
+    st.lru[m, lst, LRU_COUNT] -= np.int64(1) << st.fo[f, FO_ORDER]
     st.fo[f, FO_FLAGS] = fl & ~(FL_ONLRU | FL_ACTIVE)
 
 
 @njit
 def lru_add_head(st, f, lst):
-    h = st.lru[lst, LRU_HEAD]
+    """``f`` goes to the head of list ``lst`` of the memcg it is charged to."""
+    m = st.fo[f, FO_MEMCG]
+    h = st.lru[m, lst, LRU_HEAD]
     st.fo[f, FO_PREV] = -1
     st.fo[f, FO_NEXT] = h
     if h >= 0:
         st.fo[h, FO_PREV] = f
     else:
-        st.lru[lst, LRU_TAIL] = f
-    st.lru[lst, LRU_HEAD] = f
-    st.lru[lst, LRU_COUNT] += np.int64(1) << st.fo[f, FO_ORDER]
+        st.lru[m, lst, LRU_TAIL] = f
+    st.lru[m, lst, LRU_HEAD] = f
+    st.lru[m, lst, LRU_COUNT] += np.int64(1) << st.fo[f, FO_ORDER]
     fl = st.fo[f, FO_FLAGS] | FL_ONLRU
     if lst == ACTIVE:
         fl |= FL_ACTIVE
@@ -122,15 +150,16 @@ def lru_add_head(st, f, lst):
 
 @njit
 def lru_add_tail(st, f, lst):
-    t = st.lru[lst, LRU_TAIL]
+    m = st.fo[f, FO_MEMCG]
+    t = st.lru[m, lst, LRU_TAIL]
     st.fo[f, FO_NEXT] = -1
     st.fo[f, FO_PREV] = t
     if t >= 0:
         st.fo[t, FO_NEXT] = f
     else:
-        st.lru[lst, LRU_HEAD] = f
-    st.lru[lst, LRU_TAIL] = f
-    st.lru[lst, LRU_COUNT] += np.int64(1) << st.fo[f, FO_ORDER]
+        st.lru[m, lst, LRU_HEAD] = f
+    st.lru[m, lst, LRU_TAIL] = f
+    st.lru[m, lst, LRU_COUNT] += np.int64(1) << st.fo[f, FO_ORDER]
     fl = st.fo[f, FO_FLAGS] | FL_ONLRU
     if lst == ACTIVE:
         fl |= FL_ACTIVE
@@ -156,6 +185,7 @@ def folio_pop(st, ctx):
     st.fo[f, FO_HEAD] = f
     st.fo[f, FO_LINK] = -1
     st.fo[f, FO_NMAP] = 0
+    st.fo[f, FO_MEMCG] = -1
     ctx.folio[f, F_FLAGS] = 0
     return f
 
@@ -195,6 +225,7 @@ def folio_member(st, f, i):
 
 @njit
 def _row_free(st, ctx, r):
+    _uncharge_row(st, r)
     st.fo[r, FO_FLAGS] = 0
     st.fo[r, FO_PAGE] = -1
     st.fo[r, FO_ENTRY] = 0
@@ -213,6 +244,7 @@ def folio_free(st, ctx, f):
     """Free folio ``f`` (all its pages)."""
     lru_del(st, f)
     if st.fo[f, FO_ORDER] == 0:
+        _uncharge_row(st, f)
         st.fo[f, FO_FLAGS] = 0
         st.fo[f, FO_PAGE] = -1
         st.fo[f, FO_ENTRY] = 0

@@ -60,6 +60,11 @@ from ..core.verbs import (
     F_FLAGS,
 )
 from ..core.vmstat import (
+    MEMCG_MEMCG_RECLAIM,
+    MEMCG_PGSTEAL,
+    MEMCG_PSWPOUT,
+    MEMCG_SWAP_MAX_FAIL,
+    MEMCG_ZSWPOUT,
     MTHP_SPLIT,
     MTHP_SWPOUT,
     MTHP_SWPOUT_FALLBACK,
@@ -88,6 +93,7 @@ from .config import (
     P_FAULT_ZSWAP_REJECT,
     P_KSWAPD,
     P_MEMCG_MAX_PAGES,
+    P_MEMCG_SWAP_MAX_PAGES,
     P_WMARK_HIGH,
     P_WMARK_LOW,
     P_WMARK_MIN,
@@ -107,6 +113,7 @@ from .memory import (
     folio_pop,
     folio_pop_large,
     folio_split,
+    memcg_charge,
     lru_add_head,
     lru_del,
     memcg_usage,
@@ -132,8 +139,11 @@ from .state import (
     FO_ENTRY,
     FO_FLAGS,
     FO_LINK,
+    FO_MEMCG,
     FO_NMAP,
     FO_ORDER,
+    MC_STATS,
+    MC_SWAP,
     FO_PAGE,
     FO_TAG,
     F_FMETA,
@@ -152,6 +162,7 @@ from .state import (
     M_KSWAPD_AWAKE,
     M_LIVE_SWAP,
     M_MD_PAGES,
+    M_RECLAIM_CURSOR,
     M_STATUS,
     M_ZQ_HEAD,
     M_ZQ_TAIL,
@@ -164,6 +175,7 @@ from .state import (
     PT_VAL,
     SV_FOLIO,
     SV_INFO,
+    SV_MEMCG,
     SV_TAG,
     SWAP_CLUSTER_MAX,
     W_DISK,
@@ -174,7 +186,7 @@ from .state import (
     dev_sync,
     injected_fault,
 )
-from .store import dsize, entry_dead, store_drop_data, store_find, store_insert, zsize
+from .store import dsize, entry_dead, store_charge, store_drop_data, store_find, store_insert, zsize
 
 
 @njit
@@ -338,7 +350,9 @@ def _writeout(st, ctx, dst, cpu, f, e):
             st.hi[H_VM + VM_SWPOUT_ZERO] += 1
         elif backend == BACKEND_ZSWAP:
             st.store_val[i, SV_INFO] = c | (W_ZSWAP << 4)
-            st.hf[F_FMETA + FM_ZSWAP_BYTES] += zsize(st, c)
+            z = zsize(st, c)
+            st.hf[F_FMETA + FM_ZSWAP_BYTES] += z
+            st.mcz[st.store_val[i, SV_MEMCG]] += z
             cap = st.zq.shape[0]
             if st.hi[H_META + M_ZQ_TAIL] - st.hi[H_META + M_ZQ_HEAD] >= cap:
                 st.hi[H_META + M_ZQ_HEAD] += 1  # forget the oldest record (its entry is long gone)
@@ -357,6 +371,11 @@ def _writeout(st, ctx, dst, cpu, f, e):
             count_mthp(st, order, MTHP_ZSWPOUT)
         elif backend == BACKEND_DISK:
             count_mthp(st, order, MTHP_SWPOUT)
+    m = st.fo[f, FO_MEMCG]
+    if backend == BACKEND_ZSWAP:
+        st.mc[m, MC_STATS + MEMCG_ZSWPOUT] += nr
+    elif backend == BACKEND_DISK:
+        st.mc[m, MC_STATS + MEMCG_PSWPOUT] += nr
     st.fo[f, FO_FLAGS] &= ~FL_DIRTY
     return True, ns
 
@@ -381,9 +400,22 @@ def _all_counts_zero(dst, e, nr):
 
 
 @njit(inline="always")
-def _reclaim_folio(st, ctx, dst, cpu):
-    """shrink_folio_list() on the inactive tail folio.  Returns (pages reclaimed, mm ns)."""
-    f = st.lru[INACTIVE, LRU_TAIL]
+def _swap_max_refuses(st, m, nr):
+    """mem_cgroup_try_charge_swap(): memcg m has no room for nr more swap entries under
+    memory.swap.max [I: checked before the allocation; the kernel allocates, fails
+    the charge and frees the entries, so the design's alloc and free are not counted]."""
+    mx = st.hf[F_PARAMS + P_MEMCG_SWAP_MAX_PAGES]
+    if mx >= 0 and st.mc[m, MC_SWAP] + nr > mx:
+        st.mc[m, MC_STATS + MEMCG_SWAP_MAX_FAIL] += 1
+        return True
+    return False
+
+
+@njit(inline="always")
+def _reclaim_folio(st, ctx, dst, cpu, m):
+    """shrink_folio_list() on the tail folio of memcg m's inactive list.  Returns
+    (pages reclaimed, mm ns)."""
+    f = st.lru[m, INACTIVE, LRU_TAIL]
     fl = st.fo[f, FO_FLAGS]
     ns = st.hf[F_MM_NS + M_LRU_OP]
     if fl & FL_YOUNG:
@@ -408,8 +440,10 @@ def _reclaim_folio(st, ctx, dst, cpu):
         if injected_fault(st, P_FAULT_SWAP_ALLOC, 0):
             st.hi[H_VM + VM_FAULT_SWAP_ALLOC] += 1
             e = -28  # -ENOSPC: as if the device were full
+        elif _swap_max_refuses(st, m, nr):
+            e = -12  # -ENOMEM: the swap charge failed
         else:
-            e = verbs.alloc(dst, ctx, cpu, order, f, MEMCG_ID)
+            e = verbs.alloc(dst, ctx, cpu, order, f, MEMCG_ID + m)
             drain_drops(st, ctx)
         if e < 0:
             if order > 0:
@@ -425,6 +459,7 @@ def _reclaim_folio(st, ctx, dst, cpu):
         row = f
         for k in range(nr):
             i = store_insert(st, e + k)
+            store_charge(st, i, m)
             st.store_val[i, SV_TAG] = st.fo[row, FO_TAG]
             st.store_val[i, SV_INFO] = st.fo[row, FO_CLASS]
             st.store_val[i, SV_FOLIO] = f
@@ -489,13 +524,13 @@ def _reclaim_folio(st, ctx, dst, cpu):
 
 
 @njit
-def _shrink_active(st):
-    """shrink_active_list(): up to 32 pages' worth of folios from the active tail to the
-    inactive head, young bits cleared."""
+def _shrink_active(st, m):
+    """shrink_active_list() of memcg m: up to 32 pages' worth of folios from the active
+    tail to the inactive head, young bits cleared."""
     n = 0
     ns = 0.0
-    while n < SWAP_CLUSTER_MAX and st.lru[ACTIVE, LRU_COUNT] > 0:
-        f = st.lru[ACTIVE, LRU_TAIL]
+    while n < SWAP_CLUSTER_MAX and st.lru[m, ACTIVE, LRU_COUNT] > 0:
+        f = st.lru[m, ACTIVE, LRU_TAIL]
         nr = np.int64(1) << st.fo[f, FO_ORDER]
         lru_del(st, f)
         st.fo[f, FO_FLAGS] &= ~(FL_YOUNG | FL_REFERENCED)
@@ -507,35 +542,50 @@ def _shrink_active(st):
 
 
 @njit
-def _shrink_batch(st, ctx, dst, cpu, kswapd):
-    """One reclaim pass (do_try_to_free_pages / balance_pgdat in miniature): at priority
-    12 down to 0, balance the lists and scan ``max(32, lru size >> priority)`` folios
-    from the inactive tail, stopping once 32 folios are reclaimed.  Returns (reclaimed,
-    mm ns); 0 reclaimed means a full scan found nothing reclaimable."""
+def _shrink_batch(st, ctx, dst, cpu, kswapd, target):
+    """One reclaim pass (do_try_to_free_pages / balance_pgdat in miniature) of memcg
+    ``target``'s lists, or of every memcg's (``target`` -1: global reclaim, the memcgs
+    in turn from the one after the last visited, as mem_cgroup_iter's shared cursor
+    does): at priority 12 down to 0, balance each memcg's lists and scan
+    ``max(32, its lru size >> priority)`` pages from its inactive tail, stopping once
+    32 pages are reclaimed.  Returns (reclaimed, mm ns); 0 reclaimed means a full scan
+    found nothing reclaimable."""
     ns = st.hf[F_MM_NS + M_RECLAIM_BATCH]
     reclaimed = 0
     scanned = 0
     prio = 12
+    ncg = st.lru.shape[0]
+    nvisit = 1 if target >= 0 else ncg
     while prio >= 0 and reclaimed < SWAP_CLUSTER_MAX:
-        size = st.lru[INACTIVE, LRU_COUNT] + st.lru[ACTIVE, LRU_COUNT]
-        quota = max(np.int64(SWAP_CLUSTER_MAX), size >> prio)
-        if st.lru[INACTIVE, LRU_COUNT] < st.lru[ACTIVE, LRU_COUNT]:
-            ns += _shrink_active(st)
-        n = 0
-        while reclaimed < SWAP_CLUSTER_MAX and n < quota:
-            if st.lru[INACTIVE, LRU_COUNT] == 0:
-                if st.lru[ACTIVE, LRU_COUNT] == 0:
+        total = 0
+        for j in range(nvisit):
+            m = target
+            if target < 0:
+                m = (st.hi[H_META + M_RECLAIM_CURSOR] + 1) % ncg
+                st.hi[H_META + M_RECLAIM_CURSOR] = m
+            size = st.lru[m, INACTIVE, LRU_COUNT] + st.lru[m, ACTIVE, LRU_COUNT]
+            total += size
+            quota = max(np.int64(SWAP_CLUSTER_MAX), size >> prio)
+            if st.lru[m, INACTIVE, LRU_COUNT] < st.lru[m, ACTIVE, LRU_COUNT]:
+                ns += _shrink_active(st, m)
+            n = 0
+            while reclaimed < SWAP_CLUSTER_MAX and n < quota:
+                if st.lru[m, INACTIVE, LRU_COUNT] == 0:
+                    if st.lru[m, ACTIVE, LRU_COUNT] == 0:
+                        break
+                    ns += _shrink_active(st, m)
+                nr = np.int64(1) << st.fo[st.lru[m, INACTIVE, LRU_TAIL], FO_ORDER]
+                r, rns = _reclaim_folio(st, ctx, dst, cpu, m)
+                if st.hi[H_META + M_STATUS] != OK:
                     break
-                ns += _shrink_active(st)
-            nr = np.int64(1) << st.fo[st.lru[INACTIVE, LRU_TAIL], FO_ORDER]
-            r, rns = _reclaim_folio(st, ctx, dst, cpu)
-            if st.hi[H_META + M_STATUS] != OK:
+                reclaimed += r
+                st.mc[m, MC_STATS + MEMCG_PGSTEAL] += r
+                n += nr
+                ns += rns
+            scanned += n
+            if st.hi[H_META + M_STATUS] != OK or reclaimed >= SWAP_CLUSTER_MAX:
                 break
-            reclaimed += r
-            n += nr
-            ns += rns
-        scanned += n
-        if st.hi[H_META + M_STATUS] != OK or size == 0:
+        if st.hi[H_META + M_STATUS] != OK or total == 0:
             break
         prio -= 1
     if kswapd:
@@ -579,7 +629,7 @@ def _kswapd_catch_up(st, ctx, dst, now):
             return
         cpu = _worker_begin(st, ctx)
         st.hf[F_FMETA + FM_NOW] = st.hf[F_FMETA + FM_KSWAPD_CLOCK]
-        r, ns = _shrink_batch(st, ctx, dst, 0, True)
+        r, ns = _shrink_batch(st, ctx, dst, 0, True, -1)
         _worker_end(st, ctx, ns, FM_KSWAPD_CLOCK, FM_KSWAPD_BUSY, cpu)
         if r == 0 or st.hi[H_META + M_STATUS] != OK:
             return
@@ -587,27 +637,30 @@ def _kswapd_catch_up(st, ctx, dst, now):
 
 @njit
 def _direct_reclaim(st, ctx, dst, cpu, memcg):
-    """Reclaim in the allocating task's context.  Returns (reclaimed, mm ns)."""
-    if memcg:
+    """Reclaim in the allocating task's context: of memcg ``memcg``'s lists when it is
+    at its limit, of every memcg's (``memcg`` -1) under global pressure.  Returns
+    (reclaimed, mm ns)."""
+    if memcg >= 0:
         st.hi[H_VM + VM_MEMCG_RECLAIM] += 1
+        st.mc[memcg, MC_STATS + MEMCG_MEMCG_RECLAIM] += 1
     else:
         st.hi[H_VM + VM_ALLOCSTALL] += 1
-    return _shrink_batch(st, ctx, dst, cpu, False)
+    return _shrink_batch(st, ctx, dst, cpu, False, memcg)
 
 
 @njit(inline="always")
-def alloc_folio(st, ctx, dst, cpu, now, for_ra):
-    """A page for a fault (or a readahead page: no reclaim, may fail).  Returns
-    (folio or -1, mm ns spent)."""
+def alloc_folio(st, ctx, dst, cpu, now, for_ra, m):
+    """A page for a fault (or a readahead page: no reclaim, may fail), charged to memcg
+    ``m``.  Returns (folio or -1, mm ns spent)."""
     ns = st.hf[F_MM_NS + M_PAGE_ALLOC]
     memcg_max = st.hf[F_PARAMS + P_MEMCG_MAX_PAGES]
     wmin = st.hf[F_PARAMS + P_WMARK_MIN]
     while True:
-        if memcg_max >= 0 and memcg_usage(st) + 1 > memcg_max:
+        if memcg_max >= 0 and memcg_usage(st, m) + 1 > memcg_max:
             if for_ra:
                 return -1, ns
             st.hf[F_FMETA + FM_NOW] = now + ns
-            r, rns = _direct_reclaim(st, ctx, dst, cpu, True)
+            r, rns = _direct_reclaim(st, ctx, dst, cpu, m)
             ns += rns
             if r == 0 or st.hi[H_META + M_STATUS] != OK:
                 if st.hi[H_META + M_STATUS] == OK:
@@ -622,7 +675,7 @@ def alloc_folio(st, ctx, dst, cpu, now, for_ra):
             break
         if for_ra:
             return -1, ns
-        r, rns = _direct_reclaim(st, ctx, dst, cpu, False)
+        r, rns = _direct_reclaim(st, ctx, dst, cpu, -1)
         ns += rns
         if st.hi[H_META + M_STATUS] != OK:
             return -1, ns
@@ -633,18 +686,18 @@ def alloc_folio(st, ctx, dst, cpu, now, for_ra):
             st.hi[H_VM + VM_OOM] += 1
             return -1, ns
     f = folio_pop(st, ctx)
+    if f >= 0:
+        memcg_charge(st, f, m, 1)
     return f, ns
 
 
-
-
 @njit
-def alloc_folio_large(st, ctx, dst, now, order, stat_fallback, stat_charge):
-    """A folio of 2**order pages for a fault or a swap-in, allocated and charged
-    without reclaim (GFP_TRANSHUGE_LIGHT, defrag=madvise): it fails when free memory
-    would fall below the min watermark (the allocation's slow path without reclaim
-    or kswapd [I: free lists and fragmentation not modelled]) or, once allocated, when
-    the memcg has no room for it (the charge does not reclaim without
+def alloc_folio_large(st, ctx, dst, now, order, stat_fallback, stat_charge, m):
+    """A folio of 2**order pages for a fault or a swap-in, allocated and charged to
+    memcg ``m`` without reclaim (GFP_TRANSHUGE_LIGHT, defrag=madvise): it fails when
+    free memory would fall below the min watermark (the allocation's slow path without
+    reclaim or kswapd [I: free lists and fragmentation not modelled]) or, once
+    allocated, when the memcg has no room for it (the charge does not reclaim without
     __GFP_DIRECT_RECLAIM).  A failure counts the order's ``stat_fallback`` (and
     ``stat_charge`` for the charge).  Returns (folio or -1, mm ns)."""
     nr = np.int64(1) << order
@@ -656,11 +709,13 @@ def alloc_folio_large(st, ctx, dst, now, order, stat_fallback, stat_charge):
         count_mthp(st, order, stat_fallback)
         return -1, ns
     memcg_max = st.hf[F_PARAMS + P_MEMCG_MAX_PAGES]
-    if memcg_max >= 0 and memcg_usage(st) + nr > memcg_max:
+    if memcg_max >= 0 and memcg_usage(st, m) + nr > memcg_max:
         count_mthp(st, order, stat_charge)
         count_mthp(st, order, stat_fallback)
         return -1, ns
     f = folio_pop_large(st, ctx, order)
     if f < 0:
         count_mthp(st, order, stat_fallback)
+    else:
+        memcg_charge(st, f, m, nr)
     return f, ns

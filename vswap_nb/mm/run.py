@@ -116,6 +116,7 @@ def run(
         "counters": ctx.counters.copy(),
         "vmstat": st.vm.copy(),
         "mthp": st.mthp.copy(),
+        "memcg": st.mc.copy(),
         "phase_t": st.phase_t.copy(),
         "phase_cpu": st.phase_cpu.copy(),
         "wall": wall,

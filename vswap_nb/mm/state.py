@@ -21,7 +21,7 @@ from ..core.counters import N_PRIMITIVES
 from ..core.jit import njit
 from ..core.metadata import N_STRUCTURES
 from ..core.verbs import splitmix64
-from ..core.vmstat import N_MTHP, N_ORDERS, N_VM
+from ..core.vmstat import N_MEMCG, N_MTHP, N_ORDERS, N_VM
 from .config import N_PARAMS, P_DEV_SYNC, P_SWAP_SLOTS, P_ZSWAP_ON
 from .cost import N_MM
 
@@ -34,7 +34,7 @@ QUANTUM = 32
 PMD_PAGES = 512
 SWAP_RA_ORDER_CEILING = 5
 ZSWAP_ACCEPT_THR = 90  # zswap.accept_threshold_percent default
-MEMCG_ID = 1  # the workload's memcg (every task runs in it)
+MEMCG_ID = 1  # the swap cgroup id of the workload's first memcg; memcg m records id m + 1
 
 
 OK = 0
@@ -48,8 +48,10 @@ PTE_NONE, PTE_PRESENT, PTE_SWAP = 0, 1, 2
 # folio words.  A large folio of order k is 2**k rows (its pages) chained by FO_LINK
 # from its head; the head holds the folio's flags, LRU links, first entry, order and
 # mapped-page count, each row its own page, content tag and class, and its head.
-FO_PAGE, FO_FLAGS, FO_TAG, FO_NEXT, FO_PREV, FO_ENTRY, FO_CLASS, FO_ORDER, FO_HEAD, FO_LINK, FO_NMAP = range(11)
-FO_WORDS = 11
+# FO_MEMCG is the memcg the folio is charged to (-1: not charged, zswap writeback's
+# temporary folio).
+FO_PAGE, FO_FLAGS, FO_TAG, FO_NEXT, FO_PREV, FO_ENTRY, FO_CLASS, FO_ORDER, FO_HEAD, FO_LINK, FO_NMAP, FO_MEMCG = range(12)
+FO_WORDS = 12
 FL_USED = 1
 FL_DIRTY = 2
 FL_YOUNG = 4
@@ -60,12 +62,19 @@ FL_RO = 64
 FL_ONLRU = 128
 FL_PARTIAL = 256  # a large folio that became partially mapped (queued for deferred split)
 
-# LRU rows: head, tail, count
+# LRU rows (one pair of lists per memcg: lru[memcg, list]): head, tail, pages
 LRU_HEAD, LRU_TAIL, LRU_COUNT = 0, 1, 2
 INACTIVE, ACTIVE = 0, 1
 
-# swap store (open addressing on the entry value): tag, info (class | where << 4), folio
-SV_TAG, SV_INFO, SV_FOLIO = 0, 1, 2
+# per-memcg words (MmState.mc[memcg]): the charge and swap charge in pages, their peaks,
+# then the memcg's own counters, in MEMCG_TABLE's order (core/vmstat.py)
+MC_USAGE, MC_SWAP, MC_USAGE_PEAK, MC_SWAP_PEAK = range(4)
+MC_STATS = 4  # + MEMCG_* index
+MC_WORDS = MC_STATS + N_MEMCG
+
+# swap store (indexed by the entry value): tag, info (class | where << 4), folio, and
+# the memcg the entry is charged to (the swap cgroup record)
+SV_TAG, SV_INFO, SV_FOLIO, SV_MEMCG = 0, 1, 2, 3
 W_NONE, W_ZERO, W_ZSWAP, W_DISK = 0, 1, 2, 3
 EMPTY_KEY = 0  # entries are never 0
 PARKED = -2  # TK_WAIT of a task stopped at the next phase
@@ -83,8 +92,9 @@ PARKED = -2  # TK_WAIT of a task stopped at the next phase
     TK_RA_WIN,
     TK_RA_HITS,
     TK_LAST_RUN,
-) = range(11)
-TK_WORDS = 11
+    TK_MEMCG,
+) = range(12)
+TK_WORDS = 12
 
 # integer meta
 (
@@ -109,7 +119,8 @@ M_ZSWAP_FULL = M_FAULT_DRAWS + 3  # zswap_pool_reached_full
 M_ZSWAP_WORK = M_ZSWAP_FULL + 1  # the shrink worker is queued
 M_MD_PAGES = M_ZSWAP_FULL + 2  # pages of swap metadata at the last sample (taken from RAM)
 M_DROPS_SEEN = M_ZSWAP_FULL + 3  # ctx's drops log is drained up to here (memory.drain_drops)
-N_META = M_ZSWAP_FULL + 4
+M_RECLAIM_CURSOR = M_ZSWAP_FULL + 4  # the memcg global reclaim starts at next (mem_cgroup_iter)
+N_META = M_ZSWAP_FULL + 5
 
 # float meta
 (
@@ -152,7 +163,9 @@ class MmState(namedtuple(
         "mm_base",  # int64[nmm + 1] first page of each mm
         "fo",  # int64[nfolios, FO_WORDS]
         "free_stack",  # int64[nfolios]
-        "lru",  # int64[2, 3]
+        "lru",  # int64[nmemcg, 2, 3]
+        "mc",  # int64[nmemcg, MC_WORDS]
+        "mcz",  # float64[nmemcg] zswap bytes charged to each memcg
         "store_key",  # int64[cap]
         "store_val",  # int64[cap, 3]
         "zq",  # int64[zq cap] zswap entries in store order (the shrinker's LRU)
@@ -212,6 +225,7 @@ def new_mm_state(workload, params, prim_ns, mm_ns, ncpu: int, nfolios: int, seed
     task[:, TK_WAIT] = -1
     task[:, TK_RA_PREV] = -1
     task[:, TK_RA_HITS] = 4  # a VMA starts with SWAP_RA_VAL(0, 0, 4)
+    task[:, TK_MEMCG] = workload.task_memcg
     for t in range(ntasks):
         c = int(workload.task_cpu[t])
         task[t, TK_CPU] = (c if c >= 0 else t) % ncpu
@@ -221,6 +235,7 @@ def new_mm_state(workload, params, prim_ns, mm_ns, ncpu: int, nfolios: int, seed
     fo[:, FO_PREV] = -1
     fo[:, FO_HEAD] = np.arange(nfolios)
     fo[:, FO_LINK] = -1
+    fo[:, FO_MEMCG] = -1
     hi = np.zeros(N_HI, dtype=np.int64)
     hi[H_META + M_FREE_TOP] = nfolios
     hi[H_META + M_SEED] = seed
@@ -229,8 +244,9 @@ def new_mm_state(workload, params, prim_ns, mm_ns, ncpu: int, nfolios: int, seed
     hf[F_PRIM_NS:F_MM_NS] = prim_ns
     hf[F_MM_NS:F_FILL] = mm_ns
     hf[F_FILL:N_HF] = workload.fill
-    lru = np.full((2, 3), -1, dtype=np.int64)
-    lru[:, LRU_COUNT] = 0
+    ncg = workload.nmemcg
+    lru = np.full((ncg, 2, 3), -1, dtype=np.int64)
+    lru[:, :, LRU_COUNT] = 0
     nph = max(len(workload.phases), 1)
     return MmState(
         pt=np.zeros((total, 3), dtype=np.int64),
@@ -238,8 +254,10 @@ def new_mm_state(workload, params, prim_ns, mm_ns, ncpu: int, nfolios: int, seed
         fo=fo,
         free_stack=np.arange(nfolios - 1, -1, -1, dtype=np.int64),
         lru=lru,
+        mc=np.zeros((ncg, MC_WORDS), dtype=np.int64),
+        mcz=np.zeros(ncg, dtype=np.float64),
         store_key=np.zeros(cap, dtype=np.int64),
-        store_val=np.zeros((cap, 3), dtype=np.int64),
+        store_val=np.zeros((cap, 4), dtype=np.int64),
         zq=np.zeros(zq_cap, dtype=np.int64),
         task=task,
         barrier_t=np.zeros(ntasks, dtype=np.float64),

@@ -15,10 +15,13 @@ from .state import (
     F_PARAMS,
     H_META,
     M_LIVE_SWAP,
+    MC_SWAP,
+    MC_SWAP_PEAK,
     M_STORE_LIVE,
     PAGE_SIZE,
     SV_FOLIO,
     SV_INFO,
+    SV_MEMCG,
     SV_TAG,
     W_DISK,
     W_ZSWAP,
@@ -46,13 +49,27 @@ def store_insert(st, key):
         st.store_val[key, SV_TAG] = 0
         st.store_val[key, SV_INFO] = 0
         st.store_val[key, SV_FOLIO] = -1
+        st.store_val[key, SV_MEMCG] = -1
         st.hi[H_META + M_STORE_LIVE] += 1
     return key
 
 
 @njit(inline="always")
+def store_charge(st, key, m):
+    """The new record ``key`` is charged to memcg ``m``'s swap (the swap cgroup record)."""
+    st.store_val[key, SV_MEMCG] = m
+    u = st.mc[m, MC_SWAP] + 1
+    st.mc[m, MC_SWAP] = u
+    if u > st.mc[m, MC_SWAP_PEAK]:
+        st.mc[m, MC_SWAP_PEAK] = u
+
+
+@njit(inline="always")
 def _store_delete_at(st, i):
     st.hi[H_META + M_STORE_LIVE] -= 1
+    m = st.store_val[i, SV_MEMCG]
+    if m >= 0:
+        st.mc[m, MC_SWAP] -= 1
     st.store_key[i] = EMPTY_KEY
 
 
@@ -77,7 +94,11 @@ def store_drop_data(st, i):
     cls = info & 15
     where = info >> 4
     if where == W_ZSWAP:
-        st.hf[F_FMETA + FM_ZSWAP_BYTES] -= zsize(st, cls)
+        z = zsize(st, cls)
+        st.hf[F_FMETA + FM_ZSWAP_BYTES] -= z
+        m = st.store_val[i, SV_MEMCG]
+        if m >= 0:
+            st.mcz[m] -= z
     elif where == W_DISK:
         st.hf[F_FMETA + FM_ZRAM_BYTES] -= dsize(st, cls)
     st.store_val[i, SV_INFO] = cls
