@@ -363,21 +363,22 @@ def mm_cgroups(workload):
     process runs one mm and a process is in one cgroup, so an mm whose tasks are in
     different cgroups cannot run on a real kernel: ValueError naming the mm."""
     tm, tg = workload.task_mm, workload.task_memcg
-    out = np.full(workload.nmm, -1, dtype=np.int64)
-    for mm in range(workload.nmm):
-        cgs = np.unique(tg[tm == mm])
-        if cgs.size > 1:
-            tasks = np.flatnonzero(tm == mm).tolist()
-            raise ValueError(
-                f"mm {mm} of the workload is shared by tasks {tasks} in memory cgroups "
-                f"{cgs.tolist()} (task_memcg); the kernel runs an mm in one process, and a "
-                f"process is in one cgroup (its pages are charged to the cgroup of the mm's "
-                f"owner), so the kernel design cannot run it: put every task of an mm in one "
-                f"cgroup (usemem: threads=False with cgroups > 1)"
-            )
-        if cgs.size:
-            out[mm] = int(cgs[0])
-    return out
+    lo = np.full(workload.nmm, np.iinfo(np.int64).max, dtype=np.int64)
+    hi = np.full(workload.nmm, -1, dtype=np.int64)
+    np.minimum.at(lo, tm, tg)
+    np.maximum.at(hi, tm, tg)
+    split = np.flatnonzero(lo != hi)
+    if split.size:
+        mm = int(split[0])
+        tasks = np.flatnonzero(tm == mm)
+        raise ValueError(
+            f"mm {mm} of the workload is shared by tasks {tasks.tolist()} in memory cgroups "
+            f"{np.unique(tg[tasks]).tolist()} (task_memcg); the kernel runs an mm in one process, "
+            f"and a process is in one cgroup (its pages are charged to the cgroup of the mm's "
+            f"owner), so the kernel design cannot run it: put every task of an mm in one "
+            f"cgroup (usemem: threads=False with cgroups > 1)"
+        )
+    return hi
 
 
 def check_request(m: Machine, system, workload, options: dict, ours=()) -> None:
@@ -561,8 +562,9 @@ def describe(m: Machine) -> list:
             f"hugepages-<size>kB/enabled set for the run and put back; {swapin})"
         )
     lines.append(
-        "  always     in a memory cgroup (memory_max), one run at a time; without System thp, "
-        "THP off for the workload (PR_SET_THP_DISABLE, order-0 folios) and no THP value touched"
+        "  always     in memory cgroups (one per cgroup of the workload, memory_max each), one run "
+        "at a time; without System thp, THP off for the workload (PR_SET_THP_DISABLE, order-0 "
+        "folios) and no THP value touched"
     )
     lines.append(
         "  never      fault injection, kswapd off, another min_free_kbytes, or more CPUs/RAM "
