@@ -162,6 +162,51 @@ def test_global_pressure_is_an_explicit_opt_in():
     kernel.check(W, s, {"allow_global_pressure": True}, _fake())  # no error
 
 
+def _split_mm():
+    """Two tasks sharing mm 0 (threads of one process), task 0 in cgroup 0 and task 1 in
+    cgroup 1."""
+    from vswap_nb.workloads.events import F_WRITE, K_EXIT, K_MMAP, K_TOUCH, make_workload
+
+    tasks = [[(K_MMAP, 0, 16), (K_TOUCH, 0, 8, F_WRITE), (K_EXIT,)], [(K_TOUCH, 8, 8, F_WRITE), (K_EXIT,)]]
+    return make_workload("split", {}, ("write",), tasks, task_mm=[0, 0], task_memcg=[0, 1])
+
+
+def test_an_mm_split_across_cgroups_is_refused():
+    w = _split_mm()
+    assert (w.nmm, w.nmemcg) == (1, 2)
+    words = r"mm 0 of the workload is shared by tasks \[0, 1\] in memory cgroups \[0, 1\].*a process is in one cgroup"
+    with pytest.raises(ValueError, match=words):
+        kernel.check(w, _system(cgroup_version=1), {}, _fake())
+    with pytest.raises(ValueError, match=words):  # before any run, on any machine (a request error)
+        v.simulate("kernel", w, _system())
+
+
+def test_mm_cgroups_follow_the_tasks():
+    assert km.mm_cgroups(v.usemem("1M", nr_tasks=3, cgroups=2)).tolist() == [0, 1, 0]
+    assert km.mm_cgroups(v.usemem("1M", nr_tasks=2, threads=True)).tolist() == [0]
+    assert km.mm_cgroups(W).tolist() == [0]
+
+
+def test_each_cgroup_counts_in_the_ram_budget():
+    """memory_max holds once per cgroup of the workload: 4 x 1G + 256M is more than three
+    quarters of 4G available, 1 x 1G + 256M is not."""
+    s = _system(memory_max="1G", cgroup_version=1)
+    kernel.check(v.usemem("64M", nr_tasks=4), s, {}, _fake(mem_available=4 << 30))
+    with pytest.raises(ValueError, match="memory_max of each of the 4 cgroups plus the RAM-backed zram device"):
+        kernel.check(v.usemem("64M", nr_tasks=4, cgroups=4), s, {}, _fake(mem_available=4 << 30))
+
+
+def test_memcg_total_sums_counts_and_keeps_the_largest_limit_and_peak():
+    a = {"pgfault": 10, "pgmajfault": 1, "failcnt": 3, "swap": 4096, "peak_bytes": 100,
+         "hierarchical_memory_limit": 1 << 25, "total_pgfault": 10}
+    b = {"pgfault": 20, "pgmajfault": 2, "failcnt": 0, "swap": 0, "peak_bytes": 300,
+         "hierarchical_memory_limit": 1 << 25, "total_pgfault": 20, "oom_kill": 1}
+    assert stats.memcg_total([a]) == a and stats.memcg_total([a]) is not a
+    t = stats.memcg_total([a, b])
+    assert t == {"pgfault": 30, "pgmajfault": 3, "failcnt": 3, "swap": 4096, "peak_bytes": 300,
+                 "hierarchical_memory_limit": 1 << 25, "total_pgfault": 30, "oom_kill": 1}
+
+
 def test_kernel_options_are_checked():
     with pytest.raises(ValueError, match="repeat must be in"):
         v.simulate("kernel", W, _system(), repeat=0)
@@ -460,38 +505,98 @@ def test_small_run_on_a_loop_device_agrees_with_classic():
     assert int(k.content_errors) == 0
 
 
+def _ours() -> list:
+    """The cgroups of vswap_nb's under the memory controller's root now."""
+    return sorted(glob.glob(os.path.join(M.cgroup_root, km.PREFIX + "*")))
+
+
+@needs_zram
+def test_two_cgroups_each_swap_at_their_own_limit(monkeypatch):
+    """usemem 64M x 2 tasks in 2 cgroups of 32M each: each task's helper is in its own
+    cgroup (each cgroup faulted its task's 16384 pages), each cgroup hit its limit and
+    had at least 16M swapped out at its peak, the run's ``memcg`` is their sum, and no
+    cgroup of ours is left."""
+    from vswap_nb import api
+
+    raws = []
+    real = api.kernel_run
+
+    def spy(*args, **kw):
+        raws.append(real(*args, **kw))
+        return raws[-1]
+
+    monkeypatch.setattr(api, "kernel_run", spy)
+    before = machine_state()
+    ds = v.compare(["kernel"], v.usemem("64M", nr_tasks=2, cgroups=2), km.machine_system(M, "zram", False, "32M"))
+    (run,) = raws[0]["runs"]
+    per = run["memcg_by_cgroup"]
+    assert len(per) == 2
+    for c, d in enumerate(per):
+        assert 16384 <= d["pgfault"] < 16384 + 256, (c, d["pgfault"])
+        assert d["failcnt"] > 0 and d["peak_bytes"] <= 32 << 20 and d["oom_kill"] == 0, (c, d)
+        if M.cgroup_version == 1:
+            assert {"pgmajfault", "pgpgin", "pgpgout", "swap", "total_pgfault", "memsw_failcnt"} <= set(d), (c, d)
+            swapped = d["memsw_peak_bytes"] - d["peak_bytes"]  # swap in use at the memory + swap peak, at least
+        else:
+            assert {"pgmajfault", "events_max", "swap_events_max"} <= set(d), (c, d)
+            swapped = d["swap_peak_bytes"]
+        assert swapped >= 16 << 20, (c, swapped)
+    total = run["memcg"]
+    for k in ("pgfault", "pgmajfault", "failcnt", "oom_kill"):
+        assert total[k] == per[0][k] + per[1][k], k
+    assert total["peak_bytes"] == max(d["peak_bytes"] for d in per)
+    assert "memsw_peak_bytes" not in total  # memcg keeps the keys it had with one cgroup
+    assert int(ds.pgfault.sel(design="kernel")) == total["pgfault"]
+    assert int(ds.pswpout.sel(design="kernel")) >= 2 * (16384 - 8192)  # each task's 64M past its 32M
+    assert int(ds.content_errors.sel(design="kernel")) == 0
+    assert _ours() == []
+    assert machine_state() == before
+
+
 _SCRIPT = """
 import sys, vswap_nb as v
 s = v.System("2G", memory_max="32M", swap="zram:1G", cgroup_version={cg}, nr_cpus={cpus})
-ds = v.simulate("kernel", v.usemem("{size}", read_back=True, repeat=3), s, repeat={repeat})
+w = v.usemem("{size}", read_back=True, repeat=3, nr_tasks={cgroups}, cgroups={cgroups})
+ds = v.simulate("kernel", w, s, repeat={repeat})
 import json
 print(json.dumps(json.loads(ds.attrs["kernel"])["lock_held"]))
 """
 
 
-def _start(size="512M", repeat=1):
-    code = _SCRIPT.format(cg=M.cgroup_version or 2, cpus=min(2, M.cpus), size=size, repeat=repeat)
+def _start(size="512M", repeat=1, cgroups=1):
+    """A kernel run of usemem in another process: ``cgroups`` tasks of ``size`` each, one
+    per cgroup."""
+    code = _SCRIPT.format(cg=M.cgroup_version or 2, cpus=min(2, M.cpus), size=size, repeat=repeat, cgroups=cgroups)
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_until_running(p, timeout=60):
-    """Until the run's cgroup exists and its swap device is on (the workload runs)."""
+def _wait_until_running(p, cgroups=1, timeout=60):
+    """Until the run's first repetition's cgroups exist (named ``vswap_nb-PID-1``, or
+    ``vswap_nb-PID-1-C`` for several), each holds its helper, and the swap device is on
+    (the workload runs)."""
+    base = os.path.join(M.cgroup_root, km.PREFIX + f"{p.pid}-1")
+    names = [base] if cgroups == 1 else [f"{base}-{c}" for c in range(cgroups)]
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         if p.poll() is not None:
             raise AssertionError(f"the run ended early: {p.stderr.read()}")
-        cg = glob.glob(os.path.join(M.cgroup_root, km.PREFIX + f"{p.pid}-*"))
-        if cg and "/dev/" in pathlib.Path("/proc/swaps").read_text() and pathlib.Path(cg[0], "cgroup.procs").read_text().strip():
+        cg = sorted(glob.glob(os.path.join(M.cgroup_root, km.PREFIX + f"{p.pid}-*")))
+        if (
+            cg == names
+            and "/dev/" in pathlib.Path("/proc/swaps").read_text()
+            and all(pathlib.Path(c, "cgroup.procs").read_text().strip() for c in cg)
+        ):
             return
         time.sleep(0.05)
-    raise AssertionError("the run did not start in time")
+    raise AssertionError(f"the run did not start in time (cgroups of ours: {_ours()})")
 
 
-def _interrupted(sig):
-    """A kernel run in another process, sent ``sig`` while its workload runs; (process,
-    stderr) once it has ended."""
-    p = _start()
-    _wait_until_running(p)
+def _interrupted(sig, cgroups=1):
+    """A kernel run in another process (one 512M task, or ``cgroups`` 256M tasks each in
+    a cgroup of its own), sent ``sig`` while its workload runs; (process, stderr) once
+    it has ended."""
+    p = _start("512M" if cgroups == 1 else "256M", cgroups=cgroups)
+    _wait_until_running(p, cgroups)
     time.sleep(0.3)
     p.send_signal(sig)
     _, err = p.communicate(timeout=60)
@@ -499,24 +604,28 @@ def _interrupted(sig):
 
 
 @needs_zram
-def test_sigterm_restores_the_machine():
+@pytest.mark.parametrize("cgroups", [1, 2])
+def test_sigterm_restores_the_machine(cgroups):
     before = machine_state()
-    p, err = _interrupted(signal.SIGTERM)
+    p, err = _interrupted(signal.SIGTERM, cgroups)
     assert p.returncode != 0
     assert "stopped by SIGTERM; the machine was restored" in err
+    assert _ours() == []
     assert machine_state() == before
 
 
 @needs_zram
-def test_sigkill_leaves_state_the_next_run_cleans_up():
+@pytest.mark.parametrize("cgroups", [1, 2])
+def test_sigkill_leaves_state_the_next_run_cleans_up(cgroups):
     before = machine_state()
-    p, _ = _interrupted(signal.SIGKILL)
+    p, _ = _interrupted(signal.SIGKILL, cgroups)
     t0 = time.monotonic()  # the helpers die with their parent (PR_SET_PDEATHSIG), once out of reclaim
     while machine_state()["helpers"] and time.monotonic() - t0 < 20:
         time.sleep(0.1)
     dirty = machine_state()
     assert dirty["journal"] and dirty["swaps"] != before["swaps"]
     assert dirty["helpers"] == ""
+    assert len([c for c in _ours() if f"-{p.pid}-" in c]) == cgroups  # the killed run's cgroups, left
     with pytest.warns(KernelCleanupWarning, match=r"cleaned up after an interrupted run \(pid %d" % p.pid):
         ds = v.simulate("kernel", v.usemem("16M"), _system(memory_max="16M"))
     assert json.loads(ds.attrs["kernel"])["recovered"]

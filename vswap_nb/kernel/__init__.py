@@ -9,11 +9,14 @@ kernel's counters in the same Dataset.  What it does:
    and ``losetup``, or a loadable brd), a C compiler for the helper, no swap already
    active, and a System a real kernel can honour (no injected faults, kswapd on, no
    ``min_free_kbytes`` of its own, no more CPUs or RAM than the machine, the machine's
-   cgroup version, a ``memory_max`` unless ``allow_global_pressure``).
+   cgroup version, a ``memory_max`` unless ``allow_global_pressure``, every address
+   space's tasks in one cgroup of the workload's).
 2. **The system, set up** (:mod:`.host`, which journals every change and undoes it on
    every exit path, SIGTERM included, and after a SIGKILL on the next run): a fresh
-   memory cgroup per repetition with ``memory_max`` as its limit (``memory.max`` on
-   v2, ``memory.limit_in_bytes`` on v1, plus v1's per-cgroup ``memory.swappiness``);
+   memory cgroup per cgroup of the workload (``Workload.task_memcg``; one unless e.g.
+   ``usemem(..., cgroups=N)``) and repetition, each with ``memory_max`` as its limit
+   (``memory.max`` on v2, and ``memory.swap.max`` with ``swap_max``;
+   ``memory.limit_in_bytes`` on v1, plus v1's per-cgroup ``memory.swappiness``);
    the swap device (``zram:SIZE``: a new zram device by ``hot_add``, ``disksize``,
    ``mkswap``, ``swapon``; ``ssd``/``hdd``: a loop device with direct I/O over a
    sparse file in ``swap_dir``, its ``queue/rotational`` set to 0 or 1 before swapon;
@@ -30,14 +33,15 @@ kernel's counters in the same Dataset.  What it does:
    the System's values (journalled like every other value).  The check refuses a size
    the machine lacks, and a Thp that says zswap was never enabled on a machine where it
    was this boot (the kernel then swaps large folios in as order-0 pages until reboot).
-3. **The workload** (:mod:`.replay`): one helper process per address space, one thread
-   per task, each replaying its events in compiled C, checking every page it reads.
+3. **The workload** (:mod:`.replay`): one helper process per address space, in the
+   cgroup of its tasks, one thread per task, each replaying its events in compiled C,
+   checking every page it reads.
 4. **The counters** (:mod:`.stats`): /proc/vmstat deltas (with the per-size mTHP
-   counters, ``hugepages-<size>kB.<stat>``), the cgroup's own counts,
-   kswapd's CPU time, the swap entries still in use at the end.  With ``repeat=N`` the
-   workload runs N times (a fresh cgroup each, the same device); the Dataset's figures
-   are the lower median of the N runs (an observed value), and every run's raw counts
-   are kept (``kernel_vmstat``, ``kernel_memcg``).
+   counters, ``hugepages-<size>kB.<stat>``), each cgroup's own counts (and their sum
+   over the workload's cgroups), kswapd's CPU time, the swap entries still in use at
+   the end.  With ``repeat=N`` the workload runs N times (fresh cgroups each, the same
+   device); the Dataset's figures are the lower median of the N runs (an observed
+   value), and every run's raw counts are kept (``kernel_vmstat``, ``kernel_memcg``).
 
 Options of the ``kernel`` design (``--option kernel:NAME=VALUE``):
 
@@ -66,11 +70,21 @@ from .machine import (
     _selected,
     check_request,
     describe,
+    mm_cgroups,
     probe,
     thp_settings,
 )
 from .replay import build_helper, run_workload
-from .stats import kswapd_cpu_ns, memcg_counters, model_vmstat, read_mthp_stats, read_vmstat, zswap_debug
+from .stats import (
+    kswapd_cpu_ns,
+    memcg_counters,
+    memcg_extra,
+    memcg_total,
+    model_vmstat,
+    read_mthp_stats,
+    read_vmstat,
+    zswap_debug,
+)
 
 __all__ = [
     "KERNEL",
@@ -237,9 +251,28 @@ def _set_thp(host: Host, m: Machine, thp) -> dict:
 def run(workload, system, *, seed: int, options: dict, progress=None, machine: Machine | None = None) -> dict:
     """Run ``workload`` on this machine's kernel as ``system`` describes it; returns the
     raw results for :func:`vswap_nb.results.kernel_dataset`.  Inputs were checked by
-    :func:`check`; this probes again and re-checks under the lock."""
+    :func:`check`; this probes again and re-checks under the lock.
+
+    ``raw["runs"]`` holds one dict per repetition; its cgroup figures are
+
+    ``memcg_by_cgroup``  a list, index = the workload's cgroup (``task_memcg``), of that
+                         cgroup's counters read when its tasks have exited:
+                         :func:`.stats.memcg_counters` (every ``memory.stat`` line, e.g.
+                         v1's ``pgfault``, ``pgmajfault``, ``pgpgin``, ``pgpgout``,
+                         ``swap``, ``total_*``, v2's ``pswpin``, ``pswpout``,
+                         ``zswpout``; ``failcnt``, ``oom_kill``, ``peak_bytes``, v2's
+                         ``events_*``) and :func:`.stats.memcg_extra` (v1's
+                         ``memsw_failcnt``, ``memsw_peak_bytes``; v2's ``swap_events_*``,
+                         ``swap_peak_bytes``)
+    ``memcg``            the workload's cgroups as one (:func:`.stats.memcg_total` of the
+                         :func:`.stats.memcg_counters` dicts): with one cgroup, its
+                         counters as they were before several cgroups existed; with
+                         several, each count and byte gauge summed over the cgroups, each
+                         limit and peak the largest of theirs.  The model's ``pgfault``
+                         and ``pgmajfault`` (``vmstat``) come from it."""
     m = check(workload, system, options, machine)
     exe = build_helper(m.tools["cc"])
+    mm_cg = mm_cgroups(workload).tolist()  # the cgroup of each mm's helper process
     repeats = int(options.get("repeat", 1))
     runs = []
     t_start = time.time()
@@ -258,10 +291,10 @@ def run(workload, system, *, seed: int, options: dict, progress=None, machine: M
         for r in range(repeats):
             if dev not in active_swaps():  # the workload swapped it off in the run before
                 host.swapon_again(dev)
-            cg = host.make_cgroup(system.memory_max, system.swappiness)
-            if m.cgroup_version == 2 and system.zswap_on and not system.zswap.writeback:
-                with open(cg / "memory.zswap.writeback", "w") as f:
-                    f.write("0")
+            cgs = host.make_cgroups(
+                workload.nmemcg, system.memory_max, system.swappiness, swap_max=system.swap_max,
+                zswap_writeback=not system.zswap_on or system.zswap.writeback,
+            )
             before = {}
 
             def snap():
@@ -273,15 +306,18 @@ def run(workload, system, *, seed: int, options: dict, progress=None, machine: M
             if progress is not None:
                 prog = lambda done, total, r=r: progress(r * total + done, repeats * total)  # noqa: E731
             out = run_workload(
-                workload, seed, system.nr_cpus, exe, str(cg / "cgroup.procs"), dev,
+                workload, seed, system.nr_cpus, exe, [str(cgs[c] / "cgroup.procs") for c in mm_cg], dev,
                 on_start=snap, progress=prog, thp=system.thp is not None,
             )
             after_vm = read_vmstat() | read_mthp_stats()
             after_z = zswap_debug()
             kswapd = kswapd_cpu_ns() - before["kswapd"]
             used = swap_used_pages(dev)
-            memcg = memcg_counters(cg, m.cgroup_version)
-            host.remove_cgroup(cg)
+            base = [memcg_counters(cg, m.cgroup_version) for cg in cgs]
+            by_cgroup = [b | memcg_extra(cg, m.cgroup_version) for b, cg in zip(base, cgs)]
+            memcg = memcg_total(base)
+            for cg in cgs:
+                host.remove_cgroup(cg)
             # the counters that moved; a run with large folios keeps every per-size mTHP
             # counter, 0 included, so that each size's table is whole
             keep = "hugepages-" if system.thp is not None else None
@@ -300,6 +336,7 @@ def run(workload, system, *, seed: int, options: dict, progress=None, machine: M
                     "vmstat": vm,
                     "vmstat_delta": delta,
                     "memcg": memcg,
+                    "memcg_by_cgroup": by_cgroup,
                     "background_pgfault": delta.get("pgfault", 0) - (vm["pgfault"] or 0),
                     "kswapd_ns": kswapd,
                     "live_entries": used if used is not None else 0,

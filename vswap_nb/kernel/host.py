@@ -2,9 +2,10 @@
 
 Rules (they hold on every path out of a run):
 
-* **Only what we made.**  A run creates its own memory cgroup, its own swap device (a
-  zram device from ``hot_add``, a loop device over a sparse file of ours, or a brd
-  ramdisk it loaded) and changes sysfs/sysctl values after recording what they were.
+* **Only what we made.**  A run creates its own memory cgroups (one per cgroup of the
+  workload and repetition), its own swap device (a zram device from ``hot_add``, a
+  loop device over a sparse file of ours, or a brd ramdisk it loaded) and changes
+  sysfs/sysctl values after recording what they were.
   It never touches a swap device, cgroup, loop device or value it did not create or
   set; if swap is already active on the machine it refuses to run.
 * **One run at a time.**  A machine-wide lock (``flock`` on ``<state>/lock``; the
@@ -370,20 +371,43 @@ class Host:
         self._log({"op": "set", "path": str(path), "old": old})
         _write(path, value)
 
-    def make_cgroup(self, limit: int | None, swappiness: int) -> pathlib.Path:
-        """A fresh memory cgroup under the controller's root, limited to ``limit`` bytes."""
+    def make_cgroups(
+        self, n: int, limit: int | None, swappiness: int, swap_max: int | None = None, zswap_writeback: bool = True
+    ) -> list:
+        """``n`` fresh memory cgroups under the controller's root (one repetition of a
+        workload with ``n`` cgroups), each limited to ``limit`` bytes: v1's
+        ``memory.limit_in_bytes`` and ``memory.swappiness``; v2's ``memory.max``, and
+        ``memory.swap.max`` when ``swap_max`` is given and ``memory.zswap.writeback`` 0
+        when ``zswap_writeback`` is False.  One cgroup is ``vswap_nb-PID-R`` (R counts
+        the calls), several are ``vswap_nb-PID-R-0``, ``vswap_nb-PID-R-1``, ...  Each is
+        journalled before it is made, so every one is removed on every way out."""
         self._n += 1
-        path = pathlib.Path(self.m.cgroup_root) / f"{PREFIX}{os.getpid()}-{self._n}"
-        self._log({"op": "cgroup", "path": str(path)})
-        path.mkdir()
-        if self.m.cgroup_version == 1:
-            if limit is not None:
-                _write(path / "memory.limit_in_bytes", limit)
-            _write(path / "memory.swappiness", swappiness)
-        else:
+        names = [f"{PREFIX}{os.getpid()}-{self._n}"]
+        if n > 1:
+            names = [f"{names[0]}-{c}" for c in range(n)]
+        out = []
+        for name in names:
+            path = pathlib.Path(self.m.cgroup_root) / name
+            self._log({"op": "cgroup", "path": str(path)})
+            path.mkdir()
+            out.append(path)
+            if self.m.cgroup_version == 1:
+                if limit is not None:
+                    _write(path / "memory.limit_in_bytes", limit)
+                _write(path / "memory.swappiness", swappiness)
+                continue
             if limit is not None:
                 _write(path / "memory.max", limit)
-        return path
+            if swap_max is not None:
+                if not (path / "memory.swap.max").exists():
+                    raise KernelUnavailable(
+                        f"{path}/memory.swap.max does not exist: this kernel does not account swap "
+                        f"to cgroups (swapaccount=0 on its command line?); run without swap_max"
+                    )
+                _write(path / "memory.swap.max", swap_max)
+            if not zswap_writeback:
+                _write(path / "memory.zswap.writeback", 0)
+        return out
 
     def remove_cgroup(self, path: pathlib.Path) -> None:
         _kill_cgroup(path)

@@ -19,12 +19,14 @@ import re
 import shutil
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 from ..core.units import PAGE_SIZE, format_size, parse_size
 from ..mm.config import DEVICE_DEFAULTS, THP_SIZES, Device, System, Thp
 
 __all__ = [
-    "DEVICE_SIZE", "KernelError", "KernelUnavailable", "Machine", "check_request", "machine_system", "probe", "state_dir",
-    "thp_problems", "thp_settings",
+    "DEVICE_SIZE", "KernelError", "KernelUnavailable", "Machine", "check_request", "machine_system", "mm_cgroups", "probe",
+    "state_dir", "thp_problems", "thp_settings",
 ]
 
 SYS = pathlib.Path("/sys")
@@ -355,6 +357,30 @@ def _check_thp_zswap(m: Machine, system) -> None:
         )
 
 
+def mm_cgroups(workload):
+    """The memory cgroup of each address space (mm) of ``workload``, an int64 array
+    indexed by mm: the cgroup its tasks are in (``workload.task_memcg``).  A helper
+    process runs one mm and a process is in one cgroup, so an mm whose tasks are in
+    different cgroups cannot run on a real kernel: ValueError naming the mm."""
+    tm, tg = workload.task_mm, workload.task_memcg
+    lo = np.full(workload.nmm, np.iinfo(np.int64).max, dtype=np.int64)
+    hi = np.full(workload.nmm, -1, dtype=np.int64)
+    np.minimum.at(lo, tm, tg)
+    np.maximum.at(hi, tm, tg)
+    split = np.flatnonzero(lo != hi)
+    if split.size:
+        mm = int(split[0])
+        tasks = np.flatnonzero(tm == mm)
+        raise ValueError(
+            f"mm {mm} of the workload is shared by tasks {tasks.tolist()} in memory cgroups "
+            f"{np.unique(tg[tasks]).tolist()} (task_memcg); the kernel runs an mm in one process, "
+            f"and a process is in one cgroup (its pages are charged to the cgroup of the mm's "
+            f"owner), so the kernel design cannot run it: put every task of an mm in one "
+            f"cgroup (usemem: threads=False with cgroups > 1)"
+        )
+    return hi
+
+
 def check_request(m: Machine, system, workload, options: dict, ours=()) -> None:
     """Raise if ``workload`` on ``system`` cannot run on this machine's kernel: a
     ValueError for what a real kernel cannot do or what would be unsafe here, then a
@@ -399,6 +425,7 @@ def check_request(m: Machine, system, workload, options: dict, ours=()) -> None:
             "everything else on it.  Give memory_max, or opt in with the kernel option "
             "allow_global_pressure=True (--option kernel:allow_global_pressure=on)"
         )
+    mm_cgroups(workload)
     if workload.nmm and int(workload.mm_pages.max()) * PAGE_SIZE > ADDRESS_SPACE_MAX:
         raise ValueError(
             f"an address space of the workload spans {format_size(int(workload.mm_pages.max()) * PAGE_SIZE)}; "
@@ -432,10 +459,12 @@ def check_request(m: Machine, system, workload, options: dict, ours=()) -> None:
             f"model a machine no larger than this one (a memory_max makes the pressure)"
         )
     avail = m.mem_available
-    held = (system.memory_max or 0) + (system.swap.size if kind in ("zram", "pmem", "brd") else 0)
+    ncg = workload.nmemcg
+    held = (system.memory_max or 0) * ncg + (system.swap.size if kind in ("zram", "pmem", "brd") else 0)
     if avail and held > avail * 3 // 4:
+        each = f"memory_max of each of the {ncg} cgroups" if ncg > 1 else "memory_max"
         raise ValueError(
-            f"memory_max plus the RAM-backed {kind} device ({format_size(held)}) is more than "
+            f"{each} plus the RAM-backed {kind} device ({format_size(held)}) is more than "
             f"three quarters of this machine's available memory ({format_size(avail)}): the "
             f"run could push the whole machine into reclaim; use a smaller memory_max or device"
         )
@@ -533,8 +562,9 @@ def describe(m: Machine) -> list:
             f"hugepages-<size>kB/enabled set for the run and put back; {swapin})"
         )
     lines.append(
-        "  always     in a memory cgroup (memory_max), one run at a time; without System thp, "
-        "THP off for the workload (PR_SET_THP_DISABLE, order-0 folios) and no THP value touched"
+        "  always     in memory cgroups (one per cgroup of the workload, memory_max each), one run "
+        "at a time; without System thp, THP off for the workload (PR_SET_THP_DISABLE, order-0 "
+        "folios) and no THP value touched"
     )
     lines.append(
         "  never      fault injection, kswapd off, another min_free_kbytes, or more CPUs/RAM "

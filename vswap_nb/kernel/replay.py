@@ -1,10 +1,11 @@
 """A workload's event stream replayed on real anonymous memory.
 
-One helper process per address space (mm) of the workload, one thread per task of it
-(usemem ``-t``'s threads share an mm), each running its task's events in compiled code:
-``touch.c``, built with the machine's C compiler on first use and kept in the cache
-directory (``~/.cache/vswap_nb/touch-<hash>``).  Python only starts the helpers,
-releases barriers and collects phase times; it never runs per page.
+One helper process per address space (mm) of the workload, in the memory cgroup of the
+mm's tasks, one thread per task of it (usemem ``-t``'s threads share an mm), each
+running its task's events in compiled code: ``touch.c``, built with the machine's C
+compiler on first use and kept in the cache directory
+(``~/.cache/vswap_nb/touch-<hash>``).  Python only starts the helpers, releases barriers
+and collects phase times; it never runs per page.
 
 Why a C helper and not a Numba kernel in a Python worker: a forked or freshly started
 Python process carries tens of MB of interpreter, NumPy and Numba pages, and every page
@@ -109,11 +110,12 @@ class _Task:
 
 
 def run_workload(
-    workload, seed: int, nr_cpus: int, exe, cgroup_procs: str, swap_dev: str, on_start=None, progress=None, thp=False
+    workload, seed: int, nr_cpus: int, exe, cgroup_procs, swap_dev: str, on_start=None, progress=None, thp=False
 ):
     """Run ``workload`` on this machine: one helper process per mm, joined to the cgroup
-    whose ``cgroup.procs`` is given.  With ``thp`` False the helpers run with
-    PR_SET_THP_DISABLE (order-0 folios only); True leaves large folios to the machine's
+    whose ``cgroup.procs`` is given (one path for every mm, or a sequence of them
+    indexed by mm: each helper joins the cgroup of its tasks).  With ``thp`` False the
+    helpers run with PR_SET_THP_DISABLE (order-0 folios only); True leaves large folios to the machine's
     THP settings (and starts each address space on a 2 MiB boundary).  ``on_start()``
     is called once every helper is in the cgroup and waiting, just before they are
     released (to snapshot counters).
@@ -127,6 +129,10 @@ def run_workload(
     ev = workload.events
     kind = ev[:, EV_KIND]
     total = int(ev[kind == K_TOUCH, EV_B].sum() + ev[kind == K_TOUCH_RANDOM, EV_D].sum())
+    if isinstance(cgroup_procs, (str, os.PathLike)):
+        cgroup_procs = [cgroup_procs] * workload.nmm
+    if len(cgroup_procs) != workload.nmm:
+        raise ValueError(f"cgroup_procs names {len(cgroup_procs)} cgroups for the workload's {workload.nmm} mms")
     procs = []
     swapoff = []
     with tempfile.TemporaryDirectory(prefix="prog-", dir=state_dir()) as tmp:
@@ -136,7 +142,7 @@ def run_workload(
                 with open(path, "wb") as f:
                     f.write(_program(workload, mm, seed, nr_cpus))
                 p = subprocess.Popen(
-                    [str(exe), path, cgroup_procs, swap_dev, "1" if thp else "0"],
+                    [str(exe), path, os.fspath(cgroup_procs[mm]), swap_dev, "1" if thp else "0"],
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                     text=True, bufsize=1,
                 )

@@ -2,7 +2,8 @@
 
 ``/proc/vmstat`` is machine-wide: other processes move it too.  Where the workload's
 cgroup has its own count (``pgfault``, ``pgmajfault`` in ``memory.stat``, on v1 and
-v2), that count is used, and the difference to the machine-wide delta is reported as
+v2), that count is used (summed over the cgroups of a workload with several,
+:func:`memcg_total`), and the difference to the machine-wide delta is reported as
 background activity.  Reclaim by a cgroup limit is not counted in the global
 ``pgsteal_kswapd``/``pgsteal_direct`` (``shrink_inactive_list`` counts those only when
 ``!cgroup_reclaim(sc)``) but is in ``pgsteal_anon``/``pgsteal_file``; the model's
@@ -25,7 +26,10 @@ import pathlib
 
 from .machine import _read
 
-__all__ = ["kswapd_cpu_ns", "memcg_counters", "model_vmstat", "read_mthp_stats", "read_vmstat", "zswap_debug"]
+__all__ = [
+    "kswapd_cpu_ns", "memcg_counters", "memcg_extra", "memcg_total", "model_vmstat", "read_mthp_stats", "read_vmstat",
+    "zswap_debug",
+]
 
 DIRECT_EXCLUDED = ("kswapd", "khugepaged", "proactive")
 
@@ -113,6 +117,57 @@ def memcg_counters(path: pathlib.Path, version: int) -> dict:
         if "events_oom_kill" in out:
             out["oom_kill"] = out["events_oom_kill"]
     return out
+
+
+def _int_file(path):
+    v = _read(path)
+    return int(v) if v is not None and v.isdigit() else None
+
+
+def memcg_extra(path: pathlib.Path, version: int) -> dict:
+    """What the cgroup offers beyond :func:`memcg_counters` (absent files are left out):
+    on v1 the memory+swap charge's failed charges and peak (``memsw_failcnt``,
+    ``memsw_peak_bytes``: ``memory.memsw.failcnt``, ``memory.memsw.max_usage_in_bytes``;
+    only with swap accounting); on v2 ``memory.swap.events`` (``swap_events_high``,
+    ``swap_events_max``, ``swap_events_fail``) and the swap charge's peak
+    (``swap_peak_bytes``, ``memory.swap.peak``)."""
+    out = {}
+    if version == 1:
+        for name, key in (("memory.memsw.failcnt", "memsw_failcnt"), ("memory.memsw.max_usage_in_bytes", "memsw_peak_bytes")):
+            v = _int_file(path / name)
+            if v is not None:
+                out[key] = v
+    else:
+        for line in (_read(path / "memory.swap.events", "") or "").splitlines():
+            k, _, v = line.partition(" ")
+            if v.isdigit():
+                out["swap_events_" + k] = int(v)
+        v = _int_file(path / "memory.swap.peak")
+        if v is not None:
+            out["swap_peak_bytes"] = v
+    return out
+
+
+def _not_summed(key: str) -> bool:
+    """A cgroup figure whose sum over cgroups means nothing: a limit (v1 memory.stat's
+    ``hierarchical_memory_limit``, ``hierarchical_memsw_limit``) or a peak
+    (``peak_bytes``, ``memsw_peak_bytes``, ``swap_peak_bytes``: each cgroup's is
+    reached at its own moment)."""
+    return key.endswith("_limit") or key.endswith("peak_bytes")
+
+
+def memcg_total(per_cgroup: list) -> dict:
+    """The workload's cgroups as one: for one cgroup its dict as it is; for several, per
+    key, the sum over the cgroups (counts such as ``pgfault``, ``pgmajfault``,
+    ``failcnt``, ``oom_kill`` and v2's ``pswpout``, and byte gauges such as v1's
+    ``swap`` and ``rss``: the workload's total when they were read), except limits and
+    peaks (:func:`_not_summed`), which are the largest of the cgroups' values."""
+    if len(per_cgroup) == 1:
+        return dict(per_cgroup[0])
+    keys = sorted({k for d in per_cgroup for k in d})
+    return {
+        k: (max if _not_summed(k) else sum)(d[k] for d in per_cgroup if k in d) for k in keys
+    }
 
 
 def _get(d, k):
