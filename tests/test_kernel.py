@@ -826,3 +826,26 @@ def test_classic_agrees_with_the_kernel_on_64k_folios(case):
         kv_, mv = float(ds[f].sel(design="kernel")), float(ds[f].sel(design="classic"))
         assert kv.mthp_agrees(mv, kv_), (f, kv_, mv)
     assert machine_state() == before
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param("zram 2 cgroups", marks=needs_zram),
+    pytest.param("loop 2 cgroups", marks=needs_loop),
+])
+def test_classic_agrees_with_the_kernel_per_cgroup(case):
+    """Two usemem tasks in two 32M cgroups: per cgroup, classic's page faults, major
+    faults and charge peak are within the validation tolerance of the
+    kernel's (each cgroup's own memory.stat), and so are the run's swap-outs and -ins."""
+    dev, kw = kv.CGROUP_CASES[case]
+    before = machine_state()
+    ds = v.compare(["kernel", "classic"], v.usemem(**kw), km.machine_system(M, dev, False, kv.CGROUP_MEMORY_MAX))
+    assert list(ds.memcg.values) == [0, 1]
+    for cg in (0, 1):
+        for f in kv.CGROUP_FIGURES:
+            k = float(ds.memcg_counters.sel(design="kernel", memcg=cg, memcg_stat=f))
+            c = float(ds.memcg_counters.sel(design="classic", memcg=cg, memcg_stat=f))
+            assert kv.mthp_agrees(c, k), (case, cg, f, k, c)
+    for f in ("pswpout", "pswpin"):
+        k, c = float(ds[f].sel(design="kernel")), float(ds[f].sel(design="classic"))
+        assert kv.mthp_agrees(c, k), (case, f, k, c)
+    assert machine_state() == before

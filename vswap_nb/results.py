@@ -246,7 +246,7 @@ def kernel_dataset(raw: dict, *, workload, system, seed: int, write_pages) -> xr
         swapoff_ns=float(_lower_median([r["swapoff_ns"] for r in runs])),
         live_entries=int(_lower_median([r["live_entries"] for r in runs])),
         mthp=_lower_median([_kernel_mthp(r["vmstat_delta"]) for r in runs]),
-        memcg=None,
+        memcg=_lower_median([_kernel_memcg(r.get("memcg_by_cgroup"), workload.nmemcg) for r in runs]),
         workload=workload,
         system=system,
         seed=seed,
@@ -268,6 +268,24 @@ def _model_memcg(mc) -> np.ndarray:
     the counters of MEMCG_TABLE, then the charge's and the swap charge's peaks."""
     stats = mc[:, MC_STATS:MC_STATS + len(MEMCG)]
     return np.concatenate([stats, mc[:, [MC_USAGE_PEAK, MC_SWAP_PEAK]]], axis=1)
+
+
+def _kernel_memcg(by_cgroup, ncg) -> np.ndarray:
+    """float64[memcg, memcg_stat] from a kernel run's per-cgroup counters (the kernel
+    runner's ``memcg_by_cgroup``): what the cgroup version offers, NaN for the rest.
+    v1 has no per-cgroup swap-out or swap-in count and no swap peak (its memsw counts a
+    page in memory and in swap once, so ``memsw peak - memory peak`` is not one)."""
+    names = list(MEMCG) + list(MEMCG_EXTRA)
+    out = np.full((ncg, len(names)), np.nan)
+    for m, d in enumerate(by_cgroup or []):
+        for k in ("pswpout", "pswpin", "zswpout", "zswpin", "pgfault", "pgmajfault"):
+            if d.get(k) is not None:
+                out[m, names.index(k)] = d[k]
+        if d.get("peak_bytes") is not None:
+            out[m, names.index("usage_peak")] = d["peak_bytes"] // 4096
+        if d.get("swap_peak_bytes") is not None:
+            out[m, names.index("swap_peak")] = d["swap_peak_bytes"] // 4096
+    return out
 
 
 def _kernel_mthp(delta: dict) -> np.ndarray:
@@ -397,8 +415,9 @@ def _dataset(
     ncg = workload.nmemcg
     data["memcg_counters"] = (
         ("memcg", "memcg_stat"),
-        np.asarray(memcg, dtype=np.int64) if memcg is not None else np.full((ncg, len(MEMCG) + len(MEMCG_EXTRA)), nan),
-        {"long_name": "each workload memory cgroup's own counters (usage_peak and swap_peak in pages)", "units": "count"},
+        np.asarray(memcg, dtype=np.int64) if model else np.asarray(memcg, dtype=np.float64),
+        {"long_name": "each workload memory cgroup's own counters (usage_peak and swap_peak in pages; "
+                      "kernel: what the cgroup version offers, NaN for the rest)", "units": "count"},
     )
     data.update(extra_vars)
     coords = {
