@@ -518,6 +518,10 @@ def _reclaim_folio(st, ctx, dst, cpu, m):
         i = store_find(st, e + k)
         if i >= 0:
             st.store_val[i, SV_FOLIO] = -1
+            if nr > 1 and verbs.swap_count(dst, e + k) < 0:
+                # a page of a partially mapped folio whose PTE is gone: no count held
+                # its entry, and leaving the swap cache freed it
+                entry_dead(st, e + k)
     st.fo[f, FO_ENTRY] = 0
     folio_free(st, ctx, f)
     return nr, ns + st.hf[F_MM_NS + M_PAGE_FREE]
