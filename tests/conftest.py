@@ -17,7 +17,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 # run the mm engine go to one worker, the design-level ones to the other, so each
 # design's engine and each design's verbs are compiled once, on one core each.
 ENGINE_FILES = {
-    "test_calibration.py", "test_check.py", "test_cli.py", "test_config.py", "test_determinism.py",
+    "test_calibration.py", "test_check.py", "test_churn.py", "test_cli.py", "test_config.py", "test_determinism.py",
     "test_expected_counters.py", "test_faults.py", "test_kernel.py", "test_mechanics.py", "test_mm.py",
     "test_mm_machine.py", "test_plot.py", "test_swapoff.py", "test_sweep.py", "test_validation.py",
 }

@@ -25,6 +25,7 @@ from vswap_nb.workloads import (
     K_TOUCH_RANDOM,
     K_UNMAP,
     Workload,
+    churn,
     content_class,
     kbuild,
     make_workload,
@@ -406,6 +407,149 @@ def test_kbuild_bad_arguments(kwargs, name):
         kbuild(**kwargs)
 
 
+# --------------------------------------------------------------------------- churn
+
+
+def churn_rounds(w, t):
+    """Task t's rows cut into (head, [round rows, ...], tail): a round ends with the
+    MMAP + TOUCH of its new VMA (a round without frees has no MMAP: then the rounds
+    are not separable and this returns them as one)."""
+    r = rows(w, t)
+    start = 5  # MMAP, PHASE, TOUCH, BARRIER, PHASE
+    end = max(i for i, row in enumerate(r) if row[0] == K_BARRIER)
+    body, rounds, cur = r[start:end], [], []
+    for i, row in enumerate(body):
+        cur.append(row)
+        if row[0] == K_TOUCH and row[2] and i > 0 and body[i - 1][0] == K_MMAP:
+            rounds.append(cur)
+            cur = []
+    if cur:
+        rounds.append(cur)
+    return r[:start], rounds, r[end:]
+
+
+def test_churn_replayed_page_by_page():
+    """A plain-Python replay of every task's pages: each access and hole lies on
+    mapped pages, holes and reads cover what the fractions say, every VMA is whole
+    2 MiB at a 2 MiB boundary after the last, the pages mapped stay ``size``, and the
+    free unmaps exactly what is left."""
+    pages, rounds, rf = 2048, 4, 0.5
+    w = churn("8M", nr_tasks=3, rounds=rounds, free_fraction=0.25, read_fraction=rf, seed=5)
+    freed = 512
+    assert (w.ntasks, w.nmm, w.phases) == (3, 3, ("write", "churn", "free"))
+    assert w.mm_pages.tolist() == [pages + rounds * freed] * 3
+    assert w.total_pages == 3 * (pages + rounds * freed)
+    assert w.page_events == 3 * (pages + rounds * (round(rf * pages) + freed))
+    assert w.fill.tolist() == [1.0, 0.0, 0.0]
+    for t in range(3):
+        head, body, tail = churn_rounds(w, t)
+        assert head == [(K_MMAP, 0, pages, 0, 0), (K_PHASE, 0, 0, 0, 0), (K_TOUCH, 0, pages, F_WRITE, 0),
+                        (K_BARRIER, 0, 0, 0, 0), (K_PHASE, 1, 0, 0, 0)]
+        mapped, end = set(range(pages)), pages
+        assert len(body) == rounds
+        for rnd in body:
+            *work, (k1, a1, b1, _, _), (k2, a2, b2, f2, _) = rnd
+            kinds_ = [row[0] for row in work]
+            assert kinds_ == sorted(kinds_, key=lambda k: k == K_UNMAP)  # reads, then holes
+            reads = [row for row in work if row[0] == K_TOUCH]
+            holes = [row for row in work if row[0] == K_UNMAP]
+            assert all(row[3] == 0 for row in reads)  # read accesses
+            for _, a, b, _, _ in reads:
+                assert set(range(a, a + b)) <= mapped
+            assert sum(b for _, _, b, _, _ in reads) == round(rf * pages)
+            for _, a, b, _, _ in holes:
+                hole = set(range(a, a + b))
+                assert hole <= mapped  # never a page twice, never outside a VMA
+                mapped -= hole
+            assert sum(b for _, _, b, _, _ in holes) == freed
+            assert (k1, a1, b1) == (K_MMAP, end, freed) and (k2, a2, b2, f2) == (K_TOUCH, end, freed, F_WRITE)
+            assert a1 % 512 == 0 and b1 % 512 == 0
+            mapped |= set(range(end, end + freed))
+            end += freed
+            assert len(mapped) == pages
+        assert tail[:2] == [(K_BARRIER, 1, 0, 0, 0), (K_PHASE, 2, 0, 0, 0)] and tail[-1] == (K_EXIT, 0, 0, 0, 0)
+        for _, a, b, _, _ in tail[2:-1]:
+            assert set(range(a, a + b)) <= mapped
+            mapped -= set(range(a, a + b))
+        assert not mapped
+    # the tasks draw their own ranges
+    assert rows(w, 0)[5:] != rows(w, 1)[5:]
+
+
+def test_churn_ranges_have_mixed_lengths_and_alignments():
+    w = churn("64M", nr_tasks=1, rounds=4, free_fraction=0.25, read_fraction=0.25)
+    _, body, _ = churn_rounds(w, 0)
+    work = np.array([row for rnd in body for row in rnd[:-2]], dtype=np.int64)  # all but the new VMAs
+    holes = work[work[:, 0] == K_UNMAP]
+    reads = work[work[:, 0] == K_TOUCH]
+    assert holes.shape[0] + reads.shape[0] == work.shape[0] and not reads[:, 3].any()
+    for ranges in (holes, reads):
+        lengths = ranges[:, 2]
+        assert lengths.min() < 16 and lengths.max() > 256  # inside one 64K folio, and across many
+        assert len(np.unique(ranges[:, 1] % 16)) >= 12  # starts at every alignment, or nearly
+
+
+def test_churn_is_deterministic_and_rounds_extend_it():
+    kw = {"size": "8M", "nr_tasks": 2, "free_fraction": 0.25, "read_fraction": 0.3, "seed": 11}
+    w3 = churn(rounds=3, **kw)
+    assert churn(rounds=3, **kw) == w3
+    assert churn(**w3.params) == w3
+    json.dumps(w3.params)
+    assert churn(rounds=3, **{**kw, "seed": 12}) != w3
+    w4 = churn(rounds=4, **kw)
+    for t in range(2):
+        head3, body3, _ = churn_rounds(w3, t)
+        head4, body4, _ = churn_rounds(w4, t)
+        assert head3 == head4 and body3 == body4[:3]  # round r does not depend on rounds
+
+
+def test_churn_without_rounds_frees_or_reads():
+    w = churn("4M", rounds=0)
+    assert kinds(w) == [K_MMAP, K_PHASE, K_TOUCH, K_BARRIER, K_PHASE, K_BARRIER, K_PHASE, K_UNMAP, K_EXIT]
+    assert w.page_events == 2 * 1024
+    w = churn("4M", rounds=3, free_fraction=0, read_fraction=0.5)
+    assert w.mm_pages.tolist() == [1024, 1024]
+    churn_part = w.events[w.task_start[0] + 5 : w.task_start[1] - 4]
+    assert set(churn_part[:, EV_KIND].tolist()) == {K_TOUCH} and not churn_part[:, EV_C].any()
+    w = churn("4M", rounds=3, free_fraction=0.25, read_fraction=0)
+    churn_part = w.events[w.task_start[0] + 5 : w.task_start[1] - 4]
+    assert not ((churn_part[:, EV_KIND] == K_TOUCH) & (churn_part[:, EV_C] == 0)).any()
+
+
+def test_churn_maps_whole_2mib():
+    w = churn(5 << 20, nr_tasks=1, rounds=2, free_fraction=0.01)  # 5 MiB -> 6 MiB
+    maps = w.events[w.events[:, EV_KIND] == K_MMAP]
+    assert maps[:, EV_A].tolist() == [0, 1536, 2048] and maps[:, EV_B].tolist() == [1536, 512, 512]
+    assert w.params["size"] == 5 << 20
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"size": 0}, "size"),
+        ({"size": "1X"}, "size"),
+        ({"size": "8M", "nr_tasks": 0}, "nr_tasks"),
+        ({"size": "8M", "nr_tasks": 1.0}, "nr_tasks"),
+        ({"size": "8M", "rounds": -1}, "rounds"),
+        ({"size": "8M", "rounds": "3"}, "rounds"),
+        ({"size": "8M", "free_fraction": 0.6}, "free_fraction"),
+        ({"size": "8M", "free_fraction": -0.1}, "free_fraction"),
+        ({"size": "8M", "free_fraction": float("nan")}, "free_fraction"),
+        ({"size": "8M", "free_fraction": "0.2"}, "free_fraction"),
+        ({"size": "2M", "free_fraction": 0.25}, "free_fraction"),  # 2 MiB a round is all of it
+        ({"size": "8M", "read_fraction": 1.5}, "read_fraction"),
+        ({"size": "8M", "read_fraction": True}, "read_fraction"),
+        ({"size": "8M", "seed": -1}, "seed"),
+        ({"size": "8M", "fill": {"x": 1}}, "fill"),
+    ],
+)
+def test_churn_bad_arguments(kwargs, name):
+    with pytest.raises((TypeError, ValueError), match=name) as info:
+        churn(**kwargs)
+    if kwargs.get("size") == "2M":
+        assert "at least 4 MiB" in str(info.value)
+
+
 # --------------------------------------------------------------------------- Workload, validate
 
 
@@ -492,6 +636,19 @@ def test_validate_catches_use_after_unmap_and_overlapping_maps():
     # past the end of its own mm, where another mm's pages would be (found by the reference)
     with pytest.raises(ValueError, match="VMA"):
         make_workload("x", {}, ("p",), [[(K_MMAP, 0, 4), (K_TOUCH, 9, 1), (K_EXIT,)], [(K_MMAP, 0, 8), (K_EXIT,)]])
+
+
+def test_validate_names_the_first_unmap_an_access_runs_into():
+    # several earlier unmaps under one access: the message names the first in row order
+    tasks = [[(K_MMAP, 0, 16), (K_UNMAP, 9, 2), (K_UNMAP, 2, 2), (K_UNMAP, 5, 1), (K_TOUCH, 0, 12), (K_EXIT,)]]
+    with pytest.raises(ValueError, match=r"row 4 \(TOUCH, task 0\) uses vpns \[0, 12\) that the task unmapped at row 1"):
+        make_workload("x", {}, ("p",), tasks)
+    # an unmap of a page already unmapped, in another VMA of the same task, and a range
+    # that ends where a hole starts
+    with pytest.raises(ValueError, match="row 5 .*unmapped at row 3"):
+        make_workload("x", {}, ("p",), [[(K_MMAP, 0, 8), (K_MMAP, 8, 8), (K_UNMAP, 2, 2), (K_UNMAP, 10, 3),
+                                         (K_TOUCH, 0, 2), (K_UNMAP, 12, 4), (K_EXIT,)]])
+    make_workload("x", {}, ("p",), [[(K_MMAP, 0, 8), (K_UNMAP, 4, 2), (K_TOUCH, 0, 4), (K_TOUCH, 6, 2), (K_EXIT,)]])
 
 
 # a plain-Python validator for random small workloads
@@ -611,6 +768,7 @@ WORKLOADS = {
     "usemem_threads": lambda: usemem("1M", nr_tasks=4, threads=True, random=True, bind=2),
     "memhog": lambda: memhog("8M"),
     "kbuild": lambda: kbuild(jobs=5, files=17, ram_per_job="2M", seed=9, fill={"sequence": 1 / 3, "zero": 1 / 3, "same": 1 / 3}),
+    "churn": lambda: churn("4M", rounds=2, seed=3, fill={"zero": 0.25, "sequence": 0.75}),
 }
 
 

@@ -8,7 +8,7 @@ compare()            several designs on the same workload stream (a Dataset)
 sweep()              every combination of swept parameters, here or on a dask cluster
 plan_sweep()         a sweep's runs laid out and checked, nothing run; run_plan() runs them
 System, Device, Zswap, Thp  the machine a run models (Thp: large folios)
-usemem(), memhog(), kbuild()  workloads; read_trace()/write_trace() record and replay
+usemem(), memhog(), kbuild(), churn()  workloads; read_trace()/write_trace() record and replay
 with_swapoff()       a workload that swaps the device off at the start of a phase
 calibrate()          a cost table measured here (kernel=True: fitted on the running kernel)
 load_cost()          a cost table from a JSON file (calibrate(out=...) writes one)
@@ -32,6 +32,7 @@ from .mm.cost import load_cost
 from .sweep import plan_sweep, run_plan, sweep
 from .workloads import (
     Workload,
+    churn,
     kbuild,
     memhog,
     read_trace,
@@ -51,6 +52,7 @@ __all__ = [
     "__version__",
     "calibrate",
     "check_invariants",
+    "churn",
     "compare",
     "designs",
     "kbuild",

@@ -25,9 +25,10 @@ How a name in ``over`` is resolved (first match wins)
    be both swept and fixed in ``options``.
 2. **workload parameter**: a key of ``workload.params`` (``size``, ``nr_tasks``,
    ``read_back``, ... for usemem; ``size`` for memhog; ``jobs``, ``ram_per_job``, ...
-   for kbuild).  The workload is rebuilt as ``usemem(**{**workload.params, name:
-   value})`` (memhog, kbuild alike), so only workloads named ``usemem``, ``memhog``
-   or ``kbuild`` that are what their builder makes of their ``params`` can be swept
+   for kbuild; ``rounds``, ``free_fraction``, ... for churn).  The workload is rebuilt
+   as ``usemem(**{**workload.params, name: value})`` (memhog, kbuild, churn alike), so
+   only workloads named ``usemem``, ``memhog``, ``kbuild`` or ``churn`` that are what
+   their builder makes of their ``params`` can be swept
    (a trace written from such a workload and read back can; an edited one cannot).
 3. **System field**: a top-level field of :class:`vswap_nb.System` (``ram``,
    ``memory_max``, ``nr_cpus``, ``swap``, ``zswap``, ``page_cluster``,
@@ -150,7 +151,7 @@ from .kernel import check as check_kernel
 from .mm.config import DEVICE_DEFAULTS, ZRAM_RATIO_DEFAULT, Device, System, Zswap
 from .mm.cost import cost_to_dict, cost_vectors
 from .results import base_attrs
-from .workloads import kbuild, memhog, usemem
+from .workloads import churn, kbuild, memhog, usemem
 
 __all__ = ["SweepError", "SweepPlan", "SweepRun", "plan_sweep", "run_plan", "sweep"]
 
@@ -173,7 +174,12 @@ _SYSTEM_UNITS = {
     "zswap.max_pool_percent": "percent",
     "min_free_kbytes": "KiB",
 }
-_WORKLOAD_UNITS = {("usemem", "size"): "bytes", ("memhog", "size"): "bytes", ("kbuild", "ram_per_job"): "bytes"}
+_WORKLOAD_UNITS = {
+    ("usemem", "size"): "bytes",
+    ("memhog", "size"): "bytes",
+    ("kbuild", "ram_per_job"): "bytes",
+    ("churn", "size"): "bytes",
+}
 
 
 class SweepError(RuntimeError):
@@ -222,7 +228,7 @@ def _sweep_error(exc, message, design, point) -> SweepError:
     return err
 
 
-_BUILDERS = {"usemem": usemem, "memhog": memhog, "kbuild": kbuild}
+_BUILDERS = {"usemem": usemem, "memhog": memhog, "kbuild": kbuild, "churn": churn}
 
 
 # --------------------------------------------------------------------------- the task
@@ -898,7 +904,7 @@ def sweep(designs, workload, system, over, *, client=None, seed=0, cost=None, op
     designs : str or list of str
         Design names, as for :func:`vswap_nb.compare`.
     workload : Workload
-        The base workload (``usemem(...)``, ``memhog(...)``, ``kbuild(...)`` or a trace).
+        The base workload (``usemem(...)``, ``memhog(...)``, ``kbuild(...)``, ``churn(...)`` or a trace).
     system : System
         The base system.
     over : dict

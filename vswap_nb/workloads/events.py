@@ -45,6 +45,7 @@ Invariants (checked by :meth:`Workload.validate`):
 """
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import numbers
@@ -536,21 +537,28 @@ class Workload:
         if not is_unmap.any():
             return
         group = vi * np.int64(self.ntasks) + ev[acc, EV_TASK]
-        # acc is in row order, so the first occurrence of a group is its first unmap
-        ug, first = np.unique(group[is_unmap], return_index=True)
-        ur = acc[is_unmap][first]
-        pos = np.clip(np.searchsorted(ug, group), 0, ug.size - 1)
-        cand = (ug[pos] == group) & (acc > ur[pos])
-        for i in np.flatnonzero(cand).tolist():  # rare: only accesses after an unmap in the same VMA
+        # sweep the accesses of the groups that unmap, in row order, holding each group's
+        # unmapped ranges sorted by start; they are disjoint (an unmap of a page already
+        # unmapped fails here first), so only the last one starting before an access's
+        # end can reach into it
+        held = {}
+        for i in np.flatnonzero(np.isin(group, group[is_unmap])).tolist():
             r = int(acc[i])
-            a0, a1 = ev[r, EV_A], ev[r, EV_A] + ev[r, EV_B]
-            prior = acc[(group == group[i]) & is_unmap & (acc < r)]
-            for u in prior.tolist():
-                if ev[u, EV_A] < a1 and a0 < ev[u, EV_A] + ev[u, EV_B]:
-                    raise ValueError(
-                        f"{self._where('events')}: row {r} ({_kind_name(kind[r])}, task {int(ev[r, EV_TASK])}) "
-                        f"uses vpns [{int(a0)}, {int(a1)}) that the task unmapped at row {u}"
-                    )
+            a0 = int(ev[r, EV_A])
+            a1 = a0 + int(ev[r, EV_B])
+            starts, ends, urows = held.setdefault(int(group[i]), ([], [], []))
+            j = bisect.bisect_left(starts, a1) - 1
+            if j >= 0 and ends[j] > a0:
+                u = min(urows[k] for k in range(j + 1) if a0 < ends[k])  # the first such unmap
+                raise ValueError(
+                    f"{self._where('events')}: row {r} ({_kind_name(kind[r])}, task {int(ev[r, EV_TASK])}) "
+                    f"uses vpns [{a0}, {a1}) that the task unmapped at row {u}"
+                )
+            if is_unmap[i]:
+                k = bisect.bisect_left(starts, a0)
+                starts.insert(k, a0)
+                ends.insert(k, a1)
+                urows.insert(k, r)
 
 
 def _span(a):
