@@ -130,20 +130,27 @@ CGROUP_MEMORY_MAX = "32M"
 CGROUP_FIGURES = ("pgfault", "pgmajfault", "usage_peak")
 
 
-def run_cgroup_cases(names=None, repeat: int = 3, progress=None) -> dict:
-    """``compare(["kernel", "classic"])`` on each several-cgroup case: name -> Dataset."""
+def _run_table(table: dict, system_of, names, repeat, progress, what) -> dict:
+    """``compare(["kernel", "classic"])`` on each case of ``table`` (name -> (device,
+    usemem kwargs)), the System from ``system_of(device, machine)``: name -> Dataset."""
     m = kernel_design.kernel_info()
-    names = list(CGROUP_CASES) if names is None else list(names)
+    names = list(table) if names is None else list(names)
+    for n in names:
+        if n not in table:
+            raise ValueError(f"unknown {what} case {n!r}; cases: {', '.join(table)}")
     out = {}
     for i, n in enumerate(names):
-        if n not in CGROUP_CASES:
-            raise ValueError(f"unknown cgroup case {n!r}; cases: {', '.join(CGROUP_CASES)}")
         if progress is not None:
             progress(i, len(names), n)
-        dev, kw = CGROUP_CASES[n]
-        out[n] = compare(["kernel", "classic"], usemem(**kw), machine_system(m, dev, False, CGROUP_MEMORY_MAX),
-                         options={"kernel": {"repeat": repeat}})
+        dev, kw = table[n]
+        out[n] = compare(["kernel", "classic"], usemem(**kw), system_of(dev, m), options={"kernel": {"repeat": repeat}})
     return out
+
+
+def run_cgroup_cases(names=None, repeat: int = 3, progress=None) -> dict:
+    """``compare(["kernel", "classic"])`` on each several-cgroup case: name -> Dataset."""
+    return _run_table(CGROUP_CASES, lambda dev, m: machine_system(m, dev, False, CGROUP_MEMORY_MAX),
+                      names, repeat, progress, "cgroup")
 
 
 def cgroup_markdown(runs: dict) -> list:
@@ -177,18 +184,7 @@ def cgroup_markdown(runs: dict) -> list:
 
 def run_mthp_cases(names=None, repeat: int = 3, progress=None) -> dict:
     """``compare(["kernel", "classic"])`` on each mTHP case: name -> Dataset."""
-    m = kernel_design.kernel_info()
-    names = list(MTHP_CASES) if names is None else list(names)
-    out = {}
-    for i, n in enumerate(names):
-        if n not in MTHP_CASES:
-            raise ValueError(f"unknown mTHP case {n!r}; cases: {', '.join(MTHP_CASES)}")
-        if progress is not None:
-            progress(i, len(names), n)
-        dev, kw = MTHP_CASES[n]
-        out[n] = compare(["kernel", "classic"], usemem(**kw), mthp_system(dev, m),
-                         options={"kernel": {"repeat": repeat}})
-    return out
+    return _run_table(MTHP_CASES, mthp_system, names, repeat, progress, "mTHP")
 
 
 def mthp_markdown(runs: dict) -> list:

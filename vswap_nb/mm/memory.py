@@ -127,18 +127,28 @@ def lru_del(st, f):
     st.fo[f, FO_FLAGS] = fl & ~(FL_ONLRU | FL_ACTIVE)
 
 
-@njit
-def lru_add_head(st, f, lst):
-    """``f`` goes to the head of list ``lst`` of the memcg it is charged to."""
+@njit(inline="always")
+def _lru_add(st, f, lst, at_head):
+    """``f`` goes to the head (or the tail) of list ``lst`` of the memcg it is charged to."""
     m = st.fo[f, FO_MEMCG]
-    h = st.lru[m, lst, LRU_HEAD]
-    st.fo[f, FO_PREV] = -1
-    st.fo[f, FO_NEXT] = h
-    if h >= 0:
-        st.fo[h, FO_PREV] = f
+    if at_head:
+        h = st.lru[m, lst, LRU_HEAD]
+        st.fo[f, FO_PREV] = -1
+        st.fo[f, FO_NEXT] = h
+        if h >= 0:
+            st.fo[h, FO_PREV] = f
+        else:
+            st.lru[m, lst, LRU_TAIL] = f
+        st.lru[m, lst, LRU_HEAD] = f
     else:
+        t = st.lru[m, lst, LRU_TAIL]
+        st.fo[f, FO_NEXT] = -1
+        st.fo[f, FO_PREV] = t
+        if t >= 0:
+            st.fo[t, FO_NEXT] = f
+        else:
+            st.lru[m, lst, LRU_HEAD] = f
         st.lru[m, lst, LRU_TAIL] = f
-    st.lru[m, lst, LRU_HEAD] = f
     st.lru[m, lst, LRU_COUNT] += np.int64(1) << st.fo[f, FO_ORDER]
     fl = st.fo[f, FO_FLAGS] | FL_ONLRU
     if lst == ACTIVE:
@@ -146,26 +156,16 @@ def lru_add_head(st, f, lst):
     else:
         fl &= ~FL_ACTIVE
     st.fo[f, FO_FLAGS] = fl
+
+
+@njit
+def lru_add_head(st, f, lst):
+    _lru_add(st, f, lst, True)
 
 
 @njit
 def lru_add_tail(st, f, lst):
-    m = st.fo[f, FO_MEMCG]
-    t = st.lru[m, lst, LRU_TAIL]
-    st.fo[f, FO_NEXT] = -1
-    st.fo[f, FO_PREV] = t
-    if t >= 0:
-        st.fo[t, FO_NEXT] = f
-    else:
-        st.lru[m, lst, LRU_HEAD] = f
-    st.lru[m, lst, LRU_TAIL] = f
-    st.lru[m, lst, LRU_COUNT] += np.int64(1) << st.fo[f, FO_ORDER]
-    fl = st.fo[f, FO_FLAGS] | FL_ONLRU
-    if lst == ACTIVE:
-        fl |= FL_ACTIVE
-    else:
-        fl &= ~FL_ACTIVE
-    st.fo[f, FO_FLAGS] = fl
+    _lru_add(st, f, lst, False)
 
 
 @njit

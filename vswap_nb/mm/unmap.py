@@ -54,6 +54,14 @@ def _zap_large(st, ctx, dst, g, end, f):
             st.fo[f, FO_FLAGS] |= FL_PARTIAL
             count_mthp(st, st.fo[f, FO_ORDER], MTHP_SPLIT_DEFERRED)
         return k, ns
+    _release(st, ctx, dst, f)
+    return k, ns + st.hf[F_MM_NS + M_PAGE_FREE]
+
+
+@njit
+def _release(st, ctx, dst, f):
+    """The folio f's last PTE is gone: it is freed, after folio_free_swap if it is in
+    the swap cache (where it stays, unmapped, if a swap PTE still holds an entry)."""
     ctx.folio[f, F_FLAGS] &= ~FOLIO_MAPPED
     e = st.fo[f, FO_ENTRY]
     if e != 0:
@@ -68,7 +76,6 @@ def _zap_large(st, ctx, dst, g, end, f):
         drain_drops(st, ctx)
     else:
         folio_free(st, ctx, f)
-    return k, ns + st.hf[F_MM_NS + M_PAGE_FREE]
 
 
 @njit
@@ -93,18 +100,7 @@ def zap(st, ctx, dst, t, cpu, mm, start, n):
                 v += k
                 continue
             st.pt[g, PT_STATE] = PTE_NONE
-            ctx.folio[f, F_FLAGS] &= ~FOLIO_MAPPED
-            e = st.fo[f, FO_ENTRY]
-            if e != 0:
-                if verbs.cache_free(dst, ctx, OP_FREE, e, 1) > 0:
-                    entry_dead(st, e)
-                    st.fo[f, FO_ENTRY] = 0
-                    folio_free(st, ctx, f)
-                else:
-                    st.fo[f, FO_PAGE] = -1  # stays in the swap cache, unmapped
-                drain_drops(st, ctx)
-            else:
-                folio_free(st, ctx, f)
+            _release(st, ctx, dst, f)
             ns += st.hf[F_MM_NS + M_PAGE_FREE]
             v += 1
             continue
