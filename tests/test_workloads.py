@@ -6,6 +6,8 @@ import json
 import numpy as np
 import pytest
 from hypothesis import given, settings
+
+import vswap_nb as v
 from hypothesis import strategies as st
 
 from vswap_nb.workloads import (
@@ -837,3 +839,32 @@ def test_trace_wrong_version_and_garbage(tmp_path):
     path.write_text(path.read_text().replace("0,2,0,1024,1,0", "0,2,0,2048,1,0"))
     with pytest.raises(ValueError, match="edited.csv.*VMA"):
         read_trace(path)
+
+
+def test_usemem_and_kbuild_put_tasks_in_cgroups_round_robin():
+    w = v.usemem("4M", nr_tasks=5, cgroups=2)
+    assert w.task_memcg.tolist() == [0, 1, 0, 1, 0] and w.nmemcg == 2 and w.params["cgroups"] == 2
+    assert v.usemem("4M", nr_tasks=3).nmemcg == 1 and "cgroups" not in v.usemem("4M").params
+    k = v.kbuild(jobs=3, files=6, ram_per_job="1M", cgroups=3)
+    assert k.task_memcg.tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match="cgroups"):
+        v.usemem("4M", nr_tasks=2, cgroups=3)
+    with pytest.raises(ValueError, match="threads share one process"):
+        v.usemem("4M", nr_tasks=2, threads=True, cgroups=2)
+    with pytest.raises(ValueError, match="cgroups"):
+        v.kbuild(jobs=2, files=6, cgroups=3)
+
+
+def test_task_memcg_survives_a_trace_and_old_traces_mean_one_cgroup(tmp_path):
+    w = v.usemem("4M", nr_tasks=2, cgroups=2)
+    for name in ("t.npz", "t.csv"):
+        v.write_trace(w, tmp_path / name)
+        back = v.read_trace(tmp_path / name)
+        assert back == w and back.task_memcg.tolist() == [0, 1]
+    # a trace written before task_memcg existed: every task in cgroup 0
+    with np.load(tmp_path / "t.npz") as z:
+        arrays = {k: z[k] for k in z.files if k != "task_memcg"}
+    with open(tmp_path / "old.npz", "wb") as f:
+        np.savez_compressed(f, **arrays)
+    old = v.read_trace(tmp_path / "old.npz")
+    assert old.task_memcg.tolist() == [0, 0] and old.nmemcg == 1

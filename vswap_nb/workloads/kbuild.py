@@ -62,7 +62,7 @@ def _uniform(seed, n):
     return (h >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
-def kbuild(jobs=52, files=156, ram_per_job="60M", seed=0, fill=KBUILD_FILL) -> Workload:
+def kbuild(jobs=52, files=156, ram_per_job="60M", seed=0, fill=KBUILD_FILL, cgroups=1) -> Workload:
     """A kernel-build-like churn: ``files`` compiles of about ``ram_per_job`` each, at most
     ``jobs`` at once (see the module docstring for the model).
 
@@ -71,6 +71,9 @@ def kbuild(jobs=52, files=156, ram_per_job="60M", seed=0, fill=KBUILD_FILL) -> W
     ram_per_job  mean working set of one compile ("60M" or bytes)
     seed         draws the working-set sizes
     fill         page contents, as for :func:`~vswap_nb.workloads.usemem`
+    cgroups      memory cgroups the make slots run in, slot i in cgroup ``i % cgroups``
+                 (several builds side by side, each in its own cgroup with the System's
+                 ``memory_max``); at most the number of slots
 
     Phases: ("build",).
     """
@@ -81,6 +84,8 @@ def kbuild(jobs=52, files=156, ram_per_job="60M", seed=0, fill=KBUILD_FILL) -> W
     fractions = parse_fill(fill)
 
     nslots = min(jobs, files)
+    cgroups = check_int(cgroups, "cgroups", 1, nslots,
+                        f"; the {nslots} make slot(s) can fill at most {nslots} cgroups")
     u = _uniform(seed, 2 * files)
     ws = np.maximum(1, np.rint(pages * (0.5 + u[0::2]))).astype(np.int64)
     rr = np.maximum(1, np.floor(ws * (0.25 + 0.5 * u[1::2]))).astype(np.int64)
@@ -122,6 +127,9 @@ def kbuild(jobs=52, files=156, ram_per_job="60M", seed=0, fill=KBUILD_FILL) -> W
         "seed": seed,
         "fill": fill_param(fill),
     }
+    if cgroups != 1:
+        params["cgroups"] = cgroups
     return build_workload(
-        "kbuild", params, ("build",), events, task_start, t.copy(), np.full(nslots, -1, dtype=np.int64), fractions
+        "kbuild", params, ("build",), events, task_start, t.copy(), np.full(nslots, -1, dtype=np.int64), fractions,
+        task_memcg=t % cgroups,
     )
