@@ -359,26 +359,11 @@ def _check_thp_zswap(m: Machine, system) -> None:
 
 def mm_cgroups(workload):
     """The memory cgroup of each address space (mm) of ``workload``, an int64 array
-    indexed by mm: the cgroup its tasks are in (``workload.task_memcg``).  A helper
-    process runs one mm and a process is in one cgroup, so an mm whose tasks are in
-    different cgroups cannot run on a real kernel: ValueError naming the mm."""
-    tm, tg = workload.task_mm, workload.task_memcg
-    lo = np.full(workload.nmm, np.iinfo(np.int64).max, dtype=np.int64)
-    hi = np.full(workload.nmm, -1, dtype=np.int64)
-    np.minimum.at(lo, tm, tg)
-    np.maximum.at(hi, tm, tg)
-    split = np.flatnonzero(lo != hi)
-    if split.size:
-        mm = int(split[0])
-        tasks = np.flatnonzero(tm == mm)
-        raise ValueError(
-            f"mm {mm} of the workload is shared by tasks {tasks.tolist()} in memory cgroups "
-            f"{np.unique(tg[tasks]).tolist()} (task_memcg); the kernel runs an mm in one process, "
-            f"and a process is in one cgroup (its pages are charged to the cgroup of the mm's "
-            f"owner), so the kernel design cannot run it: put every task of an mm in one "
-            f"cgroup (usemem: threads=False with cgroups > 1)"
-        )
-    return hi
+    indexed by mm: the cgroup its tasks are in (``workload.task_memcg``; a Workload
+    keeps every task of an mm in one cgroup), which the mm's helper process joins."""
+    out = np.zeros(workload.nmm, dtype=np.int64)
+    out[workload.task_mm] = workload.task_memcg
+    return out
 
 
 def check_request(m: Machine, system, workload, options: dict, ours=()) -> None:
@@ -425,7 +410,6 @@ def check_request(m: Machine, system, workload, options: dict, ours=()) -> None:
             "everything else on it.  Give memory_max, or opt in with the kernel option "
             "allow_global_pressure=True (--option kernel:allow_global_pressure=on)"
         )
-    mm_cgroups(workload)
     if workload.nmm and int(workload.mm_pages.max()) * PAGE_SIZE > ADDRESS_SPACE_MAX:
         raise ValueError(
             f"an address space of the workload spans {format_size(int(workload.mm_pages.max()) * PAGE_SIZE)}; "

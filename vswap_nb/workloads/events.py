@@ -379,6 +379,21 @@ class Workload:
             raise ValueError(f"{self._where('mm_pages')}: mm {int(unused[0])} has no task; number mms 0..nmm-1 densely")
         if self.task_memcg.shape != (ntasks,) or (ntasks and self.task_memcg.min() < 0):
             raise ValueError(f"{self._where('task_memcg')} must hold a cgroup number >= 0 for each of the {ntasks} tasks")
+        if ntasks:
+            lo = np.full(int(self.task_mm.max()) + 1, np.iinfo(np.int64).max, dtype=np.int64)
+            hi = np.full(lo.shape[0], -1, dtype=np.int64)
+            np.minimum.at(lo, self.task_mm, self.task_memcg)
+            np.maximum.at(hi, self.task_mm, self.task_memcg)
+            split = np.flatnonzero((hi >= 0) & (lo != hi))
+            if split.size:
+                mm = int(split[0])
+                tasks = np.flatnonzero(self.task_mm == mm)
+                raise ValueError(
+                    f"{self._where('task_memcg')}: mm {mm} is shared by tasks {tasks.tolist()} in memory "
+                    f"cgroups {np.unique(self.task_memcg[tasks]).tolist()}; an address space is charged to "
+                    f"one memory cgroup (its owner's, and a process is in one cgroup), so put every task "
+                    f"of an mm in one cgroup (usemem: threads=False with cgroups > 1)"
+                )
         if ntasks and set(np.unique(self.task_memcg).tolist()) != set(range(self.nmemcg)):
             raise ValueError(f"{self._where('task_memcg')} must number the cgroups 0, 1, ... without gaps, got {_span(self.task_memcg)}")
         if self.task_cpu.min() < -1:
