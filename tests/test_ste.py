@@ -220,15 +220,15 @@ class StePair(harness.Pair):
 
 
 @st.composite
-def ste_configs(draw):
-    csize = draw(st.sampled_from([16, 32, 64]))
-    ncl = draw(st.integers(2, 4))
+def ste_configs(draw, big=False):
+    csize = draw(st.sampled_from([512] if big else [16, 32, 64]))
+    ncl = draw(st.integers(2, 3 if big else 4))
     tail = draw(st.sampled_from([0, 0, 1, csize // 2]))
     nslots = ncl * csize - tail
-    vcs = draw(st.sampled_from([16, 32]))
+    vcs = 512 if big else draw(st.sampled_from([16, 32]))
     # default (2 x physical), small (the vswap device fills and reclaims itself), or
     # more than 63 vswap clusters (a two-level cluster pool once index 64 is used)
-    vslots = draw(st.sampled_from([None, None, 3 * vcs, 3 * vcs + 5, 70 * vcs]))
+    vslots = draw(st.sampled_from([None, None, 3 * vcs] if big else [None, None, 3 * vcs, 3 * vcs + 5, 70 * vcs]))
     return {
         "nslots": nslots,
         "csize": csize,
@@ -431,6 +431,20 @@ def piecewise_backing(p, choose):
 
 TestSteMachine = SteMachine.TestCase
 TestSteMachine.settings = machine_settings(50, 30)
+
+
+class BigClusterSteMachine(SteMachine):
+    """512-entry vswap clusters over 512-slot physical ones (vswap_ste and ghost):
+    orders up to 9 (the PMD size), of several memcgs."""
+
+    configs = ste_configs(big=True)
+
+    def fill_orders(self):  # order-0 fills run in the small machine
+        return [2, 4, self.max_order(), self.max_order()]
+
+
+TestSteBigClusters = BigClusterSteMachine.TestCase
+TestSteBigClusters.settings = machine_settings(15, 20)
 
 
 class GhostNoZswapMachine(SwapTableMachine):

@@ -157,7 +157,8 @@ class Pair(harness.Pair):
             nslots, **common, layout_v6=design == "vswap_v6",
             **{k: bool(switches.get(k, False)) for k in SWITCHES}, lookup_cache_ways=ways,
         )
-        super().__init__(dst, naive, NFOLIOS, csize=csize, ncpu=ncpu)
+        # enough folios to fill every virtual slot with order-1 folios (512-entry clusters)
+        super().__init__(dst, naive, max(NFOLIOS, 2 * nslots + 8), csize=csize, ncpu=ncpu)
         self.twin = None
         if twin:
             assert design == "vswap_v6" and not any(switches.values())
@@ -317,9 +318,9 @@ def assert_twins_same(pair, where=""):
 
 
 @st.composite
-def configs(draw, *, twin=False):
-    csize = draw(st.sampled_from([16, 32, 64]))
-    ncl = draw(st.integers(2, {16: 4, 32: 3, 64: 2}[csize]))
+def configs(draw, *, twin=False, big=False):
+    csize = draw(st.sampled_from([512] if big else [16, 32, 64]))
+    ncl = draw(st.integers(2, {16: 4, 32: 3, 64: 2, 512: 3}[csize]))
     tail = draw(st.sampled_from([0, 0, 1, csize // 2]))
     if twin:
         design, switches = "vswap_v6", {k: False for k in SWITCHES}
@@ -332,7 +333,7 @@ def configs(draw, *, twin=False):
     return {
         "nslots": ncl * csize - tail,
         "csize": csize,
-        "vsize": draw(st.sampled_from([16, 32])),
+        "vsize": 512 if big else draw(st.sampled_from([16, 32])),
         "ncpu": draw(st.integers(1, 3)),
         "solidstate": draw(st.booleans()),
         "discard": draw(st.booleans()),
@@ -583,6 +584,22 @@ def swapoff_device(p, cpu):
 
 TestVswapRandom = VswapMachine.TestCase
 TestVswapRandom.settings = machine_settings(60, 30)
+
+
+class BigClusterVswapMachine(VswapMachine):
+    """512-entry virtual clusters over 512-slot physical ones: orders up to 9
+    (the PMD size), of several memcgs."""
+
+    @property
+    def configs(self):
+        return configs(big=True)
+
+    def fill_orders(self):  # order-0 fills run in the small machine
+        return [2, 4, self.max_order(), self.max_order()]
+
+
+TestVswapBigClusters = BigClusterVswapMachine.TestCase
+TestVswapBigClusters.settings = machine_settings(15, 20)
 
 
 class TwinMachine(VswapMachine):
