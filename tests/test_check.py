@@ -10,6 +10,7 @@ from vswap_nb.core.device import (
     CI_COUNT,
     CI_FLAGS,
     D_INUSE,
+    D_MAX,
     D_TABLES,
     L_FREE,
     LS_HEAD,
@@ -285,3 +286,17 @@ def test_after_swapoff_no_data_is_on_the_device_and_no_slot_in_use():
     dst.dev.ci[0, CI_COUNT] += 1
     dst.dev.meta[D_INUSE] += 1
     _caught((st, ctx, dst), "classic", "dev.meta[D_OFF]", "swapped off with 1 slots still in use")
+
+
+def test_a_per_cpu_offset_may_point_into_the_last_clusters_tail_but_not_past_it():
+    """The kernel's next offset can land in the last cluster's tail past si->max (the
+    scan stops at the cluster's end); past the clusters it is a broken state."""
+    dst = get_design("classic").new_state(100, cluster_size=16)
+    ctx = verbs.new_ctx(8)
+    nmax, ncl = int(dst.dev.meta[D_MAX]), (int(dst.dev.meta[D_MAX]) + 15) // 16
+    assert nmax < ncl * 16
+    dst.dev.pcpu[0, 0] = nmax  # in the tail: fine
+    check_invariants((ctx, dst))
+    dst.dev.pcpu[0, 0] = ncl * 16
+    with pytest.raises(InvariantError, match="pcpu"):
+        check_invariants((ctx, dst))

@@ -40,7 +40,9 @@ physical device and a virtual design's own device alike):
   table; the number of clusters with a table equals the device's table count;
 * the device's in-use count equals the sum of the cluster counts less the bad slots
   (slot 0 and the tail past the last slot);
-* each per-CPU offset is 0 (invalid) or inside the device.
+* each per-CPU offset is 0 (invalid) or inside the device's clusters (the last
+  cluster's tail past ``si->max`` included: the scan that sets it stops at the
+  cluster's end, and the next scan finds the tail's bad slots).
 
 Every XArray pool (``XAPool``) in the design state: the nodes reachable from the tree
 heads are exactly the pool's node count, each node's count word equals its non-NULL
@@ -219,10 +221,13 @@ def check_device(design, name, dev):
     if int(dev.meta[D_OFF]) and inuse != 0:
         fail(design, f"{name}.meta", "D_OFF", f"swapped off with {inuse} slots still in use")
     off = dev.pcpu
-    wrong = np.argwhere((off < 0) | (off >= nmax))
+    # the next offset may point into the last cluster's tail past si->max: the scan that
+    # set it stops at the cluster's end, not at si->max, and finds the tail's bad slots
+    wrong = np.argwhere((off < 0) | (off >= ncl * csize))
     if wrong.size:
         cpu, order = (int(x) for x in wrong[0])
-        fail(design, f"{name}.pcpu", f"{cpu}, {order}", f"offset {int(off[cpu, order])} outside the device [0, {nmax})")
+        fail(design, f"{name}.pcpu", f"{cpu}, {order}", f"offset {int(off[cpu, order])} outside the device's "
+             f"clusters [0, {ncl * csize})")
 
 
 # --------------------------------------------------------------------------- XArrays
