@@ -557,7 +557,7 @@ def test_designs_agree_with_several_cgroups():
     design does the same per cgroup (each cgroup reclaims its own pages only)."""
     w = v.usemem("24M", nr_tasks=4, cgroups=2, read_back=True)
     s = v.System("256M", memory_max="32M", swap=v.Device("ssd", "256M"), nr_cpus=2)
-    ds = v.compare(DESIGNS, w, s, check="every")
+    ds = v.compare(v.designs(), w, s, check="every")
     m = ds.memcg_counters.values  # [design, memcg, stat]
     assert (m == m[0]).all(), ds.memcg_counters.sel(memcg_stat=["pswpout", "pswpin", "pgsteal"]).to_pandas()
     first = ds.memcg_counters.isel(design=0)
