@@ -25,7 +25,8 @@ orders).  ``ChurnFullSize``: 4 x 4 GiB, 32 rounds, 64K: 71 million page events a
 grows with size x rounds), 14-19 s and 2.0-2.2 GiB peak RSS per design at cb9ecd3 on
 the 2-core development machine.  Larger is not safer: where a virtual design cannot
 place its large folios it retries them (``swap_alloc_fail``), and a tighter or larger
-case ran 100x longer than ``classic`` (2 x 512 MiB at 95% full: 146 s against 1 s).
+case ran 100x longer than ``classic`` (2 x 512 MiB at 95% full, 64K, ``vswap_v5``:
+138 s against 1.0 s at 2dd3607, 13 million ``swap_alloc_fail``).
 The counters are deterministic, so the tracks come from one run per design
 (``setup_cache``); setup compiles first, as the other suites do.
 """
@@ -34,7 +35,6 @@ import vswap_nb as v
 from .common import OneRunPerDesign, warm_simulate
 
 THP = {"64K": {"64K": "always"}, "16K+64K": {"16K": "always", "64K": "always"}}
-TRACKED = ("swpout_fallback_rate", "swpin_fallback_rate", "swap_alloc_fail", "live_entries_left")
 
 
 def churn_case(size, rounds, thp, ram):
