@@ -389,12 +389,7 @@ def _map_swapped(st, ctx, dst, cpu, g, f, e, write):
     else:
         e0 = st.fo[f, FO_ENTRY]
         g0 = g - (e - e0)
-        whole = st.fo[f, FO_NMAP] == 0 and g0 >= 0 and g0 + nr <= st.pt.shape[0]
-        for k in range(nr):
-            if not whole:
-                break
-            if st.pt[g0 + k, PT_STATE] != PTE_SWAP or st.pt[g0 + k, PT_VAL] != e0 + k:
-                whole = False
+        whole = st.fo[f, FO_NMAP] == 0 and g0 >= 0 and g0 + nr <= st.pt.shape[0] and _ptes_hold(st, g0, e0, nr)
         row = folio_member(st, f, e - e0)
         if whole:
             pte_map_range(st, ctx, dst, OP_SWAPIN, g0, f, e0)
@@ -417,6 +412,15 @@ def _map_swapped(st, ctx, dst, cpu, g, f, e, write):
         st.pt[g, PT_TAG] = st.hi[H_META + M_GEN]
         st.fo[f, FO_FLAGS] |= FL_DIRTY
     return st.hf[F_MM_NS + M_FAULT]
+
+
+@njit
+def _ptes_hold(st, g0, e0, nr):
+    """The PTEs of pages g0 .. g0+nr-1 hold the swap entries e0 .. e0+nr-1."""
+    for k in range(nr):
+        if st.pt[g0 + k, PT_STATE] != PTE_SWAP or st.pt[g0 + k, PT_VAL] != e0 + k:
+            return False
+    return True
 
 
 @njit
@@ -476,19 +480,14 @@ def _swapin_large(st, ctx, dst, cpu, now, base, mm_pages, vpn, e):
             a = vpn - vpn % nr
             e0 = e - (vpn - a)
             ok = a + nr <= mm_pages and e % nr == vpn % nr and e0 > 0
-            zero = 0
-            k = 0
-            while ok and k < nr:
-                g = base + a + k
-                if st.pt[g, PT_STATE] != PTE_SWAP or st.pt[g, PT_VAL] != e0 + k:
-                    ok = False
-                    break
-                i = store_find(st, e0 + k)
-                if i >= 0 and (st.store_val[i, SV_INFO] >> 4) == W_ZERO:
-                    zero += 1
-                k += 1
-            if ok and zero != 0 and zero != nr:
-                ok = False
+            ok = ok and _ptes_hold(st, base + a, e0, nr)
+            if ok:
+                zero = 0
+                for k in range(nr):
+                    i = store_find(st, e0 + k)
+                    if i >= 0 and (st.store_val[i, SV_INFO] >> 4) == W_ZERO:
+                        zero += 1
+                ok = zero == 0 or zero == nr
             if ok:
                 f, fns = alloc_folio_large(st, ctx, dst, now + ns, order,
                                            MTHP_SWPIN_FALLBACK, MTHP_SWPIN_FALLBACK_CHARGE, entry_memcg(st, e))

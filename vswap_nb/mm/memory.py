@@ -243,16 +243,6 @@ def _row_free(st, ctx, r):
 def folio_free(st, ctx, f):
     """Free folio ``f`` (all its pages)."""
     lru_del(st, f)
-    if st.fo[f, FO_ORDER] == 0:
-        _uncharge_row(st, f)
-        st.fo[f, FO_FLAGS] = 0
-        st.fo[f, FO_PAGE] = -1
-        st.fo[f, FO_ENTRY] = 0
-        ctx.folio[f, F_FLAGS] = 0
-        st.free_stack[st.hi[H_META + M_FREE_TOP]] = f
-        st.hi[H_META + M_FREE_TOP] += 1
-        st.hi[H_META + M_USED_FOLIOS] -= 1
-        return
     r = f
     while r >= 0:
         nxt = st.fo[r, FO_LINK]
